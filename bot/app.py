@@ -1,0 +1,107 @@
+"""The composition root: builds the database, the Slack client and gateway, the services, the Bolt app and
+its listeners, and the aiohttp routes. Nothing here runs at import time.
+
+(The design notes say bot/ never imports handlers/; this module is the one exception, because wiring the
+listeners to the services is exactly its job. Everything else in bot/ keeps to the rule.)
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+from bot.config import Config
+from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.services import CardActions, IncidentCommands, IncidentService, OpenModal, Services
+from bot.slack.gateway import SlackGateway, create_web_client
+from bot.slack.http import slack_events_handler
+from bot.storage import Database
+
+log = logging.getLogger(__name__)
+
+SLACK_EVENTS_PATH = "/slack/events"
+
+
+class IncidentBot:
+    """One running bot: call `start()` before serving and `close()` at the end."""
+
+    def __init__(self, config: Config) -> None:
+        import handlers  # the listeners; see the module docstring
+
+        self.config = config
+        self.metrics = Metrics()
+        self.db = Database(config.database_url)
+        token = config.slack.bot_token.reveal() if config.slack.bot_token else ""
+        self.client = create_web_client(token, config.slack.api_url)
+        self.slack = SlackGateway(self.client, self.metrics)
+        incidents = IncidentService(config, self.db, self.slack, self.metrics)
+        self.services = Services(
+            incidents=incidents,
+            commands=IncidentCommands(config, incidents, self.slack),
+            card_actions=CardActions(incidents, self.slack),
+            open_modal=OpenModal(config, incidents, self.slack),
+        )
+        signing_secret = config.slack.signing_secret.reveal() if config.slack.signing_secret else ""
+        self.bolt = AsyncApp(
+            client=self.client,
+            signing_secret=signing_secret,
+            # Socket Mode needs no signature; HTTP mode without a secret is refused by require_slack_credentials.
+            request_verification_enabled=not config.slack.socket_mode or bool(signing_secret),
+            raise_error_for_unhandled_request=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        handlers.register_all(self.bolt, config, self.services)
+        self.ready = False
+
+    async def start(self) -> None:
+        """Upgrade the schema (safe with several replicas starting at once) and mark the bot ready."""
+        await self.db.upgrade()
+        self.ready = True
+
+    async def close(self) -> None:
+        self.ready = False
+        await self.db.dispose()
+
+    def web_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._count_requests])
+        app.router.add_post(SLACK_EVENTS_PATH, slack_events_handler(self.bolt))
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
+
+    @web.middleware
+    async def _count_requests(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        route = request.match_info.route.resource.canonical if request.match_info.route.resource else "other"
+        started = time.perf_counter()
+        try:
+            response = await handler(request)
+        except web.HTTPException as e:
+            self.metrics.requests.labels(route=route, status=str(e.status)).inc()
+            raise
+        self.metrics.requests.labels(route=route, status=str(response.status)).inc()
+        log.debug(
+            "%s %s -> %s in %.1f ms",
+            request.method,
+            route,
+            response.status,
+            1e3 * (time.perf_counter() - started),
+        )
+        return response
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        if not self.ready:
+            return web.json_response({"ok": False, "status": "starting"}, status=503)
+        try:
+            await self.db.ping()
+        except Exception as e:  # any database failure means not ready; say which kind
+            return web.json_response({"ok": False, "status": f"database unavailable: {type(e).__name__}"}, status=503)
+        return web.json_response({"ok": True, "status": "ready"})
+
+    async def _metrics(self, _: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,132 @@
+"""`incident-bot`: serve, demo, db upgrade, manifest."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Mapping, Sequence
+
+import yaml
+
+from bot.config import Config, ConfigError, load_config, require_slack_credentials, resolve_config_path
+
+log = logging.getLogger("incident_bot")
+
+
+def _config(environ: Mapping[str, str]) -> Config:
+    return load_config(resolve_config_path(environ), environ)
+
+
+async def _serve(config: Config, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from bot.app import IncidentBot
+
+    bot = IncidentBot(config)
+    runner = web.AppRunner(bot.web_app(), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()  # /healthz answers 503 "starting" until the schema is upgraded
+    socket_handler = None
+    try:
+        await bot.start()
+        if config.slack.app_token is not None:
+            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+            socket_handler = AsyncSocketModeHandler(bot.bolt, config.slack.app_token.reveal())
+            await socket_handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack over Socket Mode; health and metrics on http://%s:%d", host, port)
+        else:
+            log.info("listening on http://%s:%d/slack/events", host, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down")
+    finally:
+        if socket_handler is not None:
+            await socket_handler.close_async()  # type: ignore[no-untyped-call]
+        await runner.cleanup()
+        await bot.close()
+
+
+async def _upgrade(config: Config) -> None:
+    from bot.storage import Database
+
+    db = Database(config.database_url)
+    try:
+        await db.upgrade()
+    finally:
+        await db.dispose()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="incident-bot", description="Run incident response in Slack.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the bot (HTTP on --host/--port; Socket Mode when SLACK_APP_TOKEN is set)")
+    serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+
+    demo = sub.add_parser(
+        "demo", help="play a short incident against the built-in Slack emulator (no workspace needed)"
+    )
+    demo.add_argument("--database-url", help="where the demo stores its data (default: a temporary SQLite file)")
+
+    db = sub.add_parser("db", help="database tasks")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
+    db_sub.add_parser("upgrade", help="bring the schema at DATABASE_URL to the newest version")
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML) for app.yaml")
+    manifest.add_argument("--request-url", help="public https URL of /slack/events (HTTP mode); omit for Socket Mode")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ if environ is None else environ)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return asyncio.run(run_demo(env, database_url=args.database_url))
+        config = _config(env)
+        if args.command == "manifest":
+            from bot.slack.manifest import build_manifest
+
+            document = build_manifest(config, request_url=args.request_url)
+            sys.stdout.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+            return 0
+        if args.command == "db":
+            asyncio.run(_upgrade(config))
+            print(f"database is up to date ({_display_url(config.database_url)})")
+            return 0
+        require_slack_credentials(config)
+        asyncio.run(_serve(config, args.host, args.port))
+        return 0
+    except ConfigError as e:
+        print(f"incident-bot: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _display_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

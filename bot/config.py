@@ -1,0 +1,651 @@
+"""Configuration: behaviour from app.yaml, secrets and endpoints from the environment.
+
+`load_config(path, environ)` is the only entry point. It never reads `os.environ` itself, so tests and the
+CLI pass the environment they want. Every problem is a `ConfigError` whose message names the file, the line
+and the key, and says what is expected. Secrets are wrapped in `Secret` so they never show up in a repr, a log
+or an error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+import re
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+DEFAULT_CONFIG_PATH = Path("app.yaml")
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///incident-bot.db"
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A startup error the operator can fix: says which file, line and key, and what was expected."""
+
+
+class Secret:
+    """A token or signing secret: usable, but never printed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Severity:
+    name: str  # the word people type: "sev1"
+    label: str  # what the card shows: "SEV1 · Critical"
+    description: str  # one line shown in help and the open-incident modal
+    invite: tuple[str, ...] = ()  # Slack user IDs invited when an incident opens at, or moves to, this level
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    # Placeholders: {year}, {number} (int, e.g. {number:03d}), {slug} (from the title), {severity}.
+    name_template: str = "inc-{year}-{number:03d}-{slug}"
+    private: bool = False
+    # Placeholders: {public_id}, {title}, {severity}, {status}, {commander} (a mention or "unassigned").
+    topic_template: str = "{public_id} | {severity} | {status} | Commander: {commander}"
+
+
+@dataclass(frozen=True, slots=True)
+class SlackSettings:
+    """From the environment (never from app.yaml)."""
+
+    bot_token: Secret | None = None  # SLACK_BOT_TOKEN
+    signing_secret: Secret | None = None  # SLACK_SIGNING_SECRET
+    app_token: Secret | None = None  # SLACK_APP_TOKEN; set => Socket Mode
+    api_url: str = DEFAULT_SLACK_API_URL  # SLACK_API_URL, always ends with "/"
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.app_token is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path  # the app.yaml this came from
+    app_name: str = "incident-bot"
+    command: str = "/incident"
+    channel: ChannelSettings = field(default_factory=ChannelSettings)
+    severities: tuple[Severity, ...] = ()
+    default_severity: str = ""
+    announcement_channel: str | None = None  # a channel ID (C...) the bot posts new incidents to
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
+
+    def severity(self, name: str) -> Severity | None:
+        wanted = name.strip().lower()
+        return next((s for s in self.severities if s.name == wanted), None)
+
+    @property
+    def severity_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.severities)
+
+    def __repr__(self) -> str:
+        # Written by hand (the dataclass keeps it) so a database password never reaches a log.
+        shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        shown["database_url"] = mask_password(self.database_url)
+        fields = ", ".join(f"{name}={value!r}" for name, value in shown.items())
+        return f"Config({fields})"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Loading
+# ----------------------------------------------------------------------------------------------------
+
+CONFIG_PATH_VARIABLE = "INCIDENT_BOT_CONFIG"
+
+SLACK_COMMAND_MAX_LENGTH = 32  # Slack's limit, slash included
+SLACK_APP_NAME_MAX_LENGTH = 35  # Slack's limit for an app's display name
+SEVERITY_LABEL_MAX_LENGTH = 75  # Slack's limit for a select option's text
+
+# Placeholders each template may use, with the sample values it is checked against.
+_NAME_TEMPLATE_SAMPLE: dict[str, object] = {
+    "year": 2026,
+    "number": 7,
+    "slug": "database-down",
+    "severity": "sev1",
+}
+_TOPIC_TEMPLATE_SAMPLE: dict[str, object] = {
+    "public_id": "INC-2026-007",
+    "title": "Database down",
+    "severity": "SEV1 · Critical",
+    "status": "Open",
+    "commander": "<@U012AB3CD>",
+}
+
+_COMMAND_RE = re.compile(r"/[a-z0-9_-]+")
+_SEVERITY_NAME_RE = re.compile(r"[a-z0-9_-]+")
+_USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,}")
+_CHANNEL_ID_RE = re.compile(r"[CG][A-Z0-9]{2,}")
+_CHANNEL_NAME_RE = re.compile(r"[a-z0-9_-]+")
+
+_STR = "tag:yaml.org,2002:str"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+_MERGE = "tag:yaml.org,2002:merge"
+
+_TOP_LEVEL_KEYS = (
+    "app_name",
+    "command",
+    "channel",
+    "severities",
+    "default_severity",
+    "announcement_channel",
+)
+_CHANNEL_KEYS = ("name_template", "private", "topic_template")
+_SEVERITY_KEYS = ("name", "label", "description", "invite")
+_REQUIRED = {  # what each required key expects, for "missing required key" messages
+    "command": 'a slash command like "/incident"',
+    "severities": "a list of severities, each with name, label and description",
+    "default_severity": "the name of the severity new incidents get",
+    "name": 'a lowercase word like "sev2"',
+    "label": 'a short label like "SEV2 · Major"',
+    "description": "one line saying when to use this severity",
+}
+
+_TOKEN_KINDS = {  # prefix -> what it is, the variable it belongs in
+    "xoxb-": ("a bot token", "SLACK_BOT_TOKEN"),
+    "xapp-": ("an app-level token", "SLACK_APP_TOKEN"),
+    "xoxp-": ("a user token", None),
+}
+_TOKEN_PREFIXES = {variable: prefix for prefix, (_kind, variable) in _TOKEN_KINDS.items() if variable}
+
+_ASYNC_DATABASE_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+psycopg2": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def resolve_config_path(environ: Mapping[str, str]) -> Path:
+    """The app.yaml to load: `INCIDENT_BOT_CONFIG` if set (and not empty), else `./app.yaml`, else the one in
+    the source checkout the bot runs from."""
+    configured = environ.get(CONFIG_PATH_VARIABLE, "").strip()
+    if configured:
+        return Path(configured).expanduser()
+    if not DEFAULT_CONFIG_PATH.exists():
+        # Run from elsewhere than the checkout (e.g. `incident-bot demo` from the home directory): the
+        # checkout's own app.yaml, if the bot runs from a source checkout or an editable install.
+        beside_package = Path(__file__).resolve().parents[1] / DEFAULT_CONFIG_PATH.name
+        if beside_package.exists():
+            return beside_package
+    return DEFAULT_CONFIG_PATH
+
+
+def load_config(path: Path, environ: Mapping[str, str]) -> Config:
+    """Read `path` (YAML) and the Slack/database settings in `environ`; raise `ConfigError` on any problem."""
+    root = _compose(path)
+    settings = _FileReader(str(path)).read(root)
+    return Config(
+        path=path.resolve(),
+        slack=_slack_settings(environ),
+        database_url=normalise_database_url(environ.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL),
+        **settings,
+    )
+
+
+def require_slack_credentials(config: Config) -> None:
+    """Raise `ConfigError` unless the environment had what the chosen connection mode needs.
+
+    Socket Mode (SLACK_APP_TOKEN set) needs SLACK_BOT_TOKEN; HTTP mode needs SLACK_BOT_TOKEN and
+    SLACK_SIGNING_SECRET. Kept apart from `load_config` so tools that never talk to Slack can still load.
+    """
+    slack = config.slack
+    if slack.socket_mode:
+        missing = [] if slack.bot_token is not None else ["SLACK_BOT_TOKEN"]
+        mode = "Socket Mode (SLACK_APP_TOKEN is set)"
+        hint = ""
+    else:
+        missing = [
+            name
+            for name, value in (
+                ("SLACK_BOT_TOKEN", slack.bot_token),
+                ("SLACK_SIGNING_SECRET", slack.signing_secret),
+            )
+            if value is None
+        ]
+        mode = "HTTP mode"
+        hint = "; or set SLACK_APP_TOKEN (xapp-...) to use Socket Mode, which needs no signing secret"
+    if missing:
+        raise ConfigError(f"missing Slack credentials for {mode}: set {' and '.join(missing)} in the environment{hint}")
+
+
+def mask_password(url: str) -> str:
+    """`postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`, for messages and logs."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:  # no scheme: mask "user:secret@host" all the same
+        scheme, rest = "", url
+    at = rest.rfind("@")
+    user, colon, _password = rest[:at].partition(":")
+    if at == -1 or not colon:
+        return url
+    return f"{scheme}{separator}{user}:***@{rest[at + 1 :]}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Point a SQLite or PostgreSQL URL at the async driver the bot uses (aiosqlite, asyncpg)."""
+    scheme, separator, rest = url.partition("://")
+    driver = _ASYNC_DATABASE_SCHEMES.get(scheme.lower()) if separator else None
+    if driver is None:
+        supported = ", ".join(f"{name}://" for name in _ASYNC_DATABASE_SCHEMES)
+        raise ConfigError(
+            f"DATABASE_URL: unsupported database URL {mask_password(url)!r}; expected one of {supported} "
+            f"(for example sqlite:///incident-bot.db or postgresql://user:password@host/dbname)"
+        )
+    return f"{driver}://{rest}"
+
+
+# ----------------------------------------------------------------------------------------------------
+# Environment
+# ----------------------------------------------------------------------------------------------------
+
+
+def _slack_settings(environ: Mapping[str, str]) -> SlackSettings:
+    return SlackSettings(
+        bot_token=_token(environ, "SLACK_BOT_TOKEN"),
+        signing_secret=_secret(environ, "SLACK_SIGNING_SECRET"),
+        app_token=_token(environ, "SLACK_APP_TOKEN"),
+        api_url=_api_url(environ.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL),
+    )
+
+
+def _secret(environ: Mapping[str, str], name: str) -> Secret | None:
+    value = environ.get(name, "").strip()
+    return Secret(value) if value else None
+
+
+def _token(environ: Mapping[str, str], name: str) -> Secret | None:
+    secret = _secret(environ, name)
+    prefix = _TOKEN_PREFIXES[name]
+    if secret is None or secret.reveal().startswith(prefix):
+        return secret
+    # Never the value: at most which known kind of token it starts like.
+    message = f'{name}: expected {_TOKEN_KINDS[prefix][0]}, which starts with "{prefix}" (the value is not shown)'
+    for known, (kind, variable) in _TOKEN_KINDS.items():
+        if secret.reveal().startswith(known):
+            belongs = f", which belongs in {variable}" if variable else ", which the bot cannot use"
+            message += f"; this one looks like {kind}{belongs}"
+    raise ConfigError(message)
+
+
+def _api_url(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed "[" in an IPv6 host
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f"SLACK_API_URL: expected an http(s) URL like {DEFAULT_SLACK_API_URL}, got {mask_password(url)!r}"
+        )
+    return url if url.endswith("/") else url + "/"
+
+
+# ----------------------------------------------------------------------------------------------------
+# The file
+# ----------------------------------------------------------------------------------------------------
+
+
+def _compose(path: Path) -> Node | None:
+    """The YAML node tree of `path` (keeps line numbers, unlike safe_load), or None for an empty file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        resolved = path.resolve()
+        shown = f"{path} ({resolved})" if str(resolved) != str(path) else str(path)
+        raise ConfigError(
+            f"config file not found: {shown}; create it (the repository's app.yaml is a commented example) "
+            f"or set {CONFIG_PATH_VARIABLE} to its path"
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror or exc}") from None
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        column = f" (column {mark.column + 1})" if mark is not None else ""
+        problem = exc.problem or exc.context or "syntax error"
+        context = exc.context_mark
+        if exc.problem and exc.context and context is not None and mark is not None and context.line != mark.line:
+            problem += f" ({exc.context} that starts on line {context.line + 1})"
+        raise ConfigError(f"{where}: invalid YAML{column}: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+
+
+def _describe(node: Node) -> str:
+    """What a value is, for "got ..." in messages."""
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    value = str(node.value)
+    if node.tag == _STR:
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return json.dumps(shown, ensure_ascii=False)
+    if node.tag == _NULL:
+        return "nothing (null)"
+    if node.tag == _BOOL:
+        return f"{value} (a boolean)"
+    if node.tag in _NUMBER_TAGS:
+        return f"{value} (a number)"
+    return f"{value!r} tagged {node.tag}"
+
+
+def _line(node: Node) -> int:
+    mark = node.start_mark
+    return mark.line + 1 if mark is not None else 1
+
+
+class _FileReader:
+    """Walks the node tree of one file, checking each key, so each error can say file:line and key path."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def error(self, node: Node, key: str, problem: str) -> ConfigError:
+        prefix = f"{key}: " if key else ""
+        return ConfigError(f"{self.file}:{_line(node)}: {prefix}{problem}")
+
+    # -- the document --------------------------------------------------------------------------------------
+
+    def read(self, root: Node | None) -> dict[str, Any]:
+        if root is None:
+            raise ConfigError(
+                f"{self.file}:1: the file has no settings; expected a mapping with at least "
+                f"command, severities and default_severity"
+            )
+        top = self.mapping(root, "", _TOP_LEVEL_KEYS, required=("command", "severities", "default_severity"))
+        settings: dict[str, Any] = {}
+        if "app_name" in top:
+            settings["app_name"] = self.app_name(top["app_name"])
+        settings["command"] = self.command(top["command"])
+        if "channel" in top:
+            settings["channel"] = self.channel(top["channel"])
+        severities = self.severities(top["severities"])
+        settings["severities"] = severities
+        settings["default_severity"] = self.default_severity(top["default_severity"], severities)
+        if "announcement_channel" in top:
+            settings["announcement_channel"] = self.announcement_channel(top["announcement_channel"])
+        return settings
+
+    def app_name(self, node: Node) -> str:
+        value = self.text(node, "app_name", 'a display name like "incident-bot"')
+        if len(value) > SLACK_APP_NAME_MAX_LENGTH:
+            raise self.error(
+                node,
+                "app_name",
+                f"expected at most {SLACK_APP_NAME_MAX_LENGTH} characters (Slack's limit), got {len(value)}",
+            )
+        return value
+
+    def command(self, node: Node) -> str:
+        expected = (
+            f'a slash command like "/incident": "/" then lowercase a-z, 0-9, - or _, '
+            f"at most {SLACK_COMMAND_MAX_LENGTH} characters"
+        )
+        value = self.string(node, "command", expected)
+        if not _COMMAND_RE.fullmatch(value) or len(value) > SLACK_COMMAND_MAX_LENGTH:
+            raise self.error(node, "command", f"expected {expected}, got {_describe(node)}")
+        return value
+
+    def channel(self, node: Node) -> ChannelSettings:
+        entries = self.mapping(node, "channel", _CHANNEL_KEYS)
+        defaults = ChannelSettings()
+        name_template = defaults.name_template
+        if "name_template" in entries:
+            name_template = self.name_template(entries["name_template"])
+        private = defaults.private
+        if "private" in entries:
+            private = self.boolean(entries["private"], "channel.private")
+        topic_template = defaults.topic_template
+        if "topic_template" in entries:
+            topic_template = self.template(entries["topic_template"], "channel.topic_template", _TOPIC_TEMPLATE_SAMPLE)[
+                0
+            ]
+        return ChannelSettings(name_template=name_template, private=private, topic_template=topic_template)
+
+    def name_template(self, node: Node) -> str:
+        key = "channel.name_template"
+        template, fields, sample = self.template(node, key, _NAME_TEMPLATE_SAMPLE)
+        if "number" not in fields:
+            raise self.error(
+                node,
+                key,
+                "must contain the {number} placeholder (for example {number:03d}) so every incident "
+                f"gets its own channel, got {_describe(node)}",
+            )
+        if not _CHANNEL_NAME_RE.fullmatch(sample):
+            raise self.error(
+                node,
+                key,
+                "expected a template that makes a valid Slack channel name (lowercase a-z, 0-9, - and _), "
+                f"but the sample values give {sample!r}",
+            )
+        return template
+
+    def template(self, node: Node, key: str, samples: dict[str, object]) -> tuple[str, set[str], str]:
+        """The template, the placeholders it uses, and what it gives for sample values."""
+        allowed = ", ".join(f"{{{name}}}" for name in samples)
+        template = self.text(node, key, f"a template using {allowed}")
+        fields: set[str] = set()
+        try:
+            for _literal, field_name, _spec, _conversion in string.Formatter().parse(template):
+                if field_name is None:
+                    continue
+                if field_name not in samples:
+                    raise self.error(node, key, f"unknown placeholder {{{field_name}}}; expected only {allowed}")
+                fields.add(field_name)
+            sample = template.format_map(samples)
+        except KeyError as exc:
+            raise self.error(node, key, f"unknown placeholder {{{exc.args[0]}}}; expected only {allowed}") from None
+        except (ValueError, IndexError, AttributeError, TypeError) as exc:
+            raise self.error(
+                node,
+                key,
+                f"not a valid template ({exc}); use placeholders like {allowed} and write {{{{ and }}}} "
+                "for literal braces",
+            ) from None
+        return template, fields, sample
+
+    def severities(self, node: Node) -> tuple[Severity, ...]:
+        items = self.sequence(node, "severities", "a list of severities, each with name, label and description")
+        if not items:
+            raise self.error(node, "severities", "expected at least one severity, got an empty list")
+        severities: list[Severity] = []
+        first_seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            severity, name_node = self.severity(item, f"severities[{index}]")
+            if severity.name in first_seen:
+                raise self.error(
+                    name_node,
+                    f"severities[{index}].name",
+                    f'duplicate severity "{severity.name}" (already defined on line '
+                    f"{first_seen[severity.name]}); names must be unique",
+                )
+            first_seen[severity.name] = _line(name_node)
+            severities.append(severity)
+        return tuple(severities)
+
+    def severity(self, node: Node, key: str) -> tuple[Severity, Node]:
+        """The severity, and the node of its name (for the line of a duplicate)."""
+        entries = self.mapping(node, key, _SEVERITY_KEYS, required=("name", "label", "description"))
+        name_node = entries["name"]
+        name = self.string(name_node, f"{key}.name", 'a lowercase word like "sev2"')
+        if not _SEVERITY_NAME_RE.fullmatch(name):
+            raise self.error(
+                name_node,
+                f"{key}.name",
+                f'expected a lowercase word like "sev2" (a-z, 0-9, - and _), got {_describe(name_node)}',
+            )
+        label_node = entries["label"]
+        label = self.text(label_node, f"{key}.label", 'a short label like "SEV2 · Major"')
+        if len(label) > SEVERITY_LABEL_MAX_LENGTH:
+            raise self.error(
+                label_node,
+                f"{key}.label",
+                f"expected at most {SEVERITY_LABEL_MAX_LENGTH} characters (Slack's limit), got {len(label)}",
+            )
+        description_node = entries["description"]
+        description = self.text(description_node, f"{key}.description", "one line saying when to use it")
+        if "\n" in description:
+            raise self.error(
+                description_node,
+                f"{key}.description",
+                "expected a single line (use a folded scalar, >, to wrap it in the file)",
+            )
+        invite: tuple[str, ...] = ()
+        if "invite" in entries:
+            invite = self.invite(entries["invite"], f"{key}.invite")
+        return Severity(name=name, label=label, description=description, invite=invite), name_node
+
+    def invite(self, node: Node, key: str) -> tuple[str, ...]:
+        expected = 'a Slack user ID like "U012AB3CD" (not a name or @mention)'
+        users: list[str] = []
+        for index, item in enumerate(self.sequence(node, key, 'a list of Slack user IDs like ["U012AB3CD"]')):
+            user = self.string(item, f"{key}[{index}]", expected)
+            if not _USER_ID_RE.fullmatch(user):
+                raise self.error(item, f"{key}[{index}]", f"expected {expected}, got {_describe(item)}")
+            if user not in users:
+                users.append(user)
+        return tuple(users)
+
+    def default_severity(self, node: Node, severities: tuple[Severity, ...]) -> str:
+        names = ", ".join(s.name for s in severities)
+        value = self.string(node, "default_severity", f"one of the severity names: {names}")
+        if value not in {s.name for s in severities}:
+            raise self.error(
+                node,
+                "default_severity",
+                f"expected one of the severity names ({names}), got {_describe(node)}",
+            )
+        return value
+
+    def announcement_channel(self, node: Node) -> str | None:
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            return None
+        expected = (
+            'null or a Slack channel ID like "C012AB3CD" (a channel name will not do: copy the ID from '
+            "the channel's details)"
+        )
+        value = self.string(node, "announcement_channel", expected)
+        if not _CHANNEL_ID_RE.fullmatch(value):
+            raise self.error(node, "announcement_channel", f"expected {expected}, got {_describe(node)}")
+        return value
+
+    # -- building blocks -----------------------------------------------------------------------------------
+
+    def string(self, node: Node, key: str, expected: str) -> str:
+        if not (isinstance(node, ScalarNode) and node.tag == _STR):
+            raise self.error(node, key, f"expected {expected}, got {_describe(node)}")
+        return str(node.value)
+
+    def text(self, node: Node, key: str, expected: str) -> str:
+        """A string that must not be blank; surrounding whitespace is dropped."""
+        value = self.string(node, key, expected).strip()
+        if not value:
+            raise self.error(node, key, f"expected {expected}, got an empty string")
+        return value
+
+    def boolean(self, node: Node, key: str) -> bool:
+        if not (isinstance(node, ScalarNode) and node.tag == _BOOL):
+            raise self.error(node, key, f"expected true or false, got {_describe(node)}")
+        return SafeConstructor.bool_values[str(node.value).lower()]
+
+    def sequence(self, node: Node, key: str, expected: str) -> list[Node]:
+        if not isinstance(node, SequenceNode):
+            raise self.error(node, key, f"expected {expected}, got {_describe(node)}")
+        return list(node.value)
+
+    def mapping(
+        self, node: Node, key: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> dict[str, Node]:
+        """The values of a mapping by key; every key must be in `allowed` and every `required` one present."""
+        if not isinstance(node, MappingNode):
+            what = f"a mapping with keys {', '.join(allowed)}"
+            raise self.error(node, key, f"expected {what}, got {_describe(node)}")
+        prefix = f"{key}." if key else ""
+        values: dict[str, Node] = {}
+        for key_node, value_node in self.entries(node, key, set()):
+            if not (isinstance(key_node, ScalarNode) and key_node.tag == _STR):
+                raise self.error(key_node, key, f"expected a key name, got {_describe(key_node)}")
+            name = str(key_node.value)
+            if name not in allowed:
+                close = difflib.get_close_matches(name, allowed, n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                raise self.error(key_node, prefix + name, f"unknown key{hint}; expected one of {', '.join(allowed)}")
+            values[name] = value_node
+        where = "key in the mapping starting on this line" if key else "top-level key"
+        for name in required:
+            if name not in values:
+                raise self.error(
+                    node,
+                    prefix + name,
+                    f"missing required {where}; expected {_REQUIRED[name]}",
+                )
+        return values
+
+    def entries(self, node: MappingNode, key: str, merging: set[int]) -> list[tuple[Node, Node]]:
+        """A mapping's (key, value) pairs with "<<" merge keys applied as safe_load does; later pairs win.
+
+        Explicit keys must be unique (safe_load would silently keep the last one); merged ones may be
+        overridden.
+        """
+        if id(node) in merging:
+            raise self.error(node, key, "a merge key (<<) refers to the mapping that contains it")
+        merged: list[tuple[Node, Node]] = []
+        explicit: list[tuple[Node, Node]] = []
+        seen: dict[object, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                sources = value_node.value if isinstance(value_node, SequenceNode) else [value_node]
+                for source in reversed(sources):  # with several, the first one listed wins
+                    if not isinstance(source, MappingNode):
+                        raise self.error(source, key, f"expected a mapping to merge with <<, got {_describe(source)}")
+                    merged.extend(self.entries(source, key, merging | {id(node)}))
+                continue
+            if isinstance(key_node, ScalarNode):
+                identity = (key_node.tag, key_node.value)
+                if identity in seen:
+                    prefix = f"{key}." if key else ""
+                    raise self.error(
+                        key_node,
+                        f"{prefix}{key_node.value}",
+                        f"duplicate key (first set on line {seen[identity]}); keep only one",
+                    )
+                seen[identity] = _line(key_node)
+            explicit.append((key_node, value_node))
+        return merged + explicit

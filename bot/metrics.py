@@ -1,0 +1,39 @@
+"""Prometheus metrics, one registry per running bot (so tests and several apps in one process stay apart)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "incident_bot_http_requests",
+            "HTTP requests answered, by route and status code.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.slack_calls = Counter(
+            "incident_bot_slack_api_calls",
+            "Slack Web API calls made, by method.",
+            ["method"],
+            registry=self.registry,
+        )
+        self.slack_errors = Counter(
+            "incident_bot_slack_api_errors",
+            "Slack Web API calls that failed, by method and Slack error code.",
+            ["method", "error"],
+            registry=self.registry,
+        )
+        self.incidents_opened = Counter(
+            "incident_bot_incidents_opened",
+            "Incidents opened (channel created and card posted).",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return bytes(generate_latest(self.registry))

@@ -1,0 +1,19 @@
+from dataclasses import dataclass
+
+from .commands import IncidentCommands
+from .errors import UserError
+from .incidents import IncidentService
+from .interactions import CardActions, OpenModal
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything the Slack listeners may call, built once by the composition root (bot.app)."""
+
+    incidents: IncidentService
+    commands: IncidentCommands
+    card_actions: CardActions
+    open_modal: OpenModal
+
+
+__all__ = ["CardActions", "IncidentCommands", "IncidentService", "OpenModal", "Services", "UserError"]

@@ -1,0 +1,202 @@
+"""The `/incident` command: one root command, subcommands with help, answered through the response_url.
+
+`acknowledgement()` is what Slack gets back at once (no I/O, well inside the 3 s); `run()` does the work after
+the ack and answers the person privately (ephemeral), while changes are announced in the incident channel.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.config import Config
+from bot.domain.incident import Incident, Status
+from bot.slack import blocks
+from bot.slack.gateway import SlackError, SlackGateway
+from bot.slack.payloads import CommandRequest, mentioned_user, plain_text
+
+from .errors import UserError
+from .incidents import Changed, IncidentService, OpenRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Subcommand:
+    name: str
+    usage: str
+    summary: str
+    in_incident_channel: bool
+    aliases: tuple[str, ...] = ()
+
+
+SUBCOMMANDS = (
+    Subcommand(
+        "open",
+        "open [severity] <title>",
+        "Open an incident: a new channel, the card, the team invited. Without a title a form opens.",
+        False,
+        ("declare", "new"),
+    ),
+    Subcommand("status", "status", "Here: this incident's state. Elsewhere: every incident still open.", False),
+    Subcommand("severity", "severity <level>", "Change the severity ({levels}).", True, ("sev",)),
+    Subcommand("commander", "commander @person", "Hand the incident commander role to someone.", True, ("lead",)),
+    Subcommand("ack", "ack", "Acknowledge the incident: someone is on it.", True, ("acknowledge",)),
+    Subcommand("mitigate", "mitigate", "Mark the impact as mitigated.", True, ("mitigated",)),
+    Subcommand("resolve", "resolve", "Resolve the incident.", True, ("resolved", "close")),
+    Subcommand("help", "help [subcommand]", "This help, or the help of one subcommand.", False),
+)
+_BY_NAME = {alias: sub for sub in SUBCOMMANDS for alias in (sub.name, *sub.aliases)}
+
+
+class IncidentCommands:
+    def __init__(self, config: Config, incidents: IncidentService, slack: SlackGateway) -> None:
+        self._config = config
+        self._incidents = incidents
+        self._slack = slack
+
+    def acknowledgement(self, request: CommandRequest) -> str | None:
+        """The immediate answer to Slack: only for work that takes a moment, so the person sees it started."""
+        word, rest = _split(request.text)
+        if _BY_NAME.get(word) is _BY_NAME["open"] and plain_text(rest).strip():
+            return f":hourglass_flowing_sand: Opening an incident: _{blocks.escape(plain_text(rest).strip())}_…"
+        return None
+
+    async def run(self, request: CommandRequest) -> None:
+        try:
+            await self._run(request)
+        except UserError as e:
+            await self._reply(request, f":warning: {e}")
+
+    async def _run(self, request: CommandRequest) -> None:
+        word, rest = _split(request.text)
+        sub = _BY_NAME.get(word)
+        if sub is None or sub.name == "help":
+            await self._reply(
+                request,
+                self.help_text(rest.strip().lower() if sub else "", unknown=word if sub is None else ""),
+            )
+            return
+        if sub.name == "open":
+            await self._open(request, rest)
+            return
+        incident = await self._incidents.in_channel(request.team_id, request.channel_id)
+        if sub.name == "status":
+            await self._status(request, incident)
+            return
+        if incident is None:
+            raise UserError(
+                f"`{self._config.command} {sub.name}` works inside an incident channel. "
+                f"Run it there, or `{self._config.command} status` to list the open incidents."
+            )
+        changed = await self._change(request, sub, rest, incident)
+        if changed is not None:
+            note = "\n".join(changed.warnings)
+            if note:
+                await self._reply(request, f"Done, with problems:\n{note}")
+
+    async def _change(self, request: CommandRequest, sub: Subcommand, rest: str, incident: Incident) -> Changed | None:
+        actor = request.user_id
+        if sub.name == "severity":
+            level = plain_text(rest).strip().split(" ")[0].lower()
+            if not level:
+                await self._reply(request, self.help_text("severity", current=incident))
+                return None
+            return await self._incidents.change_severity(incident.id, actor, level)
+        if sub.name == "commander":
+            user = mentioned_user(rest)
+            if user is None:
+                raise UserError(
+                    f"Who should lead? Mention them: `{self._config.command} commander @name` "
+                    f"(now: {blocks.mention(incident.commander_id)})."
+                )
+            return await self._incidents.set_commander(incident.id, actor, user)
+        to = {"ack": Status.ACKNOWLEDGED, "mitigate": Status.MITIGATED, "resolve": Status.RESOLVED}[sub.name]
+        return await self._incidents.change_status(incident.id, actor, to)
+
+    async def _open(self, request: CommandRequest, rest: str) -> None:
+        words = plain_text(rest).split()
+        severity = self._config.default_severity
+        if words and self._config.severity(words[0]):
+            severity = words.pop(0).lower()
+        elif len(words) > 1 and self._config.severity(words[-1]):
+            severity = words.pop().lower()
+        title = " ".join(words)
+        if not title:
+            await self._slack.open_view(
+                request.trigger_id, blocks.open_incident_modal(self._config, request.channel_id)
+            )
+            return
+        opened = await self._incidents.open(
+            OpenRequest(
+                team_id=request.team_id,
+                user_id=request.user_id,
+                title=title,
+                severity=severity,
+                request_key=f"command:{request.trigger_id}" if request.trigger_id else None,
+            )
+        )
+        await self._reply(request, opened_text(opened.incident, opened.created, opened.warnings))
+
+    async def _status(self, request: CommandRequest, incident: Incident | None) -> None:
+        if incident is not None:
+            await self._reply(request, blocks.card_text(self._config, incident), status_blocks(self._config, incident))
+            return
+        active = await self._incidents.active(request.team_id)
+        if not active:
+            await self._reply(request, ":large_green_circle: No incidents are open.")
+            return
+        lines = [f"*{len(active)} open incident{'s' if len(active) != 1 else ''}*"]
+        lines += [
+            f"• <#{i.channel_id}> *{i.public_id}* {blocks.escape(i.title)} — "
+            f"{blocks.escape(blocks.severity_label(self._config, i.severity))}, {i.status.label}, "
+            f"commander {blocks.mention(i.commander_id)}"
+            for i in active
+        ]
+        await self._reply(request, "\n".join(lines))
+
+    def help_text(self, topic: str = "", *, unknown: str = "", current: Incident | None = None) -> str:
+        cmd = self._config.command
+        levels = ", ".join(f"`{n}`" for n in self._config.severity_names)
+        sub = _BY_NAME.get(topic)
+        if sub is not None:
+            text = f"`{cmd} {sub.usage}`\n{sub.summary.format(levels=levels)}"
+            if current is not None and sub.name == "severity":
+                text += f"\nNow: *{blocks.escape(blocks.severity_label(self._config, current.severity))}*."
+            return text
+        head = f"I don't know `{blocks.escape(unknown)}`. " if unknown else ""
+        lines = [f"{head}*{cmd}* runs incidents from Slack:"]
+        lines += [
+            f"• `{cmd} {s.usage}` — {s.summary.format(levels=levels)}"
+            + (" _(in an incident channel)_" if s.in_incident_channel else "")
+            for s in SUBCOMMANDS
+        ]
+        return "\n".join(lines)
+
+    async def _reply(
+        self, request: CommandRequest, text: str, block_list: list[dict[str, object]] | None = None
+    ) -> None:
+        try:
+            await self._slack.respond(request.response_url, text, block_list)
+        except SlackError as e:
+            log.warning("could not answer %s via its response_url: %s", request.user_id, e.code)
+
+
+def _split(text: str) -> tuple[str, str]:
+    word, _, rest = text.strip().partition(" ")
+    return word.lower(), rest
+
+
+def opened_text(incident: Incident, created: bool, warnings: tuple[str, ...]) -> str:
+    if not created:
+        if incident.channel_id is None:
+            return f":hourglass_flowing_sand: {incident.public_id} is being opened already."
+        return f"{incident.public_id} is already open: <#{incident.channel_id}>"
+    text = f":rotating_light: Opened *{incident.public_id}*: <#{incident.channel_id}>. You are in the channel."
+    if warnings:
+        text += "\n" + "\n".join(warnings)
+    return text
+
+
+def status_blocks(config: Config, incident: Incident) -> list[dict[str, object]]:
+    return [b for b in blocks.incident_card(config, incident) if b.get("type") != "actions"]

@@ -1,0 +1,2 @@
+class UserError(Exception):
+    """Something the person asked for cannot be done; the message tells them why, in plain words."""

@@ -1,0 +1,185 @@
+"""Block Kit for what the bot shows: the incident card, the open-incident modal, lists. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.config import Config, Severity
+from bot.domain.incident import Incident, Status
+
+from .ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
+
+TITLE_MAX = 150  # what the modal accepts; the card header shows at most 150 characters in all
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters (mrkdwn), so a title like `a < b & c` shows as typed."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mention(user_id: str | None) -> str:
+    return f"<@{user_id}>" if user_id else "_unassigned_"
+
+
+def slack_date(at: datetime) -> str:
+    """A date Slack shows in each reader's own time zone, with a UTC fallback."""
+    fallback = at.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(at.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def severity_label(config: Config, name: str) -> str:
+    level = config.severity(name)
+    return level.label if level else name
+
+
+def _severity_option(level: Severity) -> Option:
+    return Option(value=level.name, text=_cut(level.label, 75))
+
+
+def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
+    return [b.to_dict() for b in blocks]
+
+
+def card_text(config: Config, incident: Incident) -> str:
+    """Notification fallback for the card."""
+    return (
+        f"{incident.public_id} · {incident.title} — {severity_label(config, incident.severity)}, "
+        f"{incident.status.label}, commander: {mention(incident.commander_id)}"
+    )
+
+
+def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
+    icon = ":white_check_mark:" if incident.status is Status.RESOLVED else ":rotating_light:"
+    fields = [
+        MarkdownTextObject(text=f"*Severity*\n{escape(severity_label(config, incident.severity))}"),
+        MarkdownTextObject(text=f"*Status*\n{incident.status.label}"),
+        MarkdownTextObject(text=f"*Commander*\n{mention(incident.commander_id)}"),
+        MarkdownTextObject(text=f"*Opened by*\n{mention(incident.opener_id)}"),
+        MarkdownTextObject(text=f"*Opened*\n{slack_date(incident.opened_at)}"),
+    ]
+    if incident.resolved_at:
+        fields.append(MarkdownTextObject(text=f"*Resolved*\n{slack_date(incident.resolved_at)}"))
+    blocks: list[Block] = [
+        HeaderBlock(text=_cut(f"{incident.public_id} · {incident.title}", 150)),
+        SectionBlock(text=MarkdownTextObject(text=f"{icon} *{escape(_cut(incident.title, 2900))}*"), fields=fields),
+    ]
+    if incident.description:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=escape(_cut(incident.description, 2900)))))
+    value = str(incident.id)
+    if incident.status.is_active:
+        current = config.severity(incident.severity)
+        elements: list[Any] = [
+            StaticSelectElement(
+                action_id=ActionId.SEVERITY,
+                placeholder="Change severity",
+                options=[_severity_option(s) for s in config.severities],
+                initial_option=_severity_option(current) if current else None,
+            ),
+            UserSelectElement(
+                action_id=ActionId.COMMANDER,
+                placeholder="Set commander",
+                initial_user=incident.commander_id,
+            ),
+        ]
+        if incident.status is Status.OPEN:
+            elements.append(ButtonElement(text="Acknowledge", action_id=ActionId.ACKNOWLEDGE, value=value))
+        if incident.status in (Status.OPEN, Status.ACKNOWLEDGED):
+            elements.append(ButtonElement(text="Mitigated", action_id=ActionId.MITIGATE, value=value))
+        elements.append(
+            ButtonElement(
+                text="Resolve",
+                action_id=ActionId.RESOLVE,
+                value=value,
+                style="primary",
+                confirm=ConfirmObject(
+                    title="Resolve this incident?",
+                    text=f"{incident.public_id} will be marked resolved.",
+                    confirm="Resolve",
+                    deny="Not yet",
+                ),
+            )
+        )
+        blocks.append(ActionsBlock(block_id=f"incident.card.{incident.id}", elements=elements))
+    blocks.append(
+        ContextBlock(
+            elements=[MarkdownTextObject(text=f"Manage it here with `{config.command}` · `{config.command} help`")]
+        )
+    )
+    return _dicts(blocks)
+
+
+def open_incident_modal(config: Config, origin_channel: str, *, title: str = "") -> dict[str, Any]:
+    default = config.severity(config.default_severity)
+    view = View(
+        type="modal",
+        callback_id=CallbackId.OPEN_MODAL,
+        title=PlainTextObject(text="Open an incident"),
+        submit=PlainTextObject(text="Open"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=origin_channel,
+        blocks=[
+            InputBlock(
+                block_id=ModalBlock.TITLE,
+                label="Title",
+                hint="What is broken, as people would say it: “API 500 errors on login”",
+                element=PlainTextInputElement(
+                    action_id=MODAL_INPUT_ACTION, max_length=TITLE_MAX, initial_value=title or None
+                ),
+            ),
+            InputBlock(
+                block_id=ModalBlock.SEVERITY,
+                label="Severity",
+                element=StaticSelectElement(
+                    action_id=MODAL_INPUT_ACTION,
+                    options=[_severity_option(s) for s in config.severities],
+                    initial_option=_severity_option(default) if default else None,
+                ),
+            ),
+            InputBlock(
+                block_id=ModalBlock.DESCRIPTION,
+                label="Description",
+                optional=True,
+                element=PlainTextInputElement(action_id=MODAL_INPUT_ACTION, multiline=True, max_length=2900),
+            ),
+        ],
+    )
+    return dict(view.to_dict())
+
+
+def message_modal(title: str, text: str) -> dict[str, Any]:
+    """A modal that only says something (used to show progress, then the result, of a submitted form)."""
+    view = View(
+        type="modal",
+        title=PlainTextObject(text=_cut(title, 24)),
+        close=PlainTextObject(text="Close"),
+        blocks=[SectionBlock(text=MarkdownTextObject(text=_cut(text, 2900)))],
+    )
+    return dict(view.to_dict())
+
+
+def section(text: str) -> list[dict[str, Any]]:
+    return _dicts([SectionBlock(text=MarkdownTextObject(text=_cut(text, 2900)))])

@@ -1,0 +1,115 @@
+"""Bolt's payload dicts turned into typed requests. Slack escapes text, so this is also where it is unescaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .ids import MODAL_INPUT_ACTION, ModalBlock
+
+_USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_LABELLED = re.compile(r"<[#@!]?[^|>]*\|([^>]*)>")
+_BARE = re.compile(r"<([^@#!|>][^|>]*)>")
+
+
+def plain_text(slack_text: str) -> str:
+    """Slack's escaped text as a person typed it: `<@U1|ann>` -> `@ann`, `<https://x|x>` -> `x`, `&amp;` -> `&`."""
+    text = _LABELLED.sub(
+        lambda m: ("@" if m.group(0).startswith("<@") else "#" if m.group(0).startswith("<#") else "") + m.group(1),
+        slack_text,
+    )
+    text = _BARE.sub(r"\1", text)
+    return html.unescape(text)
+
+
+def mentioned_user(text: str) -> str | None:
+    """The first user mention in escaped command text (`<@U123|ann>` or `<@U123>`)."""
+    match = _USER.search(text)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    team_id: str
+    user_id: str
+    channel_id: str
+    command: str
+    text: str  # as Slack sent it (escaped)
+    trigger_id: str
+    response_url: str
+
+
+def command_request(body: dict[str, Any]) -> CommandRequest:
+    return CommandRequest(
+        team_id=str(body.get("team_id", "")),
+        user_id=str(body.get("user_id", "")),
+        channel_id=str(body.get("channel_id", "")),
+        command=str(body.get("command", "")),
+        text=str(body.get("text", "")),
+        trigger_id=str(body.get("trigger_id", "")),
+        response_url=str(body.get("response_url", "")),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    team_id: str
+    user_id: str
+    channel_id: str
+    action_id: str
+    incident_id: int | None
+    value: str | None  # a button's value, a select's chosen option, a users_select's user
+
+
+def action_request(body: dict[str, Any]) -> ActionRequest:
+    action = (body.get("actions") or [{}])[0]
+    value = action.get("value") or (action.get("selected_option") or {}).get("value") or action.get("selected_user")
+    block_id = str(action.get("block_id", ""))
+    incident_id: int | None = None
+    # Card blocks are `incident.card.<id>`; buttons also carry the id as their value.
+    tail = block_id.rsplit(".", 1)[-1]
+    if block_id.startswith("incident.card.") and tail.isdigit():
+        incident_id = int(tail)
+    elif action.get("type") == "button" and str(value or "").isdigit():
+        incident_id = int(str(value))
+    channel = body.get("channel") or {}
+    container = body.get("container") or {}
+    return ActionRequest(
+        team_id=str((body.get("team") or {}).get("id", "")),
+        user_id=str((body.get("user") or {}).get("id", "")),
+        channel_id=str(channel.get("id") or container.get("channel_id") or ""),
+        action_id=str(action.get("action_id", "")),
+        incident_id=incident_id,
+        value=None if value is None else str(value),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class OpenModalSubmission:
+    team_id: str
+    user_id: str
+    view_id: str
+    origin_channel: str
+    title: str
+    severity: str
+    description: str
+
+
+def open_modal_submission(body: dict[str, Any]) -> OpenModalSubmission:
+    view = body.get("view") or {}
+    values = (view.get("state") or {}).get("values") or {}
+
+    def field(block: str) -> dict[str, Any]:
+        return dict((values.get(block) or {}).get(MODAL_INPUT_ACTION) or {})
+
+    return OpenModalSubmission(
+        team_id=str((body.get("team") or {}).get("id") or view.get("team_id") or ""),
+        user_id=str((body.get("user") or {}).get("id", "")),
+        view_id=str(view.get("id", "")),
+        origin_channel=str(view.get("private_metadata", "")),
+        title=str(field(ModalBlock.TITLE).get("value") or ""),
+        severity=str((field(ModalBlock.SEVERITY).get("selected_option") or {}).get("value") or ""),
+        description=str(field(ModalBlock.DESCRIPTION).get("value") or ""),
+    )

@@ -1,0 +1,226 @@
+"""Incidents, participants and the audit trail, read and written inside one caller-owned transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.incident import Incident, Status, format_public_id
+
+from .tables import AuditRow, IncidentCounterRow, IncidentRow, ParticipantRow
+
+
+@dataclass(frozen=True, slots=True)
+class NewIncident:
+    team_id: str
+    title: str
+    description: str
+    severity: str
+    opener_id: str
+    opened_at: datetime
+    commander_id: str | None = None
+    request_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    actor_id: str
+    action: str
+    at: datetime
+    field: str | None = None
+    old_value: str | None = None
+    new_value: str | None = None
+    public_id: str | None = None
+
+
+def _to_domain(row: IncidentRow) -> Incident:
+    return Incident(
+        id=row.id,
+        team_id=row.team_id,
+        public_id=row.public_id,
+        year=row.year,
+        number=row.number,
+        title=row.title,
+        description=row.description,
+        severity=row.severity,
+        status=Status(row.status),
+        opener_id=row.opener_id,
+        opened_at=row.opened_at,
+        commander_id=row.commander_id,
+        channel_id=row.channel_id,
+        channel_name=row.channel_name,
+        card_ts=row.card_ts,
+        acknowledged_at=row.acknowledged_at,
+        mitigated_at=row.mitigated_at,
+        resolved_at=row.resolved_at,
+    )
+
+
+_MUTABLE_FIELDS = (
+    "title",
+    "description",
+    "severity",
+    "status",
+    "commander_id",
+    "channel_id",
+    "channel_name",
+    "card_ts",
+    "acknowledged_at",
+    "mitigated_at",
+    "resolved_at",
+)
+
+
+class IncidentStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def _next_number(self, team_id: str, year: int) -> int:
+        """Atomically hand out the next number for (workspace, year): one upsert, no read-then-write race.
+
+        On PostgreSQL concurrent upserts of the same row queue on its row lock; on SQLite the transaction
+        already holds the database write lock (BEGIN IMMEDIATE). Numbers are never handed out twice."""
+        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        upsert = (
+            insert(IncidentCounterRow)
+            .values(team_id=team_id, year=year, last_number=1)
+            .on_conflict_do_update(
+                index_elements=[IncidentCounterRow.team_id, IncidentCounterRow.year],
+                set_={"last_number": IncidentCounterRow.last_number + 1},
+            )
+            .returning(IncidentCounterRow.last_number)
+        )
+        return int((await self._session.execute(upsert)).scalar_one())
+
+    async def add(self, new: NewIncident) -> Incident:
+        year = new.opened_at.year
+        number = await self._next_number(new.team_id, year)
+        row = IncidentRow(
+            team_id=new.team_id,
+            public_id=format_public_id(year, number),
+            year=year,
+            number=number,
+            title=new.title,
+            description=new.description,
+            severity=new.severity,
+            status=Status.OPEN.value,
+            commander_id=new.commander_id,
+            opener_id=new.opener_id,
+            request_key=new.request_key,
+            opened_at=new.opened_at,
+            updated_at=new.opened_at,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        return _to_domain(row)
+
+    async def get(self, incident_id: int) -> Incident | None:
+        row = await self._session.get(IncidentRow, incident_id)
+        return None if row is None else _to_domain(row)
+
+    async def get_by_request_key(self, team_id: str, request_key: str) -> Incident | None:
+        row = await self._session.scalar(
+            select(IncidentRow).where(IncidentRow.team_id == team_id, IncidentRow.request_key == request_key)
+        )
+        return None if row is None else _to_domain(row)
+
+    async def get_by_channel(self, team_id: str, channel_id: str) -> Incident | None:
+        row = await self._session.scalar(
+            select(IncidentRow).where(IncidentRow.team_id == team_id, IncidentRow.channel_id == channel_id)
+        )
+        return None if row is None else _to_domain(row)
+
+    async def list_active(self, team_id: str) -> list[Incident]:
+        rows = await self._session.scalars(
+            select(IncidentRow)
+            .where(
+                IncidentRow.team_id == team_id,
+                IncidentRow.status != Status.RESOLVED.value,
+                IncidentRow.channel_id.is_not(None),
+            )
+            .order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
+        )
+        return [_to_domain(r) for r in rows]
+
+    async def count(self, team_id: str | None = None) -> int:
+        stmt = select(func.count()).select_from(IncidentRow)
+        if team_id is not None:
+            stmt = stmt.where(IncidentRow.team_id == team_id)
+        return int(await self._session.scalar(stmt) or 0)
+
+    async def save(self, incident: Incident, at: datetime) -> Incident:
+        row = await self._session.get(IncidentRow, incident.id, with_for_update=True)
+        if row is None:
+            raise LookupError(f"incident {incident.id} does not exist")
+        for name in _MUTABLE_FIELDS:
+            value = getattr(incident, name)
+            setattr(row, name, value.value if isinstance(value, Status) else value)
+        row.updated_at = at
+        await self._session.flush()
+        return _to_domain(row)
+
+    async def lock(self, incident_id: int) -> Incident | None:
+        """Read an incident and hold its row until the transaction ends (concurrent changes queue)."""
+        row = await self._session.get(IncidentRow, incident_id, with_for_update=True, populate_existing=True)
+        return None if row is None else _to_domain(row)
+
+    async def remove(self, incident_id: int) -> None:
+        await self._session.execute(delete(IncidentRow).where(IncidentRow.id == incident_id))
+
+    async def add_participant(self, incident_id: int, user_id: str, role: str, at: datetime) -> bool:
+        """Adds the person once; returns False if they were already a participant."""
+        existing = await self._session.scalar(
+            select(ParticipantRow).where(ParticipantRow.incident_id == incident_id, ParticipantRow.user_id == user_id)
+        )
+        if existing is not None:
+            if role == "commander" and existing.role != "commander":
+                existing.role = role
+            return False
+        self._session.add(ParticipantRow(incident_id=incident_id, user_id=user_id, role=role, joined_at=at))
+        await self._session.flush()
+        return True
+
+    async def participants(self, incident_id: int) -> list[tuple[str, str]]:
+        rows = await self._session.scalars(
+            select(ParticipantRow).where(ParticipantRow.incident_id == incident_id).order_by(ParticipantRow.id)
+        )
+        return [(r.user_id, r.role) for r in rows]
+
+    async def audit(self, team_id: str, incident_id: int | None, entry: AuditEntry) -> None:
+        self._session.add(
+            AuditRow(
+                team_id=team_id,
+                incident_id=incident_id,
+                public_id=entry.public_id,
+                actor_id=entry.actor_id,
+                action=entry.action,
+                field=entry.field,
+                old_value=entry.old_value,
+                new_value=entry.new_value,
+                at=entry.at,
+            )
+        )
+        await self._session.flush()
+
+    async def audit_trail(self, team_id: str, incident_id: int | None = None) -> list[AuditEntry]:
+        stmt = select(AuditRow).where(AuditRow.team_id == team_id).order_by(AuditRow.id)
+        if incident_id is not None:
+            stmt = stmt.where(AuditRow.incident_id == incident_id)
+        rows = await self._session.scalars(stmt)
+        return [
+            AuditEntry(
+                actor_id=r.actor_id,
+                action=r.action,
+                at=r.at,
+                field=r.field,
+                old_value=r.old_value,
+                new_value=r.new_value,
+                public_id=r.public_id,
+            )
+            for r in rows
+        ]

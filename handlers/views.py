@@ -1,0 +1,27 @@
+"""Listener for the open-incident modal."""
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.config import Config
+from bot.services import Services
+from bot.slack import blocks
+from bot.slack.ids import CallbackId
+from bot.slack.payloads import open_modal_submission
+
+
+def register(app: AsyncApp, config: Config, services: Services) -> None:
+    async def handle_open_submission(ack: AsyncAck, body: dict[str, Any]) -> None:
+        submission = open_modal_submission(body)
+        errors = services.open_modal.errors(submission)
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack(
+            response_action="update",
+            view=blocks.message_modal("Incident", ":hourglass_flowing_sand: Opening…"),
+        )
+        await services.open_modal.run(submission)
+
+    app.view(CallbackId.OPEN_MODAL.value)(handle_open_submission)

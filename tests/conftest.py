@@ -1,0 +1,139 @@
+"""Fixtures: a database (SQLite and PostgreSQL), the Slack emulator with a small workspace, and the bot."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.app import IncidentBot
+from bot.config import Config, load_config
+from bot.emulator import SlackEmulator
+
+from .databases import PostgresTemplate, async_url, postgres_required, postgres_unavailable_reason
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGNING_SECRET = "emulator-signing-secret"
+BOT_TOKEN = "xoxb-emulator-token"
+APP_TOKEN = "xapp-emulator-token"
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """slack_sdk sends every call through HTTP(S)_PROXY if set (it ignores NO_PROXY); the emulator is local."""
+    for name in (
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "SLACK_CLIENT_ID",
+        "SLACK_CLIENT_SECRET",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[PostgresTemplate | None]:
+    reason = postgres_unavailable_reason()
+    if reason is not None:
+        if postgres_required():
+            pytest.fail(f"INCIDENT_BOT_REQUIRE_POSTGRES is set but {reason}")
+        yield None
+        return
+    template = PostgresTemplate.create()
+    yield template
+    PostgresTemplate.drop(template.name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_template: PostgresTemplate | None
+) -> Iterator[str]:
+    """Every test that asks for a database runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'incident-bot.db'}"
+        return
+    if postgres_template is None:
+        pytest.skip(postgres_unavailable_reason() or "PostgreSQL unavailable")
+    name = postgres_template.clone()
+    yield async_url(name)
+    PostgresTemplate.drop(name)
+
+
+@dataclass(frozen=True)
+class People:
+    alice: str
+    bob: str
+    carol: str
+    general: str  # a public channel everyone is in
+
+
+@pytest.fixture
+async def emulator() -> AsyncIterator[SlackEmulator]:
+    emu = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN)
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+@pytest.fixture
+def people(emulator: SlackEmulator) -> People:
+    alice = emulator.add_user("alice", real_name="Alice Adams")
+    bob = emulator.add_user("bob", real_name="Bob Brown")
+    carol = emulator.add_user("carol", real_name="Carol Chen")
+    general = emulator.add_channel("general", members=[alice, bob, carol])
+    return People(alice=alice, bob=bob, carol=carol, general=general)
+
+
+def environment(emulator: SlackEmulator, database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": emulator.api_url,
+        "DATABASE_URL": database_url,
+        **extra,
+    }
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def config_path() -> Path:
+    """The app.yaml the bot runs with; tests that need other behaviour override this fixture."""
+    return ROOT / "app.yaml"
+
+
+@pytest.fixture
+def config(config_path: Path, emulator: SlackEmulator, database_url: str) -> Config:
+    return load_config(config_path, environment(emulator, database_url))
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+async def bot(config: Config, emulator: SlackEmulator, people: People) -> AsyncIterator[IncidentBot]:
+    """The production app, served over HTTP on loopback, with the emulator delivering to it."""
+    incident_bot = IncidentBot(config)
+    await incident_bot.start()
+    runner = web.AppRunner(incident_bot.web_app())
+    await runner.setup()
+    sock = free_socket()
+    await web.SockSite(runner, sock).start()
+    emulator.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
+    yield incident_bot
+    await emulator.wait_idle()
+    await runner.cleanup()
+    await incident_bot.close()

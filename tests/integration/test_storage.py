@@ -1,0 +1,165 @@
+"""Storage on SQLite and PostgreSQL: the migrated schema, incident numbers, idempotency keys, the audit."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from bot.domain.incident import Status
+from bot.storage import AuditEntry, Database, NewIncident
+from bot.storage.tables import Base
+
+OPENED = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.upgrade()
+    yield database
+    await database.dispose()
+
+
+def new(team: str = "T1", key: str | None = None, at: datetime = OPENED) -> NewIncident:
+    return NewIncident(
+        team_id=team,
+        title="API 500s",
+        description="",
+        severity="sev2",
+        opener_id="U1",
+        opened_at=at,
+        request_key=key,
+    )
+
+
+async def test_the_migrated_schema_matches_the_models(db: Database) -> None:
+    def diff(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), Base.metadata))
+
+    async with db.engine.connect() as conn:
+        differences = await conn.run_sync(diff)
+
+    assert differences == []
+
+
+async def test_upgrading_twice_changes_nothing(db: Database) -> None:
+    await db.upgrade()
+
+    async with db.transaction() as store:
+        incident = await store.add(new())
+    assert incident.public_id == "INC-2026-001"
+
+
+async def test_incident_ids_count_up_per_workspace_and_year(db: Database) -> None:
+    async with db.transaction() as store:
+        first = await store.add(new("T1"))
+        second = await store.add(new("T1"))
+        other_team = await store.add(new("T2"))
+        next_year = await store.add(new("T1", at=OPENED.replace(year=2027)))
+
+    assert [first.public_id, second.public_id, other_team.public_id, next_year.public_id] == [
+        "INC-2026-001",
+        "INC-2026-002",
+        "INC-2026-001",
+        "INC-2027-001",
+    ]
+
+
+async def test_twenty_concurrent_transactions_get_twenty_distinct_numbers(db: Database) -> None:
+    async def open_one() -> str:
+        async with db.transaction() as store:
+            incident = await store.add(new())
+            await asyncio.sleep(0)  # let the others interleave while this transaction is open
+            return incident.public_id
+
+    ids = await asyncio.gather(*(open_one() for _ in range(20)))
+
+    assert sorted(ids) == [f"INC-2026-{n:03d}" for n in range(1, 21)]
+
+
+async def test_a_number_is_not_handed_out_again_after_its_incident_is_removed(db: Database) -> None:
+    async with db.transaction() as store:
+        doomed = await store.add(new())
+    async with db.transaction() as store:
+        await store.remove(doomed.id)
+
+    async with db.transaction() as store:
+        after = await store.add(new())
+
+    assert (doomed.public_id, after.public_id) == ("INC-2026-001", "INC-2026-002")
+
+
+async def test_the_same_request_key_cannot_open_two_incidents(db: Database) -> None:
+    async with db.transaction() as store:
+        await store.add(new(key="command:123.456"))
+
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as store:
+            await store.add(new(key="command:123.456"))
+
+    async with db.transaction() as store:
+        assert await store.count() == 1
+        assert (await store.get_by_request_key("T1", "command:123.456")) is not None
+
+
+async def test_a_saved_change_is_read_back_with_utc_times(db: Database) -> None:
+    async with db.transaction() as store:
+        incident = await store.add(new())
+    resolved = dataclasses.replace(incident, channel_id="C1", card_ts="1.2").with_status(Status.RESOLVED, OPENED)
+
+    async with db.transaction() as store:
+        await store.save(resolved, OPENED)
+    async with db.transaction() as store:
+        again = await store.get_by_channel("T1", "C1")
+
+    assert again is not None
+    assert again.status is Status.RESOLVED
+    assert again.resolved_at == OPENED
+    assert again.resolved_at is not None
+    assert again.resolved_at.tzinfo is not None
+
+
+async def test_only_unresolved_incidents_with_a_channel_are_listed_as_active(db: Database) -> None:
+    async with db.transaction() as store:
+        without_channel = await store.add(new())
+        active = await store.save(dataclasses.replace(await store.add(new()), channel_id="C2"), OPENED)
+        done = await store.add(new())
+        await store.save(dataclasses.replace(done, channel_id="C3").with_status(Status.RESOLVED, OPENED), OPENED)
+
+    async with db.transaction() as store:
+        listed = await store.list_active("T1")
+
+    assert [i.id for i in listed] == [active.id]
+    assert without_channel.id not in [i.id for i in listed]
+
+
+async def test_the_audit_outlives_a_removed_incident(db: Database) -> None:
+    async with db.transaction() as store:
+        incident = await store.add(new())
+        await store.audit("T1", incident.id, AuditEntry("U1", "opened", OPENED, public_id=incident.public_id))
+    async with db.transaction() as store:
+        await store.remove(incident.id)
+
+    async with db.transaction() as store:
+        trail = await store.audit_trail("T1")
+
+    assert [(e.action, e.public_id) for e in trail] == [("opened", "INC-2026-001")]
+
+
+async def test_a_participant_is_recorded_once(db: Database) -> None:
+    async with db.transaction() as store:
+        incident = await store.add(new())
+        first = await store.add_participant(incident.id, "U2", "responder", OPENED)
+        second = await store.add_participant(incident.id, "U2", "commander", OPENED)
+        people = await store.participants(incident.id)
+
+    assert (first, second) == (True, False)
+    assert people == [("U2", "commander")]
