@@ -15,6 +15,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Config
+from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.services import CardActions, IncidentCommands, IncidentService, OpenModal, Services
 from bot.slack.gateway import SlackGateway, create_web_client
@@ -44,6 +45,7 @@ class IncidentBot:
             commands=IncidentCommands(config, incidents, self.slack),
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, incidents, self.slack),
+            in_flight=InFlight(),
         )
         signing_secret = config.slack.signing_secret.reveal() if config.slack.signing_secret else ""
         self.bolt = AsyncApp(
@@ -62,8 +64,11 @@ class IncidentBot:
         await self.db.upgrade()
         self.ready = True
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop being ready, let work that Slack already got an answer for finish (up to `grace` s), close."""
         self.ready = False
+        if not await self.services.in_flight.drained(grace):
+            log.warning("closing with %d requests still being processed", self.services.in_flight.count)
         await self.db.dispose()
 
     def web_app(self) -> web.Application:

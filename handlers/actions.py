@@ -16,6 +16,7 @@ CARD_ACTIONS = re.compile("^(" + "|".join(re.escape(a.value) for a in ActionId) 
 def register(app: AsyncApp, config: Config, services: Services) -> None:
     async def handle_card_action(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        await services.card_actions.run(action_request(body))
+        async with services.in_flight:
+            await services.card_actions.run(action_request(body))
 
     app.action(CARD_ACTIONS)(handle_card_action)

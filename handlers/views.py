@@ -22,6 +22,7 @@ def register(app: AsyncApp, config: Config, services: Services) -> None:
             response_action="update",
             view=blocks.message_modal("Incident", ":hourglass_flowing_sand: Opening…"),
         )
-        await services.open_modal.run(submission)
+        async with services.in_flight:
+            await services.open_modal.run(submission)
 
     app.view(CallbackId.OPEN_MODAL.value)(handle_open_submission)

@@ -1,5 +1,7 @@
 from dataclasses import dataclass
 
+from bot.lifecycle import InFlight
+
 from .commands import IncidentCommands
 from .errors import UserError
 from .incidents import IncidentService
@@ -14,6 +16,7 @@ class Services:
     commands: IncidentCommands
     card_actions: CardActions
     open_modal: OpenModal
+    in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
 
 __all__ = ["CardActions", "IncidentCommands", "IncidentService", "OpenModal", "Services", "UserError"]

@@ -58,9 +58,20 @@ class IncidentCommands:
     def acknowledgement(self, request: CommandRequest) -> str | None:
         """The immediate answer to Slack: only for work that takes a moment, so the person sees it started."""
         word, rest = _split(request.text)
-        if _BY_NAME.get(word) is _BY_NAME["open"] and plain_text(rest).strip():
-            return f":hourglass_flowing_sand: Opening an incident: _{blocks.escape(plain_text(rest).strip())}_…"
-        return None
+        if _BY_NAME.get(word) is not _BY_NAME["open"]:
+            return None
+        _, title = self._parse_open(rest)
+        return f":hourglass_flowing_sand: Opening an incident: _{blocks.escape(title)}_…" if title else None
+
+    def _parse_open(self, rest: str) -> tuple[str, str]:
+        """`[severity] <title> [severity]` -> (severity, title); the default severity when none is given."""
+        words = plain_text(rest).split()
+        severity = self._config.default_severity
+        if words and self._config.severity(words[0]):
+            severity = words.pop(0).lower()
+        elif len(words) > 1 and self._config.severity(words[-1]):
+            severity = words.pop().lower()
+        return severity, " ".join(words)
 
     async def run(self, request: CommandRequest) -> None:
         try:
@@ -115,16 +126,10 @@ class IncidentCommands:
         return await self._incidents.change_status(incident.id, actor, to)
 
     async def _open(self, request: CommandRequest, rest: str) -> None:
-        words = plain_text(rest).split()
-        severity = self._config.default_severity
-        if words and self._config.severity(words[0]):
-            severity = words.pop(0).lower()
-        elif len(words) > 1 and self._config.severity(words[-1]):
-            severity = words.pop().lower()
-        title = " ".join(words)
+        severity, title = self._parse_open(rest)
         if not title:
             await self._slack.open_view(
-                request.trigger_id, blocks.open_incident_modal(self._config, request.channel_id)
+                request.trigger_id, blocks.open_incident_modal(self._config, request.channel_id, severity=severity)
             )
             return
         opened = await self._incidents.open(

@@ -132,8 +132,8 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
     return _dicts(blocks)
 
 
-def open_incident_modal(config: Config, origin_channel: str, *, title: str = "") -> dict[str, Any]:
-    default = config.severity(config.default_severity)
+def open_incident_modal(config: Config, origin_channel: str, *, severity: str = "") -> dict[str, Any]:
+    default = config.severity(severity or config.default_severity)
     view = View(
         type="modal",
         callback_id=CallbackId.OPEN_MODAL,
@@ -146,9 +146,7 @@ def open_incident_modal(config: Config, origin_channel: str, *, title: str = "")
                 block_id=ModalBlock.TITLE,
                 label="Title",
                 hint="What is broken, as people would say it: “API 500 errors on login”",
-                element=PlainTextInputElement(
-                    action_id=MODAL_INPUT_ACTION, max_length=TITLE_MAX, initial_value=title or None
-                ),
+                element=PlainTextInputElement(action_id=MODAL_INPUT_ACTION, max_length=TITLE_MAX),
             ),
             InputBlock(
                 block_id=ModalBlock.SEVERITY,

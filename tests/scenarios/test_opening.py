@@ -86,9 +86,7 @@ async def test_the_same_command_delivered_twice_opens_one_incident(
     first = await run(emulator, people.alice, people.general, "open Login broken")
     await emulator.wait_for(lambda: any(c.pins for c in incident_channels(emulator)))
 
-    again = await emulator.deliver_raw(
-        first.request_body, first.request_headers["Content-Type"], first.request_headers
-    )
+    again = await emulator.deliver_raw(first.request_body, first.request_headers["Content-Type"], first.request_headers)
     await wait_for_private(emulator, people.alice, "is already open")
 
     assert again.status == 200

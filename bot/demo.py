@@ -1,0 +1,120 @@
+"""`incident-bot demo`: a short scripted incident, played against the built-in Slack emulator.
+
+The very same bot as `serve` (Bolt app, services, storage, gateway) runs in this process on loopback, and the
+emulator plays Slack: it delivers signed slash commands, button clicks and messages over HTTP, and answers the
+bot's Web API calls. At the end the demo prints what people would see in Slack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from aiohttp import web
+
+from bot.app import IncidentBot
+from bot.config import load_config, resolve_config_path
+from bot.emulator import Channel, SlackEmulator
+from bot.slack.ids import ActionId
+
+
+def _say(out: TextIO, line: str = "") -> None:
+    out.write(line + "\n")
+    out.flush()
+
+
+async def run_demo(environ: Mapping[str, str], *, database_url: str | None = None, out: TextIO = sys.stdout) -> int:
+    signing_secret = secrets.token_hex(16)
+    with tempfile.TemporaryDirectory(prefix="incident-bot-demo-") as tmp:
+        db_url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
+        async with SlackEmulator(signing_secret=signing_secret, bot_token="xoxb-demo", app_token="xapp-demo") as emu:
+            config = load_config(
+                resolve_config_path(environ),
+                {
+                    "SLACK_BOT_TOKEN": "xoxb-demo",
+                    "SLACK_SIGNING_SECRET": signing_secret,
+                    "SLACK_API_URL": emu.api_url,
+                    "DATABASE_URL": db_url,
+                },
+            )
+            bot = IncidentBot(config)
+            await bot.start()
+            runner = web.AppRunner(bot.web_app(), access_log=None)
+            await runner.setup()
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            await web.SockSite(runner, sock).start()
+            emu.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
+            try:
+                await _play(emu, config.command, out)
+            finally:
+                await emu.wait_idle()
+                await runner.cleanup()
+                await bot.close()
+        _say(
+            out,
+            "\n(The demo used a throw-away SQLite database; `--database-url` keeps one.)" if not database_url else "",
+        )
+    return 0
+
+
+async def _play(emu: SlackEmulator, command: str, out: TextIO) -> None:
+    alice = emu.add_user("alice", real_name="Alice Adams (on call)")
+    bob = emu.add_user("bob", real_name="Bob Brown (SRE)")
+    general = emu.add_channel("general", members=[alice, bob])
+
+    async def slash(user: str, channel: str, text: str) -> None:
+        name = emu.workspace.users[user].name
+        _say(out, f"▶ {name} in #{emu.workspace.channels[channel].name}: {command} {text}")
+        delivery = await emu.send_command(user, channel, command, text)
+        _say(out, f"  (Slack got the bot's answer in {delivery.elapsed * 1000:.0f} ms)")
+        await _settle(emu)
+
+    _say(out, "incident-bot demo: a short incident in an emulated Slack workspace\n")
+    await slash(alice, general, "open sev2 API 500 errors on User Service")
+    await emu.wait_for(lambda: _incident_channel(emu) is not None and bool(_incident_channel(emu).pins))  # type: ignore[union-attr]
+    channel = _incident_channel(emu)
+    assert channel is not None
+    _say(out, f"  → the bot opened #{channel.name}")
+
+    await slash(alice, channel.id, f"commander <@{bob}|bob>")
+    for user, text in [
+        (bob, "Seeing `ConnectionPoolTimeoutError` in user-service logs since 14:30"),
+        (alice, "Login is failing for everyone; traffic is 3x normal and all 100 DB connections are in use"),
+    ]:
+        _say(out, f"▶ {emu.workspace.users[user].name} in #{channel.name}: {text}")
+        await emu.post_message(user, channel.id, text)
+    await slash(alice, channel.id, "severity sev1")
+    _say(out, f"▶ bob in #{channel.name}: Restarting api-service to clear the pool")
+    await emu.post_message(bob, channel.id, "Restarting api-service to clear the pool")
+    _say(out, f"▶ bob clicks “Mitigated” on the card in #{channel.name}")
+    await emu.click(bob, channel.id, channel.pins[0], ActionId.MITIGATE)
+    await _settle(emu)
+    await slash(bob, channel.id, "resolve")
+    await slash(alice, general, "status")
+
+    _say(out, "\n" + "═" * 72 + "\nWhat the incident channel shows:\n" + "═" * 72)
+    _say(out, emu.render_channel(channel.id))
+    for user in (alice, bob):
+        _say(out, "\n" + "─" * 72)
+        _say(out, emu.render_private(user))
+
+
+async def _settle(emu: SlackEmulator) -> None:
+    """Wait until the bot has finished what it does after answering Slack (no Web API call for 150 ms)."""
+    while True:
+        seen = len(emu.calls) + len(emu.responses)
+        await asyncio.sleep(0.15)
+        await emu.wait_idle()
+        if len(emu.calls) + len(emu.responses) == seen:
+            return
+
+
+def _incident_channel(emu: SlackEmulator) -> Channel | None:
+    return next((c for c in emu.workspace.channels.values() if c.name.startswith("inc-")), None)

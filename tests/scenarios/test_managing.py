@@ -1,0 +1,214 @@
+"""Running an incident with `/incident` subcommands and the card, inside and outside its channel."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.app import IncidentBot
+from bot.emulator import Channel, SlackEmulator
+from bot.slack.ids import ActionId
+from tests.conftest import People
+
+from .steps import bot_lines, card, card_field, incident_channels, open_incident, run, wait_for_private
+
+
+@pytest.fixture
+async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) -> Channel:
+    return await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
+
+
+async def wait_for_line(emulator: SlackEmulator, channel: Channel, fragment: str) -> str:
+    await emulator.wait_for(lambda: any(fragment in line for line in bot_lines(emulator, channel)), what=fragment)
+    return next(line for line in bot_lines(emulator, channel) if fragment in line)
+
+
+async def test_changing_the_severity_updates_the_card_in_place_and_posts_a_line(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    card_ts = card(emulator, incident)["ts"]
+
+    await run(emulator, people.alice, incident.id, "severity sev1")
+    line = await wait_for_line(emulator, incident, "changed the severity")
+
+    assert "SEV3 · Minor" in line
+    assert "SEV1 · Critical" in line
+    assert card(emulator, incident)["ts"] == card_ts
+    assert card_field(emulator, incident, "Severity") == "SEV1 · Critical"
+    assert "SEV1 · Critical" in incident.topic
+
+
+async def test_an_unknown_severity_is_refused_privately_with_the_known_ones(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.alice, incident.id, "severity catastrophic")
+    message = await wait_for_private(emulator, people.alice, "not a severity")
+
+    assert "`sev1`, `sev2`, `sev3`, `sev4`" in message
+    assert card_field(emulator, incident, "Severity") == "SEV3 · Minor"
+    assert bot_lines(emulator, incident) == []
+
+
+async def test_an_unknown_severity_when_opening_is_part_of_the_title(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "sev9 Cache stampede")
+
+    assert card_field(emulator, channel, "Severity") == "SEV3 · Minor"
+    assert channel.name.endswith("-sev9-cache-stampede")
+
+
+async def test_handing_over_the_commander_invites_them_and_shows_them_on_the_card(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.alice, incident.id, f"commander <@{people.bob}|bob>")
+    line = await wait_for_line(emulator, incident, "is now the incident commander")
+
+    assert f"<@{people.bob}>" in line
+    assert people.bob in incident.members
+    assert card_field(emulator, incident, "Commander") == f"<@{people.bob}>"
+
+
+async def test_commander_without_a_mention_asks_who_is_meant(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.alice, incident.id, "commander bob")
+
+    assert "Mention them" in await wait_for_private(emulator, people.alice, "Who should lead")
+
+
+async def test_resolving_records_it_updates_the_card_and_removes_the_buttons(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.alice, incident.id, "resolve")
+    await wait_for_line(emulator, incident, "resolved the incident")
+
+    assert card_field(emulator, incident, "Status") == "Resolved"
+    assert not [b for b in card(emulator, incident)["blocks"] if b["type"] == "actions"]  # type: ignore[attr-defined]
+    async with bot.db.transaction() as store:
+        stored = await store.get_by_channel(emulator.team_id, incident.id)
+    assert stored is not None
+    assert stored.resolved_at is not None
+
+
+async def test_acknowledge_and_mitigate_move_the_status_on(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.bob, people.general, "help")  # unrelated noise first
+    await run(emulator, people.alice, incident.id, "ack")
+    await wait_for_line(emulator, incident, "acknowledged the incident")
+    await run(emulator, people.alice, incident.id, "mitigate")
+    await wait_for_line(emulator, incident, "marked the incident mitigated")
+
+    assert card_field(emulator, incident, "Status") == "Mitigated"
+
+
+async def test_status_inside_an_incident_channel_shows_that_incident(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.bob, incident.id, "status")
+
+    message = await wait_for_private(emulator, people.bob, "API 500 errors on User Service")
+    assert "INC-" in message
+
+
+async def test_status_elsewhere_lists_the_open_incidents_with_links(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    second = await open_incident(emulator, people.bob, people.general, "Search is slow")
+    await run(emulator, people.bob, second.id, "resolve")
+    await wait_for_line(emulator, second, "resolved the incident")
+
+    await run(emulator, people.carol, people.general, "status")
+    message = await wait_for_private(emulator, people.carol, "open incident")
+
+    assert message.startswith("*1 open incident*")
+    assert f"<#{incident.id}>" in message
+    assert f"<#{second.id}>" not in message
+
+
+async def test_status_with_no_incidents_says_so(emulator: SlackEmulator, bot: IncidentBot, people: People) -> None:
+    await run(emulator, people.carol, people.general, "status")
+
+    assert await wait_for_private(emulator, people.carol, "No incidents are open")
+
+
+@pytest.mark.parametrize("subcommand", ["severity sev1", "commander <@U1|x>", "resolve", "ack", "mitigate"])
+async def test_incident_subcommands_outside_an_incident_channel_say_they_need_one(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, subcommand: str
+) -> None:
+    await run(emulator, people.alice, people.general, subcommand)
+
+    message = await wait_for_private(emulator, people.alice, "works inside an incident channel")
+    assert "/incident status" in message
+    assert incident_channels(emulator) == []
+
+
+@pytest.mark.parametrize("text", ["help", "", "frobnicate now"])
+async def test_help_and_unknown_subcommands_list_every_subcommand(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, text: str
+) -> None:
+    await run(emulator, people.alice, people.general, text)
+
+    message = await wait_for_private(emulator, people.alice, "/incident open [severity] <title>")
+    for usage in ("status", "severity <level>", "commander @person", "resolve", "help [subcommand]"):
+        assert f"/incident {usage}" in message
+    if text.startswith("frobnicate"):
+        assert message.startswith("I don't know `frobnicate`")
+
+
+async def test_help_for_one_subcommand_explains_it(emulator: SlackEmulator, bot: IncidentBot, people: People) -> None:
+    await run(emulator, people.alice, people.general, "help severity")
+
+    message = await wait_for_private(emulator, people.alice, "/incident severity <level>")
+    assert "`sev1`" in message
+    assert "/incident resolve" not in message
+
+
+async def test_the_resolve_button_resolves_and_a_double_click_changes_nothing_more(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    card_ts = str(card(emulator, incident)["ts"])
+
+    clicks = await asyncio.gather(
+        emulator.click(people.alice, incident.id, card_ts, ActionId.RESOLVE),
+        emulator.click(people.alice, incident.id, card_ts, ActionId.RESOLVE),
+    )
+    await wait_for_line(emulator, incident, "resolved the incident")
+    await wait_for_private(emulator, people.alice, "already resolved")
+
+    assert [c.status for c in clicks] == [200, 200]
+    assert sum("resolved the incident" in line for line in bot_lines(emulator, incident)) == 1
+
+
+async def test_the_card_menus_change_severity_and_commander(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    card_ts = str(card(emulator, incident)["ts"])
+
+    await emulator.click(people.bob, incident.id, card_ts, ActionId.SEVERITY, selected_option="sev2")
+    await wait_for_line(emulator, incident, "changed the severity")
+    await emulator.click(people.bob, incident.id, card_ts, ActionId.COMMANDER, selected_user=people.carol)
+    await wait_for_line(emulator, incident, "is now the incident commander")
+
+    assert card_field(emulator, incident, "Severity") == "SEV2 · Major"
+    assert card_field(emulator, incident, "Commander") == f"<@{people.carol}>"
+    assert people.carol in incident.members
+
+
+async def test_every_change_is_in_the_audit_trail_with_who_and_what(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.bob, incident.id, "severity sev2")
+    await wait_for_line(emulator, incident, "changed the severity")
+    await run(emulator, people.bob, incident.id, "resolve")
+    await wait_for_line(emulator, incident, "resolved the incident")
+
+    async with bot.db.transaction() as store:
+        trail = await store.audit_trail(emulator.team_id)
+
+    assert [(e.action, e.actor_id, e.old_value, e.new_value) for e in trail[-2:]] == [
+        ("severity_changed", people.bob, "sev3", "sev2"),
+        ("status_changed", people.bob, "open", "resolved"),
+    ]
