@@ -31,10 +31,10 @@ class InFlight:
     def count(self) -> int:
         return self._count
 
-    async def drained(self, timeout: float) -> bool:
-        """True once no work is in flight; False if some was still running after `timeout` seconds."""
+    async def drained(self, within: float) -> bool:
+        """True once no work is in flight; False if some was still running after `within` seconds."""
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
+            await asyncio.wait_for(self._idle.wait(), within)
         except TimeoutError:
             return False
         return True

@@ -57,9 +57,19 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'incident-bot.db'}"
         return
-    if postgres_template is None:
+    yield from _fresh_postgres(postgres_template)
+
+
+@pytest.fixture
+def postgres_url(postgres_template: PostgresTemplate | None) -> Iterator[str]:
+    """For what only PostgreSQL can do (several processes sharing one database)."""
+    yield from _fresh_postgres(postgres_template)
+
+
+def _fresh_postgres(template: PostgresTemplate | None) -> Iterator[str]:
+    if template is None:
         pytest.skip(postgres_unavailable_reason() or "PostgreSQL unavailable")
-    name = postgres_template.clone()
+    name = template.clone()
     yield async_url(name)
     PostgresTemplate.drop(name)
 

@@ -1,0 +1,164 @@
+"""chat.* methods."""
+
+from __future__ import annotations
+
+from bot.emulator import effects
+from bot.emulator.blocks import with_generated_ids
+from bot.emulator.common import find_channel, find_message, message_content, require_postable
+from bot.emulator.context import ApiError, Args, Host, MethodSpec, method
+from bot.emulator.workspace import JSON, Channel, EphemeralMessage
+
+# Slack truncates/refuses chat.postMessage text beyond 40,000 characters (platform-notes §5.2);
+# chat.update documents 4,000.
+POST_MAX_TEXT = 40_000
+UPDATE_MAX_TEXT = 4_000
+
+
+def resolve_channel(host: Host, value: str) -> Channel:
+    """chat.postMessage's `channel`: a conversation id, a channel name (`#name` / `name`) or a user id (DM)."""
+    ws = host.workspace
+    if value in ws.channels:
+        return find_channel(host, value)
+    if value[:1] in ("U", "W") and value in ws.users:
+        return ws.im_with(value)
+    by_name = ws.channel_by_name(value)
+    if by_name is not None:
+        return find_channel(host, by_name.id)
+    raise ApiError("channel_not_found")
+
+
+_CONTENT_ERRORS = (
+    "no_text",
+    "msg_too_long",
+    "invalid_blocks",
+    "invalid_blocks_format",
+    "too_many_attachments",
+    "markdown_text_conflict",
+)
+
+
+@method(
+    "chat.postMessage",
+    required=("channel",),
+    errors=("channel_not_found", "not_in_channel", "is_archived", *_CONTENT_ERRORS),
+    scopes=("chat:write",),
+    missing={"channel": "channel_not_found"},
+)
+async def chat_post_message(host: Host, args: Args) -> JSON:
+    channel = resolve_channel(host, args.text("channel"))
+    require_postable(host, channel)
+    # chat.postMessage documents no invalid_attachments code; malformed attachments are invalid_arguments.
+    content = message_content(args, max_text=POST_MAX_TEXT, bad_attachments="invalid_arguments")
+    metadata = args.decoded("metadata") if args.has("metadata") else None
+    message = effects.bot_message(
+        host,
+        channel,
+        text=content.display_text,
+        blocks=content.blocks,
+        attachments=content.attachments,
+        thread_ts=args.opt_str("thread_ts"),
+        metadata=metadata if isinstance(metadata, dict) else None,
+        broadcast=args.flag("reply_broadcast"),
+    )
+    body = host.workspace.message_api(channel, message)
+    return {"channel": channel.id, "ts": message.ts, "message": body}
+
+
+@method(
+    "chat.postEphemeral",
+    required=("user", "channel"),
+    errors=(
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "user_not_in_channel",
+        "invalid_attachments",
+        *_CONTENT_ERRORS,
+    ),
+    scopes=("chat:write",),
+    missing={"channel": "channel_not_found", "user": "user_not_in_channel"},
+)
+async def chat_post_ephemeral(host: Host, args: Args) -> JSON:
+    channel = resolve_channel(host, args.text("channel"))
+    require_postable(host, channel)
+    user = args.text("user")
+    if user not in channel.members:
+        raise ApiError("user_not_in_channel")
+    content = message_content(args, max_text=POST_MAX_TEXT)
+    ts = host.workspace.next_ts()
+    host.ephemerals.append(
+        EphemeralMessage(
+            channel=channel.id,
+            user=user,
+            text=content.display_text,
+            blocks=with_generated_ids(content.blocks or []),
+            message_ts=ts,
+            thread_ts=args.opt_str("thread_ts"),
+        )
+    )
+    return {"message_ts": ts}
+
+
+@method(
+    "chat.update",
+    required=("ts", "channel"),
+    errors=(
+        "channel_not_found",
+        "message_not_found",
+        "cant_update_message",
+        "is_inactive",
+        "invalid_attachments",
+        *_CONTENT_ERRORS,
+    ),
+    scopes=("chat:write",),
+    missing={"channel": "channel_not_found", "ts": "message_not_found"},
+)
+async def chat_update(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    message = find_message(channel, args.text("ts"))
+    bot = host.workspace.identity
+    if message.bot_id != bot.bot_id:
+        raise ApiError("cant_update_message")
+    if channel.is_archived:
+        raise ApiError("is_inactive")  # Slack: messages in archived channels cannot be edited
+    content = message_content(args, max_text=UPDATE_MAX_TEXT)
+    changes: dict[str, object] = {"text": content.display_text, "blocks": content.blocks or []}
+    if content.attachments is not None:
+        changes["attachments"] = content.attachments
+    effects.edit_message(host, channel, message, changes, editor=bot.user_id)
+    body = host.workspace.message_api(channel, message)
+    return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": body}
+
+
+@method(
+    "chat.delete",
+    required=("ts", "channel"),
+    errors=("channel_not_found", "message_not_found", "cant_delete_message"),
+    scopes=("chat:write",),
+    missing={"channel": "channel_not_found", "ts": "message_not_found"},
+)
+async def chat_delete(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    message = find_message(channel, args.text("ts"))
+    if message.bot_id != host.workspace.identity.bot_id:
+        raise ApiError("cant_delete_message")
+    effects.delete_message(host, channel, message)
+    return {"channel": channel.id, "ts": message.ts}
+
+
+@method(
+    "chat.getPermalink",
+    required=("channel", "message_ts"),
+    errors=("channel_not_found", "message_not_found"),
+    missing={"channel": "channel_not_found", "message_ts": "message_not_found"},
+)
+async def chat_get_permalink(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    message = find_message(channel, args.text("message_ts"))
+    link = f"https://{host.workspace.team_domain}.slack.com/archives/{channel.id}/p{message.ts.replace('.', '')}"
+    if message.is_reply:
+        link += f"?thread_ts={message.thread_ts}&cid={channel.id}"
+    return {"channel": channel.id, "permalink": link}
+
+
+SPECS: list[MethodSpec] = [chat_post_message, chat_post_ephemeral, chat_update, chat_delete, chat_get_permalink]

@@ -1,0 +1,123 @@
+"""Checks shared by Web API method implementations (channel visibility, membership, message content)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bot.emulator.blocks import MESSAGE_MAX_BLOCKS, validate_blocks
+from bot.emulator.context import ApiError, Args, Host
+from bot.emulator.workspace import JSON, Channel, Message
+
+
+def find_channel(host: Host, channel_id: str) -> Channel:
+    """The channel, as the bot can see it: private channels it is not in do not exist for it."""
+    channel = host.workspace.channels.get(channel_id)
+    if channel is None:
+        raise ApiError("channel_not_found")
+    if channel.is_private and host.workspace.identity.user_id not in channel.members:
+        raise ApiError("channel_not_found")
+    return channel
+
+
+def require_member(host: Host, channel: Channel) -> None:
+    if host.workspace.identity.user_id not in channel.members:
+        raise ApiError("not_in_channel")
+
+
+def require_active(channel: Channel) -> None:
+    if channel.is_archived:
+        raise ApiError("is_archived")
+
+
+def require_postable(host: Host, channel: Channel) -> None:
+    """chat.postMessage rule: be a member, or hold chat:write.public for a public channel."""
+    require_active(channel)
+    if host.workspace.identity.user_id in channel.members:
+        return
+    if not channel.is_private and "chat:write.public" in host.scopes:
+        return
+    raise ApiError("not_in_channel")
+
+
+def find_message(channel: Channel, ts: str) -> Message:
+    message = channel.find(ts)
+    if message is None:
+        raise ApiError("message_not_found")
+    return message
+
+
+@dataclass(frozen=True)
+class Content:
+    """The content arguments of chat.postMessage / postEphemeral / update, validated."""
+
+    text: str | None
+    blocks: list[JSON] | None
+    attachments: list[JSON] | None
+    markdown_text: str | None
+
+    @property
+    def display_text(self) -> str:
+        return self.text if self.text is not None else self.markdown_text or ""
+
+
+def _decode_list(args: Args, name: str, bad_format: str) -> list[JSON] | None:
+    if not args.has(name):
+        return None
+    try:
+        value: Any = args.decoded(name)
+    except json.JSONDecodeError as exc:
+        raise ApiError(bad_format) from exc
+    if not isinstance(value, list):
+        raise ApiError(bad_format)
+    return value
+
+
+def message_content(
+    args: Args, *, max_text: int, require: bool = True, bad_attachments: str = "invalid_attachments"
+) -> Content:
+    """Validate text / blocks / attachments / markdown_text like Slack (no_text, msg_too_long, invalid_blocks...)."""
+    text = args.opt_str("text")
+    markdown_text = args.opt_str("markdown_text")
+    blocks = _decode_list(args, "blocks", "invalid_blocks_format")
+    attachments = _decode_list(args, "attachments", bad_attachments)
+    if markdown_text is not None and (text is not None or blocks is not None):
+        raise ApiError("markdown_text_conflict")
+    if require and text is None and markdown_text is None and not blocks and not attachments:
+        raise ApiError("no_text")
+    if text is not None and len(text) > max_text:
+        raise ApiError("msg_too_long")
+    if blocks is not None:
+        errors = validate_blocks(blocks, max_blocks=MESSAGE_MAX_BLOCKS)
+        if errors:
+            raise ApiError(
+                "invalid_blocks",
+                errors=errors,
+                response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+            )
+    if attachments is not None and len(attachments) > 100:
+        raise ApiError("too_many_attachments")
+    return Content(text=text, blocks=blocks, attachments=attachments, markdown_text=markdown_text)
+
+
+def paginate(items: list[Any], args: Args, *, default_limit: int = 100) -> tuple[list[Any], str]:
+    """Cursor pagination: (page, next_cursor). Cursors are opaque base64 offsets; a bad one is invalid_cursor."""
+    limit = args.number("limit", default_limit)
+    if limit <= 0:
+        limit = default_limit
+    limit = min(limit, 1000)
+    start = 0
+    if args.has("cursor"):
+        try:
+            kind, _, offset = base64.b64decode(args.text("cursor"), validate=True).decode().partition(":")
+            start = int(offset)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError("invalid_cursor") from exc
+        if kind != "next" or start < 0:
+            raise ApiError("invalid_cursor")
+    page = items[start : start + limit]
+    more = start + limit < len(items)
+    next_cursor = base64.b64encode(f"next:{start + limit}".encode()).decode() if more else ""
+    return page, next_cursor

@@ -1,0 +1,284 @@
+"""conversations.* methods."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from bot.emulator import effects
+from bot.emulator.common import find_channel, paginate, require_active, require_member
+from bot.emulator.context import ApiError, Args, Host, MethodSpec, method
+from bot.emulator.workspace import JSON, Channel, Message
+
+_NAME_CHARS = re.compile(r"^[a-z0-9_-]+$")
+_TS = re.compile(r"^\d+(\.\d+)?$")
+
+
+def validate_channel_name(name: str) -> None:
+    """conversations.create naming rules (platform-notes §5.1)."""
+    if not name:
+        raise ApiError("invalid_name_required")
+    if len(name) > 80:
+        raise ApiError("invalid_name_maxlength")
+    if not _NAME_CHARS.match(name):
+        raise ApiError("invalid_name_specials")
+    if not re.search(r"[a-z0-9]", name):
+        raise ApiError("invalid_name_punctuation")
+
+
+@method(
+    "conversations.create",
+    required=("name",),
+    errors=(
+        "invalid_name_required",
+        "invalid_name_maxlength",
+        "invalid_name_specials",
+        "invalid_name_punctuation",
+        "name_taken",
+    ),
+    scopes=("channels:manage", "groups:write", "channels:write", "im:write", "mpim:write"),
+    missing={"name": "invalid_name_required"},
+)
+async def conversations_create(host: Host, args: Args) -> JSON:
+    ws = host.workspace
+    is_private = args.flag("is_private")
+    needed = ("groups:write",) if is_private else ("channels:manage", "channels:write")
+    if not host.scopes & set(needed):
+        raise ApiError("missing_scope", needed=needed[0], provided=",".join(sorted(host.scopes)))
+    name = args.text("name")
+    validate_channel_name(name)
+    if any(c.name == name and not c.is_im for c in ws.channels.values()):
+        raise ApiError("name_taken")
+    bot = ws.identity.user_id
+    channel = Channel(id=ws.new_id("C"), name=name, is_private=is_private, created=int(time.time()), creator=bot)
+    ws.channels[channel.id] = channel
+    effects.join_channel(host, channel, bot)
+    return {"channel": ws.channel_api(channel)}
+
+
+@method(
+    "conversations.invite",
+    required=("channel", "users"),
+    errors=(
+        "channel_not_found",
+        "is_archived",
+        "not_in_channel",
+        "no_user",
+        "cant_invite_self",
+        "user_not_found",
+        "already_in_channel",
+    ),
+    scopes=("channels:write.invites", "groups:write.invites", "channels:manage", "groups:write"),
+    missing={"channel": "channel_not_found", "users": "no_user"},
+)
+async def conversations_invite(host: Host, args: Args) -> JSON:
+    ws = host.workspace
+    channel = find_channel(host, args.text("channel"))
+    require_active(channel)
+    require_member(host, channel)
+    user_ids = [u.strip() for u in args.text("users").split(",") if u.strip()]
+    if not user_ids:
+        raise ApiError("no_user")
+    for user_id in user_ids:
+        if user_id == ws.identity.user_id:
+            raise ApiError("cant_invite_self")
+        user = ws.users.get(user_id)
+        if user is None or user.deleted:
+            raise ApiError("user_not_found")
+    newcomers = [u for u in dict.fromkeys(user_ids) if u not in channel.members]
+    if not newcomers:
+        raise ApiError("already_in_channel")
+    for user_id in newcomers:
+        effects.join_channel(host, channel, user_id, inviter=ws.identity.user_id)
+    return {"channel": ws.channel_api(channel)}
+
+
+@method(
+    "conversations.join",
+    required=("channel",),
+    errors=("channel_not_found", "is_archived", "method_not_supported_for_channel_type"),
+    scopes=("channels:join",),
+    missing={"channel": "channel_not_found"},
+)
+async def conversations_join(host: Host, args: Args) -> JSON:
+    ws = host.workspace
+    channel = find_channel(host, args.text("channel"))
+    if channel.is_private:
+        raise ApiError("method_not_supported_for_channel_type")
+    require_active(channel)
+    bot = ws.identity.user_id
+    if bot in channel.members:
+        return {
+            "channel": ws.channel_api(channel),
+            "warning": "already_in_channel",
+            "response_metadata": {"warnings": ["already_in_channel"]},
+        }
+    effects.join_channel(host, channel, bot)
+    return {"channel": ws.channel_api(channel)}
+
+
+@method(
+    "conversations.info",
+    required=("channel",),
+    errors=("channel_not_found",),
+    scopes=("channels:read", "groups:read", "im:read", "mpim:read"),
+    missing={"channel": "channel_not_found"},
+)
+async def conversations_info(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    return {"channel": host.workspace.channel_api(channel, num_members=args.flag("include_num_members"))}
+
+
+def _set_text(host: Host, args: Args, field: str) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    require_active(channel)
+    require_member(host, channel)
+    value = args.text(field)
+    if len(value) > 250:
+        raise ApiError("too_long")
+    bot = host.workspace.identity.user_id
+    now = int(time.time())
+    if field == "topic":
+        channel.topic, channel.topic_set_by, channel.topic_set_at = value, bot, now
+    else:
+        channel.purpose, channel.purpose_set_by, channel.purpose_set_at = value, bot, now
+    effects.system_message(host, channel, bot, f"channel_{field}", f"set the channel {field}: {value}")
+    return {"channel": host.workspace.channel_api(channel)}
+
+
+_SET_ERRORS = ("channel_not_found", "is_archived", "not_in_channel", "too_long")
+_SET_SCOPES = ("channels:write.topic", "groups:write.topic", "channels:manage", "groups:write")
+
+
+@method(
+    "conversations.setTopic",
+    required=("channel", "topic"),
+    errors=_SET_ERRORS,
+    scopes=_SET_SCOPES,
+    missing={"channel": "channel_not_found"},
+)
+async def conversations_set_topic(host: Host, args: Args) -> JSON:
+    return _set_text(host, args, "topic")
+
+
+@method(
+    "conversations.setPurpose",
+    required=("channel", "purpose"),
+    errors=_SET_ERRORS,
+    scopes=_SET_SCOPES,
+    missing={"channel": "channel_not_found"},
+)
+async def conversations_set_purpose(host: Host, args: Args) -> JSON:
+    return _set_text(host, args, "purpose")
+
+
+def _ts_arg(args: Args, name: str, error: str) -> float | None:
+    if not args.has(name):
+        return None
+    value = args.text(name)
+    if not _TS.match(value):
+        raise ApiError(error)
+    return float(value)
+
+
+def _window(messages: list[Message], args: Args) -> list[Message]:
+    oldest = _ts_arg(args, "oldest", "invalid_ts_oldest")
+    latest = _ts_arg(args, "latest", "invalid_ts_latest")
+    inclusive = args.flag("inclusive")
+
+    def inside(message: Message) -> bool:
+        ts = float(message.ts)
+        if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
+            return False
+        return not (latest is not None and (ts > latest or (ts == latest and not inclusive)))
+
+    return [m for m in messages if inside(m)]
+
+
+@method(
+    "conversations.history",
+    required=("channel",),
+    errors=("channel_not_found", "not_in_channel", "invalid_cursor", "invalid_ts_latest", "invalid_ts_oldest"),
+    scopes=("channels:history", "groups:history", "im:history", "mpim:history"),
+    missing={"channel": "channel_not_found"},
+)
+async def conversations_history(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    require_member(host, channel)
+    newest_first = list(reversed(_window(channel.top_level(), args)))
+    page, next_cursor = paginate(newest_first, args)
+    return {
+        "messages": [host.workspace.message_api(channel, m) for m in page],
+        "has_more": bool(next_cursor),
+        "pin_count": len(channel.pins),
+        "channel_actions_ts": None,
+        "channel_actions_count": 0,
+        "response_metadata": {"next_cursor": next_cursor},
+    }
+
+
+@method(
+    "conversations.replies",
+    required=("channel", "ts"),
+    errors=("channel_not_found", "thread_not_found", "invalid_cursor", "invalid_ts_latest", "invalid_ts_oldest"),
+    scopes=("channels:history", "groups:history", "im:history", "mpim:history"),
+    missing={"channel": "channel_not_found", "ts": "thread_not_found"},
+)
+async def conversations_replies(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    message = channel.find(args.text("ts"))
+    if message is None:
+        raise ApiError("thread_not_found")
+    root = channel.find(message.thread_ts) if message.is_reply and message.thread_ts else message
+    if root is None:
+        raise ApiError("thread_not_found")
+    thread = [root, *channel.replies(root.ts)]
+    page, next_cursor = paginate(_window(thread, args), args, default_limit=1000)
+    return {
+        "messages": [host.workspace.message_api(channel, m) for m in page],
+        "has_more": bool(next_cursor),
+        "response_metadata": {"next_cursor": next_cursor},
+    }
+
+
+@method(
+    "conversations.archive",
+    required=("channel",),
+    errors=("channel_not_found", "already_archived", "not_in_channel"),
+    scopes=("channels:manage", "groups:write", "channels:write"),
+    missing={"channel": "channel_not_found"},
+)
+async def conversations_archive(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    if channel.is_archived:
+        raise ApiError("already_archived")
+    require_member(host, channel)
+    channel.is_archived = True
+    return {}
+
+
+@method(
+    "conversations.members",
+    required=("channel",),
+    errors=("channel_not_found", "invalid_cursor"),
+    scopes=("channels:read", "groups:read", "im:read", "mpim:read"),
+    missing={"channel": "channel_not_found"},
+)
+async def conversations_members(host: Host, args: Args) -> JSON:
+    channel = find_channel(host, args.text("channel"))
+    page, next_cursor = paginate(sorted(channel.members), args)
+    return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
+SPECS: list[MethodSpec] = [
+    conversations_create,
+    conversations_invite,
+    conversations_join,
+    conversations_info,
+    conversations_set_topic,
+    conversations_set_purpose,
+    conversations_history,
+    conversations_replies,
+    conversations_archive,
+    conversations_members,
+]

@@ -1,0 +1,657 @@
+"""`SlackEmulator`: a local Slack (Web API, request delivery, Socket Mode) on a real loopback aiohttp server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from bot.emulator import acks, effects, events, payloads, render
+from bot.emulator.acks import PrivateNotice, ResponseTarget
+from bot.emulator.blocks import action_ids, find_elements
+from bot.emulator.context import ApiError
+from bot.emulator.courier import Courier
+from bot.emulator.delivery import Delivery, SocketHub
+from bot.emulator.methods import Dispatcher, Injection
+from bot.emulator.views import close_stack
+from bot.emulator.workspace import (
+    JSON,
+    ApiCall,
+    BotIdentity,
+    Channel,
+    EphemeralMessage,
+    Message,
+    ResponseUrlPost,
+    User,
+    View,
+    Workspace,
+)
+
+# The bot scopes of the app manifest (platform-notes §6.3).
+DEFAULT_SCOPES = frozenset(
+    {
+        "app_mentions:read",
+        "bookmarks:write",
+        "channels:history",
+        "channels:join",
+        "channels:manage",
+        "channels:read",
+        "channels:write.invites",
+        "channels:write.topic",
+        "chat:write",
+        "chat:write.public",
+        "commands",
+        "files:write",
+        "groups:history",
+        "groups:read",
+        "groups:write",
+        "groups:write.invites",
+        "groups:write.topic",
+        "im:write",
+        "pins:write",
+        "reactions:read",
+        "reactions:write",
+        "users:read",
+    }
+)
+# The bot events of the app manifest.
+DEFAULT_EVENTS = frozenset(
+    {"app_mention", "member_joined_channel", "message.channels", "message.groups", "reaction_added"}
+)
+
+
+@dataclass
+class _Trigger:
+    user: str
+    issued: float
+    view_id: str | None
+    used: bool = False
+
+
+class SlackEmulator:
+    def __init__(
+        self,
+        *,
+        signing_secret: str = "s3cret",
+        bot_token: str = "xoxb-emulator",
+        app_token: str = "xapp-emulator",
+        team_id: str = "T0EMULATE",
+        team_domain: str = "emulator",
+        team_name: str = "Emulator",
+        bot_name: str = "incident-bot",
+        trigger_ttl: float = 3.0,
+        scopes: Iterable[str] | None = None,
+        events: Iterable[str] | None = None,
+        delivery_timeout: float = 3.0,
+    ) -> None:
+        self.signing_secret = signing_secret
+        self.bot_token = bot_token
+        self.app_token = app_token
+        self.trigger_ttl = trigger_ttl
+        self._scopes = frozenset(DEFAULT_SCOPES if scopes is None else scopes)
+        self._events = frozenset(DEFAULT_EVENTS if events is None else events)
+        self.workspace = Workspace(team_id, team_domain, team_name)
+        ws = self.workspace
+        bot = BotIdentity(user_id=ws.new_id("U"), bot_id=ws.new_id("B"), app_id=ws.new_id("A"), name=bot_name)
+        ws.bot = bot
+        ws.users[bot.user_id] = User(
+            id=bot.user_id, name=bot_name, real_name=bot_name, team_id=team_id, is_bot=True, bot_id=bot.bot_id
+        )
+        self.ephemerals: list[EphemeralMessage] = []
+        self.responses: list[ResponseUrlPost] = []
+        self.notices: list[PrivateNotice] = []
+        self._dispatcher = Dispatcher(self, bot_token=bot_token, app_token=app_token)
+        self._hub = SocketHub(bot.app_id)
+        self._courier = Courier(self._hub, signing_secret=signing_secret, timeout=delivery_timeout)
+        self._triggers: dict[str, _Trigger] = {}
+        self._response_targets: dict[str, ResponseTarget] = {}
+        self._event_envelopes: dict[str, JSON] = {}
+        self._runner: web.AppRunner | None = None
+        self._host = "127.0.0.1"
+        self._port = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------------------
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._dispatcher.handle)
+        app.router.add_post("/response/{token}", self._on_response_url)
+        app.router.add_post("/upload/{file_id}", self._on_upload)
+        app.router.add_get("/link/", self._hub.handle)
+        app.router.add_get("/link", self._hub.handle)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self._host = host
+        self._port = int(self._runner.addresses[0][1])
+        await self._courier.open()
+
+    async def stop(self) -> None:
+        """Cancel pending background deliveries, close Socket Mode connections, stop the server."""
+        await self._courier.close()
+        await self._hub.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> SlackEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    # -- identity and addresses ---------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    @property
+    def scopes(self) -> frozenset[str]:
+        return self._scopes
+
+    @property
+    def bot_user_id(self) -> str:
+        return self.workspace.identity.user_id
+
+    @property
+    def bot_id(self) -> str:
+        return self.workspace.identity.bot_id
+
+    @property
+    def app_id(self) -> str:
+        return self.workspace.identity.app_id
+
+    @property
+    def team_id(self) -> str:
+        return self.workspace.team_id
+
+    @property
+    def calls(self) -> list[ApiCall]:
+        return self._dispatcher.calls
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method]
+
+    @property
+    def views(self) -> dict[str, View]:
+        return self.workspace.views
+
+    # -- arranging the workspace --------------------------------------------------------------------------
+    def add_user(
+        self, name: str, *, real_name: str | None = None, is_bot: bool = False, email: str | None = None
+    ) -> str:
+        ws = self.workspace
+        user = User(
+            id=ws.new_id("U"),
+            name=name,
+            real_name=real_name or name,
+            team_id=ws.team_id,
+            is_bot=is_bot,
+            bot_id=ws.new_id("B") if is_bot else None,
+            email=email,
+        )
+        ws.users[user.id] = user
+        return user.id
+
+    def add_channel(
+        self,
+        name: str,
+        *,
+        members: Iterable[str] = (),
+        is_private: bool = False,
+        topic: str = "",
+        purpose: str = "",
+        is_archived: bool = False,
+    ) -> str:
+        ws = self.workspace
+        if ws.channel_by_name(name) is not None:
+            raise ValueError(f"a channel named {name!r} already exists")
+        members = set(members)
+        unknown = members - set(ws.users)
+        if unknown:
+            raise ValueError(f"unknown members {sorted(unknown)}; add them with add_user() first")
+        creator = next(iter(sorted(members)), self.bot_user_id)
+        channel = Channel(
+            id=ws.new_id("C"),
+            name=name,
+            is_private=is_private,
+            created=int(time.time()),
+            creator=creator,
+            members=members,
+            topic=topic,
+            purpose=purpose,
+            is_archived=is_archived,
+        )
+        ws.channels[channel.id] = channel
+        return channel.id
+
+    def channel_by_name(self, name: str) -> Channel | None:
+        return self.workspace.channel_by_name(name)
+
+    # -- scripted Web API failures ------------------------------------------------------------------------
+    def fail_next(self, method: str, *, error: str = "internal_error", times: int = 1) -> None:
+        """The next `times` calls of `method` answer HTTP 200 {"ok": false, "error": error}."""
+        self._dispatcher.inject(method, Injection(error=error, status=200, retry_after=None, remaining=times))
+
+    def rate_limit_next(self, method: str, *, retry_after: int = 1, times: int = 1) -> None:
+        """The next `times` calls of `method` answer HTTP 429, Retry-After, {"ok": false, "error": "ratelimited"}."""
+        injection = Injection(error="ratelimited", status=429, retry_after=int(retry_after), remaining=times)
+        self._dispatcher.inject(method, injection)
+
+    # -- Host protocol (used by the Web API methods) -----------------------------------------------------
+    def emit_event(self, event: JSON, channel: Channel | None = None) -> None:
+        if event.get("type") == "message" and channel is not None:
+            kind = {"channel": "channels", "group": "groups", "im": "im"}[channel.channel_type]
+            subscription = f"message.{kind}"
+        else:
+            subscription = str(event.get("type"))
+        if subscription not in self._events:
+            return
+        if channel is not None and self.bot_user_id not in channel.members:
+            return
+        self._courier.emit(payloads.event_envelope(self.workspace, event, payloads.new_event_id()))
+
+    def exchange_trigger(self, trigger_id: str) -> tuple[str, str | None]:
+        trigger = self._triggers.get(trigger_id)
+        if trigger is None:
+            raise ApiError("invalid_trigger_id")
+        if trigger.used:
+            raise ApiError("exchanged_trigger_id")
+        if time.monotonic() - trigger.issued > self.trigger_ttl:
+            raise ApiError("expired_trigger_id")
+        trigger.used = True
+        return trigger.user, trigger.view_id
+
+    def socket_url(self) -> str:
+        return f"ws://{self._host}:{self._port}/link/?ticket={self._hub.issue_ticket()}&app_id={self.app_id}"
+
+    # -- delivery plumbing --------------------------------------------------------------------------------
+    def set_request_url(self, url: str | None) -> None:
+        """HTTP mode: where commands, events and interactions are POSTed (None = use Socket Mode)."""
+        self._courier.request_url = url
+
+    @property
+    def socket_connected(self) -> bool:
+        return self._hub.current() is not None
+
+    async def disconnect_socket(self, reason: str = "refresh_requested") -> None:
+        await self._hub.disconnect(reason)
+
+    @property
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections were ever opened (reconnects count)."""
+        return self._hub.total_connections
+
+    async def wait_idle(self) -> None:
+        """Wait until every background delivery (echoes, joins, people's messages) has been answered."""
+        await self._courier.wait_idle()
+
+    async def deliver_raw(self, body: bytes, content_type: str, headers: Mapping[str, str]) -> Delivery:
+        """POST exact bytes with exact headers to the request URL (forged signatures, stale timestamps...)."""
+        return await self._courier.deliver_raw(body, content_type, headers)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        """Every delivery to the bot and its answer, in order."""
+        return self._courier.deliveries
+
+    @property
+    def failed_deliveries(self) -> list[Delivery]:
+        """Deliveries the bot answered with non-2xx, or not at all (status 0)."""
+        return self._courier.failed
+
+    @property
+    def dropped_events(self) -> list[JSON]:
+        """Event envelopes generated while no request URL was set and no Socket Mode client had connected."""
+        return self._courier.dropped
+
+    def _issue_trigger(self, user_id: str, view_id: str | None = None) -> str:
+        trigger_id = payloads.new_trigger_id()
+        self._triggers[trigger_id] = _Trigger(user=user_id, issued=time.monotonic(), view_id=view_id)
+        return trigger_id
+
+    def _response_url(self, target: ResponseTarget) -> str:
+        token = f"{self.team_id}/{secrets.randbelow(10**12)}/{secrets.token_urlsafe(18)}"
+        key = token.replace("/", "-")
+        self._response_targets[key] = target
+        return f"{self.url}/response/{key}"
+
+    def _user(self, user_id: str) -> User:
+        user = self.workspace.users.get(user_id)
+        if user is None:
+            raise ValueError(f"unknown user {user_id!r}; add it with add_user()")
+        return user
+
+    def _channel(self, channel_id: str) -> Channel:
+        channel = self.workspace.channels.get(channel_id)
+        if channel is None:
+            raise ValueError(f"unknown channel {channel_id!r}; add it with add_channel()")
+        return channel
+
+    # -- things people do ---------------------------------------------------------------------------------
+    async def send_command(
+        self,
+        user_id: str,
+        channel_id: str,
+        command: str,
+        text: str = "",
+        *,
+        retry_num: int | None = None,
+        timestamp: int | str | None = None,
+        signature: str | None = None,
+    ) -> Delivery:
+        """A person runs a slash command; returns the bot's ack (its visible effect is applied too)."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        form = payloads.command_form(
+            self.workspace,
+            user_id=user_id,
+            channel=channel,
+            command=command,
+            text=text,
+            response_url=self._response_url(ResponseTarget(user_id, channel.id, None, False)),
+            trigger_id=self._issue_trigger(user_id),
+        )
+        delivery = await self._courier.deliver(
+            "command",
+            form,
+            retry_num=retry_num,
+            timestamp=None if timestamp is None else str(timestamp),
+            signature=signature,
+        )
+        acks.apply_command_ack(self, self.notices, user_id, channel, delivery)
+        return delivery
+
+    async def send_event(
+        self,
+        event: JSON,
+        *,
+        event_id: str | None = None,
+        retry_num: int | None = None,
+        retry_reason: str = "http_timeout",
+    ) -> Delivery:
+        """Deliver an Events API event (wrapped in the event_callback envelope). Retries reuse the same body."""
+        if event_id is not None and retry_num is not None and event_id in self._event_envelopes:
+            envelope = self._event_envelopes[event_id]
+        else:
+            envelope = payloads.event_envelope(self.workspace, event, event_id or payloads.new_event_id())
+            self._event_envelopes[str(envelope["event_id"])] = envelope
+        return await self._courier.deliver("event", envelope, retry_num=retry_num, retry_reason=retry_reason)
+
+    async def send_url_verification(self, challenge: str = "") -> Delivery:
+        """The signed url_verification request Slack sends when a Request URL is saved (HTTP mode only)."""
+        if self._courier.request_url is None:
+            raise RuntimeError("url_verification needs a request URL (HTTP mode)")
+        payload = {
+            "token": payloads.VERIFICATION_TOKEN,
+            "challenge": challenge or secrets.token_urlsafe(40),
+            "type": "url_verification",
+        }
+        return await self._courier.deliver("event", payload)
+
+    async def post_message(self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None) -> Message:
+        """A person writes in a channel: stored, then delivered to the bot as a message event (background)."""
+        user = self._user(user_id)
+        channel = self._channel(channel_id)
+        if user_id not in channel.members:
+            raise ValueError(f"{user.name} is not a member of #{channel.name}; Slack would not let them post")
+        if channel.is_archived:
+            raise ValueError(f"#{channel.name} is archived")
+        message = Message(
+            ts=self.workspace.next_ts(),
+            channel=channel.id,
+            user=user_id,
+            text=text,
+            thread_ts=thread_ts,
+            team=self.team_id,
+            client_msg_id=str(uuid.uuid4()),
+            blocks=[
+                {
+                    "type": "rich_text",
+                    "block_id": secrets.token_hex(2),
+                    "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+                }
+            ],
+        )
+        return effects.store_message(self, channel, message)
+
+    async def react(self, user_id: str, channel_id: str, message_ts: str, name: str) -> None:
+        """A person adds an emoji reaction (reaction_added is delivered in the background)."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = channel.find(message_ts)
+        if message is None:
+            raise ValueError(f"no message {message_ts} in #{channel.name}")
+        users = message.reactions.setdefault(name.strip(":"), [])
+        if user_id not in users:
+            users.append(user_id)
+            ts = self.workspace.next_ts()
+            event = events.reaction_event("reaction_added", user_id, channel, message, name.strip(":"), ts)
+            self.emit_event(event, channel)
+
+    async def click(
+        self,
+        user_id: str,
+        channel_id: str,
+        message_ts: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        selected_option: str | Mapping[str, Any] | None = None,
+        selected_user: str | None = None,
+        block_id: str | None = None,
+    ) -> Delivery:
+        """A person clicks a button / picks an option in a message (or in an ephemeral message they saw).
+
+        `block_id` is only needed when the same action_id appears in several blocks.
+        """
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = channel.find(message_ts)
+        ephemeral = None
+        if message is None:
+            ephemeral = next(
+                (e for e in self.ephemerals if e.message_ts == message_ts and e.user == user_id),
+                None,
+            )
+            if ephemeral is None:
+                raise ValueError(f"no message {message_ts} in #{channel.name} (nor an ephemeral one for {user_id})")
+        blocks = message.blocks if message is not None else ephemeral.blocks if ephemeral else []
+        block, element = _locate(blocks, action_id, block_id, f"message {message_ts}")
+        action, state = payloads.build_action(
+            block, element, value=value, selected_option=selected_option, selected_user=selected_user
+        )
+        response_url = self._response_url(ResponseTarget(user_id, channel.id, message_ts, ephemeral is not None))
+        values = {str(block.get("block_id")): {action_id: state}} if state is not None else {}
+        payload = payloads.block_actions(
+            self.workspace,
+            user_id=user_id,
+            trigger_id=self._issue_trigger(user_id),
+            action=action,
+            state_values=values,
+            channel=channel,
+            message=self.workspace.message_api(channel, message) if message is not None else None,
+            message_ts=message_ts,
+            is_ephemeral=ephemeral is not None,
+            response_url=response_url,
+        )
+        return await self._courier.deliver("interactive", payload)
+
+    async def click_in_view(
+        self,
+        user_id: str,
+        view_id: str,
+        action_id: str,
+        *,
+        value: str | None = None,
+        selected_option: str | Mapping[str, Any] | None = None,
+        selected_user: str | None = None,
+        block_id: str | None = None,
+    ) -> Delivery:
+        """A person clicks an interactive element inside an open modal or their App Home."""
+        view = self._open_view(user_id, view_id)
+        block, element = _locate(view.blocks, action_id, block_id, f"view {view_id}")
+        action, state = payloads.build_action(
+            block, element, value=value, selected_option=selected_option, selected_user=selected_user
+        )
+        if state is not None:
+            view.state_values.setdefault(str(block.get("block_id")), {})[action_id] = state
+        payload = payloads.block_actions(
+            self.workspace,
+            user_id=user_id,
+            trigger_id=self._issue_trigger(user_id, view.id),
+            action=action,
+            state_values=view.state_values,
+            view=view,
+        )
+        return await self._courier.deliver("interactive", payload)
+
+    def _open_view(self, user_id: str, view_id: str) -> View:
+        view = self.workspace.views.get(view_id)
+        if view is None or view.user != user_id:
+            raise ValueError(f"{user_id} has no view {view_id}; views: {sorted(self.workspace.views)}")
+        if not view.is_open:
+            raise ValueError(f"view {view_id} is closed")
+        return view
+
+    async def submit_view(
+        self, user_id: str, view_id: str, values: Mapping[str, Mapping[str, Any]] | None = None
+    ) -> Delivery:
+        """A person presses Submit. `values`: {block_id: {action_id: state dict or shorthand (str / option value)}}.
+
+        The ack is applied like Slack: empty -> the view closes; response_action errors / update / push / clear.
+        """
+        view = self._open_view(user_id, view_id)
+        view.state_values = payloads.submission_state(view, values or {})
+        payload = payloads.view_submission(
+            self.workspace, user_id=user_id, trigger_id=self._issue_trigger(user_id, view.id), view=view
+        )
+        delivery = await self._courier.deliver("interactive", payload)
+        if delivery.ok:
+            acks.apply_submission_ack(self.workspace, user_id, view, delivery)
+        return delivery
+
+    async def close_view(self, user_id: str, view_id: str) -> Delivery | None:
+        """A person closes (cancels) a modal; view_closed is delivered when the view asked for notify_on_close."""
+        view = self._open_view(user_id, view_id)
+        close_stack(self.workspace, user_id)
+        if not view.view.get("notify_on_close"):
+            return None
+        return await self._courier.deliver(
+            "interactive", payloads.view_closed(self.workspace, user_id=user_id, view=view)
+        )
+
+    async def message_shortcut(self, user_id: str, channel_id: str, message_ts: str, callback_id: str) -> Delivery:
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = channel.find(message_ts)
+        if message is None:
+            raise ValueError(f"no message {message_ts} in #{channel.name}")
+        payload = payloads.message_action(
+            self.workspace,
+            user_id=user_id,
+            trigger_id=self._issue_trigger(user_id),
+            callback_id=callback_id,
+            channel=channel,
+            message=self.workspace.message_api(channel, message),
+            response_url=self._response_url(ResponseTarget(user_id, channel.id, None, False)),
+        )
+        return await self._courier.deliver("interactive", payload)
+
+    async def global_shortcut(self, user_id: str, callback_id: str) -> Delivery:
+        self._user(user_id)
+        payload = payloads.global_shortcut(
+            self.workspace, user_id=user_id, trigger_id=self._issue_trigger(user_id), callback_id=callback_id
+        )
+        return await self._courier.deliver("interactive", payload)
+
+    # -- HTTP endpoints besides the Web API --------------------------------------------------------------
+    async def _on_response_url(self, request: web.Request) -> web.Response:
+        target = self._response_targets.get(request.match_info["token"])
+        if target is None:
+            return web.Response(status=404, text="no_such_response_url")
+        raw = await request.text()
+        try:
+            payload = json.loads(raw)
+        except json.JSONDecodeError:
+            form = dict(await request.post())
+            payload = json.loads(str(form.get("payload", "{}")))
+        if not isinstance(payload, dict):
+            return web.Response(status=400, text="invalid_payload")
+        self.responses.append(ResponseUrlPost(target.user, target.channel, payload, str(request.url)))
+        acks.apply_response(self, self.notices, target, payload)
+        return web.Response(text="ok")
+
+    async def _on_upload(self, request: web.Request) -> web.Response:
+        file = self.workspace.files.get(request.match_info["file_id"])
+        if file is None:
+            return web.Response(status=404, text="file_not_found")
+        file.content = await request.read()
+        return web.Response(text=f"OK - {len(file.content)}")
+
+    # -- observing ----------------------------------------------------------------------------------------
+    async def wait_for(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the polling deadline is part of the public API
+        *,
+        what: str = "",
+    ) -> None:
+        """Poll `predicate` every 10 ms; AssertionError (with recent calls and failures) after `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if predicate():
+                return
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.01)
+        name = what or getattr(predicate, "__qualname__", repr(predicate))
+        recent = [f"{c.method} -> {'ok' if c.ok else c.error} ({c.http_status})" for c in self.calls[-10:]]
+        failed = [f"{d.kind}: status={d.status} {d.failure or ''} {d.body[:200]}" for d in self.failed_deliveries[-5:]]
+        raise AssertionError(
+            f"condition {name} not met within {timeout}s\n"
+            f"last API calls: {recent or 'none'}\nfailed deliveries: {failed or 'none'}"
+        )
+
+    def render_channel(self, channel_id: str) -> str:
+        return render.render_channel(self.workspace, self._channel(channel_id))
+
+    def render_private(self, user_id: str) -> str:
+        """What one person saw privately: ephemeral messages, command acks and ephemeral responses."""
+        name = self.workspace.display_name(user_id)
+        lines = [f"Only visible to {name}:"]
+        for eph in self.ephemerals:
+            if eph.user == user_id:
+                where = self.workspace.channels[eph.channel].name
+                lines += render.render_notice(self.workspace, f"[#{where}] (ephemeral)", eph.text, eph.blocks)
+        for notice in self.notices:
+            if notice.user == user_id:
+                where = self.workspace.channels[notice.channel].name if notice.channel else "-"
+                lines += render.render_notice(
+                    self.workspace, f"[#{where}] ({notice.source})", notice.text, notice.blocks
+                )
+        return "\n".join(lines)
+
+
+def _locate(blocks: list[JSON], action_id: str, block_id: str | None, where: str) -> tuple[JSON, JSON]:
+    found = find_elements(blocks, action_id, block_id)
+    if not found:
+        raise ValueError(f"{where} has no element {action_id!r} (block_id={block_id}); it has {action_ids(blocks)}")
+    if len(found) > 1:
+        blocks_with = [str(block.get("block_id")) for block, _ in found]
+        raise ValueError(f"{where} has {action_id!r} in blocks {blocks_with}; pass block_id= to choose one")
+    return found[0]

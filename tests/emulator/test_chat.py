@@ -1,0 +1,326 @@
+"""chat.*, pins.*, reactions.*, users.*, bookmarks and files: what the bot's posts do and when Slack refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.emulator import SlackEmulator
+
+from .conftest import People, Receiver, error_of
+
+HEADER = {"type": "header", "text": {"type": "plain_text", "text": "Incident INC-1"}}
+
+
+def button(action_id: str, label: str = "Ack", value: str = "v") -> dict[str, Any]:
+    return {"type": "button", "action_id": action_id, "text": {"type": "plain_text", "text": label}, "value": value}
+
+
+async def test_a_post_is_stored_as_a_modern_bot_message_without_subtype(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    response = await client.chat_postMessage(channel=people.general, text="hello", blocks=[HEADER])
+
+    stored = emu.workspace.channels[people.general].messages[-1]
+    assert response["channel"] == people.general
+    assert response["ts"] == stored.ts
+    assert response["message"]["bot_id"] == emu.bot_id
+    assert response["message"]["user"] == emu.bot_user_id
+    assert "subtype" not in response["message"]
+    assert stored.blocks[0]["text"]["text"] == "Incident INC-1"
+    assert stored.blocks[0]["block_id"]  # Slack fills in missing block ids
+
+
+async def test_a_post_is_echoed_to_the_bot_as_a_message_event_with_its_bot_id(
+    emu: SlackEmulator, client: AsyncWebClient, people: People, receiver: Receiver
+) -> None:
+    response = await client.chat_postMessage(channel=people.general, text="echo me")
+    await emu.wait_idle()
+
+    envelope = receiver.requests[-1].json
+    assert envelope["type"] == "event_callback"
+    assert envelope["event"]["type"] == "message"
+    assert envelope["event"]["bot_id"] == emu.bot_id
+    assert envelope["event"]["user"] == emu.bot_user_id
+    assert envelope["event"]["ts"] == response["ts"]
+    assert envelope["event"]["channel_type"] == "channel"
+    assert "subtype" not in envelope["event"]
+
+
+async def test_posting_in_a_public_channel_the_bot_is_not_in_works_with_chat_write_public(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    response = await client.chat_postMessage(channel=people.random, text="drive-by")
+
+    assert response["ok"] is True
+    assert emu.bot_user_id not in emu.workspace.channels[people.random].members
+
+
+async def test_posting_in_a_public_channel_the_bot_is_not_in_without_chat_write_public_is_not_in_channel() -> None:
+    async with SlackEmulator(scopes=["chat:write"]) as emu:
+        alice = emu.add_user("alice")
+        random = emu.add_channel("random", members=[alice])
+        client = AsyncWebClient(token=emu.bot_token, base_url=emu.api_url)
+
+        assert await error_of(client.chat_postMessage(channel=random, text="hi")) == "not_in_channel"
+
+
+async def test_posting_in_an_archived_channel_is_refused_with_is_archived(
+    client: AsyncWebClient, people: People
+) -> None:
+    await client.conversations_archive(channel=people.general)
+
+    assert await error_of(client.chat_postMessage(channel=people.general, text="hi")) == "is_archived"
+
+
+async def test_posting_without_text_blocks_or_attachments_is_refused_with_no_text(
+    client: AsyncWebClient, people: People
+) -> None:
+    assert await error_of(client.api_call("chat.postMessage", json={"channel": people.general})) == "no_text"
+
+
+async def test_posting_more_than_40000_characters_is_refused_with_msg_too_long(
+    client: AsyncWebClient, people: People
+) -> None:
+    assert await error_of(client.chat_postMessage(channel=people.general, text="x" * 40_001)) == "msg_too_long"
+
+
+async def test_posting_by_channel_name_and_to_a_user_id_works_like_slack(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    by_name = await client.chat_postMessage(channel="#general", text="by name")
+    direct = await client.chat_postMessage(channel=people.alice, text="psst")
+
+    assert by_name["channel"] == people.general
+    assert direct["channel"].startswith("D")
+    assert emu.workspace.channels[direct["channel"]].members == {emu.bot_user_id, people.alice}
+
+
+async def test_invalid_blocks_are_refused_with_the_reasons(client: AsyncWebClient, people: People) -> None:
+    bad = [{"type": "header", "text": {"type": "mrkdwn", "text": "not plain"}}]
+
+    with pytest.raises(SlackApiError) as failure:
+        await client.chat_postMessage(channel=people.general, text="t", blocks=bad)
+
+    body = failure.value.response.data
+    assert isinstance(body, dict)
+    assert body["error"] == "invalid_blocks"
+    assert body["errors"] == ["must be one of plain_text [json-pointer:/blocks/0/text/type]"]
+    assert body["response_metadata"]["messages"] == [
+        "[ERROR] must be one of plain_text [json-pointer:/blocks/0/text/type]"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("blocks", "pointer"),
+    [
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "/blocks/0/text/text"),
+        ([{"type": "actions", "elements": [button("a", label="L" * 76)]}], "/blocks/0/elements/0/text/text"),
+        ([{"type": "actions", "elements": [button("same"), button("same")]}], "/blocks/0/elements/1/action_id"),
+        ([{"type": "divider", "block_id": "b"}, {"type": "divider", "block_id": "b"}], "/blocks/1/block_id"),
+        ([{"type": "carousel_of_doom"}], "/blocks/0/type"),
+        ([{"type": "divider"}] * 51, "/blocks"),
+        ([{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}], "/blocks/0/elements"),
+    ],
+    ids=["long-section", "long-button", "dup-action", "dup-block", "unknown-type", "51-blocks", "11-context"],
+)
+async def test_blocks_over_slacks_limits_are_refused_with_invalid_blocks(
+    client: AsyncWebClient, people: People, blocks: list[dict[str, Any]], pointer: str
+) -> None:
+    with pytest.raises(SlackApiError) as failure:
+        await client.chat_postMessage(channel=people.general, text="t", blocks=blocks)
+
+    assert failure.value.response["error"] == "invalid_blocks"
+    assert any(f"[json-pointer:{pointer}]" in e for e in failure.value.response["errors"])
+
+
+async def test_a_reply_to_a_reply_joins_the_root_thread(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    root = await client.chat_postMessage(channel=people.general, text="root")
+    reply = await client.chat_postMessage(channel=people.general, text="reply", thread_ts=root["ts"])
+
+    nested = await client.chat_postMessage(channel=people.general, text="nested", thread_ts=reply["ts"])
+
+    assert nested["message"]["thread_ts"] == root["ts"]
+
+
+async def test_an_ephemeral_message_is_recorded_for_its_user_only(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    response = await client.chat_postEphemeral(channel=people.general, user=people.alice, text="only you")
+
+    assert [(e.user, e.channel, e.text, e.message_ts) for e in emu.ephemerals] == [
+        (people.alice, people.general, "only you", response["message_ts"])
+    ]
+    assert all(m.text != "only you" for m in emu.workspace.channels[people.general].messages)
+
+
+async def test_an_ephemeral_message_to_someone_outside_the_channel_is_refused_with_user_not_in_channel(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    outsider = emu.add_user("outsider")
+
+    call = client.chat_postEphemeral(channel=people.general, user=outsider, text="x")
+
+    assert await error_of(call) == "user_not_in_channel"
+    assert emu.ephemerals == []
+
+
+async def test_updating_a_message_replaces_it_and_echoes_message_changed(
+    emu: SlackEmulator, client: AsyncWebClient, people: People, receiver: Receiver
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="before")
+
+    await client.chat_update(channel=people.general, ts=posted["ts"], text="after")
+    await emu.wait_idle()
+
+    stored = emu.workspace.channels[people.general].find(posted["ts"])
+    assert stored is not None
+    assert stored.text == "after"
+    assert stored.edited is not None
+    event = receiver.requests[-1].json["event"]
+    assert event["subtype"] == "message_changed"
+    assert event["message"]["text"] == "after"
+    assert event["previous_message"]["text"] == "before"
+
+
+async def test_updating_someone_elses_message_is_refused_with_cant_update_message(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    theirs = await emu.post_message(people.alice, people.general, "mine")
+
+    assert await error_of(client.chat_update(channel=people.general, ts=theirs.ts, text="x")) == "cant_update_message"
+
+
+async def test_updating_an_unknown_message_is_refused_with_message_not_found(
+    client: AsyncWebClient, people: People
+) -> None:
+    assert await error_of(client.chat_update(channel=people.general, ts="1.000001", text="x")) == "message_not_found"
+
+
+async def test_updating_with_more_than_4000_characters_is_refused_with_msg_too_long(
+    client: AsyncWebClient, people: People
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="short")
+
+    assert (
+        await error_of(client.chat_update(channel=people.general, ts=posted["ts"], text="x" * 4001)) == "msg_too_long"
+    )
+
+
+async def test_deleting_a_message_removes_it(emu: SlackEmulator, client: AsyncWebClient, people: People) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="oops")
+
+    await client.chat_delete(channel=people.general, ts=posted["ts"])
+
+    assert emu.workspace.channels[people.general].find(posted["ts"]) is None
+
+
+async def test_a_permalink_has_slacks_shape(emu: SlackEmulator, client: AsyncWebClient, people: People) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="link me")
+
+    response = await client.chat_getPermalink(channel=people.general, message_ts=posted["ts"])
+
+    expected = f"https://emulator.slack.com/archives/{people.general}/p{posted['ts'].replace('.', '')}"
+    assert response["permalink"] == expected
+
+
+async def test_pinning_records_the_pin_and_pinning_again_is_already_pinned(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="pin me")
+
+    await client.pins_add(channel=people.general, timestamp=posted["ts"])
+
+    assert emu.workspace.channels[people.general].pins == [posted["ts"]]
+    assert await error_of(client.pins_add(channel=people.general, timestamp=posted["ts"])) == "already_pinned"
+
+
+async def test_pinning_in_a_channel_the_bot_is_not_in_is_refused_with_not_in_channel(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    theirs = await emu.post_message(people.alice, people.random, "pin this")
+
+    assert await error_of(client.pins_add(channel=people.random, timestamp=theirs.ts)) == "not_in_channel"
+
+
+async def test_pinning_without_a_timestamp_is_refused_with_no_item_specified(
+    client: AsyncWebClient, people: People
+) -> None:
+    assert await error_of(client.api_call("pins.add", params={"channel": people.general})) == "no_item_specified"
+
+
+async def test_pinning_an_unknown_message_is_refused_with_message_not_found(
+    client: AsyncWebClient, people: People
+) -> None:
+    assert await error_of(client.pins_add(channel=people.general, timestamp="1.000001")) == "message_not_found"
+
+
+async def test_reacting_records_the_reaction_and_reacting_twice_is_already_reacted(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="react")
+
+    await client.reactions_add(channel=people.general, timestamp=posted["ts"], name="eyes")
+    got = await client.reactions_get(channel=people.general, timestamp=posted["ts"])
+
+    assert got["message"]["reactions"] == [{"name": "eyes", "users": [emu.bot_user_id], "count": 1}]
+    call = client.reactions_add(channel=people.general, timestamp=posted["ts"], name="eyes")
+    assert await error_of(call) == "already_reacted"
+
+
+async def test_removing_a_reaction_the_bot_did_not_add_is_refused_with_no_reaction(
+    client: AsyncWebClient, people: People
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="react")
+
+    call = client.reactions_remove(channel=people.general, timestamp=posted["ts"], name="eyes")
+
+    assert await error_of(call) == "no_reaction"
+
+
+@pytest.mark.parametrize("name", ["Thumbs Up", "ok!", ""])
+async def test_a_reaction_name_in_an_impossible_format_is_refused_with_invalid_name(
+    client: AsyncWebClient, people: People, name: str
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="react")
+
+    call = client.reactions_add(channel=people.general, timestamp=posted["ts"], name=name)
+
+    assert await error_of(call) == "invalid_name"
+
+
+async def test_users_info_answers_for_added_users_and_user_not_found_otherwise(
+    client: AsyncWebClient, people: People
+) -> None:
+    found = await client.users_info(user=people.alice)
+
+    assert found["user"]["name"] == "alice"
+    assert found["user"]["real_name"] == "Alice Adams"
+    assert await error_of(client.users_info(user="U404")) == "user_not_found"
+
+
+async def test_a_bookmark_is_added_to_the_channel(emu: SlackEmulator, client: AsyncWebClient, people: People) -> None:
+    response = await client.bookmarks_add(
+        channel_id=people.general, title="Runbook", type="link", link="https://runbooks.example/api"
+    )
+
+    assert response["bookmark"]["title"] == "Runbook"
+    assert emu.workspace.channels[people.general].bookmarks[0]["link"] == "https://runbooks.example/api"
+
+
+async def test_a_file_upload_v2_stores_the_content_and_shares_it_in_the_channel(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    response = await client.files_upload_v2(
+        channel=people.general, content="timeline", filename="timeline.txt", title="Timeline"
+    )
+
+    file = emu.workspace.files[response["file"]["id"]]
+    assert file.content == b"timeline"
+    assert file.channels == [people.general]
+    assert emu.workspace.channels[people.general].messages[-1].files[0]["title"] == "Timeline"

@@ -1,0 +1,51 @@
+"""The same bot over Socket Mode: Slack pushes requests down a websocket, the bot acks on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+from bot.app import IncidentBot
+from bot.config import load_config
+from bot.emulator import SlackEmulator
+from tests.conftest import APP_TOKEN, ROOT, People, environment
+
+from .steps import card_field, open_incident, run, wait_for_private
+
+
+@pytest.fixture
+async def socket_bot(emulator: SlackEmulator, database_url: str, people: People) -> AsyncIterator[IncidentBot]:
+    config = load_config(ROOT / "app.yaml", environment(emulator, database_url, SLACK_APP_TOKEN=APP_TOKEN))
+    incident_bot = IncidentBot(config)
+    await incident_bot.start()
+    handler = AsyncSocketModeHandler(incident_bot.bolt, APP_TOKEN)
+    await handler.connect_async()  # type: ignore[no-untyped-call]
+    await emulator.wait_for(lambda: emulator.socket_connected, what="the bot connects over Socket Mode")
+    yield incident_bot
+    await emulator.wait_idle()
+    await handler.close_async()  # type: ignore[no-untyped-call]
+    await incident_bot.close()
+
+
+async def test_opening_an_incident_over_socket_mode_creates_the_channel_and_card(
+    emulator: SlackEmulator, socket_bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Socket outage")
+
+    assert channel.name.endswith("-socket-outage")
+    assert people.alice in channel.members
+    assert card_field(emulator, channel, "Status") == "Open"
+    assert await wait_for_private(emulator, people.alice, f"<#{channel.id}>")
+    assert emulator.calls_to("apps.connections.open")
+    assert all(d.mode == "socket" for d in emulator.deliveries)
+
+
+async def test_the_ack_over_socket_mode_carries_the_immediate_answer(
+    emulator: SlackEmulator, socket_bot: IncidentBot, people: People
+) -> None:
+    delivery = await run(emulator, people.alice, people.general, "open Slow socket")
+
+    assert delivery.mode == "socket"
+    assert "Opening an incident" in delivery.body
