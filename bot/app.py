@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import Config
 from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.services import CardActions, IncidentCommands, IncidentService, OpenModal, Services
+from bot.services import CardActions, Failures, IncidentCommands, IncidentService, OpenModal, Services
 from bot.slack.gateway import SlackGateway, create_web_client
 from bot.slack.http import slack_events_handler
 from bot.storage import Database
@@ -45,6 +45,7 @@ class IncidentBot:
             commands=IncidentCommands(config, incidents, self.slack),
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, incidents, self.slack),
+            failures=Failures(self.slack),
             in_flight=InFlight(),
         )
         signing_secret = config.slack.signing_secret.reveal() if config.slack.signing_secret else ""

@@ -4,6 +4,7 @@ from bot.lifecycle import InFlight
 
 from .commands import IncidentCommands
 from .errors import UserError
+from .failures import Failures
 from .incidents import IncidentService
 from .interactions import CardActions, OpenModal
 
@@ -16,7 +17,8 @@ class Services:
     commands: IncidentCommands
     card_actions: CardActions
     open_modal: OpenModal
+    failures: Failures
     in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
 
-__all__ = ["CardActions", "IncidentCommands", "IncidentService", "OpenModal", "Services", "UserError"]
+__all__ = ["CardActions", "Failures", "IncidentCommands", "IncidentService", "OpenModal", "Services", "UserError"]

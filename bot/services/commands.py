@@ -78,6 +78,8 @@ class IncidentCommands:
             await self._run(request)
         except UserError as e:
             await self._reply(request, f":warning: {e}")
+        except SlackError as e:
+            await self._reply(request, f":warning: Slack did not let me do that (`{e.code}`). Please try again.")
 
     async def _run(self, request: CommandRequest) -> None:
         word, rest = _split(request.text)
@@ -128,9 +130,15 @@ class IncidentCommands:
     async def _open(self, request: CommandRequest, rest: str) -> None:
         severity, title = self._parse_open(rest)
         if not title:
-            await self._slack.open_view(
-                request.trigger_id, blocks.open_incident_modal(self._config, request.channel_id, severity=severity)
-            )
+            try:
+                await self._slack.open_view(
+                    request.trigger_id, blocks.open_incident_modal(self._config, request.channel_id, severity=severity)
+                )
+            except SlackError as e:
+                raise UserError(
+                    f"I could not open the form (Slack said `{e.code}`). "
+                    f"Give the title right away instead: `{self._config.command} open <title>`."
+                ) from e
             return
         opened = await self._incidents.open(
             OpenRequest(

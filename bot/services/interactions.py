@@ -36,6 +36,9 @@ class CardActions:
         except UserError as e:
             await self._tell(request, f":warning: {e}")
             return
+        except SlackError as e:
+            await self._tell(request, f":warning: Slack did not let me do that (`{e.code}`). Please try again.")
+            return
         if changed.warnings:
             await self._tell(request, "Done, with problems:\n" + "\n".join(changed.warnings))
 

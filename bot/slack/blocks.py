@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,14 @@ def _cut(text: str, limit: int) -> str:
 def escape(text: str) -> str:
     """Slack's three control characters (mrkdwn), so a title like `a < b & c` shows as typed."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def escaped_cut(text: str, limit: int) -> str:
+    """Escape, then cut to `limit` characters without leaving half an entity (`&am`) at the end."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    return re.sub(r"&[a-z]*$", "", escaped[: limit - 1]).rstrip() + "…"
 
 
 def mention(user_id: str | None) -> str:
@@ -85,10 +94,10 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
         fields.append(MarkdownTextObject(text=f"*Resolved*\n{slack_date(incident.resolved_at)}"))
     blocks: list[Block] = [
         HeaderBlock(text=_cut(f"{incident.public_id} · {incident.title}", 150)),
-        SectionBlock(text=MarkdownTextObject(text=f"{icon} *{escape(_cut(incident.title, 2900))}*"), fields=fields),
+        SectionBlock(text=MarkdownTextObject(text=f"{icon} *{escaped_cut(incident.title, 2900)}*"), fields=fields),
     ]
     if incident.description:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=escape(_cut(incident.description, 2900)))))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=escaped_cut(incident.description, 2900))))
     value = str(incident.id)
     if incident.status.is_active:
         current = config.severity(incident.severity)
@@ -177,7 +186,3 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
         blocks=[SectionBlock(text=MarkdownTextObject(text=_cut(text, 2900)))],
     )
     return dict(view.to_dict())
-
-
-def section(text: str) -> list[dict[str, Any]]:
-    return _dicts([SectionBlock(text=MarkdownTextObject(text=_cut(text, 2900)))])

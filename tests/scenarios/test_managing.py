@@ -212,3 +212,46 @@ async def test_every_change_is_in_the_audit_trail_with_who_and_what(
         ("severity_changed", people.bob, "sev3", "sev2"),
         ("status_changed", people.bob, "open", "resolved"),
     ]
+
+
+async def test_help_inside_an_incident_channel_lists_the_subcommands(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    await run(emulator, people.alice, incident.id, "help")
+
+    message = await wait_for_private(emulator, people.alice, "/incident resolve")
+    assert "/incident open [severity] <title>" in message
+
+
+async def test_opening_from_inside_an_incident_channel_opens_a_separate_incident(
+    emulator: SlackEmulator, incident: Channel, people: People
+) -> None:
+    other = await open_incident(emulator, people.alice, incident.id, "Follow-up: stale cache")
+
+    assert other.id != incident.id
+    assert "-002-" in other.name
+    assert card_field(emulator, incident, "Status") == "Open"
+
+
+async def test_when_the_form_cannot_open_the_person_is_told_how_to_open_without_it(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    emulator.fail_next("views.open", error="expired_trigger_id")
+
+    await run(emulator, people.alice, people.general, "open")
+
+    message = await wait_for_private(emulator, people.alice, "could not open the form")
+    assert "expired_trigger_id" in message
+    assert "/incident open <title>" in message
+
+
+async def test_an_unexpected_failure_is_reported_to_the_person_instead_of_silence(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    async with bot.db.engine.begin() as conn:  # the incidents table disappears under the running bot
+        await conn.exec_driver_sql("ALTER TABLE incidents RENAME TO incidents_gone")
+
+    await run(emulator, people.alice, people.general, "status")
+
+    message = await wait_for_private(emulator, people.alice, "Something went wrong on my side")
+    assert "try again" in message

@@ -1,0 +1,107 @@
+"""What app.yaml changes: who is invited per severity, announcements, the channel name, the command name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import IncidentBot
+from bot.emulator import SlackEmulator
+from tests.conftest import People
+
+from .steps import wait_for_private
+
+CONFIG = """
+command: /inc
+channel:
+  name_template: "{{severity}}-{{number}}-{{slug}}"
+  private: true
+severities:
+  - name: sev1
+    label: "SEV1 · Critical"
+    description: Customer-facing outage
+    invite: [{sre}]
+  - name: sev2
+    label: "SEV2 · Major"
+    description: Major feature broken
+default_severity: sev2
+announcement_channel: {announcements}
+"""
+
+
+@pytest.fixture
+def announcements(emulator: SlackEmulator, people: People) -> str:
+    return emulator.add_channel("incidents", members=[people.alice, people.bob, people.carol])
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, people: People, announcements: str) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(CONFIG.format(sre=people.carol, announcements=announcements), encoding="utf-8")
+    return path
+
+
+async def open_with(emulator: SlackEmulator, user: str, channel: str, text: str) -> None:
+    delivery = await emulator.send_command(user, channel, "/inc", text)
+    assert delivery.status == 200
+
+
+async def test_the_configured_command_template_and_privacy_are_used(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    await open_with(emulator, people.alice, people.general, "open Cache stampede")
+    await emulator.wait_for(lambda: emulator.channel_by_name("sev2-1-cache-stampede") is not None)
+
+    channel = emulator.channel_by_name("sev2-1-cache-stampede")
+    assert channel is not None
+    assert channel.is_private
+    assert await wait_for_private(emulator, people.alice, f"<#{channel.id}>")
+
+
+async def test_a_severity_invites_its_people_when_opened_at_that_level(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    await open_with(emulator, people.alice, people.general, "open sev1 Payments down")
+    await emulator.wait_for(lambda: emulator.channel_by_name("sev1-1-payments-down") is not None)
+    channel = emulator.channel_by_name("sev1-1-payments-down")
+    assert channel is not None
+
+    await emulator.wait_for(lambda: people.carol in channel.members, what="carol (sev1 invite list) is invited")
+    assert people.bob not in channel.members
+
+
+async def test_escalating_to_a_severity_invites_its_people(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    await open_with(emulator, people.alice, people.general, "open Search slow")
+    await emulator.wait_for(lambda: bool((c := emulator.channel_by_name("sev2-1-search-slow")) and c.pins))
+    channel = emulator.channel_by_name("sev2-1-search-slow")
+    assert channel is not None
+    assert people.carol not in channel.members
+
+    await emulator.send_command(people.alice, channel.id, "/inc", "severity sev1")
+
+    await emulator.wait_for(lambda: people.carol in channel.members, what="carol is invited on escalation")
+
+
+async def test_new_incidents_are_announced_with_a_link(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, announcements: str
+) -> None:
+    await open_with(emulator, people.alice, people.general, "open Login broken")
+    await emulator.wait_for(lambda: len(emulator.workspace.channels[announcements].messages) > 0)
+
+    channel = emulator.channel_by_name("sev2-1-login-broken")
+    assert channel is not None
+    text = emulator.workspace.channels[announcements].messages[-1].text
+    assert "Login broken" in text
+    assert f"<#{channel.id}>" in text
+
+
+async def test_the_default_command_name_is_not_answered_when_another_is_configured(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    delivery = await emulator.send_command(people.alice, people.general, "/incident", "open Wrong command")
+
+    assert delivery.status == 404
+    assert emulator.calls_to("conversations.create") == []
