@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from bot.emulator import SlackEmulator
-from tests.conftest import ROOT, People, environment, free_socket
+from tests.conftest import APP_TOKEN, ROOT, People, environment, free_socket
 
 from .steps import card_field, incident_channels, open_incident, run, wait_for_private
 
@@ -147,3 +147,21 @@ async def test_two_replicas_on_one_postgresql_give_twenty_concurrent_opens_twent
     assert numbers == list(range(1, 21))
     served_by = {log: (tmp_path / log).read_text().count("opened INC-") for log in ("a.log", "b.log")}
     assert all(count > 0 for count in served_by.values()), served_by
+
+
+async def test_a_served_bot_with_an_app_token_works_over_socket_mode(
+    emulator: SlackEmulator, database_url: str, people: People, tmp_path: Path
+) -> None:
+    log = tmp_path / "socket.log"
+    env = environment(emulator, database_url, SLACK_APP_TOKEN=APP_TOKEN)
+    del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs none
+    with serve(env, log) as url:
+        await wait_healthy(url, log)
+        await emulator.wait_for(lambda: emulator.socket_connected, timeout=20, what="the bot connects over Socket Mode")
+
+        channel = await open_incident(emulator, people.alice, people.general, "Socket outage")
+        await wait_for_private(emulator, people.alice, f"<#{channel.id}>")
+        await emulator.wait_idle()
+
+    assert channel.pins
+    assert {d.mode for d in emulator.deliveries} == {"socket"}
