@@ -17,10 +17,19 @@ from slack_bolt.async_app import AsyncApp
 from bot.config import Config
 from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
-from bot.services import CardActions, Failures, IncidentCommands, IncidentService, OpenModal, Services
+from bot.services import (
+    CardActions,
+    Failures,
+    IncidentCommands,
+    IncidentService,
+    OpenModal,
+    Services,
+    TimelineShortcut,
+)
+from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
 from bot.slack.gateway import SlackGateway, create_web_client
 from bot.slack.http import slack_events_handler
-from bot.storage import Database
+from bot.storage import Database, TimelineWriter
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +48,25 @@ class IncidentBot:
         token = config.slack.bot_token.reveal() if config.slack.bot_token else ""
         self.client = create_web_client(token, config.slack.api_url)
         self.slack = SlackGateway(self.client, self.metrics)
-        incidents = IncidentService(config, self.db, self.slack, self.metrics)
+        self.writer = TimelineWriter(self.db)
+        self.background = Background()
+        channels = IncidentChannels(self.db)
+        incidents = IncidentService(config, self.db, self.slack, self.metrics, channels)
+        timeline = TimelineService(config, self.db, self.slack)
+        self.capture = TimelineCapture(config, channels, self.writer, self.slack, self.db, self.background)
         self.services = Services(
             incidents=incidents,
-            commands=IncidentCommands(config, incidents, self.slack),
+            timeline=timeline,
+            capture=self.capture,
+            commands=IncidentCommands(config, incidents, timeline, self.slack),
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, incidents, self.slack),
+            timeline_shortcut=TimelineShortcut(config, incidents, timeline, self.slack),
             failures=Failures(self.slack),
             in_flight=InFlight(),
         )
         signing_secret = config.slack.signing_secret.reveal() if config.slack.signing_secret else ""
+        self._signing_secret = signing_secret
         self.bolt = AsyncApp(
             client=self.client,
             signing_secret=signing_secret,
@@ -70,11 +88,18 @@ class IncidentBot:
         self.ready = False
         if not await self.services.in_flight.drained(grace):
             log.warning("closing with %d requests still being processed", self.services.in_flight.count)
+        if not await self.background.drained(grace):
+            log.warning("closing with background work still running")
+        await self.writer.close()
         await self.db.dispose()
 
     def web_app(self) -> web.Application:
         app = web.Application(middlewares=[self._count_requests])
-        app.router.add_post(SLACK_EVENTS_PATH, slack_events_handler(self.bolt))
+        if self._signing_secret:  # HTTP mode (Socket Mode needs no request URL)
+            app.router.add_post(
+                SLACK_EVENTS_PATH,
+                slack_events_handler(self.bolt, self._signing_secret, self.capture.wants, self.capture.capture),
+            )
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
         return app

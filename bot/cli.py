@@ -35,9 +35,11 @@ async def _serve(config: Config, host: str, port: int) -> None:
     try:
         await bot.start()
         if config.slack.app_token is not None:
-            from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+            from bot.slack.socket_mode import socket_mode_handler
 
-            socket_handler = AsyncSocketModeHandler(bot.bolt, config.slack.app_token.reveal())
+            socket_handler = socket_mode_handler(
+                bot.bolt, config.slack.app_token.reveal(), bot.capture.wants, bot.capture.capture
+            )
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode; health and metrics on http://%s:%d", host, port)
         else:

@@ -72,6 +72,40 @@ class ChannelSettings:
     topic_template: str = "{public_id} | {severity} | {status} | Commander: {commander}"
 
 
+DEFAULT_TIMELINE_REACTIONS: tuple[tuple[str, str], ...] = (
+    ("pushpin", "key_event"),
+    ("rotating_light", "impact"),
+    ("mag", "finding"),
+    ("hammer_and_wrench", "action_taken"),
+    ("white_check_mark", "verification"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineSettings:
+    # emoji name (without colons) -> kind of timeline event (lowercase word); several emoji may share a kind
+    reactions: tuple[tuple[str, str], ...] = DEFAULT_TIMELINE_REACTIONS
+    # How the bot confirms a mark: "ephemeral" (a note only the reacting person sees), "reaction" (the bot adds
+    # `confirm_reaction` to the message), or "none".
+    confirm: str = "ephemeral"
+    confirm_reaction: str = "ballot_box_with_check"
+    show: int = 20  # entries `/incident timeline` shows (the newest)
+
+    def kind_for(self, reaction: str) -> str | None:
+        # Skin tones arrive as "+1::skin-tone-2": the base emoji decides.
+        base = reaction.split("::", 1)[0]
+        return next((kind for emoji, kind in self.reactions if emoji == base), None)
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(kind for _, kind in self.reactions))
+
+
+def kind_label(kind: str) -> str:
+    """`key_event` -> `Key event`."""
+    return kind.replace("_", " ").replace("-", " ").capitalize()
+
+
 @dataclass(frozen=True, slots=True)
 class SlackSettings:
     """From the environment (never from app.yaml)."""
@@ -95,6 +129,7 @@ class Config:
     severities: tuple[Severity, ...] = ()
     default_severity: str = ""
     announcement_channel: str | None = None  # a channel ID (C...) the bot posts new incidents to
+    timeline: TimelineSettings = field(default_factory=TimelineSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
 
@@ -144,11 +179,14 @@ _SEVERITY_NAME_RE = re.compile(r"[a-z0-9_-]+")
 _USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,}")
 _CHANNEL_ID_RE = re.compile(r"[CG][A-Z0-9]{2,}")
 _CHANNEL_NAME_RE = re.compile(r"[a-z0-9_-]+")
+_EMOJI_NAME_RE = re.compile(r"[a-z0-9_+'-]+")  # Slack's emoji names, without the colons
+_KIND_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 _STR = "tag:yaml.org,2002:str"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
-_NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+_INT = "tag:yaml.org,2002:int"
+_NUMBER_TAGS = frozenset({_INT, "tag:yaml.org,2002:float"})
 _MERGE = "tag:yaml.org,2002:merge"
 
 _TOP_LEVEL_KEYS = (
@@ -158,8 +196,14 @@ _TOP_LEVEL_KEYS = (
     "severities",
     "default_severity",
     "announcement_channel",
+    "timeline",
 )
 _CHANNEL_KEYS = ("name_template", "private", "topic_template")
+_TIMELINE_KEYS = ("reactions", "confirm", "confirm_reaction", "show")
+_TIMELINE_CONFIRM_VALUES = ("ephemeral", "reaction", "none")
+TIMELINE_SHOW_MAX = 50  # Slack's limit of blocks in one message
+EMOJI_NAME_MAX_LENGTH = 100  # what the marks table keeps
+KIND_MAX_LENGTH = 64  # what the marks table keeps
 _SEVERITY_KEYS = ("name", "label", "description", "invite")
 _REQUIRED = {  # what each required key expects, for "missing required key" messages
     "command": 'a slash command like "/incident"',
@@ -400,6 +444,8 @@ class _FileReader:
         settings["default_severity"] = self.default_severity(top["default_severity"], severities)
         if "announcement_channel" in top:
             settings["announcement_channel"] = self.announcement_channel(top["announcement_channel"])
+        if "timeline" in top:
+            settings["timeline"] = self.timeline(top["timeline"])
         return settings
 
     def app_name(self, node: Node) -> str:
@@ -564,6 +610,120 @@ class _FileReader:
         value = self.string(node, "announcement_channel", expected)
         if not _CHANNEL_ID_RE.fullmatch(value):
             raise self.error(node, "announcement_channel", f"expected {expected}, got {_describe(node)}")
+        return value
+
+    def timeline(self, node: Node) -> TimelineSettings:
+        entries = self.mapping(node, "timeline", _TIMELINE_KEYS)
+        defaults = TimelineSettings()
+        reactions = defaults.reactions
+        if "reactions" in entries:
+            reactions = self.reactions(entries["reactions"], "timeline.reactions")
+        confirm = defaults.confirm
+        if "confirm" in entries:
+            confirm = self.confirm(entries["confirm"], "timeline.confirm")
+        confirm_reaction = defaults.confirm_reaction
+        if "confirm_reaction" in entries:
+            confirm_reaction = self.emoji(entries["confirm_reaction"], "timeline.confirm_reaction")
+        if confirm == "reaction" and (kind := dict(reactions).get(confirm_reaction)) is not None:
+            culprit = entries.get("confirm_reaction") or entries.get("confirm") or node
+            raise self.error(
+                culprit,
+                "timeline.confirm_reaction",
+                f'"{confirm_reaction}" also marks messages as {kind} in timeline.reactions, so the bot\'s '
+                "confirmation would look like a mark; expected an emoji that is not in timeline.reactions",
+            )
+        show = defaults.show
+        if "show" in entries:
+            show = self.show(entries["show"], "timeline.show")
+        return TimelineSettings(reactions=reactions, confirm=confirm, confirm_reaction=confirm_reaction, show=show)
+
+    def reactions(self, node: Node, key: str) -> tuple[tuple[str, str], ...]:
+        expected = "a mapping of emoji name to kind, like pushpin: key_event"
+        if not isinstance(node, MappingNode):
+            raise self.error(node, key, f"expected {expected}, got {_describe(node)}")
+        pairs = self.entries(node, key, set())
+        if not pairs:
+            raise self.error(node, key, f"expected at least one reaction ({expected}), got an empty mapping")
+        explicit: dict[str, int] = {}  # emoji written in this mapping (not merged in) -> its line
+        for key_node, _value in node.value:
+            if key_node.tag != _MERGE and isinstance(key_node, ScalarNode):
+                name = str(key_node.value)
+                if name in explicit:  # e.g. +1 and "+1": YAML keys of different types, the same emoji
+                    raise self.error(
+                        key_node, f"{key}.{name}", f"duplicate key (first set on line {explicit[name]}); keep only one"
+                    )
+                explicit[name] = _line(key_node)
+        kinds: dict[str, str] = {}  # a merged-in emoji may be overridden, and keeps its place, as with safe_load
+        for key_node, value_node in pairs:
+            emoji = self.emoji(key_node, key, in_key=True)
+            kinds[emoji] = self.kind(value_node, f"{key}.{emoji}")
+        return tuple(kinds.items())
+
+    def emoji(self, node: Node, key: str, in_key: bool = False) -> str:
+        """A Slack emoji name without colons. Plain 100 or +1 are numbers to YAML and on is a boolean, but as
+        emoji names only their text counts."""
+        expected = (
+            'an emoji name without colons, like "pushpin" (lowercase a-z, 0-9, _, +, \' and -, '
+            f"at most {EMOJI_NAME_MAX_LENGTH} characters)"
+        )
+        got = f"got {_describe(node)}"
+        if in_key:
+            expected = f"emoji names as keys: {expected}"
+            got = f"got the key {_describe(node)}"
+        if not (isinstance(node, ScalarNode) and node.tag in (_STR, _INT, _BOOL)):
+            raise self.error(node, key, f"expected {expected}, {got}")
+        name = str(node.value)
+        bare = name.strip().strip(":")
+        if "::" in bare and _EMOJI_NAME_RE.fullmatch(bare.split("::", 1)[0]):
+            base = bare.split("::", 1)[0]
+            raise self.error(
+                node, key, f'expected the emoji without a skin tone: write "{base}" (it covers every skin tone), {got}'
+            )
+        if ":" in name and _EMOJI_NAME_RE.fullmatch(bare):
+            raise self.error(node, key, f'expected an emoji name without colons: drop them and write "{bare}", {got}')
+        if not _EMOJI_NAME_RE.fullmatch(name) or len(name) > EMOJI_NAME_MAX_LENGTH:
+            raise self.error(node, key, f"expected {expected}, {got}")
+        return name
+
+    def kind(self, node: Node, key: str) -> str:
+        expected = (
+            'a kind of timeline event: a lowercase word like "key_event" (a-z first, then a-z, 0-9 and _, '
+            f"at most {KIND_MAX_LENGTH} characters)"
+        )
+        value = self.string(node, key, expected)
+        if not _KIND_RE.fullmatch(value) or len(value) > KIND_MAX_LENGTH:
+            raise self.error(node, key, f"expected {expected}, got {_describe(node)}")
+        return value
+
+    def confirm(self, node: Node, key: str) -> str:
+        allowed = ", ".join(f'"{value}"' for value in _TIMELINE_CONFIRM_VALUES)
+        expected = f"one of {allowed}"
+        if isinstance(node, ScalarNode) and node.tag == _BOOL and not SafeConstructor.bool_values[node.value.lower()]:
+            raise self.error(
+                node,
+                key,
+                f"expected {expected}, got {_describe(node)}: YAML reads {node.value} as false; "
+                'to confirm nothing, write "none"',
+            )
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            raise self.error(node, key, f'expected {expected}, got {_describe(node)}; to confirm nothing, write "none"')
+        value = self.string(node, key, expected)
+        if value not in _TIMELINE_CONFIRM_VALUES:
+            close = difflib.get_close_matches(value.lower(), _TIMELINE_CONFIRM_VALUES, n=1)
+            hint = f' (did you mean "{close[0]}"?)' if close else ""
+            raise self.error(node, key, f"expected {expected}, got {_describe(node)}{hint}")
+        return value
+
+    def show(self, node: Node, key: str) -> int:
+        expected = (
+            f"a whole number from 1 to {TIMELINE_SHOW_MAX} ({TIMELINE_SHOW_MAX} is Slack's limit of blocks "
+            "in a message)"
+        )
+        if not (isinstance(node, ScalarNode) and node.tag == _INT):
+            raise self.error(node, key, f"expected {expected}, got {_describe(node)}")
+        value = SafeConstructor().construct_yaml_int(node)
+        if not 1 <= value <= TIMELINE_SHOW_MAX:
+            raise self.error(node, key, f"expected {expected}, got {value}")
         return value
 
     # -- building blocks -----------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from bot.services import Services
 
 def register(app: AsyncApp, config: Config, services: Services) -> None:
     async def acknowledge_only() -> None:
-        """Messages and membership changes are captured by the timeline (a later feature); for now: 200."""
+        """Membership changes need nothing more than the 200. (Messages and reactions never get here over
+        HTTP or Socket Mode: the timeline captures them in front of Bolt, see bot/slack/http.py.)"""
 
-    for event in ("message", "member_joined_channel", "member_left_channel"):
+    for event in ("message", "reaction_added", "reaction_removed", "member_joined_channel", "member_left_channel"):
         app.event(event)(acknowledge_only)

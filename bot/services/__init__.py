@@ -6,7 +6,8 @@ from .commands import IncidentCommands
 from .errors import UserError
 from .failures import Failures
 from .incidents import IncidentService
-from .interactions import CardActions, OpenModal
+from .interactions import CardActions, OpenModal, TimelineShortcut
+from .timeline import TimelineCapture, TimelineService
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,11 +15,25 @@ class Services:
     """Everything the Slack listeners may call, built once by the composition root (bot.app)."""
 
     incidents: IncidentService
+    timeline: TimelineService
+    capture: TimelineCapture
     commands: IncidentCommands
     card_actions: CardActions
     open_modal: OpenModal
+    timeline_shortcut: TimelineShortcut
     failures: Failures
     in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
 
-__all__ = ["CardActions", "Failures", "IncidentCommands", "IncidentService", "OpenModal", "Services", "UserError"]
+__all__ = [
+    "CardActions",
+    "Failures",
+    "IncidentCommands",
+    "IncidentService",
+    "OpenModal",
+    "Services",
+    "TimelineCapture",
+    "TimelineService",
+    "TimelineShortcut",
+    "UserError",
+]

@@ -17,6 +17,7 @@ from bot.slack.payloads import CommandRequest, mentioned_user, plain_text
 
 from .errors import UserError
 from .incidents import Changed, IncidentService, OpenRequest
+from .timeline import TimelineService
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +45,20 @@ SUBCOMMANDS = (
     Subcommand("ack", "ack", "Acknowledge the incident: someone is on it.", True, ("acknowledge",)),
     Subcommand("mitigate", "mitigate", "Mark the impact as mitigated.", True, ("mitigated",)),
     Subcommand("resolve", "resolve", "Resolve the incident.", True, ("resolved", "close")),
+    Subcommand("note", "note <text>", "Add a note to the incident timeline.", True),
+    Subcommand("timeline", "timeline", "The newest entries of the timeline (only you see them).", True),
     Subcommand("help", "help [subcommand]", "This help, or the help of one subcommand.", False),
 )
 _BY_NAME = {alias: sub for sub in SUBCOMMANDS for alias in (sub.name, *sub.aliases)}
 
 
 class IncidentCommands:
-    def __init__(self, config: Config, incidents: IncidentService, slack: SlackGateway) -> None:
+    def __init__(
+        self, config: Config, incidents: IncidentService, timeline: TimelineService, slack: SlackGateway
+    ) -> None:
         self._config = config
         self._incidents = incidents
+        self._timeline = timeline
         self._slack = slack
 
     def acknowledgement(self, request: CommandRequest) -> str | None:
@@ -102,6 +108,12 @@ class IncidentCommands:
                 f"`{self._config.command} {sub.name}` works inside an incident channel. "
                 f"Run it there, or `{self._config.command} status` to list the open incidents."
             )
+        if sub.name == "note":
+            await self._note(request, incident, rest)
+            return
+        if sub.name == "timeline":
+            await self._show_timeline(request, incident)
+            return
         changed = await self._change(request, sub, rest, incident)
         if changed is not None:
             note = "\n".join(changed.warnings)
@@ -150,6 +162,19 @@ class IncidentCommands:
             )
         )
         await self._reply(request, opened_text(opened.incident, opened.created, opened.warnings))
+
+    async def _note(self, request: CommandRequest, incident: Incident, text: str) -> None:
+        if not text.strip():
+            await self._reply(request, self.help_text("note"))
+            return
+        key = f"command:{request.trigger_id}" if request.trigger_id else None
+        await self._timeline.add_note(incident, request.user_id, text.strip(), key)
+        await self._reply(request, f":memo: Noted on the timeline of {incident.public_id}.")
+
+    async def _show_timeline(self, request: CommandRequest, incident: Incident) -> None:
+        entries = await self._timeline.entries(incident)
+        newest = await self._timeline.with_permalinks(entries[-self._config.timeline.show :])
+        await self._reply(request, blocks.timeline_text(self._config, incident, newest, len(entries)))
 
     async def _status(self, request: CommandRequest, incident: Incident | None) -> None:
         if incident is not None:

@@ -23,6 +23,7 @@ from bot.slack.gateway import SlackError, SlackGateway
 from bot.storage import AuditEntry, Database, IncidentStore, NewIncident
 
 from .errors import UserError
+from .timeline import IncidentChannels
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,10 @@ class IncidentService:
         db: Database,
         slack: SlackGateway,
         metrics: Metrics,
+        channels: IncidentChannels,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._channels = channels
         self._config = config
         self._db = db
         self._slack = slack
@@ -88,6 +91,10 @@ class IncidentService:
     async def in_channel(self, team_id: str, channel_id: str) -> Incident | None:
         async with self._db.transaction() as store:
             return await store.get_by_channel(team_id, channel_id)
+
+    async def get(self, incident_id: int) -> Incident | None:
+        async with self._db.transaction() as store:
+            return await store.get(incident_id)
 
     async def active(self, team_id: str) -> list[Incident]:
         async with self._db.transaction() as store:
@@ -160,6 +167,7 @@ class IncidentService:
         async with self._db.transaction() as store:
             incident = await store.save(incident, now)
             await _audit(store, incident, request.user_id, "channel_created", now, "channel", None, channel.name)
+        self._channels.remember(incident)
 
         card_ts, warnings = await self._furnish(incident, level, request.user_id)
         if card_ts:

@@ -3,18 +3,20 @@ buttons answer privately with chat.postEphemeral, the modal answers in the modal
 
 from __future__ import annotations
 
+import json
 import logging
 
-from bot.config import Config
+from bot.config import Config, kind_label
 from bot.domain.incident import Status
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.slack.ids import ActionId, ModalBlock
-from bot.slack.payloads import ActionRequest, OpenModalSubmission
+from bot.slack.payloads import ActionRequest, MessageShortcut, OpenModalSubmission, TimelineFormSubmission
 
 from .commands import opened_text
 from .errors import UserError
 from .incidents import Changed, IncidentService, OpenRequest
+from .timeline import TimelineService
 
 log = logging.getLogger(__name__)
 
@@ -99,3 +101,78 @@ class OpenModal:
             await self._slack.update_view(submission.view_id, blocks.message_modal("Incident", text))
         except SlackError as e:
             log.warning("could not show the result of the open-incident form: %s", e.code)
+
+
+class TimelineShortcut:
+    """The message shortcut "Add to incident timeline", usable in any channel."""
+
+    def __init__(
+        self, config: Config, incidents: IncidentService, timeline: TimelineService, slack: SlackGateway
+    ) -> None:
+        self._config = config
+        self._incidents = incidents
+        self._timeline = timeline
+        self._slack = slack
+
+    async def open_form(self, shortcut: MessageShortcut) -> None:
+        active = await self._incidents.active(shortcut.team_id)
+        if not active:
+            view = blocks.message_modal(
+                "Add to timeline", f"No incident is open. Open one with `{self._config.command} open <title>`."
+            )
+        else:
+            here = await self._incidents.in_channel(shortcut.team_id, shortcut.channel_id)
+            view = blocks.add_to_timeline_modal(
+                self._config,
+                active,
+                here if here and here.status.is_active else None,
+                _metadata(shortcut),
+                shortcut.text,
+            )
+        try:
+            await self._slack.open_view(shortcut.trigger_id, view)
+        except SlackError as e:
+            log.warning("could not open the add-to-timeline form: %s", e.code)
+
+    def errors(self, submission: TimelineFormSubmission) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if submission.incident_id is None:
+            errors[ModalBlock.INCIDENT] = "Pick the incident."
+        if submission.kind not in (*self._config.timeline.kinds, "note"):
+            errors[ModalBlock.KIND] = "Pick a kind."
+        return errors
+
+    async def add(self, submission: TimelineFormSubmission) -> None:
+        try:
+            message = json.loads(submission.metadata)
+            incident = await self._incidents.get(submission.incident_id) if submission.incident_id else None
+            if incident is None or incident.team_id != submission.team_id:
+                raise UserError("That incident no longer exists.")
+            await self._timeline.add_message(
+                incident,
+                kind=submission.kind,
+                added_by=submission.user_id,
+                author_id=message.get("a"),
+                text=str(message.get("x") or ""),
+                channel_id=str(message["c"]),
+                ts=str(message["t"]),
+                request_key=f"view:{submission.view_id}",
+            )
+            kind = kind_label(submission.kind)
+            text = f":white_check_mark: Added to the timeline of *{incident.public_id}* as *{kind}*."
+        except UserError as e:
+            text = f":warning: {e}"
+        try:
+            await self._slack.update_view(submission.view_id, blocks.message_modal("Add to timeline", text))
+        except SlackError as e:
+            log.warning("could not show the result of the add-to-timeline form: %s", e.code)
+
+
+def _metadata(shortcut: MessageShortcut) -> str:
+    """What the form must remember about the message (private_metadata holds at most 3000 characters)."""
+    text = shortcut.text
+    while True:
+        metadata = json.dumps({"c": shortcut.channel_id, "t": shortcut.message_ts, "a": shortcut.author_id, "x": text})
+        if len(metadata) <= 3000:
+            return metadata
+        text = text[: max(0, len(text) - (len(metadata) - 3000) - 16)] + "…"

@@ -25,8 +25,9 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.config import Config, Severity
+from bot.config import Config, Severity, kind_label
 from bot.domain.incident import Incident, Status
+from bot.domain.timeline import TimelineEntry
 
 from .ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
 
@@ -184,5 +185,90 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
         title=PlainTextObject(text=_cut(title, 24)),
         close=PlainTextObject(text="Close"),
         blocks=[SectionBlock(text=MarkdownTextObject(text=_cut(text, 2900)))],
+    )
+    return dict(view.to_dict())
+
+
+_KIND_EMOJI = {"note": ":memo:", "system": ":gear:"}
+
+
+def kind_emoji(config: Config, kind: str) -> str:
+    emoji = next((e for e, k in config.timeline.reactions if k == kind), None)
+    return f":{emoji}:" if emoji else _KIND_EMOJI.get(kind, ":small_blue_diamond:")
+
+
+def cut_slack_text(text: str, limit: int) -> str:
+    """Shorten Slack-formatted text without leaving half a `<@U1|name>` or `&amp;` behind."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    if cut.rfind("<") > cut.rfind(">"):
+        cut = cut[: cut.rfind("<")]
+    cut = re.sub(r"&[a-z]*$", "", cut)
+    return cut.rstrip() + "…"
+
+
+def timeline_text(config: Config, incident: Incident, entries: Sequence[TimelineEntry], total: int) -> str:
+    """`/incident timeline`: one line per entry, oldest of the shown first, times in UTC."""
+    if not entries:
+        return (
+            f"*{incident.public_id}* has nothing on its timeline yet. React to a message with "
+            + " ".join(f":{e}:" for e, _ in config.timeline.reactions)
+            + f" or use `{config.command} note <text>`."
+        )
+    shown = f"the newest {len(entries)} of {total}" if total > len(entries) else f"{total}"
+    lines = [f"*Timeline of {incident.public_id}* ({shown}; times in UTC)"]
+    for entry in entries:
+        kinds = " ".join(f"{kind_emoji(config, k)} {kind_label(k)}" for k in entry.kinds)
+        who = (
+            f"*{escape(entry.author_name or entry.author_id or 'someone')}*: "
+            if entry.author_id or entry.author_name
+            else ""
+        )
+        body = cut_slack_text(entry.text, 200) if entry.text else "_(message not captured)_"
+        if entry.deleted:
+            body = f"~{body}~ _(deleted)_"
+        elif entry.edited:
+            body += " _(edited)_"
+        if entry.files:
+            body += " " + " ".join(f":paperclip: {escape(f.name)}" for f in entry.files)
+        link = f" <{entry.permalink}|view>" if entry.permalink else ""
+        lines.append(f"`{entry.at:%b %d %H:%M}` {kinds} · {who}{body}{link}")
+    return "\n".join(lines)
+
+
+def add_to_timeline_modal(
+    config: Config, incidents: Sequence[Incident], preselected: Incident | None, metadata: str, preview: str
+) -> dict[str, Any]:
+    """The "Add to incident timeline" form: which incident, which kind; the message itself is shown."""
+    options = [Option(value=str(i.id), text=_cut(f"{i.public_id} · {i.title}", 75)) for i in incidents[:100]]
+    initial = next(
+        (o for o, i in zip(options, incidents, strict=False) if preselected and i.id == preselected.id), None
+    )
+    kinds = [*config.timeline.kinds, "note"]
+    kind_options = [Option(value=k, text=kind_label(k)) for k in dict.fromkeys(kinds)]
+    view = View(
+        type="modal",
+        callback_id=CallbackId.ADD_TO_TIMELINE_FORM,
+        title=PlainTextObject(text="Add to timeline"),
+        submit=PlainTextObject(text="Add"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=metadata,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f">{cut_slack_text(preview, 2800) or '_(no text)_'}")),
+            InputBlock(
+                block_id=ModalBlock.INCIDENT,
+                label="Incident",
+                element=StaticSelectElement(action_id=MODAL_INPUT_ACTION, options=options, initial_option=initial),
+            ),
+            InputBlock(
+                block_id=ModalBlock.KIND,
+                label="Kind of event",
+                element=StaticSelectElement(
+                    action_id=MODAL_INPUT_ACTION, options=kind_options, initial_option=kind_options[0]
+                ),
+            ),
+        ],
     )
     return dict(view.to_dict())

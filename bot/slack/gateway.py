@@ -7,6 +7,7 @@ retry handlers, configured in `create_web_client`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.metrics import Metrics
 
+from .events import BotIdentity
+
 log = logging.getLogger(__name__)
 
 # Every Web API method the bot calls, with the bot scope it needs for that (the manifest is built from this,
@@ -36,6 +39,11 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "chat.postEphemeral": ("chat:write",),
     "chat.update": ("chat:write",),
     "pins.add": ("pins:write",),
+    "conversations.history": ("channels:history", "groups:history"),
+    "conversations.replies": ("channels:history", "groups:history"),
+    "chat.getPermalink": (),
+    "users.info": ("users:read",),
+    "reactions.add": ("reactions:write",),
     "views.open": (),
     "views.update": (),
 }
@@ -70,10 +78,68 @@ def create_web_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: str
+    name: str  # the display name people know them by (falls back to the real name, then the handle)
+    is_bot: bool
+
+
 class SlackGateway:
     def __init__(self, client: AsyncWebClient, metrics: Metrics) -> None:
         self._client = client
         self._metrics = metrics
+        self._identity: BotIdentity | None = None
+        self._identity_lock = asyncio.Lock()
+
+    async def identity(self) -> BotIdentity:
+        """Who the bot is (auth.test), asked once and remembered."""
+        if self._identity is None:
+            async with self._identity_lock:
+                if self._identity is None:
+                    data = await self._call("auth.test")
+                    self._identity = BotIdentity(
+                        user_id=str(data.get("user_id") or ""), bot_id=str(data.get("bot_id") or "")
+                    )
+        return self._identity
+
+    async def permalink(self, channel: str, ts: str) -> str:
+        data = await self._call("chat.getPermalink", params={"channel": channel, "message_ts": ts})
+        return str(data["permalink"])
+
+    async def fetch_message(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """One message by its ts: from the channel's history, or (for thread replies) from its thread."""
+        data = await self._call(
+            "conversations.history",
+            params={"channel": channel, "latest": ts, "oldest": ts, "inclusive": True, "limit": 1},
+        )
+        found = [m for m in data.get("messages") or [] if m.get("ts") == ts]
+        if found:
+            return dict(found[0])
+        try:
+            data = await self._call("conversations.replies", params={"channel": channel, "ts": ts, "limit": 1})
+        except SlackError as e:
+            if e.code in ("thread_not_found", "message_not_found"):
+                return None
+            raise
+        found = [m for m in data.get("messages") or [] if m.get("ts") == ts]
+        return dict(found[0]) if found else None
+
+    async def person(self, user: str) -> Person:
+        data = await self._call("users.info", params={"user": user})
+        info = data.get("user") or {}
+        profile = info.get("profile") or {}
+        name = (
+            profile.get("display_name") or profile.get("real_name") or info.get("real_name") or info.get("name") or user
+        )
+        return Person(id=user, name=str(name), is_bot=bool(info.get("is_bot")))
+
+    async def react(self, channel: str, ts: str, emoji: str) -> None:
+        try:
+            await self._call("reactions.add", params={"channel": channel, "timestamp": ts, "name": emoji})
+        except SlackError as e:
+            if e.code != "already_reacted":
+                raise
 
     async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
         self._metrics.slack_calls.labels(method=method).inc()

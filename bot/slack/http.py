@@ -1,16 +1,35 @@
-"""The HTTP front door: Slack's requests in, Bolt's answers out (our own adapter around Bolt's aiohttp one)."""
+"""The HTTP front door: Slack's requests in, answers out.
+
+Message and reaction events take a fast path in front of Bolt: verify the signature, capture, answer. They are
+by far the most frequent requests, they must be stored before Slack gets its 200 (so a failed write makes
+Slack deliver again), and Bolt's dispatch alone costs more than half of what one process can serve (see the
+README's benchmark). Everything else (commands, interactivity, other events, url_verification) goes to Bolt.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+log = logging.getLogger(__name__)
+
+# Slack waits 3 s for an answer; a capture not committed by then is answered 503 (and Slack delivers it again).
+CAPTURE_DEADLINE = 2.5
+
+Capture = Callable[[dict[str, Any]], Awaitable[None]]
+Wants = Callable[[dict[str, Any]], bool]
 
 
 def repair_form_body(request: AsyncBoltRequest) -> None:
@@ -25,10 +44,46 @@ def repair_form_body(request: AsyncBoltRequest) -> None:
         request.context = build_async_context(AsyncBoltContext({}), fields)
 
 
-def slack_events_handler(bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        bolt_request = await to_bolt_request(request)
-        repair_form_body(bolt_request)
-        return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+class SlackEndpoint:
+    """`POST /slack/events`."""
 
-    return handle
+    def __init__(self, bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture) -> None:
+        self._bolt = bolt
+        self._verifier = SignatureVerifier(signing_secret)
+        self._wants = wants
+        self._capture = capture
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        raw = await request.read()
+        if raw[:1] == b"{":
+            answer = await self._fast_path(raw, request)
+            if answer is not None:
+                return answer
+        text = raw.decode("utf-8")
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        repair_form_body(bolt_request)
+        return await to_aiohttp_response(await self._bolt.async_dispatch(bolt_request))
+
+    async def _fast_path(self, raw: bytes, request: web.Request) -> web.Response | None:
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(payload, dict) or not self._wants(payload):
+            return None
+        headers = request.headers
+        if not self._verifier.is_valid(raw, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")):
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            await asyncio.wait_for(self._capture(payload), CAPTURE_DEADLINE)
+        except Exception as error:  # not stored: Slack must deliver it again
+            reason = type(error).__name__
+            log.warning("event %s not stored (%s); answering 503 so Slack retries", payload.get("event_id"), reason)
+            return web.json_response({"error": "storage unavailable, retry"}, status=503)
+        return web.Response(status=200)
+
+
+def slack_events_handler(
+    bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    return SlackEndpoint(bolt, signing_secret, wants, capture).handle

@@ -13,12 +13,16 @@ class ActionId(StrEnum):
 
 class CallbackId(StrEnum):
     OPEN_MODAL = "incident.open"
+    ADD_TO_TIMELINE = "timeline.add"  # the message shortcut
+    ADD_TO_TIMELINE_FORM = "timeline.add.form"
 
 
 class ModalBlock(StrEnum):
     TITLE = "title"
     SEVERITY = "severity"
     DESCRIPTION = "description"
+    INCIDENT = "incident"
+    KIND = "kind"
 
 
 MODAL_INPUT_ACTION = "value"

@@ -7,6 +7,7 @@ from typing import Any
 from bot.config import Config
 
 from .gateway import WEB_API_METHODS
+from .ids import CallbackId
 
 # What the bot subscribes to. Each needs a scope: message.channels -> channels:history, message.groups ->
 # groups:history, member_joined_channel / member_left_channel -> channels:read + groups:read.
@@ -15,7 +16,18 @@ BOT_EVENTS: dict[str, tuple[str, ...]] = {
     "message.groups": ("groups:history",),
     "member_joined_channel": ("channels:read", "groups:read"),
     "member_left_channel": ("channels:read", "groups:read"),
+    "reaction_added": ("reactions:read",),
+    "reaction_removed": ("reactions:read",),
 }
+
+SHORTCUTS = [
+    {
+        "name": "Add to incident timeline",
+        "type": "message",
+        "callback_id": CallbackId.ADD_TO_TIMELINE.value,
+        "description": "Put this message on an open incident's timeline",
+    }
+]
 
 
 def bot_scopes() -> list[str]:
@@ -60,6 +72,7 @@ def build_manifest(
         "features": {
             "bot_user": {"display_name": config.app_name, "always_online": True},
             "slash_commands": [command],
+            "shortcuts": SHORTCUTS,
         },
         "oauth_config": {"scopes": {"bot": bot_scopes()}},
         "settings": settings,

@@ -113,3 +113,57 @@ def open_modal_submission(body: dict[str, Any]) -> OpenModalSubmission:
         severity=str((field(ModalBlock.SEVERITY).get("selected_option") or {}).get("value") or ""),
         description=str(field(ModalBlock.DESCRIPTION).get("value") or ""),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class MessageShortcut:
+    team_id: str
+    user_id: str
+    trigger_id: str
+    channel_id: str
+    message_ts: str
+    author_id: str | None
+    text: str
+
+
+def message_shortcut(body: dict[str, Any]) -> MessageShortcut:
+    message = body.get("message") or {}
+    return MessageShortcut(
+        team_id=str((body.get("team") or {}).get("id", "")),
+        user_id=str((body.get("user") or {}).get("id", "")),
+        trigger_id=str(body.get("trigger_id", "")),
+        channel_id=str((body.get("channel") or {}).get("id", "")),
+        message_ts=str(body.get("message_ts") or message.get("ts") or ""),
+        author_id=message.get("user"),
+        text=str(message.get("text") or ""),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineFormSubmission:
+    team_id: str
+    user_id: str
+    view_id: str
+    incident_id: int | None
+    kind: str
+    metadata: str
+
+
+def timeline_form_submission(body: dict[str, Any]) -> TimelineFormSubmission:
+    view = body.get("view") or {}
+    values = (view.get("state") or {}).get("values") or {}
+
+    def chosen(block: str) -> str:
+        return str(
+            ((values.get(block) or {}).get(MODAL_INPUT_ACTION) or {}).get("selected_option", {}).get("value") or ""
+        )
+
+    incident = chosen(ModalBlock.INCIDENT)
+    return TimelineFormSubmission(
+        team_id=str((body.get("team") or {}).get("id") or view.get("team_id") or ""),
+        user_id=str((body.get("user") or {}).get("id", "")),
+        view_id=str(view.get("id", "")),
+        incident_id=int(incident) if incident.isdigit() else None,
+        kind=chosen(ModalBlock.KIND),
+        metadata=str(view.get("private_metadata", "")),
+    )

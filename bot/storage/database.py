@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import migrations
 
 from .repository import IncidentStore
+from .timeline import TimelineStore
 
 # Any constant will do; it only has to be the same in every process that shares the database.
 _MIGRATION_LOCK_KEY = 4_817_233_001
@@ -76,6 +77,12 @@ class Database:
         """Commits when the block ends normally, rolls back when it raises."""
         async with self._sessions() as session, session.begin():
             yield IncidentStore(session)
+
+    @asynccontextmanager
+    async def timeline(self) -> AsyncIterator[TimelineStore]:
+        """A transaction on the timeline tables (commits when the block ends normally)."""
+        async with self._sessions() as session, session.begin():
+            yield TimelineStore(session)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

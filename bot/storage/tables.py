@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -118,3 +119,85 @@ class AuditRow(Base):
     old_value: Mapped[str | None] = mapped_column(Text)
     new_value: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class MessageRow(Base):
+    """Every message of an incident channel, as Slack delivered it, with its edits and deletion.
+
+    Keyed by Slack's own identity of a message, (channel, ts): however often and in whatever order a message,
+    its edit or its deletion arrives, there is one row."""
+
+    __tablename__ = "messages"
+    __table_args__ = (UniqueConstraint("channel_id", "ts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    ts: Mapped[str] = mapped_column(String(32), nullable=False)
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[str | None] = mapped_column(String(32))
+    bot_id: Mapped[str | None] = mapped_column(String(32))
+    author_name: Mapped[str | None] = mapped_column(String(255))  # integrations name themselves
+    is_integration: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    subtype: Mapped[str | None] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    original_text: Mapped[str | None] = mapped_column(Text)  # set by the first edit
+    edited_ts: Mapped[str | None] = mapped_column(String(32))  # Slack's ts of the latest edit applied
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    files: Mapped[str | None] = mapped_column(Text)  # JSON: [{"name", "type", "permalink"}]
+    permalink: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class MarkRow(Base):
+    """One person's reaction that marks a message as a timeline event of a kind. Kept by (channel, ts), so a
+    reaction that arrives before its message is not lost; the kind holds while any person's mark remains."""
+
+    __tablename__ = "marks"
+    __table_args__ = (UniqueConstraint("channel_id", "ts", "reaction", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    ts: Mapped[str] = mapped_column(String(32), nullable=False)
+    reaction: Mapped[str] = mapped_column(String(100), nullable=False)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class TimelineEntryRow(Base):
+    """Timeline entries that are not reactions on channel messages: `/incident note` and messages added with
+    the "Add to incident timeline" shortcut (from any channel)."""
+
+    __tablename__ = "timeline_entries"
+    __table_args__ = (UniqueConstraint("incident_id", "request_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)  # note | shortcut
+    author_id: Mapped[str | None] = mapped_column(String(32))
+    added_by: Mapped[str] = mapped_column(String(32), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    permalink: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    request_key: Mapped[str | None] = mapped_column(String(255))
+
+
+class PersonRow(Base):
+    """Display names from users.info, so timelines and reports name people without asking Slack each time."""
+
+    __tablename__ = "people"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    is_bot: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -11,12 +11,14 @@ import pytest
 from bot.config import (
     DEFAULT_DATABASE_URL,
     DEFAULT_SLACK_API_URL,
+    DEFAULT_TIMELINE_REACTIONS,
     ChannelSettings,
     Config,
     ConfigError,
     Secret,
     Severity,
     SlackSettings,
+    TimelineSettings,
     load_config,
     mask_password,
     require_slack_credentials,
@@ -72,6 +74,22 @@ def test_the_shipped_app_yaml_loads_with_four_severities_and_the_incident_comman
     assert config.default_severity == "sev3"
 
 
+def test_the_shipped_app_yaml_marks_with_the_five_default_reactions() -> None:
+    config = load_config(SHIPPED_APP_YAML, {})
+
+    assert config.timeline.reactions == (
+        ("pushpin", "key_event"),
+        ("rotating_light", "impact"),
+        ("mag", "finding"),
+        ("hammer_and_wrench", "action_taken"),
+        ("white_check_mark", "verification"),
+    )
+    assert config.timeline.reactions == DEFAULT_TIMELINE_REACTIONS
+    assert config.timeline.kind_for("pushpin") == "key_event"
+    assert (config.timeline.confirm, config.timeline.confirm_reaction) == ("ephemeral", "ballot_box_with_check")
+    assert config.timeline.show == 20
+
+
 def test_the_shipped_app_yaml_spells_out_the_defaults_of_the_dataclasses() -> None:
     config = load_config(SHIPPED_APP_YAML, {})
 
@@ -79,6 +97,7 @@ def test_the_shipped_app_yaml_spells_out_the_defaults_of_the_dataclasses() -> No
     assert config.channel == ChannelSettings()
     assert config.announcement_channel is None
     assert all(severity.invite == () for severity in config.severities)
+    assert config.timeline == TimelineSettings()
 
 
 def test_the_shipped_app_yaml_mentions_every_key_it_accepts() -> None:
@@ -86,6 +105,7 @@ def test_the_shipped_app_yaml_mentions_every_key_it_accepts() -> None:
 
     keys = ["app_name", "command", "channel", "name_template", "private", "topic_template", "severities"]
     keys += ["name", "label", "description", "invite", "default_severity", "announcement_channel"]
+    keys += ["timeline", "reactions", "confirm", "confirm_reaction", "show"]
     assert [key for key in keys if not re.search(rf"^\s*(- )?{key}:", text, re.MULTILINE)] == []
 
 
@@ -106,6 +126,7 @@ def test_a_minimal_file_gets_the_documented_defaults(tmp_path: Path) -> None:
         Severity("sev2", "SEV2 · Major", "Degraded service"),
     )
     assert config.announcement_channel is None
+    assert config.timeline == TimelineSettings()
     assert config.slack == SlackSettings()
     assert config.database_url == DEFAULT_DATABASE_URL
 
@@ -127,6 +148,12 @@ def test_every_key_can_be_set(tmp_path: Path) -> None:
             invite: [U012AB3CD, W0987ZYX]
         default_severity: p1
         announcement_channel: C0123ABCD
+        timeline:
+          reactions:
+            eyes: finding
+          confirm: reaction
+          confirm_reaction: ok_hand
+          show: 50
         """,
     )
 
@@ -136,6 +163,7 @@ def test_every_key_can_be_set(tmp_path: Path) -> None:
     assert config.severities == (Severity("p1", "P1", "Everything is down", ("U012AB3CD", "W0987ZYX")),)
     assert config.default_severity == "p1"
     assert config.announcement_channel == "C0123ABCD"
+    assert config.timeline == TimelineSettings((("eyes", "finding"),), "reaction", "ok_hand", 50)
 
 
 def test_config_path_is_the_resolved_path_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -522,6 +550,209 @@ def test_a_topic_template_may_use_literal_braces(tmp_path: Path) -> None:
     config = load(tmp_path, MINIMAL + 'channel:\n  topic_template: "{{{status}}} {title}"\n')
 
     assert config.channel.topic_template == "{{{status}}} {title}"
+
+
+# --- timeline ------------------------------------------------------------------------------------------
+
+
+def test_a_custom_reactions_map_keeps_the_order_it_is_written_in(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        MINIMAL
+        + "timeline:\n"
+        + "  reactions:\n"
+        + "    white_check_mark: verification\n"
+        + "    pushpin: key_event\n"
+        + "    round_pushpin: key_event\n"
+        + "    eyes: finding\n",
+    )
+
+    assert config.timeline.reactions == (
+        ("white_check_mark", "verification"),
+        ("pushpin", "key_event"),
+        ("round_pushpin", "key_event"),
+        ("eyes", "finding"),
+    )
+    assert config.timeline.kinds == ("verification", "key_event", "finding")
+    assert config.timeline.kind_for("mag") is None
+
+
+def test_emoji_names_that_yaml_reads_as_numbers_or_booleans_count_by_their_text(tmp_path: Path) -> None:
+    config = load(
+        tmp_path, MINIMAL + "timeline:\n  reactions:\n    +1: verification\n    100: impact\n    on: finding\n"
+    )
+
+    assert config.timeline.reactions == (("+1", "verification"), ("100", "impact"), ("on", "finding"))
+    assert config.timeline.kind_for("+1::skin-tone-3") == "verification"
+
+
+def test_the_timeline_section_is_optional_key_by_key(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL + "timeline:\n  show: 5\n")
+
+    assert config.timeline == TimelineSettings(show=5)
+
+
+@pytest.mark.parametrize("written", ['":pushpin:"', ":pushpin:"], ids=["quoted", "plain"])
+def test_an_emoji_written_with_colons_is_an_error_saying_to_drop_them(tmp_path: Path, written: str) -> None:
+    path = write(tmp_path, MINIMAL + f"timeline:\n  reactions:\n    mag: finding\n    {written}: key_event\n")
+
+    with pytest.raises(
+        ConfigError,
+        match=at(13, "timeline.reactions") + 'expected an emoji name without colons: drop them and write "pushpin"',
+    ):
+        load_config(path, {})
+
+
+def test_an_emoji_with_a_skin_tone_is_an_error_asking_for_the_base_emoji(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + 'timeline:\n  reactions:\n    "+1::skin-tone-2": verification\n')
+
+    with pytest.raises(
+        ConfigError, match=at(12, "timeline.reactions") + 'expected the emoji without a skin tone: write "\\+1"'
+    ):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize("emoji", ['"Pushpin"', '"push pin"', "1.5", "[pushpin]"])
+def test_an_emoji_name_slack_would_not_have_is_an_error(tmp_path: Path, emoji: str) -> None:
+    path = write(tmp_path, MINIMAL + f"timeline:\n  reactions:\n    {emoji}: key_event\n")
+
+    with pytest.raises(ConfigError, match=at(12, "timeline.reactions") + "expected emoji names as keys"):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize(
+    ("kind", "got"),
+    [
+        ("Key_Event", '"Key_Event"'),
+        ("key-event", '"key-event"'),
+        ("1st_thing", '"1st_thing"'),
+        ("yes", r"yes \(a boolean\)"),
+        ("", r"nothing \(null\)"),
+        ("k" * 65, '"k'),
+    ],
+    ids=["upper-case", "hyphen", "digit-first", "boolean", "null", "too-long"],
+)
+def test_a_kind_that_is_not_a_lowercase_word_is_an_error_naming_its_emoji(tmp_path: Path, kind: str, got: str) -> None:
+    path = write(tmp_path, MINIMAL + f"timeline:\n  reactions:\n    pushpin: key_event\n    mag: {kind}\n")
+
+    with pytest.raises(
+        ConfigError, match=at(13, "timeline.reactions.mag") + r"expected a kind of timeline event: .*got " + got
+    ):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize(
+    ("value", "got"), [("{}", "an empty mapping"), ("", r"nothing \(null\)"), ("[pushpin]", "a list")]
+)
+def test_empty_reactions_are_an_error(tmp_path: Path, value: str, got: str) -> None:
+    path = write(tmp_path, MINIMAL + f"timeline:\n  reactions: {value}\n")
+
+    with pytest.raises(ConfigError, match=at(11, "timeline.reactions") + r"expected .*, got " + got):
+        load_config(path, {})
+
+
+def test_the_same_emoji_twice_is_an_error_naming_the_first_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + 'timeline:\n  reactions:\n    +1: verification\n    "+1": key_event\n')
+
+    with pytest.raises(ConfigError, match=at(13, "timeline.reactions.+1") + r"duplicate key \(first set on line 12\)"):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize("confirm", ["ephemeral", "reaction", "none"])
+def test_confirm_may_be_ephemeral_reaction_or_none(tmp_path: Path, confirm: str) -> None:
+    config = load(tmp_path, MINIMAL + f"timeline:\n  confirm: {confirm}\n")
+
+    assert config.timeline.confirm == confirm
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("off", r'got off \(a boolean\): YAML reads off as false; to confirm nothing, write "none"'),
+        ("no", r'got no \(a boolean\): YAML reads no as false; to confirm nothing, write "none"'),
+        ("~", r'got nothing \(null\); to confirm nothing, write "none"'),
+        ("null", r'got nothing \(null\); to confirm nothing, write "none"'),
+        ("yes", r"got yes \(a boolean\)"),
+        ("Ephemeral", r'got "Ephemeral" \(did you mean "ephemeral"\?\)'),
+        ("reactions", r'got "reactions" \(did you mean "reaction"\?\)'),
+        ("2", r"got 2 \(a number\)"),
+    ],
+    ids=["off", "no", "tilde", "null", "yes", "capitalised", "plural", "number"],
+)
+def test_a_confirm_that_is_not_one_of_the_three_is_an_error_listing_them(
+    tmp_path: Path, value: str, expected: str
+) -> None:
+    path = write(tmp_path, MINIMAL + f"timeline:\n  confirm: {value}\n")
+
+    with pytest.raises(
+        ConfigError, match=at(11, "timeline.confirm") + r'expected one of "ephemeral", "reaction", "none", ' + expected
+    ):
+        load_config(path, {})
+
+
+def test_a_confirm_reaction_with_colons_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + 'timeline:\n  confirm: reaction\n  confirm_reaction: ":eyes:"\n')
+
+    with pytest.raises(
+        ConfigError,
+        match=at(12, "timeline.confirm_reaction") + 'expected an emoji name without colons: drop them and write "eyes"',
+    ):
+        load_config(path, {})
+
+
+def test_a_confirm_reaction_that_also_marks_is_an_error_when_the_bot_confirms_by_reaction(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "timeline:\n  confirm: reaction\n  confirm_reaction: pushpin\n")
+
+    with pytest.raises(
+        ConfigError, match=at(12, "timeline.confirm_reaction") + '"pushpin" also marks messages as key_event'
+    ):
+        load_config(path, {})
+
+
+@pytest.mark.parametrize(("show", "expected"), [("1", 1), ("50", 50), ("0x10", 16)])
+def test_show_accepts_whole_numbers_from_1_to_50(tmp_path: Path, show: str, expected: int) -> None:
+    config = load(tmp_path, MINIMAL + f"timeline:\n  show: {show}\n")
+
+    assert config.timeline.show == expected
+
+
+@pytest.mark.parametrize(
+    ("show", "got"),
+    [
+        ("0", "0"),
+        ("51", "51"),
+        ("-3", "-3"),
+        ("true", r"true \(a boolean\)"),
+        ("20.0", r"20\.0 \(a number\)"),
+        ('"20"', '"20"'),
+        ("", r"nothing \(null\)"),
+    ],
+    ids=["zero", "over-slack-limit", "negative", "boolean", "float", "string", "null"],
+)
+def test_a_show_that_is_not_a_whole_number_from_1_to_50_is_an_error(tmp_path: Path, show: str, got: str) -> None:
+    path = write(tmp_path, MINIMAL + f"timeline:\n  show: {show}\n")
+
+    with pytest.raises(
+        ConfigError, match=at(11, "timeline.show") + "expected a whole number from 1 to 50 .*got " + got + "$"
+    ):
+        load_config(path, {})
+
+
+def test_an_unknown_timeline_key_is_an_error_suggesting_the_closest_one(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "timeline:\n  show: 10\n  reaction:\n    pushpin: key_event\n")
+
+    with pytest.raises(ConfigError, match=at(12, "timeline.reaction") + "unknown key") as raised:
+        load_config(path, {})
+
+    assert 'did you mean "reactions"?' in str(raised.value)
+    assert "expected one of reactions, confirm, confirm_reaction, show" in str(raised.value)
+
+
+def test_a_timeline_that_is_not_a_mapping_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "timeline: [pushpin]\n")
+
+    with pytest.raises(ConfigError, match=at(10, "timeline") + "expected a mapping with keys reactions, confirm"):
+        load_config(path, {})
 
 
 # --- the environment -----------------------------------------------------------------------------------

@@ -1,0 +1,192 @@
+"""Reading the timeline back, notes and shortcut entries, and the people cache."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.timeline import Attachment, TimelineEntry
+
+from .tables import MarkRow, MessageRow, PersonRow, TimelineEntryRow
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    team_id: str
+    incident_id: int
+    kind: str
+    source: str  # note | shortcut
+    text: str
+    added_by: str
+    at: datetime
+    author_id: str | None = None
+    channel_id: str | None = None
+    message_ts: str | None = None
+    permalink: str | None = None
+    request_key: str | None = None
+
+
+def _files(raw: str | None) -> tuple[Attachment, ...]:
+    if not raw:
+        return ()
+    return tuple(Attachment(name=f["name"], type=f["type"], permalink=f.get("permalink")) for f in json.loads(raw))
+
+
+class TimelineStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def has_message(self, channel_id: str, ts: str) -> bool:
+        found = await self._session.scalar(
+            select(MessageRow.id).where(MessageRow.channel_id == channel_id, MessageRow.ts == ts)
+        )
+        return found is not None
+
+    async def message_count(self, incident_id: int) -> int:
+        count = await self._session.scalar(
+            select(func.count()).select_from(MessageRow).where(MessageRow.incident_id == incident_id)
+        )
+        return int(count or 0)
+
+    async def messages(self, incident_id: int) -> list[TimelineEntry]:
+        """Every captured message, oldest first (marked or not), with the kinds it is marked with."""
+        return await self._message_entries(incident_id, marked_only=False)
+
+    async def marked_messages(self, incident_id: int) -> list[TimelineEntry]:
+        return await self._message_entries(incident_id, marked_only=True)
+
+    async def _message_entries(self, incident_id: int, *, marked_only: bool) -> list[TimelineEntry]:
+        marks: dict[tuple[str, str], list[str]] = defaultdict(list)
+        mark_rows = await self._session.execute(
+            select(MarkRow.channel_id, MarkRow.ts, MarkRow.kind, MarkRow.marked_at)
+            .where(MarkRow.incident_id == incident_id)
+            .order_by(MarkRow.id)
+        )
+        first_marked: dict[tuple[str, str], datetime] = {}
+        for channel_id, ts, kind, marked_at in mark_rows:
+            if kind not in marks[(channel_id, ts)]:
+                marks[(channel_id, ts)].append(kind)
+            first_marked.setdefault((channel_id, ts), marked_at)
+        rows = await self._session.scalars(
+            select(MessageRow)
+            .where(MessageRow.incident_id == incident_id)
+            .order_by(MessageRow.posted_at, MessageRow.ts)
+        )
+        entries: list[TimelineEntry] = []
+        seen: set[tuple[str, str]] = set()
+        for row in rows:
+            key = (row.channel_id, row.ts)
+            seen.add(key)
+            if marked_only and key not in marks:
+                continue
+            entries.append(
+                TimelineEntry(
+                    at=row.posted_at,
+                    kinds=tuple(marks.get(key, ())),
+                    source="message",
+                    text=row.text,
+                    author_id=row.user_id,
+                    author_name=row.author_name,
+                    channel_id=row.channel_id,
+                    ts=row.ts,
+                    permalink=row.permalink,
+                    edited=row.edited_ts is not None,
+                    deleted=row.deleted_at is not None,
+                    original_text=row.original_text,
+                    files=_files(row.files),
+                )
+            )
+        # Marks on messages that never reached us (posted before the bot joined, or still being fetched).
+        for (channel_id, ts), kinds in marks.items():
+            if (channel_id, ts) not in seen:
+                entries.append(
+                    TimelineEntry(
+                        at=first_marked[(channel_id, ts)],
+                        kinds=tuple(kinds),
+                        source="message",
+                        text="",
+                        channel_id=channel_id,
+                        ts=ts,
+                    )
+                )
+        return sorted(entries, key=lambda e: (e.at, e.ts or ""))
+
+    async def set_permalink(self, channel_id: str, ts: str, permalink: str) -> None:
+        await self._session.execute(
+            update(MessageRow)
+            .where(MessageRow.channel_id == channel_id, MessageRow.ts == ts)
+            .values(permalink=permalink)
+        )
+
+    async def add_entry(self, entry: NewEntry) -> bool:
+        """False when an entry with the same request key exists already (a redelivered command)."""
+        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        result = await self._session.execute(
+            insert(TimelineEntryRow)
+            .values(
+                team_id=entry.team_id,
+                incident_id=entry.incident_id,
+                kind=entry.kind,
+                source=entry.source,
+                author_id=entry.author_id,
+                added_by=entry.added_by,
+                text=entry.text,
+                channel_id=entry.channel_id,
+                message_ts=entry.message_ts,
+                permalink=entry.permalink,
+                at=entry.at,
+                request_key=entry.request_key,
+            )
+            .on_conflict_do_nothing(index_elements=["incident_id", "request_key"])
+            .returning(TimelineEntryRow.id)
+        )
+        return result.first() is not None
+
+    async def entries(self, incident_id: int) -> list[TimelineEntry]:
+        rows = await self._session.scalars(
+            select(TimelineEntryRow).where(TimelineEntryRow.incident_id == incident_id).order_by(TimelineEntryRow.at)
+        )
+        return [
+            TimelineEntry(
+                at=r.at,
+                kinds=(r.kind,),
+                source=r.source,
+                text=r.text,
+                author_id=r.author_id or r.added_by,
+                channel_id=r.channel_id,
+                ts=r.message_ts,
+                permalink=r.permalink,
+            )
+            for r in rows
+        ]
+
+    async def people(self, team_id: str, user_ids: set[str]) -> dict[str, str]:
+        if not user_ids:
+            return {}
+        rows = await self._session.execute(
+            select(PersonRow.user_id, PersonRow.name).where(
+                PersonRow.team_id == team_id, PersonRow.user_id.in_(user_ids)
+            )
+        )
+        return {str(user_id): str(name) for user_id, name in rows.tuples()}
+
+    async def remember_person(self, team_id: str, user_id: str, name: str, is_bot: bool, at: datetime) -> None:
+        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = insert(PersonRow).values(team_id=team_id, user_id=user_id, name=name, is_bot=is_bot, fetched_at=at)
+        await self._session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["team_id", "user_id"],
+                set_={
+                    "name": stmt.excluded.name,
+                    "is_bot": stmt.excluded.is_bot,
+                    "fetched_at": stmt.excluded.fetched_at,
+                },
+            )
+        )
