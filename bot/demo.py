@@ -22,6 +22,7 @@ from bot.app import IncidentBot
 from bot.config import load_config, resolve_config_path
 from bot.emulator import Channel, SlackEmulator
 from bot.slack.ids import ActionId
+from bot.slack.manifest import BOT_EVENTS, bot_scopes
 
 
 def _say(out: TextIO, line: str = "") -> None:
@@ -33,7 +34,13 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
     signing_secret = secrets.token_hex(16)
     with tempfile.TemporaryDirectory(prefix="incident-bot-demo-") as tmp:
         db_url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
-        async with SlackEmulator(signing_secret=signing_secret, bot_token="xoxb-demo", app_token="xapp-demo") as emu:
+        async with SlackEmulator(
+            signing_secret=signing_secret,
+            bot_token="xoxb-demo",
+            app_token="xapp-demo",
+            scopes=bot_scopes(),  # the workspace grants what our manifest asks for, and nothing more
+            events=BOT_EVENTS,
+        ) as emu:
             config = load_config(
                 resolve_config_path(environ),
                 {

@@ -13,6 +13,7 @@ from aiohttp import web
 from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.emulator import SlackEmulator
+from bot.slack.manifest import BOT_EVENTS, bot_scopes
 
 from .databases import PostgresTemplate, async_url, postgres_required, postgres_unavailable_reason
 
@@ -84,7 +85,11 @@ class People:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[SlackEmulator]:
-    emu = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN)
+    # The workspace grants exactly the scopes and event subscriptions of our manifest: a Web API call the
+    # manifest does not cover fails with missing_scope, an event it does not subscribe to is never delivered.
+    emu = SlackEmulator(
+        signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN, scopes=bot_scopes(), events=BOT_EVENTS
+    )
     await emu.start()
     yield emu
     await emu.stop()

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
 
 import aiohttp
@@ -17,6 +17,7 @@ from bot.emulator.workspace import JSON
 log = logging.getLogger(__name__)
 
 Kind = Literal["command", "event", "interactive"]
+T = TypeVar("T")
 _SOCKET_TYPES = {"command": "slash_commands", "event": "events_api", "interactive": "interactive"}
 
 
@@ -41,8 +42,8 @@ class Courier:
         self.failed: list[Delivery] = []
         self.dropped: list[JSON] = []
         self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._chain: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._chain: asyncio.Task[Any] | None = None
 
     async def open(self) -> None:
         self._session = aiohttp.ClientSession()
@@ -118,27 +119,71 @@ class Courier:
         """Deliver an event envelope in the background, after every earlier one (dropped if nobody listens)."""
 
         async def send() -> None:
-            if not self.has_target():
-                self.dropped.append(envelope)
-                return
-            await self.deliver("event", envelope)
+            await self._send_or_drop(envelope)
 
         self._spawn_ordered(send)
 
-    def _spawn_ordered(self, make: Callable[[], Awaitable[None]]) -> None:
+    async def emit_and_wait(self, envelope: JSON, *, drop_if_no_target: bool = True) -> Delivery | None:
+        """Deliver an event envelope after every earlier background one and return the bot's answer.
+
+        With nowhere to deliver: dropped (None), or RuntimeError when drop_if_no_target is False.
+        """
+        if not drop_if_no_target and not self.has_target():
+            raise RuntimeError("nowhere to deliver: call set_request_url() or connect a Socket Mode client first")
+        return await self._spawn_ordered(lambda: self._send_or_drop(envelope))
+
+    async def _send_or_drop(self, envelope: JSON) -> Delivery | None:
+        if not self.has_target():
+            self.dropped.append(envelope)
+            return None
+        return await self.deliver("event", envelope)
+
+    async def redeliver(self, delivery: Delivery, *, retry_num: int, retry_reason: str) -> Delivery:
+        """Send an earlier delivery's exact body again, as Slack's retry does (fresh signature + retry headers)."""
+        if delivery.mode == "socket":
+            return await self._redeliver_socket(delivery, retry_num=retry_num, retry_reason=retry_reason)
+        if self.request_url is None or self._session is None:
+            raise RuntimeError("redelivering an HTTP request needs a started emulator with a request URL")
+        content_type = next(
+            (v for k, v in delivery.request_headers.items() if k.lower() == "content-type"), "application/json"
+        )
+        body = delivery.request_body
+        headers = signed_headers(
+            self.signing_secret, body, content_type, retry_num=retry_num, retry_reason=retry_reason
+        )
+        again = await post_http(
+            self._session, self.request_url, body, headers, kind=delivery.kind, give_up_after=self.timeout
+        )
+        return self._record(again)
+
+    async def _redeliver_socket(self, delivery: Delivery, *, retry_num: int, retry_reason: str) -> Delivery:
+        envelope = json.loads(delivery.request_body)
+        again = await self.hub.send(
+            str(envelope["type"]),
+            envelope["payload"],
+            accepts_response_payload=bool(envelope.get("accepts_response_payload")),
+            retry_attempt=retry_num,
+            retry_reason=retry_reason,
+            ack_within=self.timeout,
+        )
+        again.kind = delivery.kind
+        return self._record(again)
+
+    def _spawn_ordered(self, make: Callable[[], Awaitable[T]]) -> asyncio.Task[T]:
         previous = self._chain
 
-        async def run() -> None:
+        async def run() -> T:
             if previous is not None and not previous.done():
                 await asyncio.wait({previous})
-            await make()
+            return await make()
 
         task = asyncio.get_running_loop().create_task(run())
         self._chain = task
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
+        return task
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("emulator background delivery failed", exc_info=task.exception())

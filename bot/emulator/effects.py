@@ -9,9 +9,15 @@ from bot.emulator.blocks import with_generated_ids
 from bot.emulator.context import Host
 from bot.emulator.workspace import JSON, Channel, Message
 
+# Message subtypes that still notify a mentioned app with app_mention.
+_MENTIONING_SUBTYPES = (None, "file_share", "thread_broadcast")
 
-def store_message(host: Host, channel: Channel, message: Message) -> Message:
-    """Append a message (threading it under the thread's root) and emit its message / app_mention events."""
+
+def store_message(host: Host, channel: Channel, message: Message, *, deliver: bool = True) -> Message:
+    """Append a message (threading it under the thread's root) and emit its message / app_mention events.
+
+    deliver=False stores it without emitting anything (a lost or not-yet-delivered event).
+    """
     if message.thread_ts:
         parent = channel.find(message.thread_ts)
         if parent is None:
@@ -23,9 +29,12 @@ def store_message(host: Host, channel: Channel, message: Message) -> Message:
             root.thread_ts = root.ts
             message.thread_ts = root.ts
     channel.messages.append(message)
+    if not deliver:
+        return message
     host.emit_event(events.message_event(host.workspace, channel, message), channel)
     bot = host.workspace.identity
-    if message.user != bot.user_id and f"<@{bot.user_id}>" in message.text and not message.subtype:
+    mentioned = f"<@{bot.user_id}>" in message.text
+    if message.user != bot.user_id and mentioned and message.subtype in _MENTIONING_SUBTYPES:
         host.emit_event(events.app_mention_event(channel, message), channel)
     return message
 
@@ -60,7 +69,7 @@ def bot_message(
     return store_message(host, channel, message)
 
 
-def join_channel(host: Host, channel: Channel, user_id: str, inviter: str | None = None) -> None:
+def join_channel(host: Host, channel: Channel, user_id: str, inviter: str | None = None) -> Message:
     """A member joins: member_joined_channel event plus the channel_join message Slack writes."""
     channel.members.add(user_id)
     ts = host.workspace.next_ts()
@@ -74,7 +83,7 @@ def join_channel(host: Host, channel: Channel, user_id: str, inviter: str | None
         inviter=inviter,
         team=host.workspace.team_id,
     )
-    store_message(host, channel, notice)
+    return store_message(host, channel, notice)
 
 
 def system_message(host: Host, channel: Channel, user_id: str, subtype: str, text: str) -> Message:
@@ -90,8 +99,10 @@ def system_message(host: Host, channel: Channel, user_id: str, subtype: str, tex
     return store_message(host, channel, message)
 
 
-def edit_message(host: Host, channel: Channel, message: Message, changes: dict[str, Any], editor: str) -> None:
-    """Apply an edit (text / blocks / attachments) and emit message_changed."""
+def edit_message(
+    host: Host, channel: Channel, message: Message, changes: dict[str, Any], editor: str, *, emit: bool = True
+) -> JSON:
+    """Apply an edit (text / blocks / attachments); returns the message_changed event (emitted unless emit=False)."""
     before = host.workspace.message_api(channel, message)
     if "text" in changes:
         message.text = str(changes["text"])
@@ -102,13 +113,20 @@ def edit_message(host: Host, channel: Channel, message: Message, changes: dict[s
     event_ts = host.workspace.next_ts()
     message.edited = {"user": editor, "ts": event_ts}
     after = host.workspace.message_api(channel, message)
-    host.emit_event(events.message_changed_event(channel, before, after, event_ts), channel)
+    event = events.message_changed_event(channel, before, after, event_ts)
+    if emit:
+        host.emit_event(event, channel)
+    return event
 
 
-def delete_message(host: Host, channel: Channel, message: Message) -> None:
+def delete_message(host: Host, channel: Channel, message: Message, *, emit: bool = True) -> JSON:
+    """Remove a message; returns the message_deleted event (emitted unless emit=False)."""
     previous = host.workspace.message_api(channel, message)
     channel.messages.remove(message)
     if message.ts in channel.pins:
         channel.pins.remove(message.ts)
     event_ts = host.workspace.next_ts()
-    host.emit_event(events.message_deleted_event(channel, previous, event_ts), channel)
+    event = events.message_deleted_event(channel, previous, event_ts)
+    if emit:
+        host.emit_event(event, channel)
+    return event

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import mimetypes
 import secrets
 import time
 import uuid
@@ -28,11 +29,13 @@ from bot.emulator.workspace import (
     BotIdentity,
     Channel,
     EphemeralMessage,
+    File,
     Message,
     ResponseUrlPost,
     User,
     View,
     Workspace,
+    bot_app_id,
 )
 
 # The bot scopes of the app manifest (platform-notes §6.3).
@@ -114,6 +117,7 @@ class SlackEmulator:
         self._triggers: dict[str, _Trigger] = {}
         self._response_targets: dict[str, ResponseTarget] = {}
         self._event_envelopes: dict[str, JSON] = {}
+        self._message_events: dict[tuple[str, str], JSON] = {}  # (channel, ts) -> the message event as first sent
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -254,16 +258,33 @@ class SlackEmulator:
 
     # -- Host protocol (used by the Web API methods) -----------------------------------------------------
     def emit_event(self, event: JSON, channel: Channel | None = None) -> None:
+        envelope = self._envelope_for(event, channel)
+        if envelope is not None:
+            self._courier.emit(envelope)
+
+    def _envelope_for(self, event: JSON, channel: Channel | None) -> JSON | None:
+        """The event_callback envelope for an event, or None when the app would not get it (not subscribed /
+        not a member of the channel)."""
+        if not self._receives(event, channel):
+            return None
+        return payloads.event_envelope(self.workspace, event, payloads.new_event_id())
+
+    def _receives(self, event: JSON, channel: Channel | None) -> bool:
         if event.get("type") == "message" and channel is not None:
             kind = {"channel": "channels", "group": "groups", "im": "im"}[channel.channel_type]
             subscription = f"message.{kind}"
         else:
             subscription = str(event.get("type"))
         if subscription not in self._events:
-            return
-        if channel is not None and self.bot_user_id not in channel.members:
-            return
-        self._courier.emit(payloads.event_envelope(self.workspace, event, payloads.new_event_id()))
+            return False
+        return channel is None or self.bot_user_id in channel.members
+
+    async def _deliver_now(self, event: JSON, channel: Channel) -> Delivery | None:
+        """Deliver an event after every pending background one and return the bot's answer (None: not delivered)."""
+        envelope = self._envelope_for(event, channel)
+        if envelope is None:
+            return None
+        return await self._courier.emit_and_wait(envelope)
 
     def exchange_trigger(self, trigger_id: str) -> tuple[str, str | None]:
         trigger = self._triggers.get(trigger_id)
@@ -299,6 +320,14 @@ class SlackEmulator:
     async def wait_idle(self) -> None:
         """Wait until every background delivery (echoes, joins, people's messages) has been answered."""
         await self._courier.wait_idle()
+
+    async def redeliver(self, delivery: Delivery, *, retry_num: int = 1, retry_reason: str = "http_error") -> Delivery:
+        """Send an earlier delivery's exact request body again, as Slack's Events API retry does.
+
+        HTTP mode: fresh X-Slack-Request-Timestamp and signature plus X-Slack-Retry-Num / X-Slack-Retry-Reason.
+        A Socket Mode delivery is sent again as a new envelope with retry_attempt / retry_reason.
+        """
+        return await self._courier.redeliver(delivery, retry_num=retry_num, retry_reason=retry_reason)
 
     async def deliver_raw(self, body: bytes, content_type: str, headers: Mapping[str, str]) -> Delivery:
         """POST exact bytes with exact headers to the request URL (forged signatures, stale timestamps...)."""
@@ -403,45 +432,192 @@ class SlackEmulator:
         }
         return await self._courier.deliver("event", payload)
 
-    async def post_message(self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None) -> Message:
-        """A person writes in a channel: stored, then delivered to the bot as a message event (background)."""
+    async def post_message(
+        self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None, *, deliver: bool = True
+    ) -> Message:
+        """A person (or another integration's bot user) writes in a channel or thread.
+
+        Stored, then delivered to the bot as a message event in the background. deliver=False only stores it (the
+        event is lost or late: deliver it later with deliver_message_event()). A bot user made with
+        add_user(is_bot=True) posts a modern bot message: bot_id, user and bot_profile, no subtype.
+        """
         user = self._user(user_id)
+        channel = self._postable(user, channel_id)
+        ts = self.workspace.next_ts()
+        if user.is_bot and user.bot_id:
+            app_id = self.app_id if user.id == self.bot_user_id else bot_app_id(user.bot_id)
+            message = Message(
+                ts=ts,
+                channel=channel.id,
+                user=user_id,
+                text=text,
+                thread_ts=thread_ts,
+                team=self.team_id,
+                bot_id=user.bot_id,
+                app_id=app_id,
+            )
+        else:
+            message = Message(
+                ts=ts,
+                channel=channel.id,
+                user=user_id,
+                text=text,
+                thread_ts=thread_ts,
+                team=self.team_id,
+                client_msg_id=str(uuid.uuid4()),
+                blocks=_rich_text(text),
+            )
+        return self._store(channel, message, deliver=deliver)
+
+    async def deliver_message_event(self, channel_id: str, ts: str, *, ordered: bool = True) -> Delivery:
+        """Deliver (now, after pending background deliveries) the message event of a stored message.
+
+        `ordered=False` sends it at once, concurrently with whatever else is in flight, as Slack does under load
+        (a burst of events arrives on several connections at the same time).
+
+        The event is the one Slack sent (or would have sent) when the message was posted, with a new event_id:
+        a late delivery of a message posted with deliver=False, or a duplicate. Raises ValueError if the app
+        would not receive it (not subscribed / not a member), RuntimeError with nowhere to deliver.
+        """
         channel = self._channel(channel_id)
-        if user_id not in channel.members:
-            raise ValueError(f"{user.name} is not a member of #{channel.name}; Slack would not let them post")
+        message = self._message(channel, ts)
+        event = self._message_events.get((channel.id, ts))
+        if event is None:
+            event = events.message_event(self.workspace, channel, message)
+            if not message.is_reply:
+                event.pop("thread_ts", None)
+        if not self._receives(event, channel):
+            raise ValueError(f"the app does not receive message events of #{channel.name} (subscription/membership)")
+        envelope = payloads.event_envelope(self.workspace, event, payloads.new_event_id())
+        if not ordered:
+            return await self._courier.deliver("event", envelope)
+        delivery = await self._courier.emit_and_wait(envelope, drop_if_no_target=False)
+        assert delivery is not None
+        return delivery
+
+    async def edit_message(self, user_id: str, channel_id: str, ts: str, text: str) -> Delivery | None:
+        """The author edits their message: text (and rich_text blocks) replaced, `edited` set; message_changed is
+        delivered now. Returns the bot's answer, or None when the app does not receive the event."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = self._message(channel, ts)
+        if message.user != user_id:
+            raise ValueError(f"only the author ({message.user}) can edit message {ts}; Slack would not let {user_id}")
+        if message.subtype not in _EDITABLE_SUBTYPES:
+            raise ValueError(f"a {message.subtype} message cannot be edited")
         if channel.is_archived:
             raise ValueError(f"#{channel.name} is archived")
+        changes: dict[str, Any] = {"text": text}
+        if message.blocks and all(block.get("type") == "rich_text" for block in message.blocks):
+            changes["blocks"] = _rich_text(text)
+        event = effects.edit_message(self, channel, message, changes, editor=user_id, emit=False)
+        return await self._deliver_now(event, channel)
+
+    async def delete_message(self, user_id: str, channel_id: str, ts: str) -> Delivery | None:
+        """The author deletes their message: gone from history; message_deleted is delivered now.
+        Returns the bot's answer, or None when the app does not receive the event."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = self._message(channel, ts)
+        if message.user != user_id:
+            raise ValueError(f"only the author ({message.user}) can delete message {ts}; Slack would not let {user_id}")
+        if channel.is_archived:
+            raise ValueError(f"#{channel.name} is archived")
+        event = effects.delete_message(self, channel, message, emit=False)
+        self._message_events.pop((channel.id, ts), None)
+        return await self._deliver_now(event, channel)
+
+    async def react(self, user_id: str, channel_id: str, message_ts: str, name: str) -> Delivery | None:
+        """A person adds an emoji reaction; reaction_added is delivered now (None: the app does not receive it).
+
+        A second identical reaction by the same person raises ValueError (Slack: already_reacted).
+        """
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = self._message(channel, message_ts)
+        emoji = name.strip(":")
+        users = message.reactions.setdefault(emoji, [])
+        if user_id in users:
+            raise ValueError(f"already_reacted: {user_id} already reacted :{emoji}: to {message_ts}")
+        users.append(user_id)
+        event = events.reaction_event("reaction_added", user_id, channel, message, emoji, self.workspace.next_ts())
+        return await self._deliver_now(event, channel)
+
+    async def unreact(self, user_id: str, channel_id: str, message_ts: str, name: str) -> Delivery | None:
+        """A person removes their reaction; reaction_removed is delivered now (None: the app does not receive it,
+        e.g. reaction_removed is not among the subscribed events, as in DEFAULT_EVENTS)."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = self._message(channel, message_ts)
+        emoji = name.strip(":")
+        users = message.reactions.get(emoji, [])
+        if user_id not in users:
+            raise ValueError(f"no_reaction: {user_id} has no :{emoji}: on {message_ts}")
+        users.remove(user_id)
+        if not users:
+            del message.reactions[emoji]
+        event = events.reaction_event("reaction_removed", user_id, channel, message, emoji, self.workspace.next_ts())
+        return await self._deliver_now(event, channel)
+
+    async def share_file(
+        self, user_id: str, channel_id: str, name: str, filetype: str = "png", text: str = ""
+    ) -> Message:
+        """A person uploads a file into a channel: a file_share message, stored and delivered (background)."""
+        user = self._user(user_id)
+        channel = self._postable(user, channel_id)
+        ws = self.workspace
+        file = File(id=ws.new_id("F"), filename=name, length=0, title=name, channels=[channel.id], user=user_id)
+        file.content = b""
+        ws.files[file.id] = file
+        ts = ws.next_ts()
         message = Message(
-            ts=self.workspace.next_ts(),
+            ts=ts,
             channel=channel.id,
             user=user_id,
             text=text,
-            thread_ts=thread_ts,
+            subtype="file_share",
             team=self.team_id,
             client_msg_id=str(uuid.uuid4()),
-            blocks=[
-                {
-                    "type": "rich_text",
-                    "block_id": secrets.token_hex(2),
-                    "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
-                }
-            ],
+            blocks=_rich_text(text) if text else [],
+            files=[_file_object(ws.team_id, ws.team_domain, file, filetype, ts)],
+            upload=True,
         )
-        return effects.store_message(self, channel, message)
+        return self._store(channel, message, deliver=True)
 
-    async def react(self, user_id: str, channel_id: str, message_ts: str, name: str) -> None:
-        """A person adds an emoji reaction (reaction_added is delivered in the background)."""
-        self._user(user_id)
+    async def join(self, user_id: str, channel_id: str) -> Message:
+        """A person joins a public channel: member_joined_channel and the channel_join message are delivered
+        (background). Returns the channel_join message."""
+        user = self._user(user_id)
         channel = self._channel(channel_id)
-        message = channel.find(message_ts)
+        if channel.is_private or channel.is_im:
+            raise ValueError(f"#{channel.name} is private; people join it only when invited")
+        if channel.is_archived:
+            raise ValueError(f"#{channel.name} is archived")
+        if user_id in channel.members:
+            raise ValueError(f"{user.name} is already in #{channel.name}")
+        message = effects.join_channel(self, channel, user_id)
+        self._message_events[(channel.id, message.ts)] = events.message_event(self.workspace, channel, message)
+        return message
+
+    def _postable(self, user: User, channel_id: str) -> Channel:
+        channel = self._channel(channel_id)
+        if user.id not in channel.members:
+            raise ValueError(f"{user.name} is not a member of #{channel.name}; Slack would not let them post")
+        if channel.is_archived:
+            raise ValueError(f"#{channel.name} is archived")
+        return channel
+
+    def _message(self, channel: Channel, ts: str) -> Message:
+        message = channel.find(ts)
         if message is None:
-            raise ValueError(f"no message {message_ts} in #{channel.name}")
-        users = message.reactions.setdefault(name.strip(":"), [])
-        if user_id not in users:
-            users.append(user_id)
-            ts = self.workspace.next_ts()
-            event = events.reaction_event("reaction_added", user_id, channel, message, name.strip(":"), ts)
-            self.emit_event(event, channel)
+            raise ValueError(f"no message {ts} in #{channel.name}")
+        return message
+
+    def _store(self, channel: Channel, message: Message, *, deliver: bool) -> Message:
+        """Store a person's message, emit its events unless deliver=False, and keep its original message event."""
+        effects.store_message(self, channel, message, deliver=deliver)
+        self._message_events[(channel.id, message.ts)] = events.message_event(self.workspace, channel, message)
+        return message
 
     async def click(
         self,
@@ -645,6 +821,66 @@ class SlackEmulator:
                     self.workspace, f"[#{where}] ({notice.source})", notice.text, notice.blocks
                 )
         return "\n".join(lines)
+
+
+_EDITABLE_SUBTYPES = (None, "file_share", "thread_broadcast", "me_message")
+
+_MIMETYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "pdf": "application/pdf",
+    "text": "text/plain",
+    "csv": "text/csv",
+    "json": "application/json",
+    "zip": "application/zip",
+    "mp4": "video/mp4",
+}
+
+
+def _rich_text(text: str) -> list[JSON]:
+    """The blocks Slack's client attaches to a message a person types."""
+    return [
+        {
+            "type": "rich_text",
+            "block_id": secrets.token_hex(2),
+            "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
+        }
+    ]
+
+
+def _file_object(team_id: str, domain: str, file: File, filetype: str, ts: str) -> JSON:
+    """A file object of a file_share message (the fields of Slack's files[] entries that matter to an app)."""
+    created = int(float(ts))
+    private = f"https://files.slack.com/files-pri/{team_id}-{file.id}/{file.filename}"
+    return {
+        "id": file.id,
+        "created": created,
+        "timestamp": created,
+        "name": file.filename,
+        "title": file.title,
+        "mimetype": _MIMETYPES.get(filetype, mimetypes.guess_type(f"f.{filetype}")[0] or "application/octet-stream"),
+        "filetype": filetype,
+        "pretty_type": filetype.upper(),
+        "user": file.user,
+        "user_team": team_id,
+        "editable": False,
+        "size": file.length,
+        "mode": "hosted",
+        "is_external": False,
+        "external_type": "",
+        "is_public": True,
+        "public_url_shared": False,
+        "display_as_bot": False,
+        "username": "",
+        "url_private": private,
+        "url_private_download": f"https://files.slack.com/files-pri/{team_id}-{file.id}/download/{file.filename}",
+        "permalink": f"https://{domain}.slack.com/files/{file.user}/{file.id}/{file.filename}",
+        "permalink_public": f"https://slack-files.com/{team_id}-{file.id}-{secrets.token_hex(5)}",
+        "has_rich_preview": False,
+        "file_access": "visible",
+    }
 
 
 def _locate(blocks: list[JSON], action_id: str, block_id: str | None, where: str) -> tuple[JSON, JSON]:

@@ -57,6 +57,11 @@ class User:
         }
 
 
+def bot_app_id(bot_id: str) -> str:
+    """The app id of another integration's bot user (derived from its bot id, so no workspace id is used up)."""
+    return "A" + bot_id.removeprefix("B")
+
+
 @dataclass(frozen=True)
 class BotIdentity:
     """The app under test: its bot user, bot id and app id (what auth.test answers)."""
@@ -97,6 +102,7 @@ class Message:
     team: str | None = None
     client_msg_id: str | None = None
     inviter: str | None = None
+    upload: bool = False  # a file a person uploaded (file_share from a client), not an app's files.* upload
 
     @property
     def is_reply(self) -> bool:
@@ -264,6 +270,15 @@ class Workspace:
         self.channels[channel.id] = channel
         return channel
 
+    def bot_profile(self, bot_id: str) -> JSON | None:
+        """The `bot_profile` of messages posted by a bot: the app under test, or a bot user made with add_user()."""
+        if self.bot is not None and bot_id == self.bot.bot_id:
+            return self.bot.profile(self.team_id)
+        for user in self.users.values():
+            if user.bot_id == bot_id:
+                return BotIdentity(user.id, bot_id, bot_app_id(bot_id), user.name).profile(self.team_id)
+        return None
+
     def display_name(self, user_id: str | None) -> str:
         if user_id is None:
             return "unknown"
@@ -324,8 +339,9 @@ class Workspace:
             data["bot_id"] = message.bot_id
             if message.app_id:
                 data["app_id"] = message.app_id
-            if self.bot and message.bot_id == self.bot.bot_id:
-                data["bot_profile"] = self.bot.profile(self.team_id)
+            profile = self.bot_profile(message.bot_id)
+            if profile is not None:
+                data["bot_profile"] = profile
         if message.client_msg_id:
             data["client_msg_id"] = message.client_msg_id
         if message.inviter:
@@ -339,7 +355,8 @@ class Workspace:
             data["attachments"] = message.attachments
         if message.files:
             data["files"] = message.files
-            data["upload"] = False
+            data["upload"] = message.upload
+            data["display_as_bot"] = False
         if message.metadata:
             data["metadata"] = message.metadata
         if message.edited:

@@ -122,13 +122,8 @@ class TimelineShortcut:
             )
         else:
             here = await self._incidents.in_channel(shortcut.team_id, shortcut.channel_id)
-            view = blocks.add_to_timeline_modal(
-                self._config,
-                active,
-                here if here and here.status.is_active else None,
-                _metadata(shortcut),
-                shortcut.text,
-            )
+            preselected = here if here and here.status.is_active else active[0] if len(active) == 1 else None
+            view = blocks.add_to_timeline_modal(self._config, active, preselected, _metadata(shortcut), shortcut.text)
         try:
             await self._slack.open_view(shortcut.trigger_id, view)
         except SlackError as e:

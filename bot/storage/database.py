@@ -41,7 +41,9 @@ def is_sqlite(database_url: str) -> bool:
 def create_engine(database_url: str) -> AsyncEngine:
     """An engine whose write transactions never deadlock on SQLite and that shares well on PostgreSQL."""
     if is_sqlite(database_url):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        # How long a writer waits for another one to finish: 30 s unless the URL says `?timeout=<seconds>`.
+        busy_ms = int(1000 * float(make_url(database_url).query.get("timeout", 30)))  # type: ignore[arg-type]
+        engine = create_async_engine(database_url, connect_args={"timeout": busy_ms / 1000})
 
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -51,7 +53,7 @@ def create_engine(database_url: str) -> AsyncEngine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")

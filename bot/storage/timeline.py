@@ -175,7 +175,7 @@ class TimelineStore:
                 PersonRow.team_id == team_id, PersonRow.user_id.in_(user_ids)
             )
         )
-        return {str(user_id): str(name) for user_id, name in rows.tuples()}
+        return {str(user_id): str(name) for user_id, name in rows}
 
     async def remember_person(self, team_id: str, user_id: str, name: str, is_bot: bool, at: datetime) -> None:
         insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert

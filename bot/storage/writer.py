@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.timeline import Capture, ChannelMessage, Marked, MessageDeleted, MessageEdited, Unmarked
@@ -80,25 +81,37 @@ class TimelineWriter:
             batch = [await queue.get()]
             while len(batch) < self._max_batch and not queue.empty():
                 batch.append(queue.get_nowait())
-            await self._commit(batch)
+            if not await self._commit(batch):
+                # The database is down or locked: what queued up meanwhile would only wait to fail the same
+                # way, so it fails now and its requests answer Slack at once (Slack delivers them again).
+                waiting = []
+                while not queue.empty():
+                    waiting.append(queue.get_nowait())
+                for _, future in waiting:
+                    if not future.done():
+                        future.set_exception(OperationalError("database unavailable", None, Exception("unavailable")))
 
-    async def _commit(self, batch: list[_Pending]) -> None:
+    async def _commit(self, batch: list[_Pending]) -> bool:
+        """Commit the batch and resolve its futures; False when the database itself refused."""
         try:
             results = await self._apply([capture for capture, _ in batch])
         except Exception as error:  # the database refused: each request answers Slack with an error
-            if len(batch) > 1:
-                # One bad capture must not fail the others: try each on its own.
+            unavailable = isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError)
+            if len(batch) > 1 and not unavailable:
+                # One bad capture must not fail the others: try each on its own. (Not when the database itself
+                # is down or locked: then every one would fail again, one slow failure at a time.)
                 for item in batch:
                     await self._commit([item])
-                return
-            log.warning("could not store a timeline capture: %s", error)
-            _, future = batch[0]
-            if not future.done():
-                future.set_exception(error)
-            return
+                return True
+            log.warning("could not store %d timeline capture(s): %s", len(batch), type(error).__name__)
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return not unavailable
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+        return True
 
     async def _apply(self, captures: Sequence[Capture]) -> list[bool]:
         async with self._db.engine.begin() as conn:

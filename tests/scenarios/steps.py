@@ -10,7 +10,9 @@ COMMAND = "/incident"
 async def run(emulator: SlackEmulator, user: str, channel: str, text: str) -> Delivery:
     """A person types `/incident <text>`; Slack must get its answer within 3 seconds."""
     delivery = await emulator.send_command(user, channel, COMMAND, text)
-    assert delivery.status == 200, f"/incident {text} was answered {delivery.status}: {delivery.body}"
+    assert delivery.status == 200, (
+        f"/incident {text} was answered {delivery.status} ({delivery.failure}): {delivery.body}"
+    )
     assert delivery.elapsed < 3.0
     return delivery
 
