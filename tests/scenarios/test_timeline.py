@@ -340,7 +340,8 @@ async def test_the_shortcut_adds_a_message_from_any_channel_to_an_open_incident(
         ("impact",),
         people.carol,
     )
-    assert entry.permalink and entry.permalink.endswith(elsewhere.ts.replace(".", ""))
+    assert entry.permalink is not None
+    assert entry.permalink.endswith(elsewhere.ts.replace(".", ""))
     assert "Added to the timeline" in str(emulator.views[form.id].view)
 
 
