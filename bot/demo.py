@@ -91,19 +91,28 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO) -> None:
     _say(out, f"  → the bot opened #{channel.name}")
 
     await slash(alice, channel.id, f"commander <@{bob}|bob>")
-    for user, text in [
-        (bob, "Seeing `ConnectionPoolTimeoutError` in user-service logs since 14:30"),
-        (alice, "Login is failing for everyone; traffic is 3x normal and all 100 DB connections are in use"),
-    ]:
+
+    async def say(user: str, text: str, *reactions: tuple[str, str]) -> None:
         _say(out, f"▶ {emu.workspace.users[user].name} in #{channel.name}: {text}")
-        await emu.post_message(user, channel.id, text)
+        message = await emu.post_message(user, channel.id, text)
+        for who, emoji in reactions:
+            _say(out, f"  {emu.workspace.users[who].name} reacts :{emoji}:")
+            await emu.react(who, channel.id, message.ts, emoji)
+        await _settle(emu)
+
+    await say(alice, "Login is failing for everyone: 500s on /login since 14:30", (alice, "rotating_light"))
+    await say(
+        bob, "Seeing `ConnectionPoolTimeoutError` in user-service logs; all 100 DB connections in use", (bob, "mag")
+    )
     await slash(alice, channel.id, "severity sev1")
-    _say(out, f"▶ bob in #{channel.name}: Restarting api-service to clear the pool")
-    await emu.post_message(bob, channel.id, "Restarting api-service to clear the pool")
+    await say(bob, "Restarting api-service to clear the pool", (bob, "hammer_and_wrench"))
+    await say(alice, "Error rate back to normal, logins work", (alice, "white_check_mark"), (bob, "white_check_mark"))
+    await slash(alice, channel.id, "note Traffic was 3x normal after the marketing email went out")
     _say(out, f"▶ bob clicks “Mitigated” on the card in #{channel.name}")
     await emu.click(bob, channel.id, channel.pins[0], ActionId.MITIGATE)
     await _settle(emu)
     await slash(bob, channel.id, "resolve")
+    await slash(bob, channel.id, "timeline")
     await slash(alice, general, "status")
 
     _say(out, "\n" + "═" * 72 + "\nWhat the incident channel shows:\n" + "═" * 72)

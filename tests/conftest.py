@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,8 +139,8 @@ def free_socket() -> socket.socket:
     return sock
 
 
-@pytest.fixture
-async def bot(config: Config, emulator: SlackEmulator, people: People) -> AsyncIterator[IncidentBot]:
+@asynccontextmanager
+async def serving(config: Config, emulator: SlackEmulator) -> AsyncIterator[IncidentBot]:
     """The production app, served over HTTP on loopback, with the emulator delivering to it."""
     incident_bot = IncidentBot(config)
     await incident_bot.start()
@@ -148,7 +149,15 @@ async def bot(config: Config, emulator: SlackEmulator, people: People) -> AsyncI
     sock = free_socket()
     await web.SockSite(runner, sock).start()
     emulator.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
-    yield incident_bot
-    await emulator.wait_idle()
-    await runner.cleanup()
-    await incident_bot.close()
+    try:
+        yield incident_bot
+    finally:
+        await emulator.wait_idle()
+        await runner.cleanup()
+        await incident_bot.close()
+
+
+@pytest.fixture
+async def bot(config: Config, emulator: SlackEmulator, people: People) -> AsyncIterator[IncidentBot]:
+    async with serving(config, emulator) as incident_bot:
+        yield incident_bot

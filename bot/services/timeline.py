@@ -286,6 +286,8 @@ def _system_entry(config: Config, audit: AuditEntry) -> TimelineEntry | None:
     old, new = audit.old_value or "", audit.new_value or ""
     if audit.action == "severity_changed":
         old, new = _label(config, old), _label(config, new)
+    elif audit.action == "status_changed":
+        old, new = old.capitalize(), new.capitalize()
     text = template.format(old=old, new=new)
     return TimelineEntry(at=audit.at, kinds=("system",), source="system", text=text, author_id=audit.actor_id)
 

@@ -92,3 +92,6 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "changed the severity" in out
     assert "resolved the incident" in out
     assert "Only visible to alice" in out
+    assert "Timeline of INC-" in out
+    assert "Finding" in out
+    assert "Traffic was 3x normal" in out

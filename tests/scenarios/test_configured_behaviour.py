@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 
 from bot.app import IncidentBot
+from bot.config import load_config
 from bot.emulator import SlackEmulator
-from tests.conftest import People
+from tests.conftest import People, environment, serving
 
-from .steps import wait_for_private
+from .steps import open_incident, wait_for_private
 
 CONFIG = """
 command: /inc
@@ -105,3 +106,40 @@ async def test_the_default_command_name_is_not_answered_when_another_is_configur
 
     assert delivery.status == 404
     assert emulator.calls_to("conversations.create") == []
+
+
+REACTION_CONFIG = """
+command: /incident
+severities:
+  - name: sev1
+    label: "SEV1"
+    description: Outage
+default_severity: sev1
+timeline:
+  reactions:
+    eyes: finding
+  confirm: reaction
+  confirm_reaction: ballot_box_with_check
+"""
+
+
+async def test_a_mark_can_be_confirmed_with_the_bots_own_reaction_which_marks_nothing(
+    emulator: SlackEmulator, people: People, database_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "reaction.yaml").write_text(REACTION_CONFIG, encoding="utf-8")
+    config = load_config(tmp_path / "reaction.yaml", environment(emulator, database_url))
+    async with serving(config, emulator) as bot:
+        channel = await open_incident(emulator, people.alice, people.general, "Eyes on it")
+        posted = await emulator.post_message(people.alice, channel.id, "queue depth 10k")
+
+        await emulator.react(people.alice, channel.id, posted.ts, "eyes")
+        await emulator.wait_for(lambda: "ballot_box_with_check" in channel.find(posted.ts).reactions)  # type: ignore[union-attr]
+        await emulator.wait_idle()
+        assert await bot.background.drained(within=5)
+
+        incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+        assert incident is not None
+        entries = [e for e in await bot.services.timeline.entries(incident) if e.ts == posted.ts]
+    assert [e.kinds for e in entries] == [("finding",)]
+    assert channel.find(posted.ts).reactions["ballot_box_with_check"] == [emulator.bot_user_id]  # type: ignore[union-attr]
+    assert not any("Marked as" in e.text for e in emulator.ephemerals)

@@ -51,3 +51,32 @@ async def test_the_ack_over_socket_mode_carries_the_immediate_answer(
 
     assert delivery.mode == "socket"
     assert "Opening an incident" in delivery.body
+
+
+async def test_messages_over_socket_mode_are_stored_before_they_are_acked(
+    emulator: SlackEmulator, socket_bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Socket capture")
+    posted = await emulator.post_message(people.alice, channel.id, "seen over the websocket", deliver=False)
+
+    delivery = await emulator.deliver_message_event(channel.id, posted.ts)
+
+    assert (delivery.mode, delivery.status) == ("socket", 200)
+    incident = await socket_bot.services.incidents.in_channel(emulator.team_id, channel.id)
+    assert incident is not None
+    async with socket_bot.db.timeline() as store:
+        assert "seen over the websocket" in [e.text for e in await store.messages(incident.id)]
+
+
+async def test_a_message_that_cannot_be_stored_over_socket_mode_is_not_acked(
+    emulator: SlackEmulator, socket_bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Socket outage")
+    posted = await emulator.post_message(people.alice, channel.id, "lost unless redelivered", deliver=False)
+    async with socket_bot.db.engine.begin() as conn:  # the messages table disappears under the running bot
+        await conn.exec_driver_sql("ALTER TABLE messages RENAME TO messages_gone")
+
+    delivery = await emulator.deliver_message_event(channel.id, posted.ts)
+
+    assert delivery.status == 0
+    assert delivery.failure == "no_ack"

@@ -364,3 +364,21 @@ async def test_a_burst_of_a_thousand_messages_with_a_fifth_redelivered_stores_ex
     stored = [e for e in await messages(bot, incident) if e.text.startswith("log line ")]
     assert len(stored) == 1000
     assert {e.ts for e in stored} == {m.ts for m in posted}
+
+
+async def test_authors_are_named_by_their_slack_display_name_looked_up_once(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    for n in range(3):
+        posted = await emulator.post_message(people.bob, incident.id, f"finding {n}")
+        await emulator.react(people.alice, incident.id, posted.ts, "mag")
+    await settled(emulator, bot)
+
+    first = await timeline(bot, incident)
+    second = await timeline(bot, incident)
+
+    findings = [e for e in first if e.kinds == ("finding",)]
+    assert {e.author_name for e in findings} == {"bob"}
+    assert [e.author_name for e in second if e.kinds == ("finding",)] == ["bob"] * 3
+    looked_up = [c.args.get("user") for c in emulator.calls_to("users.info")]
+    assert looked_up.count(people.bob) == 1
