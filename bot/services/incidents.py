@@ -163,16 +163,14 @@ class IncidentService:
                 f"I could not open the incident: {reason}. Nothing was created; try again once that is fixed."
             ) from e
 
-        incident = dataclasses.replace(incident, channel_id=channel.id, channel_name=channel.name)
         async with self._db.transaction() as store:
-            incident = await store.save(incident, now)
+            incident = await store.update_fields(incident.id, now, channel_id=channel.id, channel_name=channel.name)
             await _audit(store, incident, request.user_id, "channel_created", now, "channel", None, channel.name)
         self._channels.remember(incident)
 
-        card_ts, warnings = await self._furnish(incident, level, request.user_id)
-        if card_ts:
-            async with self._db.transaction() as store:
-                incident = await store.save(dataclasses.replace(incident, card_ts=card_ts), self._clock())
+        warnings = await self._furnish(incident, level, request.user_id)
+        async with self._db.transaction() as store:
+            incident = await _locked(store, incident.id)  # as it is now: people may have changed it already
         self._metrics.incidents_opened.inc()
         log.info("opened %s in #%s", incident.public_id, incident.channel_name)
         return Opened(incident, created=True, warnings=tuple(warnings))
@@ -194,10 +192,10 @@ class IncidentService:
                 ),
             )
 
-    async def _furnish(self, incident: Incident, level: Severity, opener: str) -> tuple[str | None, list[str]]:
-        """Invite, set the topic, post and pin the card, announce. Each step may fail on its own.
-
-        Returns the card's ts (None if it could not be posted) and what went wrong, for the opener."""
+    async def _furnish(self, incident: Incident, level: Severity, opener: str) -> list[str]:
+        """Invite, set the topic, post and pin the card, announce. Each step may fail on its own; returns what
+        went wrong, for the opener. The card's ts is stored as soon as it is posted, so that changes made from
+        then on (a click on the card while the rest is still being set up) update it in place."""
         assert incident.channel_id is not None
         channel = incident.channel_id
         warnings: list[str] = []
@@ -216,6 +214,8 @@ class IncidentService:
         except SlackError as e:
             warnings.append(f"I could not post the incident card (`{e.code}`).")
         else:
+            async with self._db.transaction() as store:
+                await store.update_fields(incident.id, self._clock(), card_ts=ts)
             try:
                 await self._slack.pin(channel, ts)
             except SlackError as e:
@@ -230,7 +230,7 @@ class IncidentService:
                 )
             except SlackError as e:
                 warnings.append(f"I could not announce it in <#{self._config.announcement_channel}> (`{e.code}`).")
-        return ts, warnings
+        return warnings
 
     async def _invite(self, incident: Incident, users: list[str], actor: str) -> list[str]:
         assert incident.channel_id is not None

@@ -164,6 +164,20 @@ class IncidentStore:
         await self._session.flush()
         return _to_domain(row)
 
+    async def update_fields(self, incident_id: int, at: datetime, **fields: str | None) -> Incident:
+        """Set only these fields (channel_id, channel_name, card_ts), leaving what others changed meanwhile."""
+        allowed = {"channel_id", "channel_name", "card_ts"}
+        if not fields.keys() <= allowed:
+            raise ValueError(f"update_fields sets only {sorted(allowed)}, not {sorted(fields.keys() - allowed)}")
+        row = await self._session.get(IncidentRow, incident_id, with_for_update=True, populate_existing=True)
+        if row is None:
+            raise LookupError(f"incident {incident_id} does not exist")
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.updated_at = at
+        await self._session.flush()
+        return _to_domain(row)
+
     async def lock(self, incident_id: int) -> Incident | None:
         """Read an incident and hold its row until the transaction ends (concurrent changes queue)."""
         row = await self._session.get(IncidentRow, incident_id, with_for_update=True, populate_existing=True)

@@ -255,3 +255,23 @@ async def test_an_unexpected_failure_is_reported_to_the_person_instead_of_silenc
 
     message = await wait_for_private(emulator, people.alice, "Something went wrong on my side")
     assert "try again" in message
+
+
+async def test_a_click_on_the_card_while_the_incident_is_still_being_set_up_is_not_undone(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    emulator.rate_limit_next("pins.add", retry_after=1)  # setting up takes a second longer than usual
+    await run(emulator, people.alice, people.general, "open Flapping health checks")
+    await emulator.wait_for(lambda: any(m.blocks for c in incident_channels(emulator) for m in c.messages))
+    channel = incident_channels(emulator)[0]
+    card_message = next(m for m in channel.messages if m.blocks)
+
+    await emulator.click(people.alice, channel.id, card_message.ts, ActionId.RESOLVE)
+    await wait_for_private(emulator, people.alice, "Opened *INC-")
+    assert await bot.services.in_flight.drained(within=10)
+
+    stored = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+    assert stored is not None
+    assert stored.status.value == "resolved"
+    assert card_field(emulator, channel, "Status") == "Resolved"
+    assert sum("resolved the incident" in line for line in bot_lines(emulator, channel)) == 1
