@@ -35,5 +35,14 @@ class Metrics:
             registry=self.registry,
         )
 
+        self._request_counters: dict[tuple[str, int], Counter] = {}
+
+    def count_request(self, route: str, status: int) -> None:
+        # Looking up a labelled child costs more than the increment; the hot path keeps them.
+        counter = self._request_counters.get((route, status))
+        if counter is None:
+            counter = self._request_counters[(route, status)] = self.requests.labels(route=route, status=str(status))
+        counter.inc()
+
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

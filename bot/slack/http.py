@@ -8,7 +8,6 @@ README's benchmark). Everything else (commands, interactivity, other events, url
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -23,10 +22,11 @@ from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
-# Slack waits 3 s for an answer; a capture not committed by then is answered 503 (and Slack delivers it again).
-CAPTURE_DEADLINE = 2.5
+ROUTE = "/slack/events"
 
 Capture = Callable[[dict[str, Any]], Awaitable[None]]
 Wants = Callable[[dict[str, Any]], bool]
@@ -47,13 +47,19 @@ def repair_form_body(request: AsyncBoltRequest) -> None:
 class SlackEndpoint:
     """`POST /slack/events`."""
 
-    def __init__(self, bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture) -> None:
+    def __init__(self, bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture, metrics: Metrics) -> None:
+        self._metrics = metrics
         self._bolt = bolt
         self._verifier = SignatureVerifier(signing_secret)
         self._wants = wants
         self._capture = capture
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        response = await self._answer(request)
+        self._metrics.count_request(ROUTE, response.status)
+        return response
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         if raw[:1] == b"{":
             answer = await self._fast_path(raw, request)
@@ -75,7 +81,7 @@ class SlackEndpoint:
         if not self._verifier.is_valid(raw, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")):
             return web.json_response({"error": "invalid request"}, status=401)
         try:
-            await asyncio.wait_for(self._capture(payload), CAPTURE_DEADLINE)
+            await self._capture(payload)  # the writer fails it in time (2.5 s) if the database does not answer
         except Exception as error:  # not stored: Slack must deliver it again
             reason = type(error).__name__
             log.warning("event %s not stored (%s); answering 503 so Slack retries", payload.get("event_id"), reason)
@@ -84,6 +90,6 @@ class SlackEndpoint:
 
 
 def slack_events_handler(
-    bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture
+    bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture, metrics: Metrics
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    return SlackEndpoint(bolt, signing_secret, wants, capture).handle
+    return SlackEndpoint(bolt, signing_secret, wants, capture, metrics).handle

@@ -15,23 +15,38 @@ import asyncio
 import dataclasses
 import json
 import logging
+import sqlite3
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 from sqlalchemy import and_, delete, func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.timeline import Capture, ChannelMessage, Marked, MessageDeleted, MessageEdited, Unmarked
 
 from .database import Database
+from .sink import open_sink
 from .tables import MarkRow, MessageRow
 
 log = logging.getLogger(__name__)
 
 _Pending = tuple[Capture, "asyncio.Future[bool]"]
+
+# What one bad capture can cause (the others of its batch are then tried one by one). Anything else means the
+# database itself is down, locked or gone, and trying again one by one would only fail slower.
+_BAD_DATA = (
+    IntegrityError,
+    DataError,
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    asyncpg.IntegrityConstraintViolationError,
+    asyncpg.DataError,
+)
 
 
 def message_values(message: ChannelMessage) -> dict[str, Any]:
@@ -52,22 +67,40 @@ def message_values(message: ChannelMessage) -> dict[str, Any]:
     }
 
 
+class DatabaseUnavailable(OperationalError):
+    """The database did not take the capture in time (down, locked, or too slow for Slack's deadline)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why, None, Exception(why))
+
+
 class TimelineWriter:
-    def __init__(self, db: Database, max_batch: int = 500) -> None:
+    """`deadline`: how long a capture may wait for its commit before it is failed (Slack waits 3 s for an
+    answer; a capture failed in time is answered 503 and Slack delivers it again). One timer per batch, not per
+    request: the hot path stays cheap."""
+
+    def __init__(self, db: Database, max_batch: int = 500, deadline: float = 2.5) -> None:
         self._db = db
+        self._sink = open_sink(db.url)
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[_Pending] | None = None
+        self._deadline = deadline
+        self._pending: deque[_Pending] = deque()
+        self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._stalled = False  # the batch in progress missed its deadline: fail new captures at once
 
     async def write(self, capture: Capture) -> bool:
         """Store the capture; returns once it is committed. True when it changed something (a new mark, a
-        mark removed); raises when the database could not take it."""
-        if self._queue is None or self._task is None or self._task.done():
-            if self._queue is None:
-                self._queue = asyncio.Queue()
-            self._task = asyncio.create_task(self._run(self._queue), name="timeline-writer")
+        mark removed); raises when the database could not take it in time."""
+        if self._stalled:
+            raise DatabaseUnavailable("the database is not answering")
+        if self._task is None or self._task.done():
+            self._wakeup = asyncio.Event()
+            self._task = asyncio.create_task(self._run(self._wakeup), name="timeline-writer")
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((capture, future))
+        self._pending.append((capture, future))
+        assert self._wakeup is not None
+        self._wakeup.set()
         return await future
 
     async def close(self) -> None:
@@ -75,28 +108,49 @@ class TimelineWriter:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        self._fail_waiting(DatabaseUnavailable("the bot is shutting down"))
+        await self._sink.close()
 
-    async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
+    def _fail_waiting(self, error: Exception) -> None:
+        while self._pending:
+            _, future = self._pending.popleft()
+            if not future.done():
+                future.set_exception(error)
+
+    def _expire(self, batch: list[_Pending]) -> None:
+        self._stalled = True
+        late = DatabaseUnavailable(f"not committed within {self._deadline} s")
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(late)
+        self._fail_waiting(late)
+
+    async def _run(self, wakeup: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            batch = [await queue.get()]
-            while len(batch) < self._max_batch and not queue.empty():
-                batch.append(queue.get_nowait())
-            if not await self._commit(batch):
+            if not self._pending:
+                wakeup.clear()
+                await wakeup.wait()
+            batch = [self._pending.popleft() for _ in range(min(self._max_batch, len(self._pending)))]
+            if not batch:
+                continue
+            timer = loop.call_later(self._deadline, self._expire, batch)
+            try:
+                healthy = await self._commit(batch)
+            finally:
+                timer.cancel()
+                self._stalled = False
+            if not healthy:
                 # The database is down or locked: what queued up meanwhile would only wait to fail the same
                 # way, so it fails now and its requests answer Slack at once (Slack delivers them again).
-                waiting = []
-                while not queue.empty():
-                    waiting.append(queue.get_nowait())
-                for _, future in waiting:
-                    if not future.done():
-                        future.set_exception(OperationalError("database unavailable", None, Exception("unavailable")))
+                self._fail_waiting(DatabaseUnavailable("the database refused the previous batch"))
 
     async def _commit(self, batch: list[_Pending]) -> bool:
         """Commit the batch and resolve its futures; False when the database itself refused."""
         try:
             results = await self._apply([capture for capture, _ in batch])
         except Exception as error:  # the database refused: each request answers Slack with an error
-            unavailable = isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError)
+            unavailable = not isinstance(error, _BAD_DATA)
             if len(batch) > 1 and not unavailable:
                 # One bad capture must not fail the others: try each on its own. (Not when the database itself
                 # is down or locked: then every one would fail again, one slow failure at a time.)
@@ -114,23 +168,18 @@ class TimelineWriter:
         return True
 
     async def _apply(self, captures: Sequence[Capture]) -> list[bool]:
-        async with self._db.engine.begin() as conn:
-            results: list[bool] = []
-            inserts: dict[tuple[str, str], dict[str, Any]] = {}
-            for capture in captures:
-                if isinstance(capture, ChannelMessage):
-                    inserts.setdefault((capture.channel_id, capture.ts), message_values(capture))
-                    results.append(True)
-                else:
-                    results.append(await _apply_one(conn, capture))
-            if inserts:
-                # After the edits and deletions of this batch: those upsert, so the order does not matter.
-                insert = _insert_for(conn)
-                await conn.execute(
-                    insert(MessageRow).on_conflict_do_nothing(index_elements=["channel_id", "ts"]),
-                    list(inserts.values()),
-                )
-            return results
+        results: list[bool] = [True] * len(captures)
+        others = [(n, c) for n, c in enumerate(captures) if not isinstance(c, ChannelMessage)]
+        if others:
+            async with self._db.engine.begin() as conn:
+                for n, capture in others:
+                    results[n] = await _apply_one(conn, capture)
+        # New messages go last and on their own road (see sink.py): edits and deletions upsert, so whichever of
+        # the two lands first, the row ends up the same.
+        inserts = {(c.channel_id, c.ts): message_values(c) for c in captures if isinstance(c, ChannelMessage)}
+        if inserts:
+            await self._sink.insert(list(inserts.values()))
+        return results
 
 
 def _insert_for(conn: AsyncConnection) -> Any:
