@@ -22,12 +22,15 @@ from bot.services import (
     IncidentService,
     OpenModal,
     Services,
+    SuggestionButtons,
+    SuggestionService,
     TimelineShortcut,
 )
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
 from bot.slack.gateway import SlackGateway, create_web_client
 from bot.slack.http import slack_events_handler
 from bot.storage import Database, TimelineWriter
+from bot.suggestions.engine import RunbookLibrary
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +54,21 @@ class IncidentBot:
         channels = IncidentChannels(self.db)
         incidents = IncidentService(config, self.db, self.slack, self.metrics, channels)
         timeline = TimelineService(config, self.db, self.slack)
-        self.capture = TimelineCapture(config, channels, self.writer, self.slack, self.db, self.background)
+        self.library = RunbookLibrary(config.suggestions.runbooks)
+        suggestions = SuggestionService(config, self.db, self.slack, self.library, self.background)
+        self.capture = TimelineCapture(
+            config, channels, self.writer, self.slack, self.db, self.background, on_words=suggestions.nudge
+        )
         self.services = Services(
             incidents=incidents,
             timeline=timeline,
             capture=self.capture,
-            commands=IncidentCommands(config, incidents, timeline, self.slack),
+            commands=IncidentCommands(config, incidents, timeline, suggestions, self.slack),
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, incidents, self.slack),
             timeline_shortcut=TimelineShortcut(config, incidents, timeline, self.slack),
+            suggestions=suggestions,
+            suggestion_buttons=SuggestionButtons(suggestions, self.slack),
             failures=Failures(self.slack),
             in_flight=InFlight(),
         )
@@ -86,6 +95,7 @@ class IncidentBot:
         self.ready = False
         if not await self.services.in_flight.drained(grace):
             log.warning("closing with %d requests still being processed", self.services.in_flight.count)
+        self.services.suggestions.close()
         if not await self.background.drained(grace):
             log.warning("closing with background work still running")
         await self.writer.close()

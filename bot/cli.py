@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import yaml
 
@@ -85,6 +86,21 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
     db_sub.add_parser("upgrade", help="bring the schema at DATABASE_URL to the newest version")
 
+    suggest = sub.add_parser(
+        "suggest", help="rank likely root causes from the runbooks for some messages (TEXT, or stdin one per line)"
+    )
+    suggest.add_argument(
+        "--runbooks", type=Path, help="folder of markdown runbooks (default: app.yaml's, or ./runbooks)"
+    )
+    suggest.add_argument("--json", action="store_true", help='print JSON: {"suggestions": [...]}')
+    suggest.add_argument("--top", type=int, default=3, help="how many suggestions at most (default 3)")
+    suggest.add_argument("text", nargs="*", metavar="TEXT", help="messages; without any, read stdin, one per line")
+
+    runbooks = sub.add_parser("runbooks", help="runbook tasks")
+    runbooks_sub = runbooks.add_subparsers(dest="runbooks_command", required=True, metavar="TASK")
+    lint = runbooks_sub.add_parser("lint", help="check runbooks: problems as file:line: message; exit 1 on errors")
+    lint.add_argument("directory", nargs="?", type=Path, help="folder of runbooks (default: app.yaml's, or ./runbooks)")
+
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML) for app.yaml")
     manifest.add_argument("--request-url", help="public https URL of /slack/events (HTTP mode); omit for Socket Mode")
     return parser
@@ -103,6 +119,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             from bot.demo import run_demo
 
             return asyncio.run(run_demo(env, database_url=args.database_url))
+        if args.command == "suggest":
+            return _suggest(env, args.runbooks, args.text, top=args.top, as_json=args.json)
+        if args.command == "runbooks":
+            from bot.suggestions.lint import main_lint
+
+            return main_lint(args.directory or _runbooks_dir(env), sys.stdout, sys.stderr)
         config = _config(env)
         if args.command == "manifest":
             from bot.slack.manifest import build_manifest
@@ -122,6 +144,46 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _runbooks_dir(environ: Mapping[str, str]) -> Path:
+    """The configured runbooks folder; ./runbooks when there is no usable app.yaml (the tools work without one)."""
+    try:
+        return _config(environ).suggestions.runbooks
+    except ConfigError:
+        return Path("runbooks")
+
+
+def _suggest(environ: Mapping[str, str], runbooks: Path | None, texts: list[str], *, top: int, as_json: bool) -> int:
+    import json
+
+    from bot.suggestions.engine import SuggestionEngine
+    from bot.suggestions.parser import load_runbooks
+
+    directory = runbooks or _runbooks_dir(environ)
+    if not directory.is_dir():
+        print(f"incident-bot: no runbooks folder at {directory}", file=sys.stderr)
+        return 2
+    loaded, problems = load_runbooks(directory)
+    for problem in problems:
+        if problem.severity == "error":
+            print(f"incident-bot: {problem}", file=sys.stderr)
+    messages = texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    suggestions = SuggestionEngine(loaded).suggest(messages, top=max(top, 0))
+    if as_json:
+        print(json.dumps({"suggestions": [s.to_json() for s in suggestions]}, ensure_ascii=False))
+        return 0
+    if not suggestions:
+        print("No suggestion: nothing in these messages matches a runbook strongly enough.")
+        return 0
+    for n, s in enumerate(suggestions, start=1):
+        print(f"{n}. {s.root_cause_name} — {s.runbook_title} / {s.error_name} (score {s.score:.2f})")
+        print(f"   {s.citation}")
+        for line in s.evidence:
+            print(f"   evidence: {line}")
+        for line in s.alternatives:
+            print(f"   not: {line}")
+    return 0
 
 
 def _display_url(url: str) -> str:

@@ -107,6 +107,15 @@ def kind_label(kind: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class SuggestionSettings:
+    enabled: bool = True
+    # The markdown runbooks the engine reads; relative paths are relative to the folder of app.yaml.
+    runbooks: Path = Path("runbooks")
+    # At most one suggestion posted per incident in this many seconds (a better one waits for the next slot).
+    min_interval_seconds: int = 300
+
+
+@dataclass(frozen=True, slots=True)
 class SlackSettings:
     """From the environment (never from app.yaml)."""
 
@@ -130,6 +139,7 @@ class Config:
     default_severity: str = ""
     announcement_channel: str | None = None  # a channel ID (C...) the bot posts new incidents to
     timeline: TimelineSettings = field(default_factory=TimelineSettings)
+    suggestions: SuggestionSettings = field(default_factory=SuggestionSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
 
@@ -197,7 +207,9 @@ _TOP_LEVEL_KEYS = (
     "default_severity",
     "announcement_channel",
     "timeline",
+    "suggestions",
 )
+_SUGGESTION_KEYS = ("enabled", "runbooks", "min_interval_seconds")
 _CHANNEL_KEYS = ("name_template", "private", "topic_template")
 _TIMELINE_KEYS = ("reactions", "confirm", "confirm_reaction", "show")
 _TIMELINE_CONFIRM_VALUES = ("ephemeral", "reaction", "none")
@@ -446,7 +458,34 @@ class _FileReader:
             settings["announcement_channel"] = self.announcement_channel(top["announcement_channel"])
         if "timeline" in top:
             settings["timeline"] = self.timeline(top["timeline"])
+        settings["suggestions"] = self.suggestions(top.get("suggestions"))
         return settings
+
+    def suggestions(self, node: Node | None) -> SuggestionSettings:
+        defaults = SuggestionSettings()
+        entries = self.mapping(node, "suggestions", _SUGGESTION_KEYS) if node is not None else {}
+        enabled = self.boolean(entries["enabled"], "suggestions.enabled") if "enabled" in entries else defaults.enabled
+        runbooks = defaults.runbooks
+        if "runbooks" in entries:
+            runbooks = Path(self.text(entries["runbooks"], "suggestions.runbooks", "a folder of markdown runbooks"))
+        base = Path(self.file).resolve().parent
+        runbooks = runbooks if runbooks.is_absolute() else base / runbooks
+        interval = defaults.min_interval_seconds
+        if "min_interval_seconds" in entries:
+            interval_node = entries["min_interval_seconds"]
+            expected = "a whole number of seconds from 0 to 86400"
+            if not (isinstance(interval_node, ScalarNode) and interval_node.tag == _INT):
+                raise self.error(
+                    interval_node,
+                    "suggestions.min_interval_seconds",
+                    f"expected {expected}, got {_describe(interval_node)}",
+                )
+            interval = SafeConstructor().construct_yaml_int(interval_node)
+            if not 0 <= interval <= 86400:
+                raise self.error(
+                    interval_node, "suggestions.min_interval_seconds", f"expected {expected}, got {interval}"
+                )
+        return SuggestionSettings(enabled=enabled, runbooks=runbooks, min_interval_seconds=interval)
 
     def app_name(self, node: Node) -> str:
         value = self.text(node, "app_name", 'a display name like "incident-bot"')

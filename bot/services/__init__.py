@@ -6,7 +6,8 @@ from .commands import IncidentCommands
 from .errors import UserError
 from .failures import Failures
 from .incidents import IncidentService
-from .interactions import CardActions, OpenModal, TimelineShortcut
+from .interactions import CardActions, OpenModal, SuggestionButtons, TimelineShortcut
+from .suggestions import SuggestionService
 from .timeline import TimelineCapture, TimelineService
 
 
@@ -21,6 +22,8 @@ class Services:
     card_actions: CardActions
     open_modal: OpenModal
     timeline_shortcut: TimelineShortcut
+    suggestions: SuggestionService
+    suggestion_buttons: SuggestionButtons
     failures: Failures
     in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
@@ -32,6 +35,8 @@ __all__ = [
     "IncidentService",
     "OpenModal",
     "Services",
+    "SuggestionButtons",
+    "SuggestionService",
     "TimelineCapture",
     "TimelineService",
     "TimelineShortcut",

@@ -17,6 +17,7 @@ from bot.slack.payloads import CommandRequest, mentioned_user, plain_text
 
 from .errors import UserError
 from .incidents import Changed, IncidentService, OpenRequest
+from .suggestions import SuggestionService
 from .timeline import TimelineService
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,9 @@ SUBCOMMANDS = (
     Subcommand("resolve", "resolve", "Resolve the incident.", True, ("resolved", "close")),
     Subcommand("note", "note <text>", "Add a note to the incident timeline.", True),
     Subcommand("timeline", "timeline", "The newest entries of the timeline (only you see them).", True),
+    Subcommand(
+        "suggest", "suggest", "The likely root causes from the runbooks, with scores (only you see them).", True
+    ),
     Subcommand("help", "help [subcommand]", "This help, or the help of one subcommand.", False),
 )
 _BY_NAME = {alias: sub for sub in SUBCOMMANDS for alias in (sub.name, *sub.aliases)}
@@ -54,8 +58,14 @@ _BY_NAME = {alias: sub for sub in SUBCOMMANDS for alias in (sub.name, *sub.alias
 
 class IncidentCommands:
     def __init__(
-        self, config: Config, incidents: IncidentService, timeline: TimelineService, slack: SlackGateway
+        self,
+        config: Config,
+        incidents: IncidentService,
+        timeline: TimelineService,
+        suggestions: SuggestionService,
+        slack: SlackGateway,
     ) -> None:
+        self._suggestions = suggestions
         self._config = config
         self._incidents = incidents
         self._timeline = timeline
@@ -113,6 +123,10 @@ class IncidentCommands:
             return
         if sub.name == "timeline":
             await self._show_timeline(request, incident)
+            return
+        if sub.name == "suggest":
+            ranking, threshold = await self._suggestions.ranking(incident, top=3)
+            await self._reply(request, blocks.ranking_text(ranking, threshold, incident))
             return
         changed = await self._change(request, sub, rest, incident)
         if changed is not None:

@@ -16,6 +16,7 @@ from bot.slack.payloads import ActionRequest, MessageShortcut, OpenModalSubmissi
 from .commands import opened_text
 from .errors import UserError
 from .incidents import Changed, IncidentService, OpenRequest
+from .suggestions import SuggestionService
 from .timeline import TimelineService
 
 log = logging.getLogger(__name__)
@@ -171,3 +172,24 @@ def _metadata(shortcut: MessageShortcut) -> str:
         if len(metadata) <= 3000:
             return metadata
         text = text[: max(0, len(text) - (len(metadata) - 3000) - 16)] + "…"
+
+
+class SuggestionButtons:
+    """Accept / Dismiss on a posted root-cause suggestion."""
+
+    def __init__(self, suggestions: SuggestionService, slack: SlackGateway) -> None:
+        self._suggestions = suggestions
+        self._slack = slack
+
+    async def run(self, request: ActionRequest) -> None:
+        try:
+            if not (request.value or "").isdigit():
+                raise UserError("That suggestion no longer exists.")
+            await self._suggestions.decide(
+                int(str(request.value)), request.user_id, request.action_id == ActionId.SUGGESTION_ACCEPT
+            )
+        except UserError as e:
+            try:
+                await self._slack.post_ephemeral(request.channel_id, request.user_id, f":warning: {e}")
+            except SlackError as error:
+                log.warning("could not tell %s: %s", request.user_id, error.code)

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.config import Config, kind_label
 from bot.domain.incident import Incident
-from bot.domain.timeline import Marked, TimelineEntry
+from bot.domain.timeline import ChannelMessage, Marked, MessageEdited, TimelineEntry
 from bot.slack.events import CAPTURED_EVENTS, channel_message, event_channel, to_capture
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.storage import AuditEntry, Database, NewEntry, TimelineWriter
@@ -86,7 +86,9 @@ class TimelineCapture:
         slack: SlackGateway,
         db: Database,
         background: Background,
+        on_words: Callable[[int], None] = lambda incident_id: None,
     ) -> None:
+        self._on_words = on_words
         self._config = config
         self._channels = channels
         self._writer = writer
@@ -120,6 +122,8 @@ class TimelineCapture:
         changed = await self._writer.write(capture)
         if changed and isinstance(capture, Marked):
             self._background.spawn(lambda: self._after_mark(capture))
+        elif isinstance(capture, ChannelMessage | MessageEdited):
+            self._on_words(incident_id)  # new words: the root-cause suggestions re-rank (in the background)
 
     async def _after_mark(self, mark: Marked) -> None:
         async with self._db.timeline() as store:
@@ -276,6 +280,7 @@ _SYSTEM_ACTIONS = {
     "severity_changed": "Severity changed from {old} to {new}",
     "commander_changed": "Commander changed to <@{new}>",
     "status_changed": "Status changed from {old} to {new}",
+    "root_cause_accepted": "Root cause accepted: {new}",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -28,6 +28,10 @@ from slack_sdk.models.views import View
 from bot.config import Config, Severity, kind_label
 from bot.domain.incident import Incident, Status
 from bot.domain.timeline import TimelineEntry
+from bot.storage.suggestions import SuggestionRecord
+
+if TYPE_CHECKING:
+    from bot.suggestions.engine import Suggestion
 
 from .ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
 
@@ -272,3 +276,84 @@ def add_to_timeline_modal(
         ],
     )
     return dict(view.to_dict())
+
+
+def markdown_to_mrkdwn(markdown: str) -> str:
+    """Runbook markdown as Slack shows it: **bold** -> *bold*, headings -> bold lines; code stays code."""
+    out: list[str] = []
+    fenced = False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            out.append("```")
+            continue
+        if fenced:
+            out.append(escape(line))
+            continue
+        heading = re.match(r"^\s*#{1,6}\s+(.*?)\s*#*\s*$", line)
+        text = escape(heading.group(1) if heading else line)
+        text = re.sub(r"\*\*(.+?)\*\*", r"*\1*", text)
+        out.append(f"*{text}*" if heading else text)
+    return "\n".join(out)
+
+
+def suggestion_text(record: SuggestionRecord) -> str:
+    return f"Likely root cause: {record.root_cause} ({record.error}, {record.runbook}), confidence {record.score:.0%}"
+
+
+def suggestion_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
+    head = (
+        f":bulb: *Likely root cause: {escape(record.root_cause)}* (confidence {record.score:.0%})\n"
+        f"Runbook *{escape(record.runbook)}* → error `{escape(record.error)}`"
+    )
+    parts: list[Block] = [
+        SectionBlock(text=MarkdownTextObject(text=_cut(head, 2900))),
+        SectionBlock(text=MarkdownTextObject(text=_cut(f"*Citing runbook section*\n{escape(record.citation)}", 2900))),
+    ]
+    if record.evidence:
+        evidence = "\n".join(f"• {escape(e)}" for e in record.evidence[:8])
+        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Evidence*\n{evidence}", 2900))))
+    if record.alternatives:
+        others = "\n".join(f"• {escape(a)}" for a in record.alternatives[:6])
+        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Why not the others*\n{others}", 2900))))
+    if record.remediation:
+        steps = markdown_to_mrkdwn(record.remediation)
+        if steps.count("```") % 2:
+            steps += "\n```"
+        parts.append(
+            SectionBlock(
+                text=MarkdownTextObject(text=_cut(f"*Immediate remediation (from the runbook)*\n{steps}", 2900))
+            )
+        )
+    if record.state == "posted":
+        value = str(record.id)
+        parts.append(
+            ActionsBlock(
+                block_id=f"suggestion.{record.id}",
+                elements=[
+                    ButtonElement(
+                        text="Accept as root cause", action_id=ActionId.SUGGESTION_ACCEPT, value=value, style="primary"
+                    ),
+                    ButtonElement(text="Dismiss", action_id=ActionId.SUGGESTION_DISMISS, value=value),
+                ],
+            )
+        )
+        note = f"Suggested from `{escape(record.runbook_path)}` by matching what was said here against the runbooks."
+    else:
+        verb = "Accepted as the root cause" if record.state == "accepted" else "Dismissed"
+        note = f"{verb} by {mention(record.decided_by)}."
+    parts.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    return _dicts(parts)
+
+
+def ranking_text(ranking: Sequence[Suggestion], threshold: float, incident: Incident) -> str:
+    if not ranking:
+        return f"No runbook matches what has been said in {incident.public_id} so far."
+    lines = [f"*Root-cause ranking for {incident.public_id}* (suggestions are posted from {threshold:.0%})"]
+    for n, s in enumerate(ranking, start=1):
+        below = "" if s.score >= threshold else " _(below the threshold)_"
+        lines.append(
+            f"{n}. *{escape(s.cause.name)}* — {s.score:.0%}{below}\n"
+            f"    {escape(s.runbook.title)} → `{escape(s.error.name)}`\n    {escape(s.citation)}"
+        )
+    return "\n".join(lines)

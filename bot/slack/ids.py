@@ -9,6 +9,8 @@ class ActionId(StrEnum):
     RESOLVE = "incident.resolve"
     SEVERITY = "incident.severity"
     COMMANDER = "incident.commander"
+    SUGGESTION_ACCEPT = "suggestion.accept"
+    SUGGESTION_DISMISS = "suggestion.dismiss"
 
 
 class CallbackId(StrEnum):

@@ -72,7 +72,11 @@ def action_request(body: dict[str, Any]) -> ActionRequest:
     tail = block_id.rsplit(".", 1)[-1]
     if block_id.startswith("incident.card.") and tail.isdigit():
         incident_id = int(tail)
-    elif action.get("type") == "button" and str(value or "").isdigit():
+    elif (
+        action.get("type") == "button"
+        and str(value or "").isdigit()
+        and str(action.get("action_id", "")).startswith("incident.")
+    ):
         incident_id = int(str(value))
     channel = body.get("channel") or {}
     container = body.get("container") or {}

@@ -1,5 +1,6 @@
 from .database import Database, create_engine, is_sqlite
 from .repository import AuditEntry, IncidentStore, NewIncident
+from .suggestions import SuggestionRecord, SuggestionStore
 from .timeline import NewEntry, TimelineStore
 from .writer import TimelineWriter
 
@@ -9,6 +10,8 @@ __all__ = [
     "IncidentStore",
     "NewEntry",
     "NewIncident",
+    "SuggestionRecord",
+    "SuggestionStore",
     "TimelineStore",
     "TimelineWriter",
     "create_engine",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import migrations
 
 from .repository import IncidentStore
+from .suggestions import SuggestionStore
 from .timeline import TimelineStore
+
+
+@dataclass(frozen=True, slots=True)
+class Stores:
+    incidents: IncidentStore
+    timeline: TimelineStore
+    suggestions: SuggestionStore
+
 
 # Any constant will do; it only has to be the same in every process that shares the database.
 _MIGRATION_LOCK_KEY = 4_817_233_001
@@ -79,6 +89,12 @@ class Database:
         """Commits when the block ends normally, rolls back when it raises."""
         async with self._sessions() as session, session.begin():
             yield IncidentStore(session)
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Stores]:
+        """One transaction over every store (commits when the block ends normally)."""
+        async with self._sessions() as session, session.begin():
+            yield Stores(IncidentStore(session), TimelineStore(session), SuggestionStore(session))
 
     @asynccontextmanager
     async def timeline(self) -> AsyncIterator[TimelineStore]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -201,3 +202,28 @@ class PersonRow(Base):
     name: Mapped[str] = mapped_column(String(255), nullable=False)
     is_bot: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class SuggestionRow(Base):
+    """A root-cause suggestion posted in an incident channel, and what people decided about it."""
+
+    __tablename__ = "suggestions"
+    __table_args__ = (UniqueConstraint("incident_id", "runbook", "error", "root_cause"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    runbook: Mapped[str] = mapped_column(String(255), nullable=False)  # title, without its prefix
+    runbook_path: Mapped[str] = mapped_column(String(512), nullable=False)
+    error: Mapped[str] = mapped_column(String(255), nullable=False)
+    root_cause: Mapped[str] = mapped_column(String(255), nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    citation: Mapped[str] = mapped_column(Text, nullable=False)
+    evidence: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of strings
+    alternatives: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of strings
+    remediation: Mapped[str] = mapped_column(Text, nullable=False, default="")  # the runbook's, as posted
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # posted | accepted | dismissed
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

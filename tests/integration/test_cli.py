@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,70 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "Timeline of INC-" in out
     assert "Finding" in out
     assert "Traffic was 3x normal" in out
+
+
+EXAMPLE_INCIDENT_AS_CHAT = [
+    "API is throwing 500s on login for the User Service since 14:30 UTC",
+    "error rate dashboard shows a big spike in 500 Internal Server Errors",
+    "logs are full of database connection pool exhaustion and hard connection acquisition failure",
+    "seeing `Timeout waiting for connection from pool` in user-service",
+    "traffic jumped suddenly, looks like a spike in concurrent users",
+    "no sign of zombie connections, and there is no maintenance going on",
+]
+
+
+def test_suggest_ranks_traffic_spike_first_for_the_example_incident_with_its_citation(tmp_path: Path) -> None:
+    result = incident_bot(
+        "suggest", "--json", "--runbooks", str(ROOT / "runbooks"), *EXAMPLE_INCIDENT_AS_CHAT, env={}, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    suggestions = json.loads(result.stdout)["suggestions"]
+    best = suggestions[0]
+    assert set(best) == {"runbook", "error", "root_cause", "score", "citation", "evidence"}
+    assert (best["runbook"], best["error"], best["root_cause"]) == (
+        "Database Connection Issues",
+        "ConnectionPoolTimeoutError",
+        "Traffic Spike",
+    )
+    assert best["citation"] == (
+        "`# Engineering Runbook: Database Connection Issues` -> `## Error: ConnectionPoolTimeoutError` -> "
+        "`## Root Causes` -> `1. Traffic Spike: Sudden increase in concurrent users exceeding MAX_CONNECTIONS.`"
+    )
+    assert isinstance(best["score"], float)
+    assert best["evidence"]
+
+
+def test_suggest_reads_messages_from_stdin_and_prints_an_empty_list_for_unrelated_chat(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "suggest", "--json", "--runbooks", str(ROOT / "runbooks")],
+        input="who is on call this weekend?\nthe pricing page has a typo in the footer\n",
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"suggestions": []}
+
+
+def test_suggest_without_json_prints_the_ranking_readably(tmp_path: Path) -> None:
+    result = incident_bot(
+        "suggest", "--runbooks", str(ROOT / "runbooks"), *EXAMPLE_INCIDENT_AS_CHAT, env={}, cwd=tmp_path
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("1. Traffic Spike — Database Connection Issues / ConnectionPoolTimeoutError")
+
+
+def test_runbooks_lint_passes_on_the_shipped_runbooks_and_fails_on_a_broken_one(tmp_path: Path) -> None:
+    (tmp_path / "broken.md").write_text("# Runbook: Broken\n\n## Error: Foo\n\n## Root Causes\n1. no name here\n")
+
+    shipped = incident_bot("runbooks", "lint", str(ROOT / "runbooks"), env={}, cwd=tmp_path)
+    broken = incident_bot("runbooks", "lint", str(tmp_path), env={}, cwd=tmp_path)
+
+    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    assert broken.returncode == 1
+    assert f"{tmp_path}/broken.md:6: error: root cause has no name" in broken.stdout

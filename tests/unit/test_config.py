@@ -979,3 +979,26 @@ def test_the_config_path_comes_from_incident_bot_config_when_set() -> None:
 @pytest.mark.parametrize("environ", [{}, {"INCIDENT_BOT_CONFIG": ""}])
 def test_the_config_path_defaults_to_app_yaml_in_the_working_directory(environ: dict[str, str]) -> None:
     assert resolve_config_path(environ) == Path("app.yaml")
+
+
+def test_suggestions_default_to_the_runbooks_folder_beside_the_file(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL)
+
+    assert config.suggestions.enabled is True
+    assert config.suggestions.runbooks == (tmp_path / "runbooks").resolve()
+    assert config.suggestions.min_interval_seconds == 300
+
+
+def test_suggestions_can_point_elsewhere_and_be_throttled_or_turned_off(tmp_path: Path) -> None:
+    config = load(
+        tmp_path,
+        MINIMAL + "suggestions:\n  enabled: false\n  runbooks: /srv/runbooks\n  min_interval_seconds: 60\n",
+    )
+
+    assert (config.suggestions.enabled, config.suggestions.min_interval_seconds) == (False, 60)
+    assert config.suggestions.runbooks == Path("/srv/runbooks")
+
+
+def test_a_negative_suggestion_interval_is_an_error_naming_file_line_and_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"app\.yaml:11: suggestions\.min_interval_seconds: expected a whole number"):
+        load(tmp_path, MINIMAL + "suggestions:\n  min_interval_seconds: -5\n")

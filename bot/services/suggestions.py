@@ -1,0 +1,210 @@
+"""Root-cause suggestions in incident channels: re-ranked as messages are captured, posted when one first
+crosses the engine's threshold or the top root cause changes, at most one per interval, never one that people
+dismissed. Accepting one stores it as the incident's root cause (the report uses it).
+
+The engine (bot/suggestions/) is pure; this service feeds it the captured messages and talks to Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from bot.config import Config
+from bot.domain.incident import Incident
+from bot.slack import blocks
+from bot.slack.gateway import SlackError, SlackGateway
+from bot.storage import AuditEntry, Database, SuggestionRecord
+
+from .errors import UserError
+from .timeline import Background
+
+if TYPE_CHECKING:
+    from bot.suggestions.engine import RunbookLibrary, Suggestion
+
+log = logging.getLogger(__name__)
+
+# Gather the messages of a burst before re-ranking (cheap, and one suggestion instead of several).
+SETTLE_SECONDS = 0.2
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SuggestionService:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        slack: SlackGateway,
+        library: RunbookLibrary,
+        background: Background,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._config = config
+        self._db = db
+        self._slack = slack
+        self._library = library
+        self._background = background
+        self._clock = clock
+        self._running: set[int] = set()
+        self._dirty: set[int] = set()
+        self._later: dict[int, asyncio.TimerHandle] = {}
+
+    # -- re-ranking as people talk ---------------------------------------------------------------------------
+
+    def nudge(self, incident_id: int) -> None:
+        """New words in the incident channel: re-rank soon (at most one re-rank per incident at a time)."""
+        if not self._config.suggestions.enabled:
+            return
+        self._dirty.add(incident_id)
+        if incident_id in self._running:
+            return
+        self._running.add(incident_id)
+        self._background.spawn(lambda: self._rerank_while_dirty(incident_id))
+
+    async def _rerank_while_dirty(self, incident_id: int) -> None:
+        try:
+            while incident_id in self._dirty:
+                self._dirty.discard(incident_id)
+                await asyncio.sleep(SETTLE_SECONDS)
+                wait = await self.consider(incident_id)
+                if wait is not None and incident_id not in self._later:
+                    # A new top root cause must wait for the next slot: look again then (a timer, not a task,
+                    # so nothing waits on it when the bot shuts down).
+                    loop = asyncio.get_running_loop()
+                    self._later[incident_id] = loop.call_later(wait, self._look_again, incident_id)
+        finally:
+            self._running.discard(incident_id)
+
+    def _look_again(self, incident_id: int) -> None:
+        self._later.pop(incident_id, None)
+        self.nudge(incident_id)
+
+    def close(self) -> None:
+        for timer in self._later.values():
+            timer.cancel()
+        self._later.clear()
+
+    async def _conversation(self, incident: Incident) -> list[str]:
+        async with self._db.timeline() as store:
+            entries = await store.messages(incident.id)
+            notes = await store.entries(incident.id)
+        said = [e for e in entries if not e.deleted and e.text] + [n for n in notes if n.text]
+        return [e.text for e in sorted(said, key=lambda e: e.at)]
+
+    async def consider(self, incident_id: int) -> float | None:
+        """Post the top suggestion if it deserves a post now. Returns seconds to wait when it must wait."""
+        async with self._db.transaction() as incidents:
+            incident = await incidents.get(incident_id)
+        if incident is None or not incident.status.is_active or incident.channel_id is None:
+            return None
+        engine = self._library.engine()
+        ranked = engine.suggest(await self._conversation(incident), top=1)
+        if not ranked:
+            return None
+        best = ranked[0]
+        now = self._clock()
+        async with self._db.unit() as stores:
+            await stores.incidents.lock(incident.id)  # one decision at a time, also across replicas
+            earlier = await stores.suggestions.for_incident(incident.id)
+            key = (best.runbook.title, best.error.name, best.cause.name)
+            if any(s.key == key for s in earlier) or any(s.state == "accepted" for s in earlier):
+                return None  # already posted, dismissed, or a root cause was accepted: nothing new to say
+            if earlier:
+                since = (now - max(s.posted_at for s in earlier)).total_seconds()
+                wait = self._config.suggestions.min_interval_seconds - since
+                if wait > 0:
+                    return wait
+            record = await stores.suggestions.add(_record(incident, best, now))
+        if record is None:
+            return None
+        try:
+            ts = await self._slack.post_message(
+                incident.channel_id, blocks.suggestion_text(record), blocks.suggestion_blocks(record)
+            )
+        except SlackError as e:
+            log.warning("could not post a suggestion for %s: %s", incident.public_id, e.code)
+            async with self._db.unit() as stores:
+                await stores.suggestions.remove(record.id)  # not shown, so not "posted": try again later
+            return None
+        async with self._db.unit() as stores:
+            await stores.suggestions.set_message(record.id, ts)
+        return None
+
+    # -- people decide ------------------------------------------------------------------------------------
+
+    async def decide(self, suggestion_id: int, user: str, accept: bool) -> SuggestionRecord:
+        now = self._clock()
+        async with self._db.unit() as stores:
+            current = await stores.suggestions.get(suggestion_id)
+            if current is None:
+                raise UserError("That suggestion no longer exists.")
+            state = "accepted" if accept else "dismissed"
+            if current.state == state:
+                raise UserError(f"That suggestion is already {state}.")
+            record = await stores.suggestions.decide(suggestion_id, state, user, now)
+            assert record is not None
+            incident = await stores.incidents.get(record.incident_id)
+            await stores.incidents.audit(
+                record.team_id,
+                record.incident_id,
+                AuditEntry(
+                    actor_id=user,
+                    action=f"root_cause_{state}",
+                    at=now,
+                    field="root_cause",
+                    new_value=f"{record.root_cause} ({record.error}, {record.runbook})",
+                    public_id=incident.public_id if incident else None,
+                ),
+            )
+        if incident is not None and incident.channel_id and record.message_ts:
+            try:
+                await self._slack.update_message(
+                    incident.channel_id,
+                    record.message_ts,
+                    blocks.suggestion_text(record),
+                    blocks.suggestion_blocks(record),
+                )
+                if accept:
+                    await self._slack.post_message(
+                        incident.channel_id,
+                        f":white_check_mark: {blocks.mention(user)} accepted *{blocks.escape(record.root_cause)}* "
+                        f"as the root cause (runbook: {blocks.escape(record.runbook)}).",
+                    )
+            except SlackError as e:
+                log.warning("could not update a suggestion message: %s", e.code)
+        return record
+
+    async def accepted(self, incident_id: int) -> SuggestionRecord | None:
+        async with self._db.unit() as stores:
+            return next((s for s in await stores.suggestions.for_incident(incident_id) if s.state == "accepted"), None)
+
+    # -- on demand ---------------------------------------------------------------------------------------
+
+    async def ranking(self, incident: Incident, top: int = 3) -> tuple[list[Suggestion], float]:
+        engine = self._library.engine()
+        return engine.rank(await self._conversation(incident), top=top), engine.threshold
+
+
+def _record(incident: Incident, best: Suggestion, now: datetime) -> SuggestionRecord:
+    remediation = best.error.section("remediation")
+    return SuggestionRecord(
+        id=0,
+        team_id=incident.team_id,
+        incident_id=incident.id,
+        runbook=best.runbook.title,
+        runbook_path=best.runbook.path,
+        error=best.error.name,
+        root_cause=best.cause.name,
+        score=best.score,
+        citation=best.citation,
+        evidence=tuple(best.evidence),
+        alternatives=tuple(best.alternatives),
+        remediation=remediation.body.strip() if remediation else "",
+        state="posted",
+        posted_at=now,
+    )

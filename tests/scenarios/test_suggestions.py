@@ -1,0 +1,201 @@
+"""Root-cause suggestions in the incident channel, as responders talk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import IncidentBot
+from bot.config import Config, load_config
+from bot.emulator import Channel, Message, SlackEmulator
+from bot.slack.ids import ActionId
+from tests.conftest import People, environment, serving
+
+from .steps import open_incident, run, wait_for_private
+
+RUNBOOK = """# Engineering Runbook: Database Connection Issues
+
+## Error: ConnectionPoolTimeoutError
+
+## Symptoms
+- 500 errors from the API; logins fail
+- Logs show `Timeout waiting for connection from pool` and `hard connection acquisition failure`
+- Database connection pool exhaustion
+
+## Root Causes
+1. Traffic Spike: Sudden increase in concurrent users exceeding `MAX_CONNECTIONS`.
+   - Signs: traffic or requests jump to several times normal, a campaign or launch, autoscaling
+2. Zombie Connections: Connections left open or idle in transaction that are never returned to the pool.
+   - Signs: idle in transaction sessions pile up, connection leak, long-running transactions
+3. Database Maintenance: Vacuum, reindex or a failover holds locks and slows every query.
+   - Signs: maintenance window, vacuum running, failover, locks
+
+## Remediation
+1. Restart the service to clear the pool: `sudo systemctl restart api-service`
+
+## Verification
+```sql
+SELECT state, count(*) FROM pg_stat_activity GROUP BY state;
+```
+
+## Long-Term Fixes
+1. Increase MAX_CONNECTIONS: raise the pool size.
+2. PgBouncer: add a connection pooling proxy.
+"""
+
+SPIKE = [
+    "500s on login since 14:30 UTC",
+    "user-service logs: Timeout waiting for connection from pool",
+    "lots of hard connection acquisition failure lines, the pool is exhausted",
+    "traffic jumped to 3x normal right at 14:30, the marketing campaign went out",
+    "no sign of zombie connections, and no maintenance is running",
+]
+
+
+def config_file(tmp_path: Path, interval: int) -> Path:
+    runbooks = tmp_path / "runbooks"
+    runbooks.mkdir(exist_ok=True)
+    (runbooks / "database-connections.md").write_text(RUNBOOK, encoding="utf-8")
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        "command: /incident\n"
+        "severities:\n  - name: sev1\n    label: SEV1\n    description: Outage\n"
+        "default_severity: sev1\n"
+        f"suggestions:\n  runbooks: runbooks\n  min_interval_seconds: {interval}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, emulator: SlackEmulator, database_url: str) -> Config:
+    return load_config(config_file(tmp_path, interval=300), environment(emulator, database_url))
+
+
+@pytest.fixture
+async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) -> Channel:
+    channel = await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
+    await emulator.join(people.bob, channel.id)
+    return channel
+
+
+async def talk(emulator: SlackEmulator, bot: IncidentBot, channel: Channel, user: str, lines: list[str]) -> None:
+    for line in lines:
+        await emulator.post_message(user, channel.id, line)
+    await emulator.wait_idle()
+    assert await bot.background.drained(within=10)
+    await emulator.wait_idle()
+
+
+def suggestions(emulator: SlackEmulator, channel: Channel) -> list[Message]:
+    return [m for m in channel.messages if m.bot_id == emulator.bot_id and "Likely root cause" in m.text]
+
+
+async def test_a_suggestion_is_posted_once_with_citation_evidence_alternatives_and_remediation(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await talk(emulator, bot, incident, people.bob, SPIKE)
+    await talk(emulator, bot, incident, people.alice, ["still seeing the pool timeouts", "restarting now"])
+
+    [posted] = suggestions(emulator, incident)
+    shown = str(posted.blocks)
+    assert "Likely root cause: Traffic Spike" in shown
+    assert "`# Engineering Runbook: Database Connection Issues` -&gt; `## Error: ConnectionPoolTimeoutError`" in shown
+    assert "Timeout waiting for connection from pool" in shown
+    assert "Zombie Connections" in shown
+    assert "sudo systemctl restart api-service" in shown
+    assert {e["action_id"] for b in posted.blocks if b["type"] == "actions" for e in b["elements"]} == {
+        ActionId.SUGGESTION_ACCEPT,
+        ActionId.SUGGESTION_DISMISS,
+    }
+
+
+async def test_an_unrelated_conversation_gets_no_suggestion(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await talk(emulator, bot, incident, people.bob, ["who is on call today?", "the logo on the pricing page is blurry"])
+
+    assert suggestions(emulator, incident) == []
+
+
+async def test_accepting_stores_the_root_cause_and_says_so_in_the_channel(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await talk(emulator, bot, incident, people.bob, SPIKE)
+    [posted] = suggestions(emulator, incident)
+
+    await emulator.click(people.alice, incident.id, posted.ts, ActionId.SUGGESTION_ACCEPT)
+    assert await bot.services.in_flight.drained(within=10)
+
+    stored = await bot.services.incidents.in_channel(emulator.team_id, incident.id)
+    assert stored is not None
+    accepted = await bot.services.suggestions.accepted(stored.id)
+    assert accepted is not None
+    assert (accepted.root_cause, accepted.error) == ("Traffic Spike", "ConnectionPoolTimeoutError")
+    assert "Accepted as the root cause" in str(incident.find(posted.ts).blocks)  # type: ignore[union-attr]
+    assert not [b for b in incident.find(posted.ts).blocks if b["type"] == "actions"]  # type: ignore[union-attr]
+    assert any("accepted *Traffic Spike* as the root cause" in m.text for m in incident.messages)
+
+
+async def test_a_dismissed_suggestion_is_never_posted_again(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await talk(emulator, bot, incident, people.bob, SPIKE)
+    [posted] = suggestions(emulator, incident)
+
+    await emulator.click(people.alice, incident.id, posted.ts, ActionId.SUGGESTION_DISMISS)
+    assert await bot.services.in_flight.drained(within=10)
+    await talk(emulator, bot, incident, people.bob, SPIKE)
+
+    assert len(suggestions(emulator, incident)) == 1
+    assert "Dismissed by" in str(incident.find(posted.ts).blocks)  # type: ignore[union-attr]
+
+
+async def test_suggest_shows_the_ranking_with_scores_to_the_person_only(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await talk(emulator, bot, incident, people.bob, SPIKE)
+
+    await run(emulator, people.carol, incident.id, "suggest")
+
+    shown = await wait_for_private(emulator, people.carol, "Root-cause ranking")
+    lines = shown.splitlines()
+    assert "1. *Traffic Spike*" in lines[1]
+    assert "%" in lines[1]
+    assert sum(line.startswith(("1.", "2.", "3.")) for line in lines) >= 2
+
+
+async def test_suggest_outside_an_incident_channel_says_where_it_works(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    await run(emulator, people.alice, people.general, "suggest")
+
+    assert await wait_for_private(emulator, people.alice, "works inside an incident channel")
+
+
+CORRECTION = [
+    "correction: traffic is flat, that was a dashboard glitch, no spike at all",
+    "found it: hundreds of sessions idle in transaction, a connection leak in the new report job",
+    "the zombie connections are never returned to the pool",
+]
+
+
+@pytest.mark.parametrize(("interval", "posts"), [(0, 2), (3600, 1)], ids=["no-interval", "an-hour"])
+async def test_a_new_top_root_cause_is_posted_only_once_the_interval_has_passed(
+    emulator: SlackEmulator, database_url: str, people: People, tmp_path: Path, interval: int, posts: int
+) -> None:
+    config = load_config(config_file(tmp_path, interval=interval), environment(emulator, database_url))
+    async with serving(config, emulator) as bot:
+        channel = await open_incident(emulator, people.alice, people.general, "Pool timeouts")
+        await talk(emulator, bot, channel, people.alice, SPIKE)
+
+        await talk(emulator, bot, channel, people.alice, CORRECTION)
+
+        incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+        assert incident is not None
+        ranking, _ = await bot.services.suggestions.ranking(incident)
+        posted = suggestions(emulator, channel)
+    assert ranking[0].cause.name == "Zombie Connections"
+    assert len(posted) == posts
+    assert "Traffic Spike" in posted[0].text
