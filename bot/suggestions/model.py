@@ -84,6 +84,18 @@ def citation(runbook: Runbook, error: RunbookError, cause: RootCause) -> str:
     parts = [runbook.heading, error.heading]
     if error.root_causes_heading:
         parts.append(error.root_causes_heading)
-    parts.append(cause.item)
+    parts.append(_whole_item(cause))
     # Each part is shown as code, so backticks inside it (`MAX_CONNECTIONS`) would end the code early: drop them.
     return " -> ".join(f"`{p.replace('`', '')}`" for p in parts)
+
+
+def _whole_item(cause: RootCause) -> str:
+    """The item as written, with the lines it wraps onto (but not its sub-bullets): a citation must not stop
+    mid-sentence where the runbook's line happened to wrap."""
+    lines = cause.description.splitlines()
+    wrapped: list[str] = []
+    for line in lines[1:]:
+        if not line.strip() or line.lstrip().startswith(("-", "*", "+")) or line.lstrip()[:2].rstrip(".").isdigit():
+            break
+        wrapped.append(line.strip())
+    return " ".join([cause.item.strip(), *wrapped])

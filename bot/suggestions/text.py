@@ -1,0 +1,839 @@
+"""Text analysis for the root-cause engine: tokens, light stemming, incident-chat synonyms and negation.
+
+One analyzer is used for both sides, runbooks and chat, so that whatever it does to a phrase it does on both
+sides: "Connection is not available" in a runbook and the same line pasted in chat give the same terms.
+
+    analyze("no sign of zombie connections or maintenance")
+      -> terms: zombi, connect, maintenanc, all negated, in one scope ("no sign of zombie connections or
+         maintenance") that the engine reads as ruled-out evidence.
+
+A term is a canonical stem: "exhausted", "exhaustion" and "exhausting" are all `exhaust`; "spikes", "surge" and
+"burst" are all `spik`; "500s" and "internal server error" are `5xx`. A negated term is matched as its own key
+(`NEGATED + term`), so a runbook that says "traffic is normal" (for the cause where it is) matches chat that says
+"traffic looks normal", while the chat's negation counts against causes whose text says "traffic" positively.
+
+Pure functions, no state, deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+__all__ = [
+    "NEGATED",
+    "Analysis",
+    "Scope",
+    "Token",
+    "analyze",
+    "canonical",
+    "generic_weight",
+    "is_stopword",
+    "negative_answer",
+    "stem",
+]
+
+NEGATED = "¬"  # prefix of a negated term's key
+
+# ---------------------------------------------------------------------------------------------- vocabulary
+
+
+def _split(text: str) -> list[str]:
+    return text.split()
+
+
+STOPWORDS = frozenset(
+    _split(
+        """
+        a an the and or but if then than so as of in on at to for from by with into onto over under about above
+        below between through during before after again further once here there when where why how all any both
+        each few more most other some such only own same too very just also even still already is are was were
+        be been being am do does did doing done has have had having can could will would shall should may might
+        must i me my we us our you your he him his she her it its they them their this that these those what
+        which who whom whose im ive id its lets out up off via per vs etc eg ie ok okay yes yeah yep hey hi
+        hello thanks thank pls please like get got gets getting see seeing seen saw look looks looked looking
+        seem seems seemed appear appears think thought know knew guess maybe probably perhaps actually basically
+        literally really just anyone someone everyone anything something everything nobody somebody thing things
+        stuff lot lots bit now though tho although anyway no not nt never none nothing without nor neither
+        nobody nope nah one two three every keep keeps kept let make made go goes went going gone come came say
+        says said tell told ask asked want need needs fyi afaik imo tbh btw lol ugh hmm ah oh wait well right
+        sure cool great nice ack until unless while since because whereas however yet except instead whether
+        """
+    )
+)
+
+# Words that every incident channel uses: they count, but little (a quarter of their corpus weight).
+GENERIC = frozenset(
+    _split(
+        """
+        error errors issue issues problem problems service services user users customer customers request
+        requests response responses alert alerts alerting page paged pager prod production server servers app
+        apps application applications system systems team teams check checked checking happen happened happening
+        start started starting time times minute minutes hour hours second seconds incident incidents impact fix
+        fixed fixing investigate investigating help call calls work works working worked fail fails failed
+        failing failure failures broken break breaks down high low increase increased rate rates number new old
+        log logs metric metrics graph dashboard normal usual show shows showed shown use used using run runs
+        running ran api endpoint endpoints report reported reports affected affect still recent recently
+        """
+    )
+)
+
+# Whole words (lower case) that mean the same thing in incident chat -> the word whose stem is the term.
+_WORD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "spike",
+        (
+            "spike",
+            "spikes",
+            "spiked",
+            "spiking",
+            "spiky",
+            "surge",
+            "surges",
+            "surged",
+            "surging",
+            "burst",
+            "bursts",
+            "jump",
+            "jumps",
+            "jumped",
+            "jumping",
+            "influx",
+        ),
+    ),
+    ("5xx", ("5xx", "5xxs", "500", "500s", "5oo")),
+    ("4xx", ("4xx", "4xxs")),
+    ("oom", ("oom", "ooms", "oomkilled", "oomkill", "oomkiller", "oomed", "oomkills")),
+    ("certificate", ("cert", "certs", "certificate", "certificates")),
+    ("kubernetes", ("k8s", "kubernetes", "kube")),
+    ("database", ("db", "dbs", "database", "databases")),
+    ("connection", ("conn", "conns", "connection", "connections", "connect", "connects", "connected", "connecting")),
+    ("postgres", ("pg", "postgres", "postgresql", "pgsql")),
+    ("timeout", ("timeout", "timeouts", "timedout")),
+    (
+        "deploy",
+        (
+            "deploy",
+            "deploys",
+            "deployed",
+            "deploying",
+            "deployment",
+            "deployments",
+            "rollout",
+            "rollouts",
+            "redeploy",
+            "redeployed",
+        ),
+    ),
+    ("config", ("config", "configs", "configuration", "configurations", "configured", "configure", "cfg")),
+    ("memory", ("mem", "memory", "ram")),
+    ("tls", ("tls", "ssl")),
+    ("lb", ("lb", "lbs", "elb", "alb", "loadbalancer", "loadbalancers")),
+    (
+        "restart",
+        (
+            "restart",
+            "restarts",
+            "restarted",
+            "restarting",
+            "reboot",
+            "reboots",
+            "rebooted",
+            "rebooting",
+            "bounce",
+            "bounced",
+        ),
+    ),
+    ("auth", ("auth", "authn", "authentication")),
+    ("credential", ("creds", "credential", "credentials")),
+    ("gc", ("gc", "gcs")),
+    ("environment", ("env", "envs", "environment", "environments")),
+    ("production", ("prod", "production")),
+    ("service", ("svc", "svcs", "service", "services")),
+    ("application", ("app", "apps", "application", "applications")),
+    ("message", ("msg", "msgs", "message", "messages")),
+    ("request", ("req", "reqs", "request", "requests")),
+    ("error", ("err", "errs", "error", "errors")),
+    ("autoscaler", ("hpa", "autoscaler", "autoscaling", "autoscale", "autoscaled")),
+    ("dlq", ("dlq", "dlqs")),
+    ("ratelimit", ("ratelimit", "ratelimited", "ratelimiting", "ratelimits", "throttled", "throttling", "throttle")),
+    ("minute", ("min", "mins", "minute", "minutes")),
+    ("second", ("sec", "secs", "second", "seconds")),
+    ("hour", ("hr", "hrs", "hour", "hours")),
+    ("permission", ("perm", "perms", "permission", "permissions")),
+    ("password", ("pw", "pwd", "passwd", "password", "passwords")),
+)
+
+# Phrases (as stems) that mean one thing; checked before single words.
+_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("out", "of", "memory"), "oom"),
+    (("internal", "server", "error"), "5xx"),
+    (("tim", "out"), "timeout"),
+    (("oom", "kill"), "oom"),
+    (("oom", "killer"), "oom"),
+    (("rat", "limit"), "ratelimit"),
+    (("load", "balancer"), "lb"),
+    (("garbag", "collect"), "gc"),
+    (("garbag", "collector"), "gc"),
+    (("dead", "letter"), "dlq"),
+    (("roll", "out"), "deploy"),
+)
+
+# Status codes count as themselves and as their class.
+_STATUS_CLASS = re.compile(r"^([45])\d\ds?$")
+
+_IRREGULAR = {
+    "ran": "run",
+    "grew": "grow",
+    "grown": "grow",
+    "fell": "fall",
+    "fallen": "fall",
+    "held": "hold",
+    "kept": "keep",
+    "went": "go",
+    "died": "die",
+    "dies": "die",
+    "dying": "die",
+    "lost": "lose",
+    "broke": "break",
+    "broken": "break",
+    "froze": "freeze",
+    "frozen": "freeze",
+    "stuck": "stick",
+    "wrote": "write",
+    "written": "write",
+    "writes": "write",
+    "writing": "write",
+    "began": "begin",
+    "begun": "begin",
+    "hung": "hang",
+    "hangs": "hang",
+    "hanging": "hang",
+    "does": "do",
+    "did": "do",
+}
+
+# ----------------------------------------------------------------------------------------------- negation
+
+_COPULA = frozenset(
+    _split(
+        """
+        is are was were be been being am isnt arent wasnt werent
+        """
+    )
+)
+_AUX = frozenset(_split("do does did has have had"))
+_MODAL = frozenset(
+    _split(
+        """
+        can could will would should might may must ca wo
+        """
+    )
+)
+_LOOK = frozenset(
+    _split(
+        """
+        look looks looked looking seem seems seemed appear appears appeared remain remains remained stay stays
+        stayed sound sounds
+        """
+    )
+)
+_SEE = frozenset(
+    _split(
+        """
+        see seeing seen saw find finding found notice noticed noticing show shows showing showed spot spotted
+        observe observed think believe
+        """
+    )
+)
+# "no sign of X": the filler after the cue word is skipped, the scope is X.
+_FILLER = frozenset(
+    _split(
+        """
+        sign signs evidence indication indications trace traces hint hints mention mentions of any obvious real
+        clear recent new sight other more such actual
+        """
+    )
+)
+# A state that says the subject is not in play: "vacuum is not running", "traffic hasn't changed".
+_STATES = frozenset(
+    _split(
+        """
+        running happening active present there involved related relevant responsible elevated high higher
+        spiking spiked up increasing increased growing grown grow grew changed change different unusual abnormal
+        firing enabled on ongoing scheduled it a an the to blame at fault any jumping jumped rising rose
+        climbing moving moved
+        """
+    )
+)
+# "X looks fine": the scope is X (before the word).
+_FINE = frozenset(
+    _split(
+        """
+        fine normal healthy ok okay good nominal stable flat unchanged steady green clean unaffected quiet
+        unrelated irrelevant innocent works working worked succeeds passes passing
+        """
+    )
+)
+_CONTRAST = frozenset(_split("other others else rest remaining"))
+_BROKEN_BEFORE = frozenset(
+    _split(
+        """
+        stopped stop stops quit quits ceased not never nt no
+        """
+    )
+)
+_NOT_BEFORE_FINE = frozenset(
+    _split(
+        """
+        than above below over under to from back x of the a not no more less very
+        """
+    )
+)
+# Words that end a negation's scope.
+_SCOPE_END = frozenset(
+    _split(
+        """
+        but however though although yet except because since so while whereas which when until and then also
+        instead
+        """
+    )
+)
+_PSEUDO = frozenset(
+    {
+        ("not", "sure"),
+        ("not", "certain"),
+        ("not", "clear"),
+        ("not", "only"),
+        ("not", "just"),
+        ("no", "idea"),
+        ("no", "doubt"),
+        ("no", "wonder"),
+        ("not", "yet"),
+        ("no", "longer"),
+        ("not", "convinced"),
+        ("nt", "sure"),
+        ("nt", "know"),
+        ("nt", "only"),
+        ("nt", "just"),
+        ("nt", "yet"),
+    }
+)
+_FORWARD_CUES = frozenset(
+    _split(
+        """
+        no not nt never none nothing without nor neither nobody
+        """
+    )
+)
+_ARTICLES = frozenset(
+    _split(
+        """
+        the a an any it there its
+        """
+    )
+)
+_SOFTENERS = frozenset(
+    _split(
+        """
+        be been being even really actually quite exactly necessarily
+        """
+    )
+)
+_AFTER_SEE = frozenset(
+    _split(
+        """
+        any it is like that a an the its anything much
+        """
+    )
+)
+_DEGREE = frozenset(
+    _split(
+        """
+        all totally completely perfectly pretty mostly entirely super fairly
+        """
+    )
+)
+_MAX_FORWARD = 6  # content words
+_MAX_BACKWARD = 4
+
+_NT = "nt"  # the token that stands for "n't"
+
+# ---------------------------------------------------------------------------------------------- tokenizing
+
+_PIECE = re.compile(
+    r"(?P<w>[^\W_]+(?:['’][^\W_]+)*)"  # a word, with its apostrophes ("wasn't", "it's")
+    r"|(?P<b>[.;:!?,]+(?=\s|$)|[()\[\]{}\"“”—…|\n]|\s[-–]+\s)"  # a clause boundary
+)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_VOWEL = re.compile(r"[aeiouy]")
+
+
+class Token(NamedTuple):
+    """A content word: its term, where it is, and whether it is negated."""
+
+    term: str  # canonical stem, e.g. "exhaust"
+    surface: str  # as written, e.g. "exhaustion"
+    start: int  # offsets in the analysed text
+    end: int
+    negated: bool = False
+    scope: int = -1  # index of its negation scope in Analysis.scopes, -1 when not negated
+    weight: float = 1.0  # 0.5 in a question ("is it DNS?")
+    extras: tuple[str, ...] = ()  # further terms for the bag of words ("502" is also "5xx")
+    ruled_out: bool = False  # negated by a negation that rules it out ("no sign of X"), not one that describes
+    clause: int = 0  # index of its clause (between punctuation) in the text
+
+    @property
+    def key(self) -> str:
+        return NEGATED + self.term if self.negated else self.term
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A negated or ruled-out stretch of text: "no sign of zombie connections or maintenance"."""
+
+    cue: str  # the word that negates: "no", "not", "fine", "ruled out"
+    start: int  # offsets of the whole phrase (subject included for "X looks fine")
+    end: int
+    terms: frozenset[str]  # the (plain) terms it negates
+    ruled_out: bool = True  # False when the negation describes the fault ("never returned to the pool")
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    text: str
+    tokens: tuple[Token, ...]  # content words only, in order
+    scopes: tuple[Scope, ...]
+
+    def snippet(self, scope: Scope) -> str:
+        return " ".join(self.text[scope.start : scope.end].split())
+
+
+@dataclass(slots=True)
+class _Raw:
+    lower: str  # lower-case word (or "nt" for n't)
+    surface: str
+    start: int
+    end: int
+    stem: str = ""
+    term: str = ""
+    content: bool = True
+    boundary: bool = False  # a clause boundary (punctuation)
+    question: bool = False  # boundary is a question mark
+    negated: bool = False
+    scope: int = -1
+    weight: float = 1.0
+    extras: tuple[str, ...] = ()
+    skip: bool = False  # merged into a phrase
+    clause: int = 0
+    joins: tuple[str, ...] = ()  # the parts of a CamelCase word joined
+
+
+_BARE_NT = {
+    "dont": "do",
+    "doesnt": "does",
+    "didnt": "did",
+    "isnt": "is",
+    "arent": "are",
+    "wasnt": "was",
+    "werent": "were",
+    "hasnt": "has",
+    "havent": "have",
+    "hadnt": "had",
+    "cant": "can",
+    "couldnt": "could",
+    "wont": "will",
+    "wouldnt": "would",
+    "shouldnt": "should",
+    "aint": "is",
+}
+
+
+def _split_apostrophe(word: str) -> tuple[str, str | None]:
+    """("wasn't" -> "was", "nt"), ("it's" -> "it", "is"), ("service's" -> "service", None)."""
+    lower = word.lower().replace("’", "'")
+    if "'" not in lower:
+        if lower in _BARE_NT:
+            return _BARE_NT[lower], _NT
+        return lower, None
+    base, _, suffix = lower.partition("'")
+    if suffix == "t" and base.endswith("n"):
+        if base in ("can", "ca"):
+            return "can", _NT
+        if base == "won":
+            return "will", _NT
+        if base == "ain":
+            return "is", _NT
+        return base[:-1], _NT
+    if suffix == "s":
+        return base, ("is" if base in ("it", "that", "what", "there", "here", "he", "she", "who") else None)
+    if suffix == "re":
+        return base, "are"
+    if suffix == "ve":
+        return base, "have"
+    if suffix == "ll":
+        return base, "will"
+    if suffix == "d":
+        return base, "would"
+    if suffix == "m":
+        return base, "am"
+    return base + suffix, None
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Light suffix stripping: exhausted/exhaustion/exhausting -> exhaust; spikes/spiked -> spik."""
+    w = word.lower()
+    if w in _IRREGULAR:
+        w = _IRREGULAR[w]
+    if len(w) <= 3 or not w.isalpha():
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith("sses") or (w.endswith("es") and (w[-3] in "sxz" or w.endswith(("ches", "shes")))):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ingly", "edly", "ing", "ed", "ion", "ment", "ly"):
+        if w.endswith(suffix):
+            rest = w[: -len(suffix)]
+            if len(rest) >= 3 and _VOWEL.search(rest):
+                w = rest
+                if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz" and w[-1].isalpha():
+                    w = w[:-1]  # running -> run, stopped -> stop
+            break
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+def _build_synonyms() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for target, words in _WORD_GROUPS:
+        term = stem(target) if target.isalpha() else target
+        for word in words:
+            table[word] = term
+            table.setdefault(stem(word), term)
+    return table
+
+
+_SYNONYMS = _build_synonyms()
+_PHRASE_FIRST = {p[0][0] for p in _PHRASES}
+
+
+@lru_cache(maxsize=65536)
+def canonical(word: str) -> str:
+    """The term of one lower-case word: synonyms first, then the stem."""
+    if word in _SYNONYMS:
+        return _SYNONYMS[word]
+    s = stem(word)
+    return _SYNONYMS.get(s, s)
+
+
+def _term_set(words: Iterable[str]) -> frozenset[str]:
+    return frozenset(canonical(w) for w in words)
+
+
+_STOP_TERMS = _term_set(STOPWORDS) | STOPWORDS
+_GENERIC_TERMS = _term_set(GENERIC) - _STOP_TERMS
+
+
+def is_stopword(term: str) -> bool:
+    return term in _STOP_TERMS or (term.isdigit() and not (len(term) == 3 and term[0] in "12345"))
+
+
+def generic_weight(term: str) -> float:
+    """How much a term counts for its own sake: generic incident words a quarter."""
+    base = term[len(NEGATED) :] if term.startswith(NEGATED) else term
+    return 0.25 if base in _GENERIC_TERMS else 1.0
+
+
+def _pieces(text: str) -> list[_Raw]:
+    raws: list[_Raw] = []
+    for m in _PIECE.finditer(text):
+        if m.group("b") is not None:
+            raws.append(
+                _Raw(
+                    m.group("b"),
+                    m.group("b"),
+                    m.start(),
+                    m.end(),
+                    content=False,
+                    boundary=True,
+                    question="?" in m.group("b"),
+                )
+            )
+            continue
+        word, start = m.group("w"), m.start()
+        lower = word.lower()
+        plain = lower.isalnum() and lower not in _BARE_NT  # the common case: a plain word
+        if plain and (word == lower or word.isupper() or lower in _SYNONYMS or not _CAMEL.search(word)):
+            raws.append(_Raw(lower, word, start, m.end()))
+            continue
+        base, extra = _split_apostrophe(word)
+        base_len = len(word) if extra is None else word.replace("’", "'").find("'")
+        if base_len < 0:
+            base_len = len(word)
+        surface_base = word[:base_len]
+        if base in _SYNONYMS or not _CAMEL.search(surface_base):
+            raws.append(_Raw(base, surface_base, start, start + base_len))
+        else:
+            offset = 0
+            parts = [p for p in _CAMEL.split(surface_base) if p]
+            for part in parts:
+                raws.append(_Raw(part.lower(), part, start + offset, start + offset + len(part)))
+                offset += len(part)
+            # "CrashLoopBackOff" is also said "crashlooping" or "crashloopbackoff"
+            lowers = [p.lower() for p in parts]
+            joins = {"".join(lowers[k : k + 2]) for k in range(len(lowers) - 1)} | {"".join(lowers)}
+            raws[-len(parts)].joins = tuple(sorted(canonical(j) for j in joins))
+        if extra is not None:
+            raws.append(_Raw(extra, word[base_len:], start + base_len, m.end(), content=False))
+    return raws
+
+
+def _normalize(raws: list[_Raw]) -> None:
+    for r in raws:
+        if r.boundary or r.lower == _NT:
+            r.content = False
+            continue
+        r.stem = stem(r.lower)
+    # phrases first ("out of memory" -> oom, "timed out" -> timeout)
+    i = 0
+    while i < len(raws):
+        r = raws[i]
+        if not r.boundary and r.stem in _PHRASE_FIRST:
+            for phrase, target in _PHRASES:
+                n = len(phrase)
+                window = raws[i : i + n]
+                if len(window) == n and all(
+                    not w.boundary and w.stem == p for w, p in zip(window, phrase, strict=True)
+                ):
+                    r.term, r.end = target, window[-1].end
+                    r.surface = " ".join(w.surface for w in window)
+                    for w in window[1:]:
+                        w.skip, w.content = True, False
+                    i += n - 1
+                    break
+        i += 1
+    for r in raws:
+        if r.boundary or r.skip or r.lower == _NT:
+            continue
+        if not r.term:
+            r.term = canonical(r.lower)
+        m = _STATUS_CLASS.match(r.lower) if r.lower[0].isdigit() else None
+        if m and r.term not in ("5xx", "4xx"):
+            r.term = r.lower.rstrip("s")
+            r.extras = (m.group(1) + "xx",)
+        r.extras += tuple(j for j in r.joins if j != r.term)
+        if is_stopword(r.term) or (r.lower in _STOP_TERMS and r.term == canonical(r.lower)):
+            r.content = False
+
+
+def _words(raws: list[_Raw]) -> list[_Raw]:
+    return [r for r in raws if not r.skip]
+
+
+def _negate(toks: list[_Raw], scopes: list[Scope]) -> None:
+    """Find negation cues and mark the content words in their scope (see the module docstring)."""
+    n = len(toks)
+
+    def lw(i: int) -> str:
+        return toks[i].lower if 0 <= i < n and not toks[i].boundary else ""
+
+    def make(hit: list[int], cue: str, start: int, end: int, ruled_out: bool) -> None:
+        fresh = [k for k in hit if not toks[k].negated]
+        if not fresh:
+            return
+        index = len(scopes)
+        scopes.append(Scope(cue, min(start, end), max(start, end), frozenset(toks[k].term for k in fresh), ruled_out))
+        for k in fresh:
+            toks[k].negated, toks[k].scope = True, index
+
+    def forward(i: int, cue: str, cue_start: int, ruled_out: bool) -> None:
+        """Negate the content words after index i, up to the end of the clause."""
+        j, hit = i, list[int]()
+        while j < n and len(hit) < _MAX_FORWARD:
+            t = toks[j]
+            if t.boundary or (t.lower in _SCOPE_END and j > i):
+                break
+            if t.content:
+                hit.append(j)
+            j += 1
+        make(hit, cue, cue_start, toks[hit[-1]].end if hit else cue_start, ruled_out)
+
+    def backward(i: int, cue: str, cue_end: int) -> None:
+        """Negate the content words before index i (the subject: "cpu and memory look fine").
+
+        "every other host is fine" contrasts the others with the one that fails: that describes the fault."""
+        j, hit, limit, contrast = i, list[int](), _MAX_BACKWARD, False
+        while j >= 0 and len(hit) < limit:
+            t = toks[j]
+            if t.boundary or t.lower in _FORWARD_CUES or (t.lower in _SCOPE_END and t.lower not in ("and", "or")):
+                break
+            if t.lower in ("and", "or"):  # "cpu and memory": one more word, not a whole clause
+                limit = min(limit, len(hit) + 1)
+            contrast = contrast or t.lower in _CONTRAST
+            if t.content:
+                hit.append(j)
+            j -= 1
+        make(hit, cue, toks[hit[-1]].start if hit else cue_end, cue_end, not contrast)
+
+    def skip(j: int, words: frozenset[str]) -> int:
+        while j < n and not toks[j].boundary and toks[j].lower in words:
+            j += 1
+        return j
+
+    i = 0
+    while i < n:
+        t = toks[i]
+        if t.boundary:
+            i += 1
+            continue
+        w, nxt, prev = t.lower, lw(i + 1), lw(i - 1)
+        if (w, nxt) in _PSEUDO:
+            i += 2
+            continue
+        # "ruled out DNS" / "DNS was ruled out" / "excluded the cache"
+        if (w in ("ruled", "rule", "rules", "ruling") and nxt == "out") or w in ("excluded", "eliminated"):
+            after = i + (2 if nxt == "out" else 1)
+            for k in range(i, after):
+                toks[k].content = False
+            j = skip(after, _ARTICLES)
+            if j < n and not toks[j].boundary and toks[j].content:
+                forward(j, "ruled out", t.start, True)
+            else:
+                backward(i - 1, "ruled out", toks[after - 1].end)
+            i = after
+            continue
+        if w == "red" and nxt == "herring":
+            t.content = toks[i + 1].content = False
+            backward(i - 1, "red herring", toks[i + 1].end)
+            i += 2
+            continue
+        # "X looks fine", "cpu is normal", "db fine", "parsing works"; not "normal traffic", "above normal"
+        if w in _FINE:
+            follows = (
+                i + 1 >= n
+                or toks[i + 1].boundary
+                or not toks[i + 1].content
+                or (
+                    w == "flat" and nxt in ("line", "lined", "lines", "lining")  # "IOPS flat-lined"
+                )
+            )
+            linked = prev in _COPULA or prev in _LOOK or prev in _DEGREE
+            direct = i > 0 and toks[i - 1].content and not any(c.isdigit() for c in prev)
+            if prev not in _NOT_BEFORE_FINE and prev not in _BROKEN_BEFORE and follows and (linked or direct):
+                t.content = False
+                backward(i - 1, w, t.end)
+            i += 1
+            continue
+        if w == "rather" and nxt == "than":
+            forward(i + 2, "rather than", t.start, True)
+            i += 2
+            continue
+        if w not in _FORWARD_CUES:
+            i += 1
+            continue
+        cue = "n't" if w == _NT else w
+        cue_start = toks[i - 1].start if w == _NT and i > 0 else t.start
+        j = i + 1
+        if w in ("not", _NT):
+            if prev in _MODAL and nxt not in ("be", "see", "find", "think", "rule"):
+                i += 1  # "can't connect", "won't start": a symptom, not a negation
+                continue
+            j = skip(j, _SOFTENERS)
+            if lw(j) in _SEE or (lw(j) in _LOOK and lw(j + 1) == "like"):
+                # "don't see any X", "doesn't look like X", "not seeing X": X is ruled out
+                j = skip(j + 1, _AFTER_SEE)
+                forward(j, cue, cue_start, True)
+                i = j
+                continue
+            first = skip(j, _ARTICLES)
+            head = lw(first)
+            state = j >= n or toks[j].boundary or lw(j) in _STATES or head in _STATES or lw(j) in _ARTICLES
+            if prev in _COPULA or prev in _AUX:
+                if state:  # "vacuum is not running", "traffic hasn't changed", "it wasn't the cache"
+                    backward(i - 2, cue, t.end)
+                    forward(j, cue, cue_start, True)
+                elif prev in _AUX or head.endswith(("ed", "ing")) or lw(j - 1) == "being":
+                    # "doesn't release the session", "connections are not being returned": describes the fault
+                    forward(j, cue, cue_start, False)
+                else:  # "it's not DNS"
+                    forward(j, cue, cue_start, True)
+            else:  # "not a deploy", "not DNS"
+                forward(j, cue, cue_start, True)
+            i = j
+            continue
+        if w in ("never", "without"):  # "never returned to the pool": describes the fault
+            forward(j, cue, cue_start, False)
+            i = j
+            continue
+        # no, none, nothing, nobody, nor, neither: "no sign of X", "nothing in the logs about X"
+        j = skip(j, _FILLER)
+        for k in range(i + 1, j):
+            toks[k].content = False
+        verb = lw(j)
+        # "nobody added the name", "nothing allows port 53": describes what is missing
+        describes = w in ("nothing", "nobody") and verb.endswith(("ed", "s")) and verb not in _STATES
+        forward(j, cue, cue_start, not describes)
+        i = j
+
+
+def _mark_questions(toks: list[_Raw]) -> None:
+    clause: list[_Raw] = []
+    number = 0
+    for t in toks:
+        if t.boundary:
+            if t.question:
+                for c in clause:
+                    c.weight = 0.5
+            clause = []
+            number += 1
+        else:
+            t.clause = number
+            clause.append(t)
+
+
+_NEGATIVE_ANSWER = re.compile(
+    r"^\W*(no|nope|nah|negative|not really|unlikely|not it|not that|doesn'?t look like (it|one|that|so)|"
+    r"don'?t think so|i don'?t think so|ruled (that|it) out)\b",
+    re.I,
+)
+
+
+def negative_answer(text: str) -> str | None:
+    """The words of a message that opens by answering no ("nope, req rate is flat" -> "nope")."""
+    m = _NEGATIVE_ANSWER.match(text)
+    return m.group(1) if m else None
+
+
+@lru_cache(maxsize=8192)
+def analyze(text: str) -> Analysis:
+    """Tokens (content words, canonical terms), negation scopes. Cached: the same text gives the same object."""
+    raws = _pieces(text)
+    _normalize(raws)
+    toks = _words(raws)
+    scopes: list[Scope] = []
+    _negate(toks, scopes)
+    _mark_questions(toks)
+    tokens = tuple(
+        Token(
+            t.term,
+            t.surface,
+            t.start,
+            t.end,
+            t.negated,
+            t.scope,
+            t.weight,
+            t.extras,
+            t.negated and scopes[t.scope].ruled_out,
+            t.clause,
+        )
+        for t in toks
+        if t.content and not t.boundary
+    )
+    return Analysis(text, tokens, tuple(scopes))
