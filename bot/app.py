@@ -13,6 +13,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from bot.config import Config
+from bot.domain.incident import Incident
 from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.services import (
@@ -21,6 +22,7 @@ from bot.services import (
     IncidentCommands,
     IncidentService,
     OpenModal,
+    ReportService,
     Services,
     SuggestionButtons,
     SuggestionService,
@@ -56,6 +58,12 @@ class IncidentBot:
         timeline = TimelineService(config, self.db, self.slack)
         self.library = RunbookLibrary(config.suggestions.runbooks)
         suggestions = SuggestionService(config, self.db, self.slack, self.library, self.background)
+        reports = ReportService(config, self.db, self.slack, timeline, suggestions, self.library)
+
+        async def final_report(incident: Incident, actor: str) -> None:
+            await reports.generate(incident, actor, final=True)
+
+        incidents.on_resolved = final_report
         self.capture = TimelineCapture(
             config, channels, self.writer, self.slack, self.db, self.background, on_words=suggestions.nudge
         )
@@ -63,7 +71,8 @@ class IncidentBot:
             incidents=incidents,
             timeline=timeline,
             capture=self.capture,
-            commands=IncidentCommands(config, incidents, timeline, suggestions, self.slack),
+            commands=IncidentCommands(config, incidents, timeline, suggestions, reports, self.slack),
+            reports=reports,
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, incidents, self.slack),
             timeline_shortcut=TimelineShortcut(config, incidents, timeline, self.slack),

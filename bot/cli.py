@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     lint = runbooks_sub.add_parser("lint", help="check runbooks: problems as file:line: message; exit 1 on errors")
     lint.add_argument("directory", nargs="?", type=Path, help="folder of runbooks (default: app.yaml's, or ./runbooks)")
 
+    report = sub.add_parser("report", help="render an incident's post-incident report from the database")
+    report.add_argument("incident", metavar="INCIDENT_ID", help="e.g. INC-2026-001")
+    report.add_argument("--format", choices=("markdown", "html"), default="markdown", help="default: markdown")
+    report.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
+
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML) for app.yaml")
     manifest.add_argument("--request-url", help="public https URL of /slack/events (HTTP mode); omit for Socket Mode")
     return parser
@@ -132,6 +137,16 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             document = build_manifest(config, request_url=args.request_url)
             sys.stdout.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
             return 0
+        if args.command == "report":
+            rendered = asyncio.run(_report(config, args.incident, args.format))
+            if rendered is None:
+                return 1
+            if args.output is None:
+                sys.stdout.write(rendered)
+            else:
+                args.output.write_text(rendered, encoding="utf-8")
+                print(f"wrote {args.output}", file=sys.stderr)
+            return 0
         if args.command == "db":
             asyncio.run(_upgrade(config))
             print(f"database is up to date ({_display_url(config.database_url)})")
@@ -144,6 +159,35 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+async def _report(config: Config, public_id: str, fmt: str) -> str | None:
+    """Render from the database only: no Slack calls (names come from those the bot has stored)."""
+    from bot.domain.incident import Status
+    from bot.metrics import Metrics
+    from bot.services import ReportService, SuggestionService, UserError
+    from bot.services.timeline import Background, TimelineService
+    from bot.slack.gateway import SlackGateway, create_web_client
+    from bot.storage import Database
+    from bot.suggestions.engine import RunbookLibrary
+
+    db = Database(config.database_url)
+    try:
+        slack = SlackGateway(create_web_client("", config.slack.api_url), Metrics())
+        library = RunbookLibrary(config.suggestions.runbooks)
+        timeline = TimelineService(config, db, slack, look_up_names=False)
+        suggestions = SuggestionService(config, db, slack, library, Background())
+        reports = ReportService(config, db, slack, timeline, suggestions, library)
+        try:
+            incident = await reports.find(public_id)
+            label = "Final" if incident.status is Status.RESOLVED else "Draft"
+            text = await reports.render(incident, label, fmt)
+        except UserError as e:
+            print(f"incident-bot: {e}", file=sys.stderr)
+            return None
+    finally:
+        await db.dispose()
+    return text
 
 
 def _runbooks_dir(environ: Mapping[str, str]) -> Path:

@@ -116,6 +116,12 @@ class SuggestionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportSettings:
+    author: str = "Incident Response Team"  # the report's Author line
+    template: Path | None = None  # a Jinja2 Markdown template replacing the built-in one (relative to app.yaml)
+
+
+@dataclass(frozen=True, slots=True)
 class SlackSettings:
     """From the environment (never from app.yaml)."""
 
@@ -140,6 +146,7 @@ class Config:
     announcement_channel: str | None = None  # a channel ID (C...) the bot posts new incidents to
     timeline: TimelineSettings = field(default_factory=TimelineSettings)
     suggestions: SuggestionSettings = field(default_factory=SuggestionSettings)
+    report: ReportSettings = field(default_factory=ReportSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
 
@@ -208,7 +215,9 @@ _TOP_LEVEL_KEYS = (
     "announcement_channel",
     "timeline",
     "suggestions",
+    "report",
 )
+_REPORT_KEYS = ("author", "template")
 _SUGGESTION_KEYS = ("enabled", "runbooks", "min_interval_seconds")
 _CHANNEL_KEYS = ("name_template", "private", "topic_template")
 _TIMELINE_KEYS = ("reactions", "confirm", "confirm_reaction", "show")
@@ -459,7 +468,25 @@ class _FileReader:
         if "timeline" in top:
             settings["timeline"] = self.timeline(top["timeline"])
         settings["suggestions"] = self.suggestions(top.get("suggestions"))
+        if "report" in top:
+            settings["report"] = self.report(top["report"])
         return settings
+
+    def report(self, node: Node) -> ReportSettings:
+        entries = self.mapping(node, "report", _REPORT_KEYS)
+        defaults = ReportSettings()
+        author = defaults.author
+        if "author" in entries:
+            author = self.text(entries["author"], "report.author", 'a name like "Technical Operations Team"')
+        template: Path | None = None
+        if "template" in entries and not (
+            isinstance(entries["template"], ScalarNode) and entries["template"].tag == _NULL
+        ):
+            raw = Path(self.text(entries["template"], "report.template", "a path to a Jinja2 Markdown template"))
+            template = raw if raw.is_absolute() else Path(self.file).resolve().parent / raw
+            if not template.is_file():
+                raise self.error(entries["template"], "report.template", f"no such file: {template}")
+        return ReportSettings(author=author, template=template)
 
     def suggestions(self, node: Node | None) -> SuggestionSettings:
         defaults = SuggestionSettings()

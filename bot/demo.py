@@ -8,6 +8,7 @@ bot's Web API calls. At the end the demo prints what people would see in Slack.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
 import sys
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from bot.app import IncidentBot
 from bot.config import load_config, resolve_config_path
-from bot.emulator import Channel, SlackEmulator
+from bot.emulator import Channel, Message, SlackEmulator
 from bot.slack.ids import ActionId
 from bot.slack.manifest import BOT_EVENTS, bot_scopes
 
@@ -32,6 +33,7 @@ def _say(out: TextIO, line: str = "") -> None:
 
 async def run_demo(environ: Mapping[str, str], *, database_url: str | None = None, out: TextIO = sys.stdout) -> int:
     signing_secret = secrets.token_hex(16)
+    report_dir = Path(tempfile.mkdtemp(prefix="incident-bot-demo-report-"))
     with tempfile.TemporaryDirectory(prefix="incident-bot-demo-") as tmp:
         db_url = database_url or f"sqlite+aiosqlite:///{Path(tmp) / 'demo.db'}"
         async with SlackEmulator(
@@ -59,7 +61,7 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             await web.SockSite(runner, sock).start()
             emu.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
             try:
-                await _play(emu, config.command, out)
+                await _play(emu, config.command, out, report_dir)
             finally:
                 await emu.wait_idle()
                 await runner.cleanup()
@@ -71,7 +73,7 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
     return 0
 
 
-async def _play(emu: SlackEmulator, command: str, out: TextIO) -> None:
+async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path) -> None:
     alice = emu.add_user("alice", real_name="Alice Adams (on call)")
     bob = emu.add_user("bob", real_name="Bob Brown (SRE)")
     general = emu.add_channel("general", members=[alice, bob])
@@ -83,8 +85,8 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO) -> None:
         _say(out, f"  (Slack got the bot's answer in {delivery.elapsed * 1000:.0f} ms)")
         await _settle(emu)
 
-    _say(out, "incident-bot demo: a short incident in an emulated Slack workspace\n")
-    await slash(alice, general, "open sev2 API 500 errors on User Service")
+    _say(out, "incident-bot demo: the example incident, end to end, in an emulated Slack workspace\n")
+    await slash(alice, general, "open sev2 API 500 Errors on User Service")
     await emu.wait_for(lambda: _incident_channel(emu) is not None and bool(_incident_channel(emu).pins))  # type: ignore[union-attr]
     channel = _incident_channel(emu)
     assert channel is not None
@@ -100,17 +102,44 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO) -> None:
             await emu.react(who, channel.id, message.ts, emoji)
         await _settle(emu)
 
-    await say(alice, "Login is failing for everyone: 500s on /login since 14:30", (alice, "rotating_light"))
-    await say(
-        bob, "Seeing `ConnectionPoolTimeoutError` in user-service logs; all 100 DB connections in use", (bob, "mag")
-    )
+    await say(alice, "Customers cannot log in: the User Service API answers 500 on /login", (alice, "rotating_light"))
     await slash(alice, channel.id, "severity sev1")
-    await say(bob, "Restarting api-service to clear the pool", (bob, "hammer_and_wrench"))
-    await say(alice, "Error rate back to normal, logins work", (alice, "white_check_mark"), (bob, "white_check_mark"))
+    await say(
+        bob,
+        'user-service logs are full of "database connection pool exhaustion" and "hard connection acquisition failure"',
+        (bob, "mag"),
+    )
+    await say(bob, "and `Timeout waiting for connection from pool` on every request", (bob, "mag"))
+    await say(alice, "traffic jumped to 3x normal at 14:30, right after the marketing email went out")
+    await say(bob, "no sign of zombie connections, and no maintenance is running on the database")
+
+    def posted() -> Message | None:
+        return next((m for m in channel.messages if m.bot_id == emu.bot_id and "Likely root cause" in m.text), None)
+
+    with contextlib.suppress(AssertionError):
+        await emu.wait_for(lambda: posted() is not None, timeout=5)
+    suggestion = posted()
+    if suggestion is not None:
+        _say(out, "  → the bot suggested a root cause from the runbooks; alice clicks “Accept as root cause”")
+        await emu.click(alice, channel.id, suggestion.ts, ActionId.SUGGESTION_ACCEPT)
+        await _settle(emu)
+    await say(
+        bob,
+        "Restarting the service to clear the pool: `sudo systemctl restart api-service`",
+        (bob, "hammer_and_wrench"),
+    )
+    await say(
+        bob,
+        "pg_stat_activity looks normal after the restart: "
+        "`SELECT datname, pid, state FROM pg_stat_activity WHERE datname = 'users' ORDER BY state;`",
+        (bob, "white_check_mark"),
+    )
+    await say(alice, "Error rate back to normal, logins work", (alice, "white_check_mark"))
     await slash(alice, channel.id, "note Traffic was 3x normal after the marketing email went out")
     _say(out, f"▶ bob clicks “Mitigated” on the card in #{channel.name}")
     await emu.click(bob, channel.id, channel.pins[0], ActionId.MITIGATE)
     await _settle(emu)
+    await slash(alice, channel.id, "report")
     await slash(bob, channel.id, "resolve")
     await slash(bob, channel.id, "timeline")
     await slash(alice, general, "status")
@@ -120,6 +149,12 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO) -> None:
     for user in (alice, bob):
         _say(out, "\n" + "─" * 72)
         _say(out, emu.render_private(user))
+    reports = [f for f in emu.workspace.files.values() if f.filename.endswith("final.md") and f.content]
+    if reports:
+        path = report_path / reports[-1].filename
+        path.write_bytes(reports[-1].content or b"")
+        _say(out, "\n" + "═" * 72)
+        _say(out, f"The final post-incident report (also shared in the channel as a file) is at:\n  {path}")
 
 
 async def _settle(emu: SlackEmulator) -> None:

@@ -7,6 +7,7 @@ from .errors import UserError
 from .failures import Failures
 from .incidents import IncidentService
 from .interactions import CardActions, OpenModal, SuggestionButtons, TimelineShortcut
+from .reports import ReportService
 from .suggestions import SuggestionService
 from .timeline import TimelineCapture, TimelineService
 
@@ -24,6 +25,7 @@ class Services:
     timeline_shortcut: TimelineShortcut
     suggestions: SuggestionService
     suggestion_buttons: SuggestionButtons
+    reports: ReportService
     failures: Failures
     in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
@@ -34,6 +36,7 @@ __all__ = [
     "IncidentCommands",
     "IncidentService",
     "OpenModal",
+    "ReportService",
     "Services",
     "SuggestionButtons",
     "SuggestionService",

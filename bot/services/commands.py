@@ -17,6 +17,7 @@ from bot.slack.payloads import CommandRequest, mentioned_user, plain_text
 
 from .errors import UserError
 from .incidents import Changed, IncidentService, OpenRequest
+from .reports import ReportService
 from .suggestions import SuggestionService
 from .timeline import TimelineService
 
@@ -51,6 +52,7 @@ SUBCOMMANDS = (
     Subcommand(
         "suggest", "suggest", "The likely root causes from the runbooks, with scores (only you see them).", True
     ),
+    Subcommand("report", "report", "Post a draft post-incident report here (resolving posts the final one).", True),
     Subcommand("help", "help [subcommand]", "This help, or the help of one subcommand.", False),
 )
 _BY_NAME = {alias: sub for sub in SUBCOMMANDS for alias in (sub.name, *sub.aliases)}
@@ -63,9 +65,11 @@ class IncidentCommands:
         incidents: IncidentService,
         timeline: TimelineService,
         suggestions: SuggestionService,
+        reports: ReportService,
         slack: SlackGateway,
     ) -> None:
         self._suggestions = suggestions
+        self._reports = reports
         self._config = config
         self._incidents = incidents
         self._timeline = timeline
@@ -123,6 +127,12 @@ class IncidentCommands:
             return
         if sub.name == "timeline":
             await self._show_timeline(request, incident)
+            return
+        if sub.name == "report":
+            stored = await self._reports.generate(incident, request.user_id, final=False)
+            await self._reply(
+                request, f":page_facing_up: {stored.label} of the report of {incident.public_id} is posted."
+            )
             return
         if sub.name == "suggest":
             ranking, threshold = await self._suggestions.ranking(incident, top=3)

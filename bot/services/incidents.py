@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -80,6 +80,8 @@ class IncidentService:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._channels = channels
+        # Called after an incident is resolved (the final report); set by the composition root.
+        self.on_resolved: Callable[[Incident, str], Awaitable[None]] | None = None
         self._config = config
         self._db = db
         self._slack = slack
@@ -305,7 +307,13 @@ class IncidentService:
             Status.MITIGATED: ":adhesive_bandage: {who} marked the incident mitigated.",
             Status.RESOLVED: ":white_check_mark: {who} resolved the incident.",
         }
-        return await self._announce(after, verbs[to].format(who=blocks.mention(actor)), [])
+        changed = await self._announce(after, verbs[to].format(who=blocks.mention(actor)), [])
+        if to is Status.RESOLVED and self.on_resolved is not None:
+            try:
+                await self.on_resolved(after, actor)
+            except UserError as e:
+                return dataclasses.replace(changed, warnings=(*changed.warnings, f"The final report: {e}"))
+        return changed
 
     async def _announce(self, incident: Incident, summary: str, warnings: list[str]) -> Changed:
         """After a committed change: update the card in place, the topic, and post one line in the channel."""

@@ -151,7 +151,8 @@ class TimelineCapture:
 class TimelineService:
     """The timeline read back, in order: marked messages, notes, shortcut entries and the bot's own changes."""
 
-    def __init__(self, config: Config, db: Database, slack: SlackGateway) -> None:
+    def __init__(self, config: Config, db: Database, slack: SlackGateway, *, look_up_names: bool = True) -> None:
+        self._look_up_names = look_up_names  # False: names only from what is stored (offline tools)
         self._config = config
         self._db = db
         self._slack = slack
@@ -250,7 +251,7 @@ class TimelineService:
         if missing:
             async with self._db.timeline() as store:
                 names.update(await store.people(team_id, missing))
-            for user in missing - names.keys():
+            for user in missing - names.keys() if self._look_up_names else ():
                 try:
                     person = await self._slack.person(user)
                 except SlackError as e:

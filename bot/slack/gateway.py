@@ -44,6 +44,8 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "chat.getPermalink": (),
     "users.info": ("users:read",),
     "reactions.add": ("reactions:write",),
+    "files.getUploadURLExternal": ("files:write",),  # both made by files_upload_v2
+    "files.completeUploadExternal": ("files:write",),
     "views.open": (),
     "views.update": (),
 }
@@ -191,8 +193,12 @@ class SlackGateway:
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._call("conversations.setTopic", params={"channel": channel, "topic": topic[:250]})
 
-    async def post_message(self, channel: str, text: str, blocks: Sequence[dict[str, Any]] | None = None) -> str:
+    async def post_message(
+        self, channel: str, text: str, blocks: Sequence[dict[str, Any]] | None = None, *, thread_ts: str | None = None
+    ) -> str:
         payload: dict[str, Any] = {"channel": channel, "text": text}
+        if thread_ts:
+            payload["thread_ts"] = thread_ts
         if blocks:
             payload["blocks"] = list(blocks)
         data = await self._call("chat.postMessage", json=payload)
@@ -227,6 +233,25 @@ class SlackGateway:
 
     async def update_view(self, view_id: str, view: dict[str, Any]) -> None:
         await self._call("views.update", json={"view_id": view_id, "view": view})
+
+    async def upload_file(
+        self, channel: str, filename: str, content: str, *, title: str, comment: str | None = None
+    ) -> str:
+        """Share a text file in a channel (files upload v2: get an upload URL, upload, complete). Returns its id."""
+        for method in ("files.getUploadURLExternal", "files.completeUploadExternal"):
+            self._metrics.slack_calls.labels(method=method).inc()
+        try:
+            response = await self._client.files_upload_v2(
+                channel=channel, filename=filename, content=content, title=title, initial_comment=comment
+            )
+        except SlackApiError as e:
+            code = str(e.response.get("error") or f"http_{e.response.status_code}")
+            self._metrics.slack_errors.labels(method="files.completeUploadExternal", error=code).inc()
+            raise SlackError("files.upload", code, e.response.status_code) from None
+        except (SlackClientError, OSError, TimeoutError) as e:
+            self._metrics.slack_errors.labels(method="files.completeUploadExternal", error="connection_error").inc()
+            raise SlackError("files.upload", "connection_error") from e
+        return str((response.get("file") or {}).get("id") or "")
 
     async def respond(
         self,

@@ -1,4 +1,5 @@
 from .database import Database, create_engine, is_sqlite
+from .reports import ReportStore, StoredReport
 from .repository import AuditEntry, IncidentStore, NewIncident
 from .suggestions import SuggestionRecord, SuggestionStore
 from .timeline import NewEntry, TimelineStore
@@ -10,6 +11,8 @@ __all__ = [
     "IncidentStore",
     "NewEntry",
     "NewIncident",
+    "ReportStore",
+    "StoredReport",
     "SuggestionRecord",
     "SuggestionStore",
     "TimelineStore",

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
 
+from .reports import ReportStore
 from .repository import IncidentStore
 from .suggestions import SuggestionStore
 from .timeline import TimelineStore
@@ -26,6 +27,7 @@ class Stores:
     incidents: IncidentStore
     timeline: TimelineStore
     suggestions: SuggestionStore
+    reports: ReportStore
 
 
 # Any constant will do; it only has to be the same in every process that shares the database.
@@ -94,7 +96,7 @@ class Database:
     async def unit(self) -> AsyncIterator[Stores]:
         """One transaction over every store (commits when the block ends normally)."""
         async with self._sessions() as session, session.begin():
-            yield Stores(IncidentStore(session), TimelineStore(session), SuggestionStore(session))
+            yield Stores(IncidentStore(session), TimelineStore(session), SuggestionStore(session), ReportStore(session))
 
     @asynccontextmanager
     async def timeline(self) -> AsyncIterator[TimelineStore]:

@@ -129,6 +129,10 @@ class IncidentStore:
         )
         return None if row is None else _to_domain(row)
 
+    async def get_by_public_id(self, public_id: str) -> list[Incident]:
+        rows = await self._session.scalars(select(IncidentRow).where(IncidentRow.public_id == public_id))
+        return [_to_domain(r) for r in rows]
+
     async def get_by_channel(self, team_id: str, channel_id: str) -> Incident | None:
         row = await self._session.scalar(
             select(IncidentRow).where(IncidentRow.team_id == team_id, IncidentRow.channel_id == channel_id)

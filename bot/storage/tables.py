@@ -227,3 +227,21 @@ class SuggestionRow(Base):
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     decided_by: Mapped[str | None] = mapped_column(String(32))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReportRow(Base):
+    """Every generated post-incident report, with its version and what it was built from."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("incident_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)  # 1, 2, ... per incident
+    final: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    markdown: Mapped[str] = mapped_column(Text, nullable=False)
+    built_from: Mapped[str] = mapped_column(Text, nullable=False)  # JSON: entries, suggestion, template, ...
+    created_by: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    message_ts: Mapped[str | None] = mapped_column(String(32))

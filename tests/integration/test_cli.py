@@ -163,3 +163,40 @@ def test_runbooks_lint_passes_on_the_shipped_runbooks_and_fails_on_a_broken_one(
     assert shipped.returncode == 0, shipped.stdout + shipped.stderr
     assert broken.returncode == 1
     assert f"{tmp_path}/broken.md:6: error: root cause has no name" in broken.stdout
+
+
+async def test_report_renders_an_incident_from_the_database_as_markdown_or_html(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.storage import NewIncident
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    db = Database(url)
+    await db.upgrade()
+    async with db.transaction() as store:
+        incident = await store.add(
+            NewIncident(
+                team_id="T1",
+                title="Checkout <slow>",
+                description="",
+                severity="sev2",
+                opener_id="U1",
+                opened_at=datetime(2026, 11, 28, 14, 30, tzinfo=UTC),
+            )
+        )
+    await db.dispose()
+    env = {"INCIDENT_BOT_CONFIG": str(ROOT / "app.yaml"), "DATABASE_URL": url}
+
+    markdown = incident_bot("report", incident.public_id, env=env, cwd=tmp_path)
+    html = incident_bot(
+        "report", incident.public_id, "--format", "html", "-o", str(tmp_path / "r.html"), env=env, cwd=tmp_path
+    )
+    missing = incident_bot("report", "INC-2026-999", env=env, cwd=tmp_path)
+
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith("# Post-Incident Report: Checkout")
+    assert "not been determined" in markdown.stdout
+    assert html.returncode == 0, html.stderr
+    assert "&lt;slow&gt;" in (tmp_path / "r.html").read_text()
+    assert missing.returncode == 1
+    assert "No incident INC-2026-999" in missing.stderr

@@ -40,9 +40,11 @@ def private_texts(emulator: SlackEmulator, user: str) -> list[str]:
     ]
 
 
-async def wait_for_private(emulator: SlackEmulator, user: str, fragment: str) -> str:
+async def wait_for_private(emulator: SlackEmulator, user: str, fragment: str, within: float = 5.0) -> str:
     await emulator.wait_for(
-        lambda: any(fragment in t for t in private_texts(emulator, user)), what=f"{user} is told {fragment!r}"
+        lambda: any(fragment in t for t in private_texts(emulator, user)),
+        timeout=within,
+        what=f"{user} is told {fragment!r}",
     )
     return next(t for t in private_texts(emulator, user) if fragment in t)
 

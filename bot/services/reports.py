@@ -1,0 +1,187 @@
+"""Post-incident reports: built only from what the bot recorded, stored with their version, posted in Slack.
+
+`/incident report` posts a draft (Draft 1, 2, ...); resolving posts the final one and links it in the
+announcement channel. In Slack the report is a summary message with the key facts and the full report as a
+Markdown file (files upload v2); when the file cannot be uploaded, the report follows as thread replies, cut
+at paragraph boundaries and never truncated."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.config import Config
+from bot.domain.incident import Incident
+from bot.reports import (
+    ReportInput,
+    ReportTemplateError,
+    RootCauseInput,
+    build_report,
+    render_html,
+    render_markdown,
+    report_sections_for_slack,
+    summary_blocks,
+)
+from bot.slack import blocks
+from bot.slack.gateway import SlackError, SlackGateway
+from bot.storage import Database, StoredReport
+from bot.suggestions.engine import RunbookLibrary
+
+from .errors import UserError
+from .suggestions import SuggestionService, suggestion_record
+from .timeline import TimelineService
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ReportService:
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        slack: SlackGateway,
+        timeline: TimelineService,
+        suggestions: SuggestionService,
+        library: RunbookLibrary,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._config = config
+        self._db = db
+        self._slack = slack
+        self._timeline = timeline
+        self._suggestions = suggestions
+        self._library = library
+        self._clock = clock
+
+    async def report_input(self, incident: Incident, version: str) -> ReportInput:
+        """Everything the report is built from, gathered from the record."""
+        entries = await self._timeline.entries(incident)
+        async with self._db.unit() as stores:
+            people = await stores.incidents.participants(incident.id)
+        mentioned = {m for e in entries for m in _MENTION.findall(e.text)}
+        names = await self._timeline.names(incident.team_id, {u for u, _ in people} | mentioned)
+        return ReportInput(
+            incident=incident,
+            severity_label=blocks.severity_label(self._config, incident.severity),
+            author=self._config.report.author,
+            generated_at=self._clock(),
+            version=version,
+            participants=tuple((names.get(user, user), role) for user, role in people),
+            timeline=tuple(entries),
+            root_cause=await self._root_cause(incident),
+            channel_name=incident.channel_name,
+            user_names=names,
+        )
+
+    async def _root_cause(self, incident: Incident) -> RootCauseInput | None:
+        """The accepted suggestion, or else the engine's current top one (above its threshold), or none."""
+        record = await self._suggestions.accepted(incident.id)
+        engine = self._library.engine()
+        if record is None:
+            ranked, threshold = await self._suggestions.ranking(incident, top=1)
+            if not ranked or ranked[0].score < threshold:
+                return None
+            record = suggestion_record(incident, ranked[0], self._clock())
+        runbook = next((r for r in engine.runbooks if r.title == record.runbook), None)
+        return replace(RootCauseInput.from_record(record, runbook), accepted=record.state == "accepted")
+
+    async def render(self, incident: Incident, version: str, fmt: str = "markdown") -> str:
+        report = build_report(await self.report_input(incident, version))
+        try:
+            if fmt == "html":
+                return render_html(report)
+            return render_markdown(report, self._config.report.template)
+        except ReportTemplateError as e:
+            raise UserError(f"The report template is broken: {e}") from e
+
+    async def generate(self, incident: Incident, actor: str, *, final: bool) -> StoredReport:
+        """Build, store and post a new version of the report."""
+        async with self._db.unit() as stores:
+            version = await stores.reports.next_version(incident.id)
+        label = "Final" if final else f"Draft {version}"
+        data = await self.report_input(incident, label)
+        report = build_report(data)
+        try:
+            markdown = render_markdown(report, self._config.report.template)
+        except ReportTemplateError as e:
+            raise UserError(f"The report template is broken: {e}") from e
+        built_from: dict[str, Any] = {
+            "timeline_entries": len(data.timeline),
+            "root_cause": None
+            if data.root_cause is None
+            else {
+                "runbook": data.root_cause.runbook,
+                "error": data.root_cause.error,
+                "root_cause": data.root_cause.root_cause,
+                "accepted": data.root_cause.accepted,
+            },
+            "template": str(self._config.report.template) if self._config.report.template else "built-in",
+            "status": incident.status.value,
+        }
+        async with self._db.unit() as stores:
+            stored = await stores.reports.add(
+                team_id=incident.team_id,
+                incident_id=incident.id,
+                version=version,
+                final=final,
+                markdown=markdown,
+                built_from=built_from,
+                created_by=actor,
+                created_at=data.generated_at,
+            )
+        if incident.channel_id:
+            await self._post(incident, stored, summary_blocks(report))
+        return stored
+
+    async def _post(self, incident: Incident, stored: StoredReport, summary: list[dict[str, Any]]) -> None:
+        assert incident.channel_id is not None
+        channel = incident.channel_id
+        text = f"Post-incident report for {incident.public_id} ({stored.label})"
+        try:
+            ts = await self._slack.post_message(channel, text, summary)
+        except SlackError as e:
+            log.warning("could not post the report summary of %s: %s", incident.public_id, e.code)
+            raise UserError(f"The report was saved, but Slack refused to show it (`{e.code}`).") from e
+        async with self._db.unit() as stores:
+            await stores.reports.set_message(stored.id, ts)
+        suffix = "final" if stored.final else f"draft-{stored.version}"
+        try:
+            await self._slack.upload_file(
+                channel,
+                f"{incident.public_id}-report-{suffix}.md",
+                stored.markdown,
+                title=f"{incident.public_id} post-incident report ({stored.label})",
+            )
+        except SlackError as e:
+            log.info("could not upload the report file (%s); posting it as thread replies", e.code)
+            for section in report_sections_for_slack(stored.markdown):
+                await self._slack.post_message(channel, section, thread_ts=ts)
+        if stored.final and self._config.announcement_channel:
+            try:
+                link = await self._slack.permalink(channel, ts)
+                await self._slack.post_message(
+                    self._config.announcement_channel,
+                    f":page_facing_up: The post-incident report of {incident.public_id} "
+                    f"(*{blocks.escape(incident.title)}*) is ready: <{link}|read it>",
+                )
+            except SlackError as e:
+                log.warning("could not announce the report of %s: %s", incident.public_id, e.code)
+
+    async def find(self, public_id: str) -> Incident:
+        async with self._db.transaction() as store:
+            found = await store.get_by_public_id(public_id.upper())
+        if not found:
+            raise UserError(f"No incident {public_id} in the database.")
+        if len(found) > 1:
+            raise UserError(f"{public_id} exists in several workspaces; this tool cannot tell which one is meant.")
+        return found[0]
