@@ -7,6 +7,7 @@ listeners to the services is exactly its job. Everything else in bot/ keeps to t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiohttp import web
@@ -97,6 +98,8 @@ class IncidentBot:
     async def start(self) -> None:
         """Upgrade the schema (safe with several replicas starting at once) and mark the bot ready."""
         await self.db.upgrade()
+        # Index the runbooks now, off the event loop, rather than on the first message of the first incident.
+        await asyncio.to_thread(self.library.engine)
         self.ready = True
 
     async def close(self, grace: float = 10.0) -> None:

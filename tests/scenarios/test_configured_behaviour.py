@@ -143,3 +143,22 @@ async def test_a_mark_can_be_confirmed_with_the_bots_own_reaction_which_marks_no
     assert [e.kinds for e in entries] == [("finding",)]
     assert channel.find(posted.ts).reactions["ballot_box_with_check"] == [emulator.bot_user_id]  # type: ignore[union-attr]
     assert not any("Marked as" in e.text for e in emulator.ephemerals)
+
+
+async def test_resolving_links_the_final_report_in_the_announcement_channel(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, announcements: str
+) -> None:
+    await open_with(emulator, people.alice, people.general, "open Login broken")
+    await emulator.wait_for(lambda: bool((c := emulator.channel_by_name("sev2-1-login-broken")) and c.pins))
+    channel = emulator.channel_by_name("sev2-1-login-broken")
+    assert channel is not None
+
+    await emulator.send_command(people.alice, channel.id, "/inc", "resolve")
+    await emulator.wait_for(
+        lambda: any("post-incident report" in m.text for m in emulator.workspace.channels[announcements].messages),
+        timeout=10,
+    )
+
+    link = next(m.text for m in emulator.workspace.channels[announcements].messages if "post-incident report" in m.text)
+    assert "INC-" in link
+    assert f"/archives/{channel.id}/p" in link
