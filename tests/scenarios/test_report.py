@@ -224,13 +224,18 @@ def config(tmp_path: Path, emulator: SlackEmulator, database_url: str) -> Config
     return load_config(ROOT / "app.yaml", environment(emulator, database_url))
 
 
+def with_template(tmp_path: Path, emulator: SlackEmulator, database_url: str, name: str, template: str) -> Config:
+    """The shipped app.yaml, with `report.template` pointing at this template."""
+    (tmp_path / name).write_text(template, encoding="utf-8")
+    text = (ROOT / "app.yaml").read_text(encoding="utf-8").replace("  template: null", f"  template: {name}")
+    (tmp_path / "app.yaml").write_text(text.replace("runbooks: runbooks", f"runbooks: {ROOT / 'runbooks'}"))
+    return load_config(tmp_path / "app.yaml", environment(emulator, database_url))
+
+
 async def test_a_custom_template_from_app_yaml_is_used(
     emulator: SlackEmulator, people: People, database_url: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "ours.md.j2").write_text("# Our report for {{ report.public_id }}\n", encoding="utf-8")
-    text = (ROOT / "app.yaml").read_text(encoding="utf-8").replace("  template: null", "  template: ours.md.j2")
-    (tmp_path / "app.yaml").write_text(text.replace("runbooks: runbooks", f"runbooks: {ROOT / 'runbooks'}"))
-    config = load_config(tmp_path / "app.yaml", environment(emulator, database_url))
+    config = with_template(tmp_path, emulator, database_url, "ours.md.j2", "# Our report for {{ report.public_id }}\n")
     async with serving(config, emulator) as bot:
         channel = await open_incident(emulator, people.alice, people.general, "Templated")
         await run(emulator, people.alice, channel.id, "report")
@@ -243,10 +248,7 @@ async def test_a_custom_template_from_app_yaml_is_used(
 async def test_a_broken_template_is_reported_with_its_file_and_line(
     emulator: SlackEmulator, people: People, database_url: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "broken.md.j2").write_text("# Report\n\n{% if %}\n", encoding="utf-8")
-    text = (ROOT / "app.yaml").read_text(encoding="utf-8").replace("  template: null", "  template: broken.md.j2")
-    (tmp_path / "app.yaml").write_text(text.replace("runbooks: runbooks", f"runbooks: {ROOT / 'runbooks'}"))
-    config = load_config(tmp_path / "app.yaml", environment(emulator, database_url))
+    config = with_template(tmp_path, emulator, database_url, "broken.md.j2", "# Report\n\n{% if %}\n")
     async with serving(config, emulator) as bot:
         channel = await open_incident(emulator, people.alice, people.general, "Broken template")
         await run(emulator, people.alice, channel.id, "report")
