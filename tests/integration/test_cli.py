@@ -96,6 +96,15 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "Timeline of INC-" in out
     assert "Finding" in out
     assert "Traffic was 3x normal" in out
+    assert "accepted *Traffic Spike* as the root cause" in out
+    report = Path(
+        out.split("The final post-incident report (also shared in the channel as a file) is at:")[1].split()[0]
+    )
+    markdown = report.read_text(encoding="utf-8")
+    for heading in ("## 1. Executive Summary", "## 2. Root Cause", "### 3.1. Immediate Remediation Taken"):
+        assert heading in markdown
+    assert "**Traffic Spike**" in markdown
+    assert "sudo systemctl restart api-service" in markdown
 
 
 EXAMPLE_INCIDENT_AS_CHAT = [
