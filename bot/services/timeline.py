@@ -221,20 +221,25 @@ class TimelineService:
         return await self._named(incident.team_id, everything)
 
     async def with_permalinks(self, entries: list[TimelineEntry]) -> list[TimelineEntry]:
-        """Fill in links to messages that lack one (asked once per message, then kept)."""
-        out: list[TimelineEntry] = []
+        """Fill in links to messages that lack one: asked of Slack once per message, then kept (one write)."""
+        found: dict[tuple[str, str], str] = {}
         for entry in entries:
             if entry.permalink is None and entry.channel_id and entry.ts and entry.source == "message":
                 try:
-                    link = await self._slack.permalink(entry.channel_id, entry.ts)
-                except SlackError:
-                    out.append(entry)
-                    continue
-                async with self._db.timeline() as store:
-                    await store.set_permalink(entry.channel_id, entry.ts, link)
-                entry = _replace(entry, permalink=link)
-            out.append(entry)
-        return out
+                    found[(entry.channel_id, entry.ts)] = await self._slack.permalink(entry.channel_id, entry.ts)
+                except SlackError as e:
+                    log.info("no permalink for %s/%s: %s", entry.channel_id, entry.ts, e.code)
+        if not found:
+            return entries
+        async with self._db.timeline() as store:
+            for (channel_id, ts), link in found.items():
+                await store.set_permalink(channel_id, ts, link)
+        return [
+            _replace(e, permalink=found[(e.channel_id, e.ts)])
+            if e.channel_id and e.ts and (e.channel_id, e.ts) in found
+            else e
+            for e in entries
+        ]
 
     async def _named(self, team_id: str, entries: list[TimelineEntry]) -> list[TimelineEntry]:
         wanted = {e.author_id for e in entries if e.author_id and not e.author_name}
@@ -251,15 +256,17 @@ class TimelineService:
         if missing:
             async with self._db.timeline() as store:
                 names.update(await store.people(team_id, missing))
-            for user in missing - names.keys() if self._look_up_names else ():
+            looked_up = []
+            for user in sorted(missing - names.keys()) if self._look_up_names else ():
                 try:
-                    person = await self._slack.person(user)
+                    looked_up.append(await self._slack.person(user))
                 except SlackError as e:
                     log.info("could not look up %s: %s", user, e.code)
-                    continue
-                async with self._db.timeline() as store:
-                    await store.remember_person(team_id, user, person.name, person.is_bot, utcnow())
-                names[user] = person.name
+            if looked_up:
+                async with self._db.timeline() as store:  # one write for all of them
+                    for person in looked_up:
+                        await store.remember_person(team_id, person.id, person.name, person.is_bot, utcnow())
+                names.update({person.id: person.name for person in looked_up})
             for user, name in names.items():
                 self._names[(team_id, user)] = name
         return names

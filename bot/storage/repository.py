@@ -6,12 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.incident import Incident, Status, format_public_id
 
+from .dialect import upsert
 from .tables import AuditRow, IncidentCounterRow, IncidentRow, ParticipantRow
 
 
@@ -85,9 +84,8 @@ class IncidentStore:
 
         On PostgreSQL concurrent upserts of the same row queue on its row lock; on SQLite the transaction
         already holds the database write lock (BEGIN IMMEDIATE). Numbers are never handed out twice."""
-        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        upsert = (
-            insert(IncidentCounterRow)
+        stmt = (
+            upsert(self._session, IncidentCounterRow)
             .values(team_id=team_id, year=year, last_number=1)
             .on_conflict_do_update(
                 index_elements=[IncidentCounterRow.team_id, IncidentCounterRow.year],
@@ -95,7 +93,7 @@ class IncidentStore:
             )
             .returning(IncidentCounterRow.last_number)
         )
-        return int((await self._session.execute(upsert)).scalar_one())
+        return int((await self._session.execute(stmt)).scalar_one())
 
     async def add(self, new: NewIncident) -> Incident:
         year = new.opened_at.year

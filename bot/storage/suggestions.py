@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .dialect import upsert
 from .tables import SuggestionRow
 
 
@@ -77,9 +76,8 @@ class SuggestionStore:
 
     async def add(self, record: SuggestionRecord) -> SuggestionRecord | None:
         """None when this root cause was suggested for the incident before (it is never posted twice)."""
-        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
         result = await self._session.execute(
-            insert(SuggestionRow)
+            upsert(self._session, SuggestionRow)
             .values(
                 team_id=record.team_id,
                 incident_id=record.incident_id,

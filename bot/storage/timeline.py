@@ -8,12 +8,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.timeline import Attachment, TimelineEntry
 
+from .dialect import upsert
 from .tables import MarkRow, MessageRow, PersonRow, TimelineEntryRow
 
 
@@ -127,9 +126,8 @@ class TimelineStore:
 
     async def add_entry(self, entry: NewEntry) -> bool:
         """False when an entry with the same request key exists already (a redelivered command)."""
-        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
         result = await self._session.execute(
-            insert(TimelineEntryRow)
+            upsert(self._session, TimelineEntryRow)
             .values(
                 team_id=entry.team_id,
                 incident_id=entry.incident_id,
@@ -178,8 +176,9 @@ class TimelineStore:
         return {str(user_id): str(name) for user_id, name in rows}
 
     async def remember_person(self, team_id: str, user_id: str, name: str, is_bot: bool, at: datetime) -> None:
-        insert = pg_insert if self._session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(PersonRow).values(team_id=team_id, user_id=user_id, name=name, is_bot=is_bot, fetched_at=at)
+        stmt = upsert(self._session, PersonRow).values(
+            team_id=team_id, user_id=user_id, name=name, is_bot=is_bot, fetched_at=at
+        )
         await self._session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["team_id", "user_id"],

@@ -22,14 +22,13 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import and_, delete, func, or_
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.timeline import Capture, ChannelMessage, Marked, MessageDeleted, MessageEdited, Unmarked
 
 from .database import Database
+from .dialect import upsert
 from .sink import open_sink
 from .tables import MarkRow, MessageRow
 
@@ -182,19 +181,14 @@ class TimelineWriter:
         return results
 
 
-def _insert_for(conn: AsyncConnection) -> Any:
-    return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-
-
 async def _apply_one(conn: AsyncConnection, capture: Capture) -> bool:
-    insert = _insert_for(conn)
     if isinstance(capture, MessageEdited):
         values = message_values(capture.message) | {
             "original_text": capture.previous_text,
             "edited_ts": capture.edited_ts,
             "edited_at": capture.edited_at,
         }
-        stmt = insert(MessageRow).values(values)
+        stmt = upsert(conn, MessageRow).values(values)
         newer = or_(MessageRow.edited_ts.is_(None), MessageRow.edited_ts < stmt.excluded.edited_ts)
         await conn.execute(
             stmt.on_conflict_do_update(
@@ -211,7 +205,7 @@ async def _apply_one(conn: AsyncConnection, capture: Capture) -> bool:
         )
         return True
     if isinstance(capture, MessageDeleted):
-        stmt = insert(MessageRow).values(message_values(capture.message) | {"deleted_at": capture.deleted_at})
+        stmt = upsert(conn, MessageRow).values(message_values(capture.message) | {"deleted_at": capture.deleted_at})
         await conn.execute(
             stmt.on_conflict_do_update(
                 index_elements=["channel_id", "ts"],
@@ -221,7 +215,7 @@ async def _apply_one(conn: AsyncConnection, capture: Capture) -> bool:
         return True
     if isinstance(capture, Marked):
         stmt = (
-            insert(MarkRow)
+            upsert(conn, MarkRow)
             .values(
                 team_id=capture.team_id,
                 incident_id=capture.incident_id,
