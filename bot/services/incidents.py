@@ -171,8 +171,22 @@ class IncidentService:
         self._channels.remember(incident)
 
         warnings = await self._furnish(incident, level, request.user_id)
+        posted = incident
         async with self._db.transaction() as store:
             incident = await _locked(store, incident.id)  # as it is now: people may have changed it already
+        shown = ("status", "severity", "commander_id")
+        if incident.card_ts and any(getattr(incident, f) != getattr(posted, f) for f in shown):
+            # Someone changed it between the card being posted and its ts being stored, so that change could not
+            # update the card in place: bring the card up to date now.
+            try:
+                await self._slack.update_message(
+                    incident.channel_id or "",
+                    incident.card_ts,
+                    blocks.card_text(self._config, incident),
+                    blocks.incident_card(self._config, incident),
+                )
+            except SlackError as e:
+                warnings.append(f"I could not update the incident card (`{e.code}`).")
         self._metrics.incidents_opened.inc()
         log.info("opened %s in #%s", incident.public_id, incident.channel_name)
         return Opened(incident, created=True, warnings=tuple(warnings))
