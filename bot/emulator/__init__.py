@@ -4,17 +4,21 @@ Usage::
 
     async with SlackEmulator() as emu:
         client = AsyncWebClient(token=emu.bot_token, base_url=emu.api_url)
+
+Scripted Web API failures: fail_next / rate_limit_next (refused, nothing happens) and fail_after_performing /
+delay_after_performing / hold (the call takes effect, the answer is lost, late or held).
 """
 
 from bot.emulator.acks import PrivateNotice
 from bot.emulator.delivery import Delivery
-from bot.emulator.methods import METHODS
+from bot.emulator.methods import METHODS, Hold
 from bot.emulator.server import DEFAULT_EVENTS, DEFAULT_SCOPES, SlackEmulator
 from bot.emulator.workspace import (
     ApiCall,
     BotIdentity,
     Channel,
     EphemeralMessage,
+    Fault,
     File,
     Message,
     ResponseUrlPost,
@@ -32,7 +36,9 @@ __all__ = [
     "Channel",
     "Delivery",
     "EphemeralMessage",
+    "Fault",
     "File",
+    "Hold",
     "Message",
     "PrivateNotice",
     "ResponseUrlPost",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.emulator import effects
 from bot.emulator.blocks import with_generated_ids
-from bot.emulator.common import find_channel, find_message, message_content, require_postable
+from bot.emulator.common import find_channel, find_message, message_content, message_metadata, require_postable
 from bot.emulator.context import ApiError, Args, Host, MethodSpec, method
 from bot.emulator.workspace import JSON, Channel, EphemeralMessage
 
@@ -35,12 +35,13 @@ _CONTENT_ERRORS = (
     "too_many_attachments",
     "markdown_text_conflict",
 )
+_METADATA_ERRORS = ("invalid_metadata_format", "invalid_metadata_schema")
 
 
 @method(
     "chat.postMessage",
     required=("channel",),
-    errors=("channel_not_found", "not_in_channel", "is_archived", *_CONTENT_ERRORS),
+    errors=("channel_not_found", "not_in_channel", "is_archived", *_CONTENT_ERRORS, *_METADATA_ERRORS),
     scopes=("chat:write",),
     missing={"channel": "channel_not_found"},
 )
@@ -49,7 +50,7 @@ async def chat_post_message(host: Host, args: Args) -> JSON:
     require_postable(host, channel)
     # chat.postMessage documents no invalid_attachments code; malformed attachments are invalid_arguments.
     content = message_content(args, max_text=POST_MAX_TEXT, bad_attachments="invalid_arguments")
-    metadata = args.decoded("metadata") if args.has("metadata") else None
+    metadata = message_metadata(args)
     message = effects.bot_message(
         host,
         channel,
@@ -57,7 +58,7 @@ async def chat_post_message(host: Host, args: Args) -> JSON:
         blocks=content.blocks,
         attachments=content.attachments,
         thread_ts=args.opt_str("thread_ts"),
-        metadata=metadata if isinstance(metadata, dict) else None,
+        metadata=metadata,
         broadcast=args.flag("reply_broadcast"),
     )
     body = host.workspace.message_api(channel, message)
@@ -109,6 +110,7 @@ async def chat_post_ephemeral(host: Host, args: Args) -> JSON:
         "is_inactive",
         "invalid_attachments",
         *_CONTENT_ERRORS,
+        *_METADATA_ERRORS,
     ),
     scopes=("chat:write",),
     missing={"channel": "channel_not_found", "ts": "message_not_found"},
@@ -122,9 +124,12 @@ async def chat_update(host: Host, args: Args) -> JSON:
     if channel.is_archived:
         raise ApiError("is_inactive")  # Slack: messages in archived channels cannot be edited
     content = message_content(args, max_text=UPDATE_MAX_TEXT)
+    metadata = message_metadata(args, empty_removes=True)
     changes: dict[str, object] = {"text": content.display_text, "blocks": content.blocks or []}
     if content.attachments is not None:
         changes["attachments"] = content.attachments
+    if metadata is not None:  # not given: the message keeps its metadata; {} removes it
+        changes["metadata"] = metadata or None
     effects.edit_message(host, channel, message, changes, editor=bot.user_id)
     body = host.workspace.message_api(channel, message)
     return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": body}

@@ -22,6 +22,29 @@ def find_channel(host: Host, channel_id: str) -> Channel:
     return channel
 
 
+# The bot scope that lets a token read each kind of conversation (conversations.info / members, users.conversations).
+READ_SCOPES = {
+    "public_channel": "channels:read",
+    "private_channel": "groups:read",
+    "im": "im:read",
+    "mpim": "mpim:read",
+}
+
+
+def conversation_type(channel: Channel) -> str:
+    """The `types` value (users.conversations / conversations.list) a conversation falls under."""
+    if channel.is_im:
+        return "im"
+    return "private_channel" if channel.is_private else "public_channel"
+
+
+def require_read_scope(host: Host, kind: str) -> None:
+    """missing_scope unless the token holds the read scope for this kind of conversation."""
+    needed = READ_SCOPES[kind]
+    if needed not in host.scopes:
+        raise ApiError("missing_scope", needed=needed, provided=",".join(sorted(host.scopes)))
+
+
 def require_member(host: Host, channel: Channel) -> None:
     if host.workspace.identity.user_id not in channel.members:
         raise ApiError("not_in_channel")
@@ -102,9 +125,53 @@ def message_content(
     return Content(text=text, blocks=blocks, attachments=attachments, markdown_text=markdown_text)
 
 
-def paginate(items: list[Any], args: Args, *, default_limit: int = 100) -> tuple[list[Any], str]:
-    """Cursor pagination: (page, next_cursor). Cursors are opaque base64 offsets; a bad one is invalid_cursor."""
-    limit = args.number("limit", default_limit)
+def message_metadata(args: Args, *, empty_removes: bool = False) -> JSON | None:
+    """The `metadata` argument of chat.postMessage / chat.update, validated like Slack; None when not given.
+
+    A JSON object or a JSON string of one with a string `event_type` and an object `event_payload`:
+    not JSON / not an object -> invalid_metadata_format; a missing or ill-typed field -> invalid_metadata_schema.
+    With empty_removes (chat.update: "To remove previous metadata, include an empty object"), `{}` gives `{}`.
+    """
+    if not args.has("metadata"):
+        return None
+    value: Any = args.values["metadata"]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ApiError("invalid_metadata_format") from exc
+    if not isinstance(value, dict):
+        raise ApiError("invalid_metadata_format")
+    if not value and empty_removes:
+        return {}
+    event_type, event_payload = value.get("event_type"), value.get("event_payload")
+    if not isinstance(event_type, str) or not event_type or not isinstance(event_payload, dict):
+        raise ApiError("invalid_metadata_schema")
+    return {"event_type": event_type, "event_payload": event_payload}
+
+
+def paginate(
+    items: list[Any],
+    args: Args,
+    *,
+    default_limit: int = 100,
+    bad_limit: str | None = None,
+    refuse_over: int | None = None,
+) -> tuple[list[Any], str]:
+    """Cursor pagination: (page, next_cursor). Cursors are opaque base64 offsets; a bad one is invalid_cursor.
+
+    `limit` <= 0 means the default and it is capped at 1000. For methods that document `invalid_limit`, pass
+    bad_limit="invalid_limit": a non-integer or negative limit (or one above `refuse_over`) is refused with it.
+    """
+    if bad_limit is None:
+        limit = args.number("limit", default_limit)
+    else:
+        try:
+            limit = int(args.text("limit") or default_limit)
+        except ValueError as exc:
+            raise ApiError(bad_limit) from exc
+        if limit < 0 or (refuse_over is not None and limit > refuse_over):
+            raise ApiError(bad_limit)
     if limit <= 0:
         limit = default_limit
     limit = min(limit, 1000)

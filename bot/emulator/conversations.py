@@ -6,7 +6,15 @@ import re
 import time
 
 from bot.emulator import effects
-from bot.emulator.common import find_channel, paginate, require_active, require_member
+from bot.emulator.common import (
+    READ_SCOPES,
+    conversation_type,
+    find_channel,
+    paginate,
+    require_active,
+    require_member,
+    require_read_scope,
+)
 from bot.emulator.context import ApiError, Args, Host, MethodSpec, method
 from bot.emulator.workspace import JSON, Channel, Message
 
@@ -195,6 +203,18 @@ def _window(messages: list[Message], args: Args) -> list[Message]:
     return [m for m in messages if inside(m)]
 
 
+def _listed(host: Host, channel: Channel, messages: list[Message], args: Args) -> list[JSON]:
+    """Messages as conversations.history / replies list them: `metadata` only with include_all_metadata."""
+    include_metadata = args.flag("include_all_metadata")
+    listed = []
+    for message in messages:
+        data = host.workspace.message_api(channel, message)
+        if not include_metadata:
+            data.pop("metadata", None)
+        listed.append(data)
+    return listed
+
+
 @method(
     "conversations.history",
     required=("channel",),
@@ -208,7 +228,7 @@ async def conversations_history(host: Host, args: Args) -> JSON:
     newest_first = list(reversed(_window(channel.top_level(), args)))
     page, next_cursor = paginate(newest_first, args)
     return {
-        "messages": [host.workspace.message_api(channel, m) for m in page],
+        "messages": _listed(host, channel, page, args),
         "has_more": bool(next_cursor),
         "pin_count": len(channel.pins),
         "channel_actions_ts": None,
@@ -235,7 +255,7 @@ async def conversations_replies(host: Host, args: Args) -> JSON:
     thread = [root, *channel.replies(root.ts)]
     page, next_cursor = paginate(_window(thread, args), args, default_limit=1000)
     return {
-        "messages": [host.workspace.message_api(channel, m) for m in page],
+        "messages": _listed(host, channel, page, args),
         "has_more": bool(next_cursor),
         "response_metadata": {"next_cursor": next_cursor},
     }
@@ -260,14 +280,61 @@ async def conversations_archive(host: Host, args: Args) -> JSON:
 @method(
     "conversations.members",
     required=("channel",),
-    errors=("channel_not_found", "invalid_cursor"),
+    errors=("channel_not_found", "invalid_cursor", "invalid_limit"),
     scopes=("channels:read", "groups:read", "im:read", "mpim:read"),
     missing={"channel": "channel_not_found"},
 )
 async def conversations_members(host: Host, args: Args) -> JSON:
+    """Members of a conversation the bot can see (private ones only if it is a member), deactivated accounts
+    excluded (they left every channel)."""
     channel = find_channel(host, args.text("channel"))
-    page, next_cursor = paginate(sorted(channel.members), args)
+    require_read_scope(host, conversation_type(channel))
+    page, next_cursor = paginate(sorted(channel.members), args, bad_limit="invalid_limit")
     return {"members": page, "response_metadata": {"next_cursor": next_cursor}}
+
+
+def _listed_conversation(host: Host, channel: Channel) -> JSON:
+    """A conversation as users.conversations lists it: conversations.info's object without `is_member` and
+    `num_members` (OpenAPI: "Returned conversation objects do not include num_members or is_member")."""
+    data = host.workspace.channel_api(channel)
+    data.pop("is_member", None)
+    return data
+
+
+@method(
+    "users.conversations",
+    errors=("invalid_types", "invalid_cursor", "invalid_limit"),
+    scopes=("channels:read", "groups:read", "im:read", "mpim:read"),
+)
+async def users_conversations(host: Host, args: Args) -> JSON:
+    """The conversations the bot (or `user`) is a member of, oldest first, filtered by `types`.
+
+    With `user`, non-public conversations are only those the bot shares with that user (Slack: "Non-public
+    channels are restricted to those where the calling user shares membership"). An unknown `user` is in no
+    conversation (the OpenAPI spec documents no user error for this method).
+    """
+    ws = host.workspace
+    types = [t.strip() for t in args.text("types", "public_channel").split(",") if t.strip()] or ["public_channel"]
+    if any(t not in READ_SCOPES for t in types):
+        raise ApiError("invalid_types")
+    for kind in dict.fromkeys(types):
+        require_read_scope(host, kind)
+    bot = ws.identity.user_id
+    user = args.text("user") or bot
+    exclude_archived = args.flag("exclude_archived")
+    listed = [
+        channel
+        for channel in ws.channels.values()
+        if user in channel.members
+        and conversation_type(channel) in types
+        and not (exclude_archived and channel.is_archived)
+        and (not channel.is_private or bot in channel.members)
+    ]
+    page, next_cursor = paginate(listed, args, bad_limit="invalid_limit", refuse_over=1000)
+    return {
+        "channels": [_listed_conversation(host, c) for c in page],
+        "response_metadata": {"next_cursor": next_cursor},
+    }
 
 
 SPECS: list[MethodSpec] = [
@@ -281,4 +348,5 @@ SPECS: list[MethodSpec] = [
     conversations_replies,
     conversations_archive,
     conversations_members,
+    users_conversations,
 ]

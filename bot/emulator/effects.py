@@ -102,7 +102,8 @@ def system_message(host: Host, channel: Channel, user_id: str, subtype: str, tex
 def edit_message(
     host: Host, channel: Channel, message: Message, changes: dict[str, Any], editor: str, *, emit: bool = True
 ) -> JSON:
-    """Apply an edit (text / blocks / attachments); returns the message_changed event (emitted unless emit=False)."""
+    """Apply an edit (text / blocks / attachments / metadata); returns the message_changed event (emitted unless
+    emit=False)."""
     before = host.workspace.message_api(channel, message)
     if "text" in changes:
         message.text = str(changes["text"])
@@ -110,6 +111,8 @@ def edit_message(
         message.blocks = with_generated_ids(list(changes["blocks"] or []))
     if "attachments" in changes:
         message.attachments = list(changes["attachments"] or [])
+    if "metadata" in changes:
+        message.metadata = changes["metadata"] or None
     event_ts = host.workspace.next_ts()
     message.edited = {"user": editor, "ts": event_ts}
     after = host.workspace.message_api(channel, message)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,7 +15,7 @@ from aiohttp import web
 
 from bot.emulator import chat, conversations, files, items, views
 from bot.emulator.context import JSON_ARGS, ApiError, Args, Host, MethodSpec
-from bot.emulator.workspace import JSON, ApiCall
+from bot.emulator.workspace import JSON, ApiCall, Fault
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,50 @@ class Injection:
     status: int
     retry_after: int | None
     remaining: int
+
+
+class Hold:
+    """The answer to the next call of a method, held until `release()` (or until the emulator stops).
+
+    `arrived` is set when the call has arrived and, with perform=True, taken effect. With perform=False the call
+    takes effect only at `release()`; if the emulator stops first it never does (recorded with fault "dropped").
+    """
+
+    def __init__(self, method: str, *, perform: bool) -> None:
+        self.method = method
+        self.perform = perform
+        self.arrived = asyncio.Event()
+        self.released_event = asyncio.Event()
+        self.call: ApiCall | None = None  # the recorded call, once it has been performed (or dropped)
+
+    @property
+    def released(self) -> bool:
+        return self.released_event.is_set()
+
+    def release(self) -> None:
+        """Let the held answer go (with perform=False: perform the call now, then answer)."""
+        self.released_event.set()
+
+
+@dataclass
+class AfterFault:
+    """A fault applied after the method ran (fail_after_performing / delay_after_performing / hold)."""
+
+    kind: Fault
+    remaining: int
+    status: int = 500
+    delay: float = 0.0
+    hold: Hold | None = None
+
+
+def outage_response(status: int) -> web.Response:
+    """What a Slack outage answers: a 5xx with an HTML page, not the Web API's JSON."""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Server Error"
+    html = f"<html><head><title>{status} {reason}</title></head><body><h1>{status} {reason}</h1></body></html>"
+    return web.Response(status=status, text=html, content_type="text/html")
 
 
 async def read_args(request: web.Request) -> dict[str, Any]:
@@ -68,7 +114,11 @@ def _recorded(args: dict[str, Any]) -> JSON:
 
 
 class Dispatcher:
-    """Answers `/api/<method>` like Slack: auth, injected failures, scopes, required args, then the method."""
+    """Answers `/api/<method>` like Slack: auth, injected failures, scopes, required args, then the method.
+
+    Faults scripted "after performing" (fail_after_performing / delay_after_performing / hold) let the method run
+    and then change how, or when, its answer is sent; the call is recorded as soon as it took effect.
+    """
 
     def __init__(self, host: Host, *, bot_token: str, app_token: str) -> None:
         self.host = host
@@ -76,9 +126,30 @@ class Dispatcher:
         self.app_token = app_token
         self.calls: list[ApiCall] = []
         self.injections: dict[str, list[Injection]] = {}
+        self.after_faults: dict[str, list[AfterFault]] = {}
+        self.closing = asyncio.Event()
+        self._faulted_calls = 0
+        self._no_faulted_calls = asyncio.Event()
+        self._no_faulted_calls.set()
+
+    def open(self) -> None:
+        """(Re)start answering: fresh events, bound to the loop the server now runs in."""
+        self.closing = asyncio.Event()
+        self._no_faulted_calls = asyncio.Event()
+        self._no_faulted_calls.set()
+
+    async def close(self) -> None:
+        """Answer every held or delayed call now (held perform=False calls are dropped unperformed) and give
+        their handlers a moment to finish, so stopping the server never waits for them."""
+        self.closing.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._no_faulted_calls.wait(), timeout=1.0)
 
     def inject(self, method: str, injection: Injection) -> None:
         self.injections.setdefault(method, []).append(injection)
+
+    def inject_after(self, method: str, fault: AfterFault) -> None:
+        self.after_faults.setdefault(method, []).append(fault)
 
     def _take_injection(self, method: str) -> Injection | None:
         queue = self.injections.get(method)
@@ -90,31 +161,110 @@ class Dispatcher:
             queue.pop(0)
         return injection
 
+    def _take_after_fault(self, method: str) -> AfterFault | None:
+        queue = self.after_faults.get(method)
+        if not queue:
+            return None
+        fault = queue[0]
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            queue.pop(0)
+        return fault
+
+    async def _until_closing(self, event: asyncio.Event | None = None, seconds: float | None = None) -> None:
+        """Wait for `event` (or `seconds`), cut short when the emulator stops."""
+        waiters = [asyncio.ensure_future(self.closing.wait())]
+        if event is not None:
+            waiters.append(asyncio.ensure_future(event.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+
+    def _record(self, name: str, args: dict[str, Any], body: JSON, status: int, fault: Fault | None = None) -> ApiCall:
+        call = ApiCall(
+            method=name,
+            args=_recorded(args),
+            ok=bool(body.get("ok")),
+            error=body.get("error"),
+            http_status=status,
+            response=body,
+            fault=fault,
+        )
+        self.calls.append(call)
+        return call
+
     async def handle(self, request: web.Request) -> web.Response:
         name = request.match_info["method"]
         args: dict[str, Any] = {}
         status, headers = 200, dict[str, str]()
         try:
             args = await read_args(request)
-            body, status, headers = await self._answer(name, request, args)
+            spec, headers, early = self._admit(name, request, args)
+            if early is not None:
+                body, status = early
+            else:
+                assert spec is not None
+                fault = self._take_after_fault(name)  # only calls that get this far are performed
+                if fault is not None:
+                    return await self._faulted(spec, args, headers, fault)
+                body = await self._perform(spec, args)
         except ApiError as error:
             body = {"ok": False, "error": error.code, **error.extra}
-        self.calls.append(
-            ApiCall(
-                method=name,
-                args=_recorded(args),
-                ok=bool(body.get("ok")),
-                error=body.get("error"),
-                http_status=status,
-                response=body,
-            )
-        )
+        self._record(name, args, body, status)
         return web.json_response(body, status=status, headers=headers)
 
-    async def _answer(self, name: str, request: web.Request, args: dict[str, Any]) -> tuple[JSON, int, dict[str, str]]:
+    async def _faulted(
+        self, spec: MethodSpec, args: dict[str, Any], headers: dict[str, str], fault: AfterFault
+    ) -> web.Response:
+        """Run a call whose answer a scripted fault changes (the call itself takes effect as usual)."""
+        self._faulted_calls += 1
+        self._no_faulted_calls.clear()
+        try:
+            return await self._run_faulted(spec, args, headers, fault)
+        finally:
+            self._faulted_calls -= 1
+            if self._faulted_calls == 0:
+                self._no_faulted_calls.set()
+
+    async def _run_faulted(
+        self, spec: MethodSpec, args: dict[str, Any], headers: dict[str, str], fault: AfterFault
+    ) -> web.Response:
+        hold = fault.hold
+        if hold is not None and not hold.perform:
+            hold.arrived.set()
+            await self._until_closing(hold.released_event)
+            if not hold.released:
+                hold.call = self._record(spec.name, args, {}, 503, "dropped")
+                return outage_response(503)
+        body = await self._guarded(spec, args)
+        if fault.kind == "failed_after_performing":
+            self._record(spec.name, args, body, fault.status, fault.kind)
+            return outage_response(fault.status)
+        call = self._record(spec.name, args, body, 200, fault.kind)
+        if hold is not None:
+            hold.call = call
+            hold.arrived.set()
+            await self._until_closing(hold.released_event)
+        else:
+            await self._until_closing(seconds=fault.delay)
+        return web.json_response(body, headers=headers)
+
+    async def _guarded(self, spec: MethodSpec, args: dict[str, Any]) -> JSON:
+        """The method's answer, errors included (a faulted call is answered by the fault, not by it)."""
+        try:
+            return await self._perform(spec, args)
+        except ApiError as error:
+            return {"ok": False, "error": error.code, **error.extra}
+
+    def _admit(
+        self, name: str, request: web.Request, args: dict[str, Any]
+    ) -> tuple[MethodSpec | None, dict[str, str], tuple[JSON, int] | None]:
+        """Method lookup, token, injected answers: (spec, headers, early answer or None to go on)."""
         spec = METHODS.get(name)
         if spec is None:
-            return {"ok": False, "error": "unknown_method", "req_method": name}, 200, {}
+            return None, {}, ({"ok": False, "error": "unknown_method", "req_method": name}, 200)
         auth = request.headers.get("Authorization", "")
         token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else str(args.get("token") or "")
         if not token:
@@ -124,13 +274,21 @@ class Dispatcher:
         kind = "bot" if token == self.bot_token else "app"
         if kind != spec.token:
             raise ApiError("not_allowed_token_type")
-        scopes = self.host.scopes if kind == "bot" else frozenset({"connections:write"})
+        scopes = self._scopes(kind)
         headers = {"X-OAuth-Scopes": ",".join(sorted(scopes)), "X-Accepted-OAuth-Scopes": ",".join(spec.scopes)}
         injection = self._take_injection(name)
         if injection is not None:
             if injection.retry_after is not None:
                 headers["Retry-After"] = str(injection.retry_after)
-            return {"ok": False, "error": injection.error}, injection.status, headers
+            return spec, headers, ({"ok": False, "error": injection.error}, injection.status)
+        return spec, headers, None
+
+    def _scopes(self, kind: str) -> frozenset[str]:
+        return self.host.scopes if kind == "bot" else frozenset({"connections:write"})
+
+    async def _perform(self, spec: MethodSpec, args: dict[str, Any]) -> JSON:
+        """Scopes, required arguments, then the method itself: its JSON answer (ok or not)."""
+        scopes = self._scopes(spec.token)
         if spec.scopes and not scopes & set(spec.scopes):
             raise ApiError("missing_scope", needed=",".join(spec.scopes), provided=",".join(sorted(scopes)))
         call_args = Args(args)
@@ -142,7 +300,7 @@ class Dispatcher:
         except ApiError as error:
             if error.code not in spec.all_errors:
                 raise RuntimeError(
-                    f"{name} answered undeclared error {error.code!r}; add it to its MethodSpec"
+                    f"{spec.name} answered undeclared error {error.code!r}; add it to its MethodSpec"
                 ) from error
-            return {"ok": False, "error": error.code, **error.extra}, 200, headers
-        return {"ok": True, **result}, 200, headers
+            return {"ok": False, "error": error.code, **error.extra}
+        return {"ok": True, **result}

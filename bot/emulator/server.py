@@ -21,7 +21,7 @@ from bot.emulator.blocks import action_ids, find_elements
 from bot.emulator.context import ApiError
 from bot.emulator.courier import Courier
 from bot.emulator.delivery import Delivery, SocketHub
-from bot.emulator.methods import Dispatcher, Injection
+from bot.emulator.methods import AfterFault, Dispatcher, Hold, Injection
 from bot.emulator.views import close_stack
 from bot.emulator.workspace import (
     JSON,
@@ -106,7 +106,13 @@ class SlackEmulator:
         bot = BotIdentity(user_id=ws.new_id("U"), bot_id=ws.new_id("B"), app_id=ws.new_id("A"), name=bot_name)
         ws.bot = bot
         ws.users[bot.user_id] = User(
-            id=bot.user_id, name=bot_name, real_name=bot_name, team_id=team_id, is_bot=True, bot_id=bot.bot_id
+            id=bot.user_id,
+            name=bot_name,
+            real_name=bot_name,
+            team_id=team_id,
+            is_bot=True,
+            bot_id=bot.bot_id,
+            app_id=bot.app_id,
         )
         self.ephemerals: list[EphemeralMessage] = []
         self.responses: list[ResponseUrlPost] = []
@@ -135,10 +141,13 @@ class SlackEmulator:
         await web.TCPSite(self._runner, host, port).start()
         self._host = host
         self._port = int(self._runner.addresses[0][1])
+        self._dispatcher.open()
         await self._courier.open()
 
     async def stop(self) -> None:
-        """Cancel pending background deliveries, close Socket Mode connections, stop the server."""
+        """Answer held and delayed Web API calls at once, cancel pending background deliveries, close Socket Mode
+        connections, stop the server."""
+        await self._dispatcher.close()
         await self._courier.close()
         await self._hub.close_all()
         if self._runner is not None:
@@ -199,17 +208,31 @@ class SlackEmulator:
         self, name: str, *, real_name: str | None = None, is_bot: bool = False, email: str | None = None
     ) -> str:
         ws = self.workspace
+        bot_id = ws.new_id("B") if is_bot else None
         user = User(
             id=ws.new_id("U"),
             name=name,
             real_name=real_name or name,
             team_id=ws.team_id,
             is_bot=is_bot,
-            bot_id=ws.new_id("B") if is_bot else None,
+            bot_id=bot_id,
             email=email,
+            app_id=bot_app_id(bot_id) if bot_id else None,
         )
         ws.users[user.id] = user
         return user.id
+
+    def deactivate_user(self, user_id: str) -> None:
+        """An admin deactivates an account: users.info answers `deleted: true`, the user leaves every channel
+        (conversations.members, users.conversations and invitations no longer see them; DMs stay) and can no longer
+        post, run commands or click. No event is delivered (user_change is not among the app's events)."""
+        user = self._user(user_id)
+        if user_id == self.bot_user_id:
+            raise ValueError("the app's own bot user cannot be deactivated; its token would simply stop working")
+        user.deleted = True
+        for channel in self.workspace.channels.values():
+            if not channel.is_im:
+                channel.members.discard(user_id)
 
     def add_channel(
         self,
@@ -228,6 +251,9 @@ class SlackEmulator:
         unknown = members - set(ws.users)
         if unknown:
             raise ValueError(f"unknown members {sorted(unknown)}; add them with add_user() first")
+        deactivated = sorted(m for m in members if ws.users[m].deleted)
+        if deactivated:
+            raise ValueError(f"deactivated members {deactivated} cannot be in a channel")
         creator = next(iter(sorted(members)), self.bot_user_id)
         channel = Channel(
             id=ws.new_id("C"),
@@ -255,6 +281,40 @@ class SlackEmulator:
         """The next `times` calls of `method` answer HTTP 429, Retry-After, {"ok": false, "error": "ratelimited"}."""
         injection = Injection(error="ratelimited", status=429, retry_after=int(retry_after), remaining=times)
         self._dispatcher.inject(method, injection)
+
+    # -- faults after a call took effect (Slack did it, the client never saw a good answer) -------------------
+    def fail_after_performing(self, method: str, *, status: int = 500, times: int = 1) -> None:
+        """The next `times` calls of `method` are performed as usual (channel created, message posted...), then
+        answered like a Slack outage: HTTP `status` (5xx) with an HTML body. slack_sdk raises SlackApiError.
+
+        Recorded in `calls` with the method's own outcome (ok=True if it took effect), http_status=`status` and
+        fault="failed_after_performing".
+        """
+        if not 500 <= status <= 599:
+            raise ValueError(f"status must be a 5xx server error, not {status}")
+        self._dispatcher.inject_after(method, AfterFault("failed_after_performing", remaining=times, status=status))
+
+    def delay_after_performing(self, method: str, seconds: float, *, times: int = 1) -> None:
+        """The next `times` calls of `method` are performed at once, but answered only after `seconds` (or when
+        the emulator stops): a client with a shorter timeout gives up although the call took effect.
+
+        Recorded in `calls` as soon as performed, with fault="delayed_after_performing".
+        """
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        self._dispatcher.inject_after(method, AfterFault("delayed_after_performing", remaining=times, delay=seconds))
+
+    def hold(self, method: str, *, perform: bool = True) -> Hold:
+        """Hold the answer to the next call of `method` until `hold.release()` or until the emulator stops.
+
+        perform=True: the call takes effect on arrival, then `hold.arrived` is set; the answer waits.
+        perform=False: `hold.arrived` is set on arrival, nothing happens; release() performs the call and answers
+        it. If the emulator stops first, it is never performed (answered 503, recorded with fault="dropped").
+        Several holds on one method apply to successive calls.
+        """
+        held = Hold(method, perform=perform)
+        self._dispatcher.inject_after(method, AfterFault("held", remaining=1, hold=held))
+        return held
 
     # -- Host protocol (used by the Web API methods) -----------------------------------------------------
     def emit_event(self, event: JSON, channel: Channel | None = None) -> None:
@@ -360,9 +420,12 @@ class SlackEmulator:
         return f"{self.url}/response/{key}"
 
     def _user(self, user_id: str) -> User:
+        """A user who can act (post, run commands, click...): ValueError if unknown or deactivated."""
         user = self.workspace.users.get(user_id)
         if user is None:
             raise ValueError(f"unknown user {user_id!r}; add it with add_user()")
+        if user.deleted:
+            raise ValueError(f"{user.name} ({user_id}) is deactivated; Slack would not let them act")
         return user
 
     def _channel(self, channel_id: str) -> Channel:
@@ -697,6 +760,7 @@ class SlackEmulator:
         return await self._courier.deliver("interactive", payload)
 
     def _open_view(self, user_id: str, view_id: str) -> View:
+        self._user(user_id)
         view = self.workspace.views.get(view_id)
         if view is None or view.user != user_id:
             raise ValueError(f"{user_id} has no view {view_id}; views: {sorted(self.workspace.views)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 JSON = dict[str, Any]
 
@@ -20,6 +20,7 @@ class User:
     email: str | None = None
     deleted: bool = False
     tz: str = "UTC"
+    app_id: str | None = None  # bot users: the app they belong to
 
     def to_api(self) -> JSON:
         profile: JSON = {
@@ -35,6 +36,8 @@ class User:
             profile["email"] = self.email
         if self.bot_id:
             profile["bot_id"] = self.bot_id
+            if self.app_id:
+                profile["api_app_id"] = self.app_id
         return {
             "id": self.id,
             "team_id": self.team_id,
@@ -179,9 +182,22 @@ class File:
     user: str = ""
 
 
+# A scripted fault that changed how a call was answered although Slack had run it (see SlackEmulator):
+# "failed_after_performing" - performed, then answered with a 5xx and a non-JSON body;
+# "delayed_after_performing" - performed, answer sent late;
+# "held" - answer held until released (performed on arrival, or at release with perform=False);
+# "dropped" - a hold(perform=False) call never released before the emulator stopped: never performed.
+Fault = Literal["failed_after_performing", "delayed_after_performing", "held", "dropped"]
+
+
 @dataclass(frozen=True)
 class ApiCall:
-    """One Web API request the emulator received."""
+    """One Web API request the emulator received.
+
+    `ok`, `error` and `response` are what the method did and would have answered (ok=True: the call took effect);
+    `http_status` is the status actually sent. With a `fault`, they can disagree: ok=True with http_status=500
+    means the channel was created / the message posted, but the client saw a server error.
+    """
 
     method: str
     args: JSON
@@ -189,6 +205,7 @@ class ApiCall:
     error: str | None
     http_status: int
     response: JSON
+    fault: Fault | None = None
 
 
 @dataclass(frozen=True)

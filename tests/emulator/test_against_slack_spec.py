@@ -2,12 +2,14 @@
 
 For every implemented method: a spec file exists, the required arguments are the spec's (minus `token`), every
 error code the emulator can answer is one Slack documents for that method or a generic one (notes §0.10), and
-the bot scopes it accepts are ones Slack lists for the method.
+the bot scopes it accepts are ones Slack lists for the method. A method without a file in methods/ (listed in
+OPENAPI_ONLY) is checked the same way against Slack's OpenAPI spec (slack_web_openapi_v2.json) instead.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,11 +78,15 @@ def load_spec(spec_dir: Path, method: str) -> dict[str, Any]:
     return data
 
 
+def load_openapi(spec_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((spec_dir / "slack_web_openapi_v2.json").read_text(encoding="utf-8"))
+    return data
+
+
 def openapi_errors(spec_dir: Path, method: str | None = None) -> set[str]:
     """Error enums of Slack's OpenAPI spec: for one method, or the union over all methods."""
-    openapi = json.loads((spec_dir / "slack_web_openapi_v2.json").read_text(encoding="utf-8"))
     found: set[str] = set()
-    for path, operations in openapi["paths"].items():
+    for path, operations in load_openapi(spec_dir)["paths"].items():
         if method is not None and path != f"/{method}":
             continue
         for operation in operations.values():
@@ -89,7 +95,45 @@ def openapi_errors(spec_dir: Path, method: str | None = None) -> set[str]:
     return found
 
 
+@dataclass(frozen=True)
+class Documented:
+    """What Slack documents for a method: from its methods/*.json file, or else from the OpenAPI spec."""
+
+    source: str
+    required: frozenset[str]
+    errors: frozenset[str]
+    bot_scopes: frozenset[str]
+
+
+def documented(spec_dir: Path, method: str) -> Documented:
+    if (spec_dir / "methods" / f"{method}.json").is_file():
+        spec = load_spec(spec_dir, method)
+        return Documented(
+            source=f"methods/{method}.json",
+            required=frozenset(spec["args"].get("required") or []) - {"token"},
+            errors=frozenset(spec.get("errors", {})),
+            bot_scopes=frozenset(spec.get("scope", {}).get("bot") or []),
+        )
+    operations = load_openapi(spec_dir)["paths"].get(f"/{method}")
+    if not operations:
+        pytest.fail(f"{method} is documented neither in methods/ nor in the OpenAPI spec")
+    required: set[str] = set()
+    scopes: set[str] = set()
+    for operation in operations.values():
+        required.update(p["name"] for p in operation.get("parameters", []) if p.get("required"))
+        for security in operation.get("security", []):
+            scopes.update(security.get("slackAuth", []))
+    return Documented(
+        source="slack_web_openapi_v2.json",
+        required=frozenset(required - {"token"}),
+        errors=frozenset(openapi_errors(spec_dir, method)),
+        bot_scopes=frozenset(scopes),
+    )
+
+
 IMPLEMENTED = sorted(METHODS)
+# Implemented methods that have no file in methods/: checked against the OpenAPI spec.
+OPENAPI_ONLY = frozenset({"users.conversations"})
 
 
 def test_the_emulator_implements_the_methods_the_bot_needs() -> None:
@@ -129,26 +173,43 @@ def test_the_emulator_implements_the_methods_the_bot_needs() -> None:
     assert needed <= set(METHODS), sorted(needed - set(METHODS))
 
 
-@pytest.mark.parametrize("method", IMPLEMENTED)
+@pytest.mark.parametrize("method", sorted(set(IMPLEMENTED) - OPENAPI_ONLY))
 def test_every_implemented_method_has_a_slack_spec_file(spec_dir: Path, method: str) -> None:
     assert (spec_dir / "methods" / f"{method}.json").is_file()
 
 
+def test_only_the_methods_listed_as_openapi_only_lack_a_spec_file_and_each_is_in_the_openapi_spec(
+    spec_dir: Path,
+) -> None:
+    without_file = {m for m in IMPLEMENTED if not (spec_dir / "methods" / f"{m}.json").is_file()}
+    in_openapi = {path.removeprefix("/") for path in load_openapi(spec_dir)["paths"]}
+
+    assert without_file == OPENAPI_ONLY
+    assert without_file <= in_openapi
+
+
+@pytest.mark.parametrize("method", sorted(OPENAPI_ONLY))
+def test_methods_without_a_spec_file_are_checked_against_the_openapi_spec(spec_dir: Path, method: str) -> None:
+    docs = documented(spec_dir, method)
+
+    assert docs.source == "slack_web_openapi_v2.json"
+    assert docs.errors
+    assert docs.bot_scopes
+
+
 @pytest.mark.parametrize("method", IMPLEMENTED)
 def test_required_arguments_are_the_ones_slack_documents(spec_dir: Path, method: str) -> None:
-    documented = set(load_spec(spec_dir, method)["args"].get("required") or []) - {"token"}
-
-    assert set(METHODS[method].required) == documented
+    assert set(METHODS[method].required) == documented(spec_dir, method).required
 
 
 @pytest.mark.parametrize("method", IMPLEMENTED)
 def test_every_error_code_the_emulator_answers_is_documented_for_the_method(spec_dir: Path, method: str) -> None:
-    documented = set(load_spec(spec_dir, method).get("errors", {}))
-    allowed = documented | NOTES_GENERIC_ERRORS | OPENAPI_GENERIC_ERRORS | DOCUMENTED_ELSEWHERE.get(method, set())
+    docs = documented(spec_dir, method)
+    allowed = docs.errors | NOTES_GENERIC_ERRORS | OPENAPI_GENERIC_ERRORS | DOCUMENTED_ELSEWHERE.get(method, set())
 
     undocumented = METHODS[method].all_errors - allowed
 
-    assert not undocumented, f"{method} may answer {sorted(undocumented)}, which Slack does not document for it"
+    assert not undocumented, f"{method} may answer {sorted(undocumented)}, which {docs.source} does not document"
 
 
 @pytest.mark.parametrize("method", sorted(DOCUMENTED_ELSEWHERE))
@@ -173,6 +234,4 @@ def test_the_notes_generic_error_list_is_the_one_in_platform_notes(spec_dir: Pat
 
 @pytest.mark.parametrize("method", IMPLEMENTED)
 def test_the_bot_scopes_a_method_accepts_are_ones_slack_lists_for_it(spec_dir: Path, method: str) -> None:
-    documented = set(load_spec(spec_dir, method).get("scope", {}).get("bot") or [])
-
-    assert set(METHODS[method].scopes) <= documented
+    assert set(METHODS[method].scopes) <= documented(spec_dir, method).bot_scopes
