@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.config import Config
 from bot.domain.incident import Incident
@@ -21,6 +25,7 @@ from bot.services import (
     CardActions,
     Failures,
     IncidentCommands,
+    IncidentOpener,
     IncidentService,
     OpenModal,
     ReportService,
@@ -31,8 +36,9 @@ from bot.services import (
 )
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
 from bot.slack.gateway import SlackGateway, create_web_client
-from bot.slack.http import slack_events_handler
+from bot.slack.http import MAX_BODY, slack_events_handler
 from bot.storage import Database, TimelineWriter
+from bot.storage.liveness import new_boot_id, open_liveness
 from bot.suggestions.engine import RunbookLibrary
 
 log = logging.getLogger(__name__)
@@ -55,7 +61,9 @@ class IncidentBot:
         self.writer = TimelineWriter(self.db)
         self.background = Background()
         channels = IncidentChannels(self.db)
-        incidents = IncidentService(config, self.db, self.slack, self.metrics, channels)
+        incidents = IncidentService(config, self.db, self.slack, self.metrics)
+        self.liveness = open_liveness(config.database_url, new_boot_id())
+        self.opener = IncidentOpener(config, self.db, self.slack, self.metrics, incidents, channels, self.liveness)
         timeline = TimelineService(config, self.db, self.slack)
         self.library = RunbookLibrary(config.suggestions.runbooks)
         suggestions = SuggestionService(config, self.db, self.slack, self.library, self.background)
@@ -66,19 +74,27 @@ class IncidentBot:
 
         incidents.on_resolved = final_report
         self.capture = TimelineCapture(
-            config, channels, self.writer, self.slack, self.db, self.background, on_words=suggestions.nudge
+            config,
+            channels,
+            self.writer,
+            self.slack,
+            self.db,
+            self.background,
+            self.metrics,
+            on_words=suggestions.nudge,
         )
         self.services = Services(
             incidents=incidents,
             timeline=timeline,
             capture=self.capture,
-            commands=IncidentCommands(config, incidents, timeline, suggestions, reports, self.slack),
+            opener=self.opener,
+            commands=IncidentCommands(config, incidents, self.opener, timeline, suggestions, reports, self.slack),
             reports=reports,
             card_actions=CardActions(incidents, self.slack),
-            open_modal=OpenModal(config, incidents, self.slack),
+            open_modal=OpenModal(config, self.opener, self.slack),
             timeline_shortcut=TimelineShortcut(config, incidents, timeline, self.slack),
             suggestions=suggestions,
-            suggestion_buttons=SuggestionButtons(suggestions, self.slack),
+            suggestion_buttons=SuggestionButtons(incidents, suggestions, self.slack),
             failures=Failures(self.slack),
             in_flight=InFlight(),
         )
@@ -87,8 +103,9 @@ class IncidentBot:
         self.bolt = AsyncApp(
             client=self.client,
             signing_secret=signing_secret,
-            # Socket Mode needs no signature; HTTP mode without a secret is refused by require_slack_credentials.
-            request_verification_enabled=not config.slack.socket_mode or bool(signing_secret),
+            # The front door (bot/slack/http.py) verifies every HTTP request before anything else, Bolt's error
+            # listener included, and hands Bolt only verified, parsed payloads; Socket Mode needs no signature.
+            request_verification_enabled=False,
             raise_error_for_unhandled_request=False,
             logger=logging.getLogger("slack_bolt"),
         )
@@ -96,31 +113,49 @@ class IncidentBot:
         self.ready = False
 
     async def start(self) -> None:
-        """Upgrade the schema (safe with several replicas starting at once) and mark the bot ready."""
+        """Upgrade the schema (safe with several replicas starting at once), finish what a crash left half-open,
+        and mark the bot ready."""
         await self.db.upgrade()
+        await self.liveness.start()
         # Index the runbooks now, off the event loop, rather than on the first message of the first incident.
         await asyncio.to_thread(self.library.engine)
+        self.opener.start()  # incidents left half-open by a process that is gone: finished (or rolled back) now
         self.ready = True
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop being ready, let work that Slack already got an answer for finish (up to `grace` s), close."""
         self.ready = False
+        await self.opener.close()
         if not await self.services.in_flight.drained(grace):
             log.warning("closing with %d requests still being processed", self.services.in_flight.count)
         self.services.suggestions.close()
         if not await self.background.drained(grace):
             log.warning("closing with background work still running")
         await self.writer.close()
+        await self.liveness.close()
         await self.db.dispose()
+
+    def socket_mode_handler(self, app_token: str) -> AsyncSocketModeHandler:
+        """Socket Mode, with the same capture path and trust rules as HTTP (connect it after `start()`)."""
+        from bot.slack.socket_mode import socket_mode_handler
+
+        return socket_mode_handler(
+            self.bolt, app_token, self.capture.wants, self.capture.capture, self.slack.served_team
+        )
 
     def web_app(self) -> web.Application:
         # Requests are counted by each route itself (an aiohttp middleware costs the hot path a tenth of its time).
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY)
         if self._signing_secret:  # HTTP mode (Socket Mode needs no request URL)
             app.router.add_post(
                 SLACK_EVENTS_PATH,
                 slack_events_handler(
-                    self.bolt, self._signing_secret, self.capture.wants, self.capture.capture, self.metrics
+                    self.bolt,
+                    self._signing_secret,
+                    self.capture.wants,
+                    self.capture.capture,
+                    self.slack.served_team,
+                    self.metrics,
                 ),
             )
         app.router.add_get("/healthz", self._healthz)

@@ -36,11 +36,7 @@ async def _serve(config: Config, host: str, port: int) -> None:
     try:
         await bot.start()
         if config.slack.app_token is not None:
-            from bot.slack.socket_mode import socket_mode_handler
-
-            socket_handler = socket_mode_handler(
-                bot.bolt, config.slack.app_token.reveal(), bot.capture.wants, bot.capture.capture
-            )
+            socket_handler = bot.socket_mode_handler(config.slack.app_token.reveal())
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode; health and metrics on http://%s:%d", host, port)
         else:

@@ -35,6 +35,21 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.refused = Counter(
+            "incident_bot_requests_refused",
+            "Requests to /slack/events refused or ignored before any work: unsigned or badly signed, too large, "
+            "too slow, malformed, or from a workspace the bot does not serve.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.dropped = Counter(
+            "incident_bot_events_dropped",
+            "Signed events that could never be stored (a malformed ts or channel, the wrong shape), answered 2xx so "
+            "that Slack does not retry them forever, and recorded with the reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
         self._request_counters: dict[tuple[str, int], Counter] = {}
 
     def count_request(self, route: str, status: int) -> None:

@@ -19,12 +19,12 @@ SUGGESTION_ACTIONS = re.compile(
 def register(app: AsyncApp, config: Config, services: Services) -> None:
     async def handle_card_action(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        async with services.in_flight:
+        async with services.in_flight, services.failures.guard(body):
             await services.card_actions.run(action_request(body))
 
     async def handle_suggestion_action(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        async with services.in_flight:
+        async with services.in_flight, services.failures.guard(body):
             await services.suggestion_buttons.run(action_request(body))
 
     app.action(CARD_ACTIONS)(handle_card_action)

@@ -13,7 +13,7 @@ def register(app: AsyncApp, config: Config, services: Services) -> None:
     async def handle_incident_command(ack: AsyncAck, body: dict[str, Any]) -> None:
         request = command_request(body)
         await ack(text=services.commands.acknowledgement(request) or "")
-        async with services.in_flight:
+        async with services.in_flight, services.failures.guard(body):
             await services.commands.run(request)
 
     app.command(config.command)(handle_incident_command)

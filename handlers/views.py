@@ -6,7 +6,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.config import Config
 from bot.services import Services
-from bot.slack import blocks
 from bot.slack.ids import CallbackId
 from bot.slack.payloads import open_modal_submission
 
@@ -18,11 +17,7 @@ def register(app: AsyncApp, config: Config, services: Services) -> None:
         if errors:
             await ack(response_action="errors", errors=errors)
             return
-        await ack(
-            response_action="update",
-            view=blocks.message_modal("Incident", ":hourglass_flowing_sand: Opening…"),
-        )
-        async with services.in_flight:
-            await services.open_modal.run(submission)
+        async with services.in_flight, services.failures.guard(body):
+            await services.open_modal.run(submission, ack)
 
     app.view(CallbackId.OPEN_MODAL.value)(handle_open_submission)

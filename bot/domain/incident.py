@@ -62,6 +62,12 @@ class Incident:
     acknowledged_at: datetime | None = None
     mitigated_at: datetime | None = None
     resolved_at: datetime | None = None
+    private: bool | None = None  # None: not known (opened before it was stored), so treated as private
+    setup_done: bool = True  # False while the channel, card and the rest are being set up
+
+    @property
+    def may_be_private(self) -> bool:
+        return self.private is not False
 
     def with_status(self, to: Status, at: datetime) -> Incident:
         """The incident moved to `to` at `at`; earlier milestones that were skipped are not invented."""

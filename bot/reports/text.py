@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-ZWSP = "\u200b"  # zero-width space: "@\u200bhere" reads as @here and pings no one
+# The escaping rule for Slack is shared with the rest of the bot (bot/slack/markup.py); re-exported here.
+from bot.slack.markup import ZWSP as ZWSP
+from bot.slack.markup import from_slack as from_slack
+from bot.slack.markup import neutralise_pings as neutralise_pings
+from bot.slack.markup import slack_safe as slack_safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,48 +63,6 @@ def join_rich(parts: Sequence[Rich], last: str = " and ", sep: str = ", ") -> Ri
 
 def plain(rich: Iterable[Span]) -> str:
     return "".join(span.text for span in rich)
-
-
-# ----------------------------------------------------------------------------------------------- from Slack
-
-_TOKEN = re.compile(r"<([^<>\n]+)>")
-_LINK = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:\S")
-_BROADCAST_WORDS = ("here", "channel", "everyone")
-
-
-def from_slack(slack_text: str, user_names: Mapping[str, str] | None = None) -> str:
-    """Slack's escaped text as plain text: `<@U1>` -> `@Ann` (named from `user_names`, else its label, else the ID),
-    `<#C1|ops>` -> `#ops`, `<!channel>` -> `@channel`, `<https://x|label>` -> `label (https://x)`, `&amp;` -> `&`.
-
-    The result is plain text that may still say `@channel`: every renderer below neutralises that."""
-    names = user_names or {}
-
-    def token(match: re.Match[str]) -> str:
-        body = match.group(1)
-        head, _, label = body.partition("|")
-        if head.startswith("@"):
-            user = head[1:]
-            return "@" + (names.get(user) or label.lstrip("@") or user)
-        if head.startswith("#"):
-            return "#" + (label.lstrip("#") or head[1:])
-        if head.startswith("!"):
-            command = head[1:].split("^", 1)[0]
-            if command in _BROADCAST_WORDS:
-                return "@" + command
-            if command == "subteam":
-                return "@" + (label.lstrip("@") or "group")
-            return label or command  # <!date^...|fallback>
-        if not _LINK.match(head):
-            return match.group(0)  # not Slack markup (Slack escapes a typed "<"): kept as written
-        if head.startswith("mailto:"):
-            address = head.removeprefix("mailto:")
-            return address if label in ("", address) else f"{label} ({address})"
-        if label in ("", head, re.sub(r"^[a-z][a-z0-9+.-]*://", "", head)):
-            return head
-        return f"{label} ({head})"
-
-    converted = _TOKEN.sub(token, slack_text)
-    return converted.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 # ------------------------------------------------------------------------------------------- rich text
@@ -195,29 +157,6 @@ def truncate(value: str, limit: int) -> str:
     if space > limit // 2:
         cut = cut[:space]
     return cut.rstrip(" ,;:.-") + "…"
-
-
-# -------------------------------------------------------------------------------------------- pings
-
-_BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
-_ANGLE_PING = re.compile(r"<([!@#])")
-
-
-def neutralise_pings(value: str) -> str:
-    """`@here`/`@channel`/`@everyone` -> `@\u200bhere`...; `<!`, `<@`, `<#` -> `<\u200b!`... (for code, where the
-    angle bracket is not escaped)."""
-    if "@" in value:
-        value = _BROADCAST.sub(lambda m: "@" + ZWSP + m.group(1), value)
-    if "<" in value:
-        value = _ANGLE_PING.sub(lambda m: "<" + ZWSP + m.group(1), value)
-    return value
-
-
-def slack_safe(value: str) -> str:
-    """Plain text made safe to send to Slack as mrkdwn: `&`, `<`, `>` escaped as Slack requires (so no `<!channel>`
-    or `<@U1>` can form), and `@here`/`@channel`/`@everyone` written out plainly cannot ping either."""
-    escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _BROADCAST.sub(lambda m: "@" + ZWSP + m.group(1), escaped)
 
 
 # ------------------------------------------------------------------------------------------ Markdown

@@ -7,6 +7,7 @@ from .errors import UserError
 from .failures import Failures
 from .incidents import IncidentService
 from .interactions import CardActions, OpenModal, SuggestionButtons, TimelineShortcut
+from .opening import IncidentOpener, Opened, OpenRequest, SetupPending
 from .reports import ReportService
 from .suggestions import SuggestionService
 from .timeline import TimelineCapture, TimelineService
@@ -17,6 +18,7 @@ class Services:
     """Everything the Slack listeners may call, built once by the composition root (bot.app)."""
 
     incidents: IncidentService
+    opener: IncidentOpener
     timeline: TimelineService
     capture: TimelineCapture
     commands: IncidentCommands
@@ -34,10 +36,14 @@ __all__ = [
     "CardActions",
     "Failures",
     "IncidentCommands",
+    "IncidentOpener",
     "IncidentService",
     "OpenModal",
+    "OpenRequest",
+    "Opened",
     "ReportService",
     "Services",
+    "SetupPending",
     "SuggestionButtons",
     "SuggestionService",
     "TimelineCapture",

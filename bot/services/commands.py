@@ -13,10 +13,12 @@ from bot.config import Config
 from bot.domain.incident import Incident, Status
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
-from bot.slack.payloads import CommandRequest, mentioned_user, plain_text
+from bot.slack.markup import from_slack, user_text
+from bot.slack.payloads import CommandRequest, mentioned_user
 
 from .errors import UserError
-from .incidents import Changed, IncidentService, OpenRequest
+from .incidents import Changed, IncidentService
+from .opening import IncidentOpener, OpenRequest, SetupPending
 from .reports import ReportService
 from .suggestions import SuggestionService
 from .timeline import TimelineService
@@ -63,11 +65,13 @@ class IncidentCommands:
         self,
         config: Config,
         incidents: IncidentService,
+        opener: IncidentOpener,
         timeline: TimelineService,
         suggestions: SuggestionService,
         reports: ReportService,
         slack: SlackGateway,
     ) -> None:
+        self._opener = opener
         self._suggestions = suggestions
         self._reports = reports
         self._config = config
@@ -85,7 +89,7 @@ class IncidentCommands:
 
     def _parse_open(self, rest: str) -> tuple[str, str]:
         """`[severity] <title> [severity]` -> (severity, title); the default severity when none is given."""
-        words = plain_text(rest).split()
+        words = from_slack(rest).split()
         severity = self._config.default_severity
         if words and self._config.severity(words[0]):
             severity = words.pop(0).lower()
@@ -147,7 +151,7 @@ class IncidentCommands:
     async def _change(self, request: CommandRequest, sub: Subcommand, rest: str, incident: Incident) -> Changed | None:
         actor = request.user_id
         if sub.name == "severity":
-            level = plain_text(rest).strip().split(" ")[0].lower()
+            level = from_slack(rest).strip().split(" ")[0].lower()
             if not level:
                 await self._reply(request, self.help_text("severity", current=incident))
                 return None
@@ -176,16 +180,23 @@ class IncidentCommands:
                     f"Give the title right away instead: `{self._config.command} open <title>`."
                 ) from e
             return
-        opened = await self._incidents.open(
-            OpenRequest(
-                team_id=request.team_id,
-                user_id=request.user_id,
-                title=title,
-                severity=severity,
-                request_key=f"command:{request.trigger_id}" if request.trigger_id else None,
+        try:
+            opened = await self._opener.open(
+                OpenRequest(
+                    team_id=request.team_id,
+                    user_id=request.user_id,
+                    title=title,
+                    severity=severity,
+                    request_key=f"command:{request.trigger_id}" if request.trigger_id else None,
+                    response_url=request.response_url,
+                ),
+                tell=lambda text: self._reply(request, text),
             )
-        )
-        await self._reply(request, opened_text(opened.incident, opened.created, opened.warnings))
+        except SetupPending as e:
+            await self._reply(request, blocks.pending_text(e.incident))
+            return
+        if not opened.created:  # a second delivery of the same command (the opener was told by the first)
+            await self._reply(request, blocks.opened_text(opened.incident, opened.created, opened.warnings))
 
     async def _note(self, request: CommandRequest, incident: Incident, text: str) -> None:
         if not text.strip():
@@ -204,9 +215,12 @@ class IncidentCommands:
         if incident is not None:
             await self._reply(request, blocks.card_text(self._config, incident), status_blocks(self._config, incident))
             return
-        active = await self._incidents.active(request.team_id)
+        active, unsure = await self._incidents.visible_to(
+            request.user_id, await self._incidents.active(request.team_id)
+        )
+        hidden = "\n_(I could not check which private incidents you are in, so none is shown.)_" if unsure else ""
         if not active:
-            await self._reply(request, ":large_green_circle: No incidents are open.")
+            await self._reply(request, ":large_green_circle: No incidents are open." + hidden)
             return
         lines = [f"*{len(active)} open incident{'s' if len(active) != 1 else ''}*"]
         lines += [
@@ -215,7 +229,7 @@ class IncidentCommands:
             f"commander {blocks.mention(i.commander_id)}"
             for i in active
         ]
-        await self._reply(request, "\n".join(lines))
+        await self._reply(request, "\n".join(lines) + hidden)
 
     def help_text(self, topic: str = "", *, unknown: str = "", current: Incident | None = None) -> str:
         cmd = self._config.command
@@ -226,7 +240,7 @@ class IncidentCommands:
             if current is not None and sub.name == "severity":
                 text += f"\nNow: *{blocks.escape(blocks.severity_label(self._config, current.severity))}*."
             return text
-        head = f"I don't know `{blocks.escape(unknown)}`. " if unknown else ""
+        head = f"I don't know `{user_text(unknown)}`. " if unknown else ""
         lines = [f"{head}*{cmd}* runs incidents from Slack:"]
         lines += [
             f"• `{cmd} {s.usage}` — {s.summary.format(levels=levels)}"
@@ -247,17 +261,6 @@ class IncidentCommands:
 def _split(text: str) -> tuple[str, str]:
     word, _, rest = text.strip().partition(" ")
     return word.lower(), rest
-
-
-def opened_text(incident: Incident, created: bool, warnings: tuple[str, ...]) -> str:
-    if not created:
-        if incident.channel_id is None:
-            return f":hourglass_flowing_sand: {incident.public_id} is being opened already."
-        return f"{incident.public_id} is already open: <#{incident.channel_id}>"
-    text = f":rotating_light: Opened *{incident.public_id}*: <#{incident.channel_id}>. You are in the channel."
-    if warnings:
-        text += "\n" + "\n".join(warnings)
-    return text
 
 
 def status_blocks(config: Config, incident: Incident) -> list[dict[str, object]]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from bot.slack.gateway import SlackError, SlackGateway
@@ -19,7 +21,21 @@ class Failures:
     def __init__(self, slack: SlackGateway) -> None:
         self._slack = slack
 
+    @asynccontextmanager
+    async def guard(self, body: dict[str, Any]) -> AsyncIterator[None]:
+        """Around a listener's work after its ack: an unexpected error is reported here rather than raised to Bolt.
+
+        Bolt 1.30 (listener/asyncio_runner.py) resets the ack's response to None when a listener raises after
+        acking; if that happens before Bolt has read the ack (it polls every 10 ms), Slack gets no answer at all
+        and the person sees a timeout instead of our apology."""
+        try:
+            yield
+        except Exception as error:
+            await self.report(error, body)
+
     async def report(self, error: BaseException, body: dict[str, Any]) -> None:
+        """Log it and tell the person. `body` is always a verified payload (bot/slack/http.py), so its response_url
+        is Slack's own (and the gateway calls no other)."""
         log.error("unexpected error handling a Slack request", exc_info=error)
         text = APOLOGY.format(kind=type(error).__name__)
         user = (body.get("user") or {}).get("id") if isinstance(body.get("user"), dict) else body.get("user_id")

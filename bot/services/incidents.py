@@ -1,4 +1,5 @@
-"""What people do to incidents: open one, change its severity, commander or status.
+"""What people do to incidents: change the severity, the commander or the status; who may see which incident.
+(Opening one is its own process: services/opening.py.)
 
 Each method owns its unit of work: it commits the record first and calls Slack after, so a Slack failure never
 loses what happened. Slack failures after the commit are reported back as warnings, not raised.
@@ -12,18 +13,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
-
 from bot.config import Config, Severity
 from bot.domain.incident import Incident, InvalidTransition, Status
-from bot.domain.naming import channel_names
 from bot.metrics import Metrics
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
-from bot.storage import AuditEntry, Database, IncidentStore, NewIncident
+from bot.slack.markup import plain_safe
+from bot.storage import AuditEntry, Database, IncidentStore
 
-from .errors import UserError
-from .timeline import IncidentChannels
+from .errors import AlreadyHandled, UserError
 
 log = logging.getLogger(__name__)
 
@@ -33,40 +31,10 @@ def utcnow() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class OpenRequest:
-    team_id: str
-    user_id: str
-    title: str
-    severity: str
-    description: str = ""
-    request_key: str | None = None  # the same key twice (a redelivery, a resubmitted modal) opens one incident
-
-
-@dataclass(frozen=True, slots=True)
-class Opened:
-    incident: Incident
-    created: bool  # False: this request had already opened (or is opening) the incident
-    warnings: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
 class Changed:
     incident: Incident
     summary: str  # the line posted in the incident channel
     warnings: tuple[str, ...] = field(default=())
-
-
-_CREATE_REFUSALS = {
-    "restricted_action": "your workspace does not let this app create channels (ask an admin to allow it)",
-    "missing_scope": "the app is missing the permission to create channels (reinstall it from the manifest)",
-    "name_taken": "every channel name I tried was already taken",
-    "invalid_name_specials": "Slack refused the channel name",
-    "invalid_name": "Slack refused the channel name",
-    "invalid_name_maxlength": "Slack refused the channel name as too long",
-    "invalid_name_punctuation": "Slack refused the channel name",
-    "invalid_name_required": "Slack refused the channel name",
-    "ratelimited": "Slack is rate limiting the app right now; try again in a minute",
-}
 
 
 class IncidentService:
@@ -76,10 +44,8 @@ class IncidentService:
         db: Database,
         slack: SlackGateway,
         metrics: Metrics,
-        channels: IncidentChannels,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
-        self._channels = channels
         # Called after an incident is resolved (the final report); set by the composition root.
         self.on_resolved: Callable[[Incident, str], Awaitable[None]] | None = None
         self._config = config
@@ -102,153 +68,31 @@ class IncidentService:
         async with self._db.transaction() as store:
             return await store.list_active(team_id)
 
+    async def visible_to(self, user: str, incidents: list[Incident]) -> tuple[list[Incident], bool]:
+        """The incidents `user` may see: the public ones, and the private ones whose channel they are in (the same
+        rule as Slack's). Second: True when Slack could not say, and private incidents were left out to be safe."""
+        if not any(i.may_be_private for i in incidents):
+            return incidents, False
+        try:
+            theirs = await self._slack.private_channels_of(user)
+        except SlackError as e:
+            log.warning("could not tell which private incident channels %s is in: %s", user, e.code)
+            return [i for i in incidents if not i.may_be_private], True
+        return [i for i in incidents if not i.may_be_private or i.channel_id in theirs], False
+
+    async def may_see(self, user: str, incident: Incident) -> bool:
+        seen, _ = await self.visible_to(user, [incident])
+        return bool(seen)
+
     def severity_or_error(self, name: str) -> Severity:
         level = self._config.severity(name)
         if level is None:
             known = ", ".join(f"`{n}`" for n in self._config.severity_names)
-            raise UserError(f"`{name}` is not a severity here. Use one of: {known}.")
+            raise UserError(f"`{blocks.escape(name)}` is not a severity here. Use one of: {known}.")
         return level
 
-    # -- opening -------------------------------------------------------------------------------------------
-
-    async def open(self, request: OpenRequest) -> Opened:
-        level = self.severity_or_error(request.severity)
-        title = request.title.strip()
-        if not title:
-            raise UserError("An incident needs a title: what is broken, in a few words.")
-        now = self._clock()
-        try:
-            async with self._db.transaction() as store:
-                if request.request_key:
-                    existing = await store.get_by_request_key(request.team_id, request.request_key)
-                    if existing is not None:
-                        return Opened(existing, created=False)
-                incident = await store.add(
-                    NewIncident(
-                        team_id=request.team_id,
-                        title=title,
-                        description=request.description.strip(),
-                        severity=level.name,
-                        opener_id=request.user_id,
-                        commander_id=request.user_id,
-                        opened_at=now,
-                        request_key=request.request_key,
-                    )
-                )
-                await store.add_participant(incident.id, request.user_id, "commander", now)
-                await _audit(store, incident, request.user_id, "opened", now, new=title)
-        except IntegrityError:
-            # The same request raced us from another delivery or replica and won: that one is the incident.
-            if not request.request_key:
-                raise
-            async with self._db.transaction() as store:
-                existing = await store.get_by_request_key(request.team_id, request.request_key)
-            if existing is None:
-                raise
-            return Opened(existing, created=False)
-
-        try:
-            channel = await self._slack.create_channel(
-                channel_names(
-                    self._config.channel.name_template,
-                    year=incident.year,
-                    number=incident.number,
-                    title=title,
-                    severity=level.name,
-                ),
-                private=self._config.channel.private,
-            )
-        except SlackError as e:
-            await self._discard(incident, request.user_id, e.code)
-            reason = _CREATE_REFUSALS.get(e.code, f"Slack answered `{e.code}`")
-            raise UserError(
-                f"I could not open the incident: {reason}. Nothing was created; try again once that is fixed."
-            ) from e
-
-        async with self._db.transaction() as store:
-            incident = await store.update_fields(incident.id, now, channel_id=channel.id, channel_name=channel.name)
-            await _audit(store, incident, request.user_id, "channel_created", now, "channel", None, channel.name)
-        self._channels.remember(incident)
-
-        warnings = await self._furnish(incident, level, request.user_id)
-        posted = incident
-        async with self._db.transaction() as store:
-            incident = await _locked(store, incident.id)  # as it is now: people may have changed it already
-        shown = ("status", "severity", "commander_id")
-        if incident.card_ts and any(getattr(incident, f) != getattr(posted, f) for f in shown):
-            # Someone changed it between the card being posted and its ts being stored, so that change could not
-            # update the card in place: bring the card up to date now.
-            try:
-                await self._slack.update_message(
-                    incident.channel_id or "",
-                    incident.card_ts,
-                    blocks.card_text(self._config, incident),
-                    blocks.incident_card(self._config, incident),
-                )
-            except SlackError as e:
-                warnings.append(f"I could not update the incident card (`{e.code}`).")
-        self._metrics.incidents_opened.inc()
-        log.info("opened %s in #%s", incident.public_id, incident.channel_name)
-        return Opened(incident, created=True, warnings=tuple(warnings))
-
-    async def _discard(self, incident: Incident, actor: str, code: str) -> None:
-        """Channel creation failed: remove the incident so nothing half-open remains; the audit keeps a note."""
-        async with self._db.transaction() as store:
-            await store.remove(incident.id)
-            await store.audit(
-                incident.team_id,
-                None,
-                AuditEntry(
-                    actor_id=actor,
-                    action="open_failed",
-                    at=self._clock(),
-                    field="channel",
-                    new_value=code,
-                    public_id=incident.public_id,
-                ),
-            )
-
-    async def _furnish(self, incident: Incident, level: Severity, opener: str) -> list[str]:
-        """Invite, set the topic, post and pin the card, announce. Each step may fail on its own; returns what
-        went wrong, for the opener. The card's ts is stored as soon as it is posted, so that changes made from
-        then on (a click on the card while the rest is still being set up) update it in place."""
-        assert incident.channel_id is not None
-        channel = incident.channel_id
-        warnings: list[str] = []
-        warnings += await self._invite(incident, [opener, *level.invite], opener)
-        try:
-            await self._slack.set_topic(channel, self._topic(incident))
-        except SlackError as e:
-            warnings.append(f"I could not set the channel topic (`{e.code}`).")
-        ts: str | None = None
-        try:
-            ts = await self._slack.post_message(
-                channel,
-                blocks.card_text(self._config, incident),
-                blocks.incident_card(self._config, incident),
-            )
-        except SlackError as e:
-            warnings.append(f"I could not post the incident card (`{e.code}`).")
-        else:
-            async with self._db.transaction() as store:
-                await store.update_fields(incident.id, self._clock(), card_ts=ts)
-            try:
-                await self._slack.pin(channel, ts)
-            except SlackError as e:
-                warnings.append(f"I could not pin the incident card (`{e.code}`).")
-        if self._config.announcement_channel:
-            try:
-                await self._slack.post_message(
-                    self._config.announcement_channel,
-                    f":rotating_light: {incident.public_id} opened: *{blocks.escape(incident.title)}* — "
-                    f"{blocks.escape(level.label)}, commander {blocks.mention(incident.commander_id)}. "
-                    f"Join <#{channel}>.",
-                )
-            except SlackError as e:
-                warnings.append(f"I could not announce it in <#{self._config.announcement_channel}> (`{e.code}`).")
-        return warnings
-
-    async def _invite(self, incident: Incident, users: list[str], actor: str) -> list[str]:
+    async def invite(self, incident: Incident, users: list[str]) -> list[str]:
+        """Invite people to the incident channel (and record them as participants); returns what went wrong."""
         assert incident.channel_id is not None
         failures = await self._slack.invite(incident.channel_id, users)
         now = self._clock()
@@ -259,10 +103,10 @@ class IncidentService:
                     await store.add_participant(incident.id, user, role, now)
         return [f"I could not invite {blocks.mention(u)} (`{code}`)." for u, code in failures.items()]
 
-    def _topic(self, incident: Incident) -> str:
+    def topic(self, incident: Incident) -> str:
         return self._config.channel.topic_template.format(
             public_id=incident.public_id,
-            title=incident.title,
+            title=plain_safe(incident.title),  # a topic is not formatted (Slack's docs); it must not ping either
             severity=blocks.severity_label(self._config, incident.severity),
             status=incident.status.label,
             commander=blocks.mention(incident.commander_id),
@@ -270,52 +114,59 @@ class IncidentService:
 
     # -- changing ------------------------------------------------------------------------------------------
 
-    async def change_severity(self, incident_id: int, actor: str, severity: str) -> Changed:
+    async def change_severity(
+        self, incident_id: int, actor: str, severity: str, *, request_key: str | None = None
+    ) -> Changed:
         level = self.severity_or_error(severity)
         now = self._clock()
         async with self._db.transaction() as store:
-            before = await _locked(store, incident_id)
+            before = await _locked(store, incident_id, request_key, now)
             if before.severity == level.name:
-                raise UserError(f"{before.public_id} is already {level.label}.")
+                raise UserError(f"{before.public_id} is already {blocks.escape(level.label)}.")
             if not before.status.is_active:
                 raise UserError(f"{before.public_id} is resolved; its severity stays as it was.")
             after = await store.save(dataclasses.replace(before, severity=level.name), now)
-            await _audit(store, after, actor, "severity_changed", now, "severity", before.severity, level.name)
+            await audit(store, after, actor, "severity_changed", now, "severity", before.severity, level.name)
         old_label = blocks.escape(blocks.severity_label(self._config, before.severity))
         summary = (
             f":arrows_counterclockwise: {blocks.mention(actor)} changed the severity "
             f"from *{old_label}* to *{blocks.escape(level.label)}*."
         )
-        warnings = await self._invite(after, list(level.invite), actor) if level.invite else []
+        warnings = await self.invite(after, list(level.invite)) if level.invite else []
         return await self._announce(after, summary, warnings)
 
-    async def set_commander(self, incident_id: int, actor: str, commander: str) -> Changed:
+    async def set_commander(
+        self, incident_id: int, actor: str, commander: str, *, request_key: str | None = None
+    ) -> Changed:
+        await self._check_commander(commander)
         now = self._clock()
         async with self._db.transaction() as store:
-            before = await _locked(store, incident_id)
+            before = await _locked(store, incident_id, request_key, now)
             if before.commander_id == commander:
                 raise UserError(f"{blocks.mention(commander)} is already the commander of {before.public_id}.")
             if not before.status.is_active:
                 raise UserError(f"{before.public_id} is resolved; its commander stays as it was.")
             after = await store.save(dataclasses.replace(before, commander_id=commander), now)
-            await _audit(store, after, actor, "commander_changed", now, "commander_id", before.commander_id, commander)
-        warnings = await self._invite(after, [commander], actor)
+            await audit(store, after, actor, "commander_changed", now, "commander_id", before.commander_id, commander)
+        warnings = await self.invite(after, [commander])
         summary = (
             f":male-firefighter: {blocks.mention(commander)} is now the incident commander "
             f"(set by {blocks.mention(actor)})."
         )
         return await self._announce(after, summary, warnings)
 
-    async def change_status(self, incident_id: int, actor: str, to: Status) -> Changed:
+    async def change_status(
+        self, incident_id: int, actor: str, to: Status, *, request_key: str | None = None
+    ) -> Changed:
         now = self._clock()
         async with self._db.transaction() as store:
-            before = await _locked(store, incident_id)
+            before = await _locked(store, incident_id, request_key, now)
             try:
                 after = before.with_status(to, now)
             except InvalidTransition as e:
                 raise UserError(f"{e}.") from e
             after = await store.save(after, now)
-            await _audit(store, after, actor, "status_changed", now, "status", before.status.value, to.value)
+            await audit(store, after, actor, "status_changed", now, "status", before.status.value, to.value)
         verbs = {
             Status.ACKNOWLEDGED: ":eyes: {who} acknowledged the incident.",
             Status.MITIGATED: ":adhesive_bandage: {who} marked the incident mitigated.",
@@ -328,6 +179,19 @@ class IncidentService:
             except UserError as e:
                 return dataclasses.replace(changed, warnings=(*changed.warnings, f"The final report: {e}"))
         return changed
+
+    async def _check_commander(self, user: str) -> None:
+        """A commander is a real, active, human member of the workspace (not a bot, an app, or a deactivated
+        account), whatever a payload says."""
+        try:
+            person = await self._slack.person(user)
+        except SlackError as e:
+            if e.code in ("user_not_found", "invalid_arguments"):
+                raise UserError("I cannot find that person in this workspace; pick someone who is in it.") from e
+            raise
+        if not person.is_active_human:
+            what = "deactivated" if person.deleted else "a bot or an app, not a person"
+            raise UserError(f"{blocks.mention(user)} cannot lead an incident: that account is {what}.")
 
     async def _announce(self, incident: Incident, summary: str, warnings: list[str]) -> Changed:
         """After a committed change: update the card in place, the topic, and post one line in the channel."""
@@ -344,7 +208,7 @@ class IncidentService:
             except SlackError as e:
                 warnings.append(f"I could not update the incident card (`{e.code}`).")
         try:
-            await self._slack.set_topic(incident.channel_id, self._topic(incident))
+            await self._slack.set_topic(incident.channel_id, self.topic(incident))
         except SlackError as e:
             log.warning("could not set the topic of %s: %s", incident.public_id, e.code)
         try:
@@ -354,14 +218,19 @@ class IncidentService:
         return Changed(incident, summary, tuple(warnings))
 
 
-async def _locked(store: IncidentStore, incident_id: int) -> Incident:
+async def _locked(
+    store: IncidentStore, incident_id: int, request_key: str | None = None, at: datetime | None = None
+) -> Incident:
+    """The incident, locked for this transaction; AlreadyHandled when `request_key` (a click) was applied before."""
     incident = await store.lock(incident_id)
     if incident is None:
         raise UserError("That incident no longer exists.")
+    if request_key is not None and not await store.claim_request(incident.team_id, request_key, at or utcnow()):
+        raise AlreadyHandled(request_key)
     return incident
 
 
-async def _audit(
+async def audit(
     store: IncidentStore,
     incident: Incident,
     actor: str,

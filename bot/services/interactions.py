@@ -12,10 +12,11 @@ from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.slack.ids import ActionId, ModalBlock
 from bot.slack.payloads import ActionRequest, MessageShortcut, OpenModalSubmission, TimelineFormSubmission
+from bot.slack.replies import Ack, ModalReply
 
-from .commands import opened_text
-from .errors import UserError
-from .incidents import Changed, IncidentService, OpenRequest
+from .errors import AlreadyHandled, UserError
+from .incidents import Changed, IncidentService
+from .opening import IncidentOpener, OpenRequest, SetupPending
 from .suggestions import SuggestionService
 from .timeline import TimelineService
 
@@ -36,6 +37,8 @@ class CardActions:
     async def run(self, request: ActionRequest) -> None:
         try:
             changed = await self._run(request)
+        except AlreadyHandled:
+            return  # the same click again (a replay): applied once already
         except UserError as e:
             await self._tell(request, f":warning: {e}")
             return
@@ -46,20 +49,21 @@ class CardActions:
             await self._tell(request, "Done, with problems:\n" + "\n".join(changed.warnings))
 
     async def _run(self, request: ActionRequest) -> Changed:
-        incident_id = request.incident_id
-        if incident_id is None:
-            incident = await self._incidents.in_channel(request.team_id, request.channel_id)
-            if incident is None:
-                raise UserError("This card belongs to no incident I know.")
-            incident_id = incident.id
+        # The card acts on the incident of the channel it was clicked in, whatever its block_id or value say.
+        incident = await self._incidents.in_channel(request.team_id, request.channel_id)
+        if incident is None:
+            raise UserError("This card belongs to no incident I know.")
         action = ActionId(request.action_id)
+        key = request.request_key
         if action in _STATUS_ACTIONS:
-            return await self._incidents.change_status(incident_id, request.user_id, _STATUS_ACTIONS[action])
+            return await self._incidents.change_status(
+                incident.id, request.user_id, _STATUS_ACTIONS[action], request_key=key
+            )
         if not request.value:
             raise UserError("Pick a value first.")
         if action is ActionId.SEVERITY:
-            return await self._incidents.change_severity(incident_id, request.user_id, request.value)
-        return await self._incidents.set_commander(incident_id, request.user_id, request.value)
+            return await self._incidents.change_severity(incident.id, request.user_id, request.value, request_key=key)
+        return await self._incidents.set_commander(incident.id, request.user_id, request.value, request_key=key)
 
     async def _tell(self, request: ActionRequest, text: str) -> None:
         try:
@@ -69,9 +73,9 @@ class CardActions:
 
 
 class OpenModal:
-    def __init__(self, config: Config, incidents: IncidentService, slack: SlackGateway) -> None:
+    def __init__(self, config: Config, opener: IncidentOpener, slack: SlackGateway) -> None:
         self._config = config
-        self._incidents = incidents
+        self._opener = opener
         self._slack = slack
 
     def errors(self, submission: OpenModalSubmission) -> dict[str, str]:
@@ -83,25 +87,29 @@ class OpenModal:
             errors[ModalBlock.SEVERITY] = "Pick a severity."
         return errors
 
-    async def run(self, submission: OpenModalSubmission) -> None:
-        try:
-            opened = await self._incidents.open(
-                OpenRequest(
-                    team_id=submission.team_id,
-                    user_id=submission.user_id,
-                    title=submission.title,
-                    severity=submission.severity,
-                    description=submission.description,
-                    request_key=f"view:{submission.view_id}",
+    async def run(self, submission: OpenModalSubmission, ack: Ack) -> None:
+        async with ModalReply(
+            ack, self._slack, submission.view_id, "Incident", ":hourglass_flowing_sand: Opening…"
+        ) as reply:
+            try:
+                opened = await self._opener.open(
+                    OpenRequest(
+                        team_id=submission.team_id,
+                        user_id=submission.user_id,
+                        title=submission.title,
+                        severity=submission.severity,
+                        description=submission.description,
+                        request_key=f"view:{submission.view_id}",
+                        view_id=submission.view_id,
+                    ),
+                    tell=reply.show,
                 )
-            )
-            text = opened_text(opened.incident, opened.created, opened.warnings)
-        except UserError as e:
-            text = f":warning: {e}"
-        try:
-            await self._slack.update_view(submission.view_id, blocks.message_modal("Incident", text))
-        except SlackError as e:
-            log.warning("could not show the result of the open-incident form: %s", e.code)
+                if not opened.created:
+                    await reply.show(blocks.opened_text(opened.incident, opened.created, opened.warnings))
+            except UserError as e:
+                await reply.show(f":warning: {e}")
+            except SetupPending as e:
+                await reply.show(blocks.pending_text(e.incident))
 
 
 class TimelineShortcut:
@@ -116,19 +124,31 @@ class TimelineShortcut:
         self._slack = slack
 
     async def open_form(self, shortcut: MessageShortcut) -> None:
-        active = await self._incidents.active(shortcut.team_id)
-        if not active:
-            view = blocks.message_modal(
-                "Add to timeline", f"No incident is open. Open one with `{self._config.command} open <title>`."
-            )
-        else:
-            here = await self._incidents.in_channel(shortcut.team_id, shortcut.channel_id)
-            preselected = here if here and here.status.is_active else active[0] if len(active) == 1 else None
-            view = blocks.add_to_timeline_modal(self._config, active, preselected, _metadata(shortcut), shortcut.text)
+        """Open the form at once (the trigger expires within 3 s), then fill it in with the incidents this person
+        may see: the public ones, and the private ones whose channel they are in."""
         try:
-            await self._slack.open_view(shortcut.trigger_id, view)
+            view_id = await self._slack.open_view(
+                shortcut.trigger_id, blocks.message_modal("Add to timeline", ":hourglass_flowing_sand: Loading…")
+            )
         except SlackError as e:
             log.warning("could not open the add-to-timeline form: %s", e.code)
+            return
+        active, unsure = await self._incidents.visible_to(
+            shortcut.user_id, await self._incidents.active(shortcut.team_id)
+        )
+        if not active:
+            text = f"No incident is open. Open one with `{self._config.command} open <title>`."
+            if unsure:
+                text = "I could not check which private incidents you are in; please try again in a moment."
+            view = blocks.message_modal("Add to timeline", text)
+        else:
+            here = next((i for i in active if i.channel_id == shortcut.channel_id), None)
+            preselected = here if here is not None else active[0] if len(active) == 1 else None
+            view = blocks.add_to_timeline_modal(self._config, active, preselected, _metadata(shortcut), shortcut.text)
+        try:
+            await self._slack.update_view(view_id, view)
+        except SlackError as e:
+            log.warning("could not fill in the add-to-timeline form: %s", e.code)
 
     def errors(self, submission: TimelineFormSubmission) -> dict[str, str]:
         errors: dict[str, str] = {}
@@ -138,30 +158,34 @@ class TimelineShortcut:
             errors[ModalBlock.KIND] = "Pick a kind."
         return errors
 
-    async def add(self, submission: TimelineFormSubmission) -> None:
-        try:
-            message = json.loads(submission.metadata)
-            incident = await self._incidents.get(submission.incident_id) if submission.incident_id else None
-            if incident is None or incident.team_id != submission.team_id:
-                raise UserError("That incident no longer exists.")
-            await self._timeline.add_message(
-                incident,
-                kind=submission.kind,
-                added_by=submission.user_id,
-                author_id=message.get("a"),
-                text=str(message.get("x") or ""),
-                channel_id=str(message["c"]),
-                ts=str(message["t"]),
-                request_key=f"view:{submission.view_id}",
-            )
-            kind = kind_label(submission.kind)
-            text = f":white_check_mark: Added to the timeline of *{incident.public_id}* as *{kind}*."
-        except UserError as e:
-            text = f":warning: {e}"
-        try:
-            await self._slack.update_view(submission.view_id, blocks.message_modal("Add to timeline", text))
-        except SlackError as e:
-            log.warning("could not show the result of the add-to-timeline form: %s", e.code)
+    async def add(self, submission: TimelineFormSubmission, ack: Ack) -> None:
+        async with ModalReply(ack, self._slack, submission.view_id, "Add to timeline", ":hourglass: Adding…") as reply:
+            try:
+                await reply.show(await self._add(submission))
+            except UserError as e:
+                await reply.show(f":warning: {e}")
+
+    async def _add(self, submission: TimelineFormSubmission) -> str:
+        message = json.loads(submission.metadata)
+        incident = await self._incidents.get(submission.incident_id) if submission.incident_id else None
+        if (
+            incident is None
+            or incident.team_id != submission.team_id
+            or not incident.status.is_active
+            or not await self._incidents.may_see(submission.user_id, incident)
+        ):
+            raise UserError("That incident is not open, or not one you are in.")
+        await self._timeline.add_message(
+            incident,
+            kind=submission.kind,
+            added_by=submission.user_id,
+            author_id=message.get("a"),
+            text=str(message.get("x") or ""),
+            channel_id=str(message["c"]),
+            ts=str(message["t"]),
+            request_key=f"view:{submission.view_id}",
+        )
+        return f":white_check_mark: Added to the timeline of *{incident.public_id}* as *{kind_label(submission.kind)}*."
 
 
 def _metadata(shortcut: MessageShortcut) -> str:
@@ -177,7 +201,8 @@ def _metadata(shortcut: MessageShortcut) -> str:
 class SuggestionButtons:
     """Accept / Dismiss on a posted root-cause suggestion."""
 
-    def __init__(self, suggestions: SuggestionService, slack: SlackGateway) -> None:
+    def __init__(self, incidents: IncidentService, suggestions: SuggestionService, slack: SlackGateway) -> None:
+        self._incidents = incidents
         self._suggestions = suggestions
         self._slack = slack
 
@@ -185,9 +210,19 @@ class SuggestionButtons:
         try:
             if not (request.value or "").isdigit():
                 raise UserError("That suggestion no longer exists.")
+            # The button decides only a suggestion of the incident of the channel it was clicked in.
+            incident = await self._incidents.in_channel(request.team_id, request.channel_id)
+            if incident is None:
+                raise UserError("That suggestion belongs to no incident of this channel.")
             await self._suggestions.decide(
-                int(str(request.value)), request.user_id, request.action_id == ActionId.SUGGESTION_ACCEPT
+                incident,
+                int(str(request.value)),
+                request.user_id,
+                request.action_id == ActionId.SUGGESTION_ACCEPT,
+                request_key=request.request_key,
             )
+        except AlreadyHandled:
+            return
         except UserError as e:
             try:
                 await self._slack.post_ephemeral(request.channel_id, request.user_id, f":warning: {e}")

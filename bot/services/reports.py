@@ -27,7 +27,7 @@ from bot.reports import (
     summary_blocks,
 )
 from bot.slack import blocks
-from bot.slack.gateway import SlackError, SlackGateway
+from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import Database, StoredReport
 from bot.suggestions.engine import RunbookLibrary
 
@@ -148,7 +148,7 @@ class ReportService:
         channel = incident.channel_id
         text = f"Post-incident report for {incident.public_id} ({stored.label})"
         try:
-            ts = await self._slack.post_message(channel, text, summary)
+            ts = await self._slack.post_once(channel, text, summary, tag=Tag("incident_report", incident.id, stored.id))
         except SlackError as e:
             log.warning("could not post the report summary of %s: %s", incident.public_id, e.code)
             raise UserError(f"The report was saved, but Slack refused to show it (`{e.code}`).") from e
@@ -169,10 +169,11 @@ class ReportService:
         if stored.final and self._config.announcement_channel:
             try:
                 link = await self._slack.permalink(channel, ts)
+                what = "" if incident.may_be_private else f" (*{blocks.escape(incident.title)}*)"
                 await self._slack.post_message(
                     self._config.announcement_channel,
-                    f":page_facing_up: The post-incident report of {incident.public_id} "
-                    f"(*{blocks.escape(incident.title)}*) is ready: <{link}|read it>",
+                    f":page_facing_up: The post-incident report of {incident.public_id}{what} is ready: "
+                    f"<{link}|read it>",
                 )
             except SlackError as e:
                 log.warning("could not announce the report of %s: %s", incident.public_id, e.code)

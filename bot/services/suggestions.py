@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 from bot.config import Config
 from bot.domain.incident import Incident
 from bot.slack import blocks
-from bot.slack.gateway import SlackError, SlackGateway
+from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import AuditEntry, Database, SuggestionRecord
 
-from .errors import UserError
+from .errors import AlreadyHandled, UserError
 from .timeline import Background
 
 if TYPE_CHECKING:
@@ -131,13 +131,17 @@ class SuggestionService:
         if record is None:
             return None
         try:
-            ts = await self._slack.post_message(
-                incident.channel_id, blocks.suggestion_text(record), blocks.suggestion_blocks(record)
+            ts = await self._slack.post_once(
+                incident.channel_id,
+                blocks.suggestion_text(record),
+                blocks.suggestion_blocks(record),
+                tag=Tag("incident_suggestion", incident.id, record.id),
             )
         except SlackError as e:
             log.warning("could not post a suggestion for %s: %s", incident.public_id, e.code)
-            async with self._db.unit() as stores:
-                await stores.suggestions.remove(record.id)  # not shown, so not "posted": try again later
+            if not e.ambiguous:
+                async with self._db.unit() as stores:
+                    await stores.suggestions.remove(record.id)  # not shown, so not "posted": try again later
             return None
         async with self._db.unit() as stores:
             await stores.suggestions.set_message(record.id, ts)
@@ -145,18 +149,22 @@ class SuggestionService:
 
     # -- people decide ------------------------------------------------------------------------------------
 
-    async def decide(self, suggestion_id: int, user: str, accept: bool) -> SuggestionRecord:
+    async def decide(
+        self, incident: Incident, suggestion_id: int, user: str, accept: bool, *, request_key: str | None = None
+    ) -> SuggestionRecord:
+        """Accept or dismiss a suggestion of `incident` (the incident of the channel the button was clicked in)."""
         now = self._clock()
         async with self._db.unit() as stores:
             current = await stores.suggestions.get(suggestion_id)
-            if current is None:
-                raise UserError("That suggestion no longer exists.")
+            if current is None or current.incident_id != incident.id:
+                raise UserError("That suggestion no longer exists here.")
+            if request_key is not None and not await stores.incidents.claim_request(incident.team_id, request_key, now):
+                raise AlreadyHandled(request_key)
             state = "accepted" if accept else "dismissed"
             if current.state == state:
                 raise UserError(f"That suggestion is already {state}.")
             record = await stores.suggestions.decide(suggestion_id, state, user, now)
             assert record is not None
-            incident = await stores.incidents.get(record.incident_id)
             await stores.incidents.audit(
                 record.team_id,
                 record.incident_id,
@@ -166,10 +174,10 @@ class SuggestionService:
                     at=now,
                     field="root_cause",
                     new_value=f"{record.root_cause} ({record.error}, {record.runbook})",
-                    public_id=incident.public_id if incident else None,
+                    public_id=incident.public_id,
                 ),
             )
-        if incident is not None and incident.channel_id and record.message_ts:
+        if incident.channel_id and record.message_ts:
             try:
                 await self._slack.update_message(
                     incident.channel_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
@@ -17,9 +18,12 @@ from typing import Any
 from bot.config import Config, kind_label
 from bot.domain.incident import Incident
 from bot.domain.timeline import ChannelMessage, Marked, MessageEdited, TimelineEntry
-from bot.slack.events import CAPTURED_EVENTS, channel_message, event_channel, to_capture
+from bot.metrics import Metrics
+from bot.slack.events import CAPTURED_EVENTS, BadEvent, Dropped, channel_message, event_channel, to_capture
 from bot.slack.gateway import SlackError, SlackGateway
+from bot.slack.markup import to_markup
 from bot.storage import AuditEntry, Database, NewEntry, TimelineWriter
+from bot.storage.writer import BadCapture
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +90,10 @@ class TimelineCapture:
         slack: SlackGateway,
         db: Database,
         background: Background,
+        metrics: Metrics,
         on_words: Callable[[int], None] = lambda incident_id: None,
     ) -> None:
+        self._metrics = metrics
         self._on_words = on_words
         self._config = config
         self._channels = channels
@@ -116,14 +122,31 @@ class TimelineCapture:
         if incident_id is None:
             return  # not an incident channel: nothing of it is kept
         me = await self._slack.identity()
-        capture = to_capture(team_id, incident_id, event, me, self._config.timeline, utcnow())
-        if capture is None:
-            return
-        changed = await self._writer.write(capture)
+        try:
+            capture = to_capture(team_id, incident_id, event, me, self._config.timeline, utcnow())
+            if capture is None:
+                return
+            changed = await self._writer.write(capture)
+        except (BadEvent, BadCapture) as e:
+            await self._drop(payload, str(e))
+            raise Dropped(str(e)) from e
         if changed and isinstance(capture, Marked):
             self._background.spawn(lambda: self._after_mark(capture))
         elif isinstance(capture, ChannelMessage | MessageEdited):
             self._on_words(incident_id)  # new words: the root-cause suggestions re-rank (in the background)
+
+    async def _drop(self, payload: dict[str, Any], reason: str) -> None:
+        """Record a signed event that can never be stored (raises if even that cannot be stored: Slack retries)."""
+        log.warning("dropped event %s: %s", payload.get("event_id"), reason)
+        self._metrics.dropped.labels(reason=reason.split(":", 1)[0]).inc()
+        async with self._db.timeline() as store:
+            await store.record_dropped(
+                team_id=str(payload.get("team_id") or ""),
+                event_id=str(payload.get("event_id") or ""),
+                reason=reason,
+                excerpt=json.dumps(payload, ensure_ascii=False, default=str),
+                at=utcnow(),
+            )
 
     async def _after_mark(self, mark: Marked) -> None:
         async with self._db.timeline() as store:
@@ -301,6 +324,8 @@ def _system_entry(config: Config, audit: AuditEntry) -> TimelineEntry | None:
         old, new = _label(config, old), _label(config, new)
     elif audit.action == "status_changed":
         old, new = old.capitalize(), new.capitalize()
+    if audit.action != "commander_changed":  # the others hold plain text (a title, a label): in Slack markup here
+        old, new = to_markup(old), to_markup(new)
     text = template.format(old=old, new=new)
     return TimelineEntry(at=audit.at, kinds=("system",), source="system", text=text, author_id=audit.actor_id)
 

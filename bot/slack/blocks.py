@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from bot.suggestions.engine import Suggestion
 
 from .ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
+from .markup import from_slack, plain_safe, safe_cut, slack_safe, user_text
 
 TITLE_MAX = 150  # what the modal accepts; the card header shows at most 150 characters in all
 
@@ -42,17 +43,10 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def escape(text: str) -> str:
-    """Slack's three control characters (mrkdwn), so a title like `a < b & c` shows as typed."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def escaped_cut(text: str, limit: int) -> str:
-    """Escape, then cut to `limit` characters without leaving half an entity (`&am`) at the end."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    return re.sub(r"&[a-z]*$", "", escaped[: limit - 1]).rstrip() + "…"
+# Every piece of user text the bot sends goes through one rule (bot/slack/markup.py): plain text is shown with
+# `escape` (= slack_safe), Slack-formatted text with `user_text`, plain_text fields with `plain_safe`.
+escape = slack_safe
+escaped_cut = safe_cut
 
 
 def mention(user_id: str | None) -> str:
@@ -81,8 +75,9 @@ def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
 def card_text(config: Config, incident: Incident) -> str:
     """Notification fallback for the card."""
     return (
-        f"{incident.public_id} · {incident.title} — {severity_label(config, incident.severity)}, "
-        f"{incident.status.label}, commander: {mention(incident.commander_id)}"
+        f"{incident.public_id} · {escaped_cut(incident.title, 500)} — "
+        f"{escape(severity_label(config, incident.severity))}, {incident.status.label}, "
+        f"commander: {mention(incident.commander_id)}"
     )
 
 
@@ -98,7 +93,7 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
     if incident.resolved_at:
         fields.append(MarkdownTextObject(text=f"*Resolved*\n{slack_date(incident.resolved_at)}"))
     blocks: list[Block] = [
-        HeaderBlock(text=_cut(f"{incident.public_id} · {incident.title}", 150)),
+        HeaderBlock(text=_cut(plain_safe(f"{incident.public_id} · {incident.title}"), 150)),
         SectionBlock(text=MarkdownTextObject(text=f"{icon} *{escaped_cut(incident.title, 2900)}*"), fields=fields),
     ]
     if incident.description:
@@ -144,6 +139,26 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
         )
     )
     return _dicts(blocks)
+
+
+def opened_text(incident: Incident, created: bool, warnings: tuple[str, ...]) -> str:
+    """What the opener is told once the incident is open (or that it was open already)."""
+    if not created:
+        if incident.channel_id is None:
+            return f":hourglass_flowing_sand: {incident.public_id} is being opened already."
+        return f"{incident.public_id} is already open: <#{incident.channel_id}>"
+    text = f":rotating_light: Opened *{incident.public_id}*: <#{incident.channel_id}>. You are in the channel."
+    if warnings:
+        text += "\n" + "\n".join(warnings)
+    return text
+
+
+def pending_text(incident: Incident) -> str:
+    """Slack did not answer while the incident was being set up: it exists, and will be finished."""
+    return (
+        f":hourglass_flowing_sand: {incident.public_id} is recorded, but Slack is not answering right now. I will "
+        "finish setting it up (channel, card) as soon as it does, and tell you here."
+    )
 
 
 def open_incident_modal(config: Config, origin_channel: str, *, severity: str = "") -> dict[str, Any]:
@@ -201,16 +216,9 @@ def kind_emoji(config: Config, kind: str) -> str:
     return f":{emoji}:" if emoji else _KIND_EMOJI.get(kind, ":small_blue_diamond:")
 
 
-def cut_slack_text(text: str, limit: int) -> str:
-    """Shorten Slack-formatted text without leaving half a `<@U1|name>` or `&amp;` behind."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    cut = flat[: limit - 1]
-    if cut.rfind("<") > cut.rfind(">"):
-        cut = cut[: cut.rfind("<")]
-    cut = re.sub(r"&[a-z]*$", "", cut)
-    return cut.rstrip() + "…"
+def user_line(slack_text: str, limit: int) -> str:
+    """What a person wrote (Slack markup), on one line, cut to `limit` characters and safe to show (markup.py)."""
+    return safe_cut(" ".join(from_slack(slack_text).split()), limit)
 
 
 def timeline_text(config: Config, incident: Incident, entries: Sequence[TimelineEntry], total: int) -> str:
@@ -230,7 +238,7 @@ def timeline_text(config: Config, incident: Incident, entries: Sequence[Timeline
             if entry.author_id or entry.author_name
             else ""
         )
-        body = cut_slack_text(entry.text, 200) if entry.text else "_(message not captured)_"
+        body = user_line(entry.text, 200) if entry.text else "_(message not captured)_"
         if entry.deleted:
             body = f"~{body}~ _(deleted)_"
         elif entry.edited:
@@ -246,7 +254,9 @@ def add_to_timeline_modal(
     config: Config, incidents: Sequence[Incident], preselected: Incident | None, metadata: str, preview: str
 ) -> dict[str, Any]:
     """The "Add to incident timeline" form: which incident, which kind; the message itself is shown."""
-    options = [Option(value=str(i.id), text=_cut(f"{i.public_id} · {i.title}", 75)) for i in incidents[:100]]
+    options = [
+        Option(value=str(i.id), text=_cut(plain_safe(f"{i.public_id} · {i.title}"), 75)) for i in incidents[:100]
+    ]
     initial = next(
         (o for o, i in zip(options, incidents, strict=False) if preselected and i.id == preselected.id), None
     )
@@ -260,7 +270,7 @@ def add_to_timeline_modal(
         close=PlainTextObject(text="Cancel"),
         private_metadata=metadata,
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f">{cut_slack_text(preview, 2800) or '_(no text)_'}")),
+            SectionBlock(text=MarkdownTextObject(text=f">{user_line(preview, 2800) or '_(no text)_'}")),
             InputBlock(
                 block_id=ModalBlock.INCIDENT,
                 label="Incident",
@@ -311,10 +321,10 @@ def suggestion_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
         SectionBlock(text=MarkdownTextObject(text=_cut(f"*Citing runbook section*\n{escape(record.citation)}", 2900))),
     ]
     if record.evidence:
-        evidence = "\n".join(f"• {escape(e)}" for e in record.evidence[:8])
+        evidence = "\n".join(f"• {user_text(e)}" for e in record.evidence[:8])
         parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Evidence*\n{evidence}", 2900))))
     if record.alternatives:
-        others = "\n".join(f"• {escape(a)}" for a in record.alternatives[:6])
+        others = "\n".join(f"• {user_text(a)}" for a in record.alternatives[:6])
         parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Why not the others*\n{others}", 2900))))
     if record.remediation:
         steps = markdown_to_mrkdwn(record.remediation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,27 @@ from bot.domain.timeline import (
 )
 
 CAPTURED_EVENTS = frozenset({"message", "reaction_added", "reaction_removed"})
+
+# What Slack's identifiers look like; anything else in a signed event is a malformed event, not a database outage.
+_TS = re.compile(r"^\d{1,12}\.\d{1,9}$")  # "1712345678.001200"
+_CHANNEL = re.compile(r"^[CGD][A-Z0-9]{1,31}$")
+_USER = re.compile(r"^[A-Z0-9]{1,32}$")
+_REACTION = re.compile(r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$")
+
+
+class Dropped(Exception):
+    """A signed event that can never be stored (a malformed ts, the wrong shape). It is answered 2xx, so Slack does
+    not deliver it again forever, and recorded with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class BadEvent(ValueError):
+    """A signed event whose fields are not what Slack sends: it can never be stored (`reason` says why)."""
+
+
 # Subtypes that are not messages of their own (message_replied only updates the parent's reply count).
 _NOT_MESSAGES = frozenset({"message_replied", "ekm_access_denied", "assistant_app_thread"})
 
@@ -29,6 +51,7 @@ class BotIdentity:
 
     user_id: str
     bot_id: str
+    team_id: str = ""  # the workspace the bot's token serves
 
     def wrote(self, message: dict[str, Any]) -> bool:
         return bool(
@@ -38,8 +61,51 @@ class BotIdentity:
 
 
 def event_channel(event: dict[str, Any]) -> str | None:
-    channel = event.get("channel") or (event.get("item") or {}).get("channel")
-    return str(channel) if channel else None
+    item = event.get("item")
+    channel = event.get("channel") or (item.get("channel") if isinstance(item, dict) else None)
+    return channel if isinstance(channel, str) and channel else None
+
+
+def _checked(value: Any, pattern: re.Pattern[str], what: str, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not pattern.match(value):
+        raise BadEvent(f"malformed {what}: {str(value)[:40]!r}")
+    return value
+
+
+def check_shape(event: dict[str, Any]) -> None:
+    """Raise BadEvent unless the captured fields of this message or reaction event look like Slack's."""
+    _checked(event_channel(event), _CHANNEL, "channel")
+    if event.get("type") == "message":
+        subtype = event.get("subtype")
+        messages = [event]
+        if subtype == "message_changed":
+            messages = [m for m in (event.get("message"), event.get("previous_message")) if m is not None]
+        elif subtype == "message_deleted":
+            _checked(event.get("deleted_ts"), _TS, "deleted_ts", optional=True)
+            messages = [m for m in (event.get("previous_message"),) if m is not None]
+        for message in messages:
+            if not isinstance(message, dict):
+                raise BadEvent("a message that is not an object")
+            if subtype not in ("message_changed", "message_deleted") or message.get("ts") is not None:
+                _checked(message.get("ts"), _TS, "ts", optional=subtype == "message_deleted")
+            _checked(message.get("thread_ts"), _TS, "thread_ts", optional=True)
+            _checked(message.get("user"), _USER, "user", optional=True)
+            for key in ("text", "bot_id", "username", "subtype"):
+                if message.get(key) is not None and not isinstance(message.get(key), str):
+                    raise BadEvent(f"{key} is not a string")
+            if message.get("files") is not None and not isinstance(message.get("files"), list):
+                raise BadEvent("files is not a list")
+        return
+    item = event.get("item")
+    if not isinstance(item, dict):
+        raise BadEvent("a reaction without an item")
+    if item.get("type") == "message":
+        _checked(item.get("ts"), _TS, "item ts")
+    _checked(event.get("user"), _USER, "user")
+    _checked(event.get("reaction"), _REACTION, "reaction")
+    _checked(event.get("event_ts"), _TS, "event_ts", optional=True)
 
 
 def to_capture(
@@ -50,7 +116,9 @@ def to_capture(
     timeline: TimelineSettings,
     now: datetime,
 ) -> Capture | None:
-    """What the event means for the timeline, or None when it means nothing (the bot's own, an unmapped emoji)."""
+    """What the event means for the timeline, or None when it means nothing (the bot's own, an unmapped emoji).
+    Raises BadEvent when it is malformed."""
+    check_shape(event)
     channel = event_channel(event) or ""
     kind = event.get("type")
     if kind == "message":

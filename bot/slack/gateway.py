@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -48,7 +49,13 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "files.completeUploadExternal": ("files:write",),
     "views.open": (),
     "views.update": (),
+    # Membership: which private incident channels a person is in; the bot's own channels (to adopt one it created
+    # behind a timeout).
+    "users.conversations": ("channels:read", "groups:read"),
 }
+
+
+_SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 
 
 class SlackError(Exception):
@@ -60,6 +67,11 @@ class SlackError(Exception):
         self.code = code
         self.status = status
 
+    @property
+    def ambiguous(self) -> bool:
+        """The call may have taken effect although it failed: no answer in time, the connection lost, or a 5xx."""
+        return self.code == "connection_error" or (self.status is not None and self.status >= 500)
+
 
 @dataclass(frozen=True, slots=True)
 class CreatedChannel:
@@ -67,11 +79,15 @@ class CreatedChannel:
     name: str
 
 
-def create_web_client(token: str, base_url: str) -> AsyncWebClient:
+DEFAULT_TIMEOUT = 30.0  # seconds to wait for one Web API answer (slack_sdk's default)
+
+
+def create_web_client(token: str, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncWebClient:
     """The Web API client: SLACK_API_URL as base URL, retries for rate limits, server and connection errors."""
     return AsyncWebClient(
         token=token,
         base_url=base_url,
+        timeout=timeout,  # type: ignore[arg-type]
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),
@@ -80,16 +96,58 @@ def create_web_client(token: str, base_url: str) -> AsyncWebClient:
     )
 
 
+def once_client(client: AsyncWebClient) -> AsyncWebClient:
+    """The same client for calls that are not safe to repeat blindly (creating a channel, posting a message):
+    only a rate limit (429: not performed) is retried. A 5xx, a timeout or a dropped connection may come after
+    Slack did it, so the gateway checks before it tries again (see `SlackGateway.post_once`, `create_channel`)."""
+    return AsyncWebClient(
+        token=client.token,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """What the bot writes in a message's metadata so that it can find its own post again (Slack message metadata:
+    `event_type`, `event_payload`)."""
+
+    kind: str  # incident_card, incident_announcement, incident_suggestion, incident_report
+    incident_id: int
+    item: int | None = None  # the suggestion's or report's id
+
+    def metadata(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"incident_id": self.incident_id}
+        if self.item is not None:
+            payload["item"] = self.item
+        return {"event_type": self.kind, "event_payload": payload}
+
+    def marks(self, message: dict[str, Any]) -> bool:
+        metadata = message.get("metadata") or {}
+        return (
+            metadata.get("event_type") == self.kind
+            and metadata.get("event_payload") == self.metadata()["event_payload"]
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Person:
     id: str
     name: str  # the display name people know them by (falls back to the real name, then the handle)
     is_bot: bool
+    deleted: bool = False
+    is_app_user: bool = False
+
+    @property
+    def is_active_human(self) -> bool:
+        return not (self.is_bot or self.is_app_user or self.deleted or self.id == "USLACKBOT")
 
 
 class SlackGateway:
     def __init__(self, client: AsyncWebClient, metrics: Metrics) -> None:
         self._client = client
+        self._once = once_client(client)
         self._metrics = metrics
         self._identity: BotIdentity | None = None
         self._identity_lock = asyncio.Lock()
@@ -101,9 +159,23 @@ class SlackGateway:
                 if self._identity is None:
                     data = await self._call("auth.test")
                     self._identity = BotIdentity(
-                        user_id=str(data.get("user_id") or ""), bot_id=str(data.get("bot_id") or "")
+                        user_id=str(data.get("user_id") or ""),
+                        bot_id=str(data.get("bot_id") or ""),
+                        team_id=str(data.get("team_id") or ""),
                     )
         return self._identity
+
+    def is_slack_url(self, url: str) -> bool:
+        """Slack's response_url hosts, or the host of SLACK_API_URL (the emulator in tests and the demo)."""
+        target = urlsplit(url)
+        if target.scheme == "https" and (target.hostname or "") in _SLACK_HOOK_HOSTS:
+            return True
+        api = urlsplit(self._client.base_url)
+        return (target.scheme, target.hostname, target.port) == (api.scheme, api.hostname, api.port)
+
+    async def served_team(self) -> str:
+        """The workspace the bot's token belongs to: requests from any other are ignored."""
+        return (await self.identity()).team_id
 
     async def permalink(self, channel: str, ts: str) -> str:
         data = await self._call("chat.getPermalink", params={"channel": channel, "message_ts": ts})
@@ -134,7 +206,13 @@ class SlackGateway:
         name = (
             profile.get("display_name") or profile.get("real_name") or info.get("real_name") or info.get("name") or user
         )
-        return Person(id=user, name=str(name), is_bot=bool(info.get("is_bot")))
+        return Person(
+            id=user,
+            name=str(name),
+            is_bot=bool(info.get("is_bot")),
+            deleted=bool(info.get("deleted")),
+            is_app_user=bool(info.get("is_app_user")),
+        )
 
     async def react(self, channel: str, ts: str, emoji: str) -> None:
         try:
@@ -143,10 +221,10 @@ class SlackGateway:
             if e.code != "already_reacted":
                 raise
 
-    async def _call(self, method: str, **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, method: str, *, once: bool = False, **kwargs: Any) -> dict[str, Any]:
         self._metrics.slack_calls.labels(method=method).inc()
         try:
-            response = await self._client.api_call(method, **kwargs)
+            response = await (self._once if once else self._client).api_call(method, **kwargs)
         except SlackApiError as e:
             code = str(e.response.get("error") or f"http_{e.response.status_code}")
             self._metrics.slack_errors.labels(method=method, error=code).inc()
@@ -156,20 +234,37 @@ class SlackGateway:
             raise SlackError(method, "connection_error") from e
         return dict(response.data) if isinstance(response.data, dict) else {}
 
-    async def create_channel(self, names: Iterable[str], *, private: bool) -> CreatedChannel:
-        """Create a channel with the first of `names` that is free (`name_taken` moves on to the next)."""
-        last: SlackError | None = None
-        for name in names:
-            try:
-                data = await self._call("conversations.create", params={"name": name, "is_private": private})
-            except SlackError as e:
-                if e.code != "name_taken":
-                    raise
-                last = e
-                continue
-            channel = data["channel"]
-            return CreatedChannel(id=channel["id"], name=channel.get("name", name))
-        raise last or SlackError("conversations.create", "name_taken")
+    async def create_channel(self, name: str, *, private: bool) -> CreatedChannel:
+        """Create a channel named `name`. Not retried blindly: `name_taken` and an ambiguous failure (the channel may
+        exist) are the caller's to resolve, with `bot_channel_named`."""
+        data = await self._call("conversations.create", once=True, params={"name": name, "is_private": private})
+        channel = data["channel"]
+        return CreatedChannel(id=channel["id"], name=channel.get("name", name))
+
+    async def _conversations(self, **params: Any) -> list[dict[str, Any]]:
+        """users.conversations, every page."""
+        found: list[dict[str, Any]] = []
+        cursor = ""
+        for _ in range(100):  # 100,000 channels at most
+            page = {**params, "limit": 1000, "exclude_archived": True, **({"cursor": cursor} if cursor else {})}
+            data = await self._call("users.conversations", params=page)
+            found += [c for c in data.get("channels") or [] if isinstance(c, dict)]
+            cursor = str((data.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        return found
+
+    async def bot_channel_named(self, name: str) -> CreatedChannel | None:
+        """The channel called `name` that the bot itself created and is in, if there is one."""
+        me = await self.identity()
+        for channel in await self._conversations(types="public_channel,private_channel"):
+            if channel.get("name") == name and channel.get("creator") == me.user_id:
+                return CreatedChannel(id=str(channel["id"]), name=name)
+        return None
+
+    async def private_channels_of(self, user: str) -> set[str]:
+        """The private channels `user` is in (of those the bot is in too: all incident channels)."""
+        return {str(c["id"]) for c in await self._conversations(user=user, types="private_channel") if c.get("id")}
 
     async def invite(self, channel: str, users: Sequence[str]) -> dict[str, str]:
         """Invite people; returns {user: error code} for those Slack would not add (already there is fine)."""
@@ -194,15 +289,62 @@ class SlackGateway:
         await self._call("conversations.setTopic", params={"channel": channel, "topic": topic[:250]})
 
     async def post_message(
-        self, channel: str, text: str, blocks: Sequence[dict[str, Any]] | None = None, *, thread_ts: str | None = None
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[dict[str, Any]] | None = None,
+        *,
+        thread_ts: str | None = None,
+        tag: Tag | None = None,
     ) -> str:
+        """Post once (no blind retry: a post that may have gone through is never repeated here)."""
         payload: dict[str, Any] = {"channel": channel, "text": text}
         if thread_ts:
             payload["thread_ts"] = thread_ts
         if blocks:
             payload["blocks"] = list(blocks)
-        data = await self._call("chat.postMessage", json=payload)
+        if tag is not None:
+            payload["metadata"] = tag.metadata()
+        data = await self._call("chat.postMessage", once=True, json=payload)
         return str(data["ts"])
+
+    async def find_tagged(self, channel: str, tag: Tag, *, within: int = 200) -> str | None:
+        """The ts of the bot's own message carrying `tag` among the newest `within` messages of the channel."""
+        me = await self.identity()
+        data = await self._call(
+            "conversations.history", params={"channel": channel, "limit": within, "include_all_metadata": True}
+        )
+        for message in data.get("messages") or []:
+            if isinstance(message, dict) and tag.marks(message) and me.wrote(message):
+                return str(message["ts"])
+        return None
+
+    async def post_once(
+        self,
+        channel: str,
+        text: str,
+        blocks: Sequence[dict[str, Any]] | None = None,
+        *,
+        tag: Tag,
+        look_first: bool = False,
+    ) -> str:
+        """Post a message exactly once, even across an ambiguous failure or a crash: the post carries `tag`, and
+        before posting again the bot looks for it. `look_first` when an earlier attempt may have posted it."""
+        if look_first:
+            found = await self.find_tagged(channel, tag)
+            if found is not None:
+                return found
+        for attempt in range(2):
+            try:
+                return await self.post_message(channel, text, blocks, tag=tag)
+            except SlackError as e:
+                if not e.ambiguous or attempt:
+                    raise
+                log.warning("%s in %s may have been posted (%s); looking for it", tag.kind, channel, e.code)
+                found = await self.find_tagged(channel, tag)
+                if found is not None:
+                    return found
+        raise AssertionError("unreachable")
 
     async def update_message(
         self, channel: str, ts: str, text: str, blocks: Sequence[dict[str, Any]] | None = None
@@ -261,8 +403,14 @@ class SlackGateway:
         *,
         in_channel: bool = False,
     ) -> None:
-        """Answer a slash command or an interaction through its response_url (ephemeral unless in_channel)."""
+        """Answer a slash command or an interaction through its response_url (ephemeral unless in_channel).
+
+        Only Slack's own hooks (or the configured Web API's host, such as the emulator) are ever called: a
+        response_url is taken from a verified request, and this check keeps it that way."""
         self._metrics.slack_calls.labels(method="response_url").inc()
+        if not self.is_slack_url(response_url):
+            self._metrics.slack_errors.labels(method="response_url", error="untrusted_url").inc()
+            raise SlackError("response_url", "untrusted_url")
         webhook = AsyncWebhookClient(response_url, retry_handlers=self._client.retry_handlers)
         try:
             response = await webhook.send(

@@ -1,15 +1,31 @@
-"""The HTTP front door: Slack's requests in, answers out.
+"""The HTTP front door: Slack's requests in, answers out. The trust boundary is here, in one place.
 
-Message and reaction events take a fast path in front of Bolt: verify the signature, capture, answer. They are
-by far the most frequent requests, they must be stored before Slack gets its 200 (so a failed write makes
-Slack deliver again), and Bolt's dispatch alone costs more than half of what one process can serve (see the
-README's benchmark). Everything else (commands, interactivity, other events, url_verification) goes to Bolt.
+In this order, for every `POST /slack/events`:
+
+1. Size: a body declared larger than `MAX_BODY` is refused (413) before a byte of it is read; large or undeclared
+   bodies are read a few at a time (`LARGE_READS`), within `READ_SECONDS`, so a flood cannot fill the memory.
+2. Signature: Slack's v0 signature over the exact bytes, with a timestamp within five minutes. Anything that does
+   not verify, for whatever reason (missing, malformed, stale, wrong), is answered 401 and nothing else happens:
+   nothing is parsed, no listener runs, no error listener runs, nothing is called.
+3. Shape: a verified body that is not a JSON object or a form Slack sends (a slash command, `payload=<object>`) is
+   answered 400. Characters no database can store (NUL, lone surrogates) are replaced.
+4. Workspace: a request from a workspace other than the one the bot's token serves is answered 2xx and ignored.
+5. Message and reaction events take the fast path: captured, stored, then answered (a failed write answers 503 so
+   Slack delivers again; an event that can never be stored is answered 200 and recorded as dropped). Everything
+   else goes to Bolt, already verified and parsed.
+
+Every answer, 5xx included, is counted in `/metrics`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
 import json
 import logging
+import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -20,68 +36,235 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_sdk.signature import SignatureVerifier
 
 from bot.metrics import Metrics
+
+from .events import Dropped
 
 log = logging.getLogger(__name__)
 
 ROUTE = "/slack/events"
+MAX_BODY = 1024 * 1024  # far above any payload Slack sends (a message is at most 40,000 characters plus blocks)
+LARGE_BODY = 64 * 1024  # bodies above this (or of unknown length) are read a few at a time
+LARGE_READS = 4
+READ_SECONDS = 10.0
 
 Capture = Callable[[dict[str, Any]], Awaitable[None]]
 Wants = Callable[[dict[str, Any]], bool]
+ServedTeam = Callable[[], Awaitable[str]]
 
 
-def repair_form_body(request: AsyncBoltRequest) -> None:
-    """Bolt 1.30 parses any form body containing the substring "payload" as an interactivity payload, so
-    `/incident open payload service down` would come out empty and be answered 404. Slash commands are flat
-    forms without a `payload` field: parse those again, properly."""
-    if request.body or not request.raw_body or request.raw_body.startswith("{"):
-        return
-    fields = dict(parse_qsl(request.raw_body, keep_blank_values=True))
-    if "payload" not in fields and "command" in fields:
-        request.body = fields
-        request.context = build_async_context(AsyncBoltContext({}), fields)
+class BadRequest(Exception):
+    """A verified body that is not something Slack sends."""
+
+
+class Verifier:
+    """Slack's v0 request signature (https://api.slack.com/authentication/verifying-requests-from-slack), over the
+    exact bytes received. Written out rather than slack_sdk's SignatureVerifier, which raises on a timestamp that
+    is not a number, on a non-ASCII signature and on a body that is not UTF-8: here every one of those is simply
+    not verified."""
+
+    MAX_AGE = 60 * 5
+
+    def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+        self._secret = signing_secret.encode()
+        self._clock = clock
+
+    def verified(self, raw: bytes, timestamp: str | None, signature: str | None) -> bool:
+        if not timestamp or not signature or len(timestamp) > 20 or len(signature) > 200:
+            return False
+        if not (timestamp.isascii() and timestamp.isdigit() and signature.isascii()):
+            return False
+        if abs(self._clock() - int(timestamp)) > self.MAX_AGE:
+            return False
+        expected = "v0=" + hmac.new(self._secret, b"v0:" + timestamp.encode() + b":" + raw, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+
+def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
+    """The payload of a verified request: an Events API JSON object, a slash command form, or an interactivity
+    form's `payload` object. Raises BadRequest for anything else."""
+    if content_type == "application/json" or (content_type != "application/x-www-form-urlencoded" and raw[:1] == b"{"):
+        try:
+            payload = json.loads(raw)
+        except ValueError as e:  # not JSON, or not UTF-8
+            raise BadRequest("the body is not JSON") from e
+        if not isinstance(payload, dict):
+            raise BadRequest("the body is not a JSON object")
+        return payload
+    try:
+        text = raw.decode("utf-8")
+        fields = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise BadRequest("the body is not a UTF-8 form") from e
+    if "payload" in fields:
+        try:
+            payload = json.loads(fields["payload"])
+        except ValueError as e:
+            raise BadRequest("the form's payload is not JSON") from e
+        if not isinstance(payload, dict):
+            raise BadRequest("the form's payload is not a JSON object")
+        return payload
+    if "command" in fields or "ssl_check" in fields:
+        return fields
+    raise BadRequest("the form is neither a slash command nor an interaction")
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def clean(payload: Any) -> Any:
+    """Replace what no database can store (NUL; lone surrogates, which JSON can carry) with U+FFFD, in place."""
+    if isinstance(payload, dict):
+        for key, value in payload.items():
+            payload[key] = clean(value)
+        return payload
+    if isinstance(payload, list):
+        return [clean(v) for v in payload]
+    if isinstance(payload, str) and _UNSTORABLE.search(payload):
+        return _UNSTORABLE.sub("\ufffd", payload)
+    return payload
+
+
+def might_need_cleaning(raw: bytes, content_type: str) -> bool:
+    """Cheap test for the hot path: JSON can only carry NUL and surrogates as \\u escapes. (Forms, which are slash
+    commands and interactions, are rare: they are always cleaned.)"""
+    if content_type == "application/x-www-form-urlencoded" or raw[:1] != b"{":
+        return True
+    if b"\\u0000" in raw:
+        return True
+    return (b"\\ud" in raw or b"\\uD" in raw) and re.search(rb"\\u[dD][89a-fA-F]", raw) is not None
+
+
+def team_of(payload: dict[str, Any]) -> str | None:
+    """The workspace a payload comes from, wherever this kind of payload says it."""
+    team = payload.get("team_id")
+    if isinstance(team, str) and team:
+        return team
+    for holder in ("team", "user", "view"):
+        value = payload.get(holder)
+        if isinstance(value, dict):
+            found = value.get("id") if holder == "team" else value.get("team_id")
+            if isinstance(found, str) and found:
+                return found
+    return None
 
 
 class SlackEndpoint:
     """`POST /slack/events`."""
 
-    def __init__(self, bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        bolt: AsyncApp,
+        signing_secret: str,
+        wants: Wants,
+        capture: Capture,
+        served_team: ServedTeam,
+        metrics: Metrics,
+    ) -> None:
         self._metrics = metrics
         self._bolt = bolt
-        self._verifier = SignatureVerifier(signing_secret)
+        self._verifier = Verifier(signing_secret)
         self._wants = wants
         self._capture = capture
+        self._served_team = served_team
+        self._large_reads = asyncio.Semaphore(LARGE_READS)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        response = await self._answer(request)
+        try:
+            response = await self._answer(request)
+        except Exception:  # a bug of ours: Slack gets a 500 (and retries an event), the operators a traceback
+            log.exception("unexpected error answering a Slack request")
+            response = web.json_response({"error": "internal error"}, status=500)
         self._metrics.count_request(ROUTE, response.status)
         return response
 
+    def _refuse(self, status: int, reason: str) -> web.Response:
+        self._metrics.refused.labels(reason=reason).inc()
+        return web.json_response({"error": reason}, status=status)
+
+    async def _refuse_and_close(self, request: web.Request, status: int, reason: str) -> web.StreamResponse:
+        """Refuse a request whose body is not (all) read: answer, then close the connection rather than let aiohttp
+        read and discard the rest of the body (it would linger up to 10 s per connection). A client still sending
+        may see the connection reset instead of the answer."""
+        response = self._refuse(status, reason)
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        if request.transport is not None:
+            request.transport.close()
+        return response
+
+    async def _read(self, request: web.Request) -> bytes | web.StreamResponse:
+        length = request.content_length
+        if length is not None and length > MAX_BODY:
+            return await self._refuse_and_close(request, 413, "body_too_large")
+        if length is not None and length <= LARGE_BODY:
+            return await self._read_body(request)
+        async with self._large_reads:
+            return await self._read_body(request)
+
+    async def _read_body(self, request: web.Request) -> bytes | web.StreamResponse:
+        """The body, read chunk by chunk up to MAX_BODY within READ_SECONDS. A failed read keeps nothing alive:
+        the error's traceback (which would hold the chunks read so far, and is kept on aiohttp's stream reader)
+        is cleared, so a flood of cut-off bodies does not pile up megabytes waiting for the garbage collector."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            async with asyncio.timeout(READ_SECONDS):
+                while chunk := await request.content.readany():
+                    size += len(chunk)
+                    if size > MAX_BODY:
+                        chunks.clear()
+                        return await self._refuse_and_close(request, 413, "body_too_large")
+                    chunks.append(chunk)
+        except TimeoutError as error:
+            chunks.clear()
+            error.__traceback__ = None
+            return await self._refuse_and_close(request, 408, "body_too_slow")
+        except (ConnectionError, asyncio.IncompleteReadError) as error:  # the client went away mid-body
+            chunks.clear()
+            error.__traceback__ = None
+            return await self._refuse_and_close(request, 400, "body_cut_off")
+        return b"".join(chunks)
+
     async def _answer(self, request: web.Request) -> web.StreamResponse:
-        raw = await request.read()
-        if raw[:1] == b"{":
-            answer = await self._fast_path(raw, request)
-            if answer is not None:
-                return answer
-        text = raw.decode("utf-8")
-        bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
-        repair_form_body(bolt_request)
+        raw = await self._read(request)
+        if not isinstance(raw, bytes):
+            return raw
+        headers = request.headers
+        if not self._verifier.verified(raw, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")):
+            return self._refuse(401, "invalid_signature")
+        try:
+            payload = parse_body(raw, request.content_type)
+        except BadRequest as e:
+            log.info("refused a signed request: %s", e)
+            return self._refuse(400, "malformed_body")
+        if might_need_cleaning(raw, request.content_type):
+            clean(payload)
+        team = team_of(payload)
+        if team is not None and team != await self._served_team():
+            log.warning("ignored a request from workspace %s, which this bot does not serve", team)
+            self._metrics.refused.labels(reason="foreign_workspace").inc()
+            if "command" in payload:
+                return web.json_response(
+                    {"response_type": "ephemeral", "text": "This bot serves another Slack workspace; nothing was done."}
+                )
+            return web.Response(status=200)
+        if self._wants(payload):
+            return await self._store(payload)
+        bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        # Verified and parsed above: Bolt gets the payload as is (its own check is off; see bot/app.py).
+        bolt_request.raw_body = raw.decode("utf-8", "replace")
+        bolt_request.body = payload
+        bolt_request.context = build_async_context(AsyncBoltContext({}), payload)
         return await to_aiohttp_response(await self._bolt.async_dispatch(bolt_request))
 
-    async def _fast_path(self, raw: bytes, request: web.Request) -> web.Response | None:
-        try:
-            payload = json.loads(raw)
-        except ValueError:
-            return None
-        if not isinstance(payload, dict) or not self._wants(payload):
-            return None
-        headers = request.headers
-        if not self._verifier.is_valid(raw, headers.get("X-Slack-Request-Timestamp"), headers.get("X-Slack-Signature")):
-            return web.json_response({"error": "invalid request"}, status=401)
+    async def _store(self, payload: dict[str, Any]) -> web.Response:
         try:
             await self._capture(payload)  # the writer fails it in time (2.5 s) if the database does not answer
+        except Dropped:
+            return web.Response(status=200)  # recorded as dropped by the capture; never worth a retry
         except Exception as error:  # not stored: Slack must deliver it again
             reason = type(error).__name__
             log.warning("event %s not stored (%s); answering 503 so Slack retries", payload.get("event_id"), reason)
@@ -90,6 +273,6 @@ class SlackEndpoint:
 
 
 def slack_events_handler(
-    bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture, metrics: Metrics
+    bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture, served_team: ServedTeam, metrics: Metrics
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    return SlackEndpoint(bolt, signing_secret, wants, capture, metrics).handle
+    return SlackEndpoint(bolt, signing_secret, wants, capture, served_team, metrics).handle

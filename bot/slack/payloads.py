@@ -1,8 +1,7 @@
-"""Bolt's payload dicts turned into typed requests. Slack escapes text, so this is also where it is unescaped."""
+"""Bolt's payload dicts turned into typed requests. (Text stays in Slack's markup; bot/slack/markup.py reads it.)"""
 
 from __future__ import annotations
 
-import html
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,18 +9,6 @@ from typing import Any
 from .ids import MODAL_INPUT_ACTION, ModalBlock
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
-_LABELLED = re.compile(r"<[#@!]?[^|>]*\|([^>]*)>")
-_BARE = re.compile(r"<([^@#!|>][^|>]*)>")
-
-
-def plain_text(slack_text: str) -> str:
-    """Slack's escaped text as a person typed it: `<@U1|ann>` -> `@ann`, `<https://x|x>` -> `x`, `&amp;` -> `&`."""
-    text = _LABELLED.sub(
-        lambda m: ("@" if m.group(0).startswith("<@") else "#" if m.group(0).startswith("<#") else "") + m.group(1),
-        slack_text,
-    )
-    text = _BARE.sub(r"\1", text)
-    return html.unescape(text)
 
 
 def mentioned_user(text: str) -> str | None:
@@ -57,27 +44,19 @@ def command_request(body: dict[str, Any]) -> CommandRequest:
 class ActionRequest:
     team_id: str
     user_id: str
-    channel_id: str
+    channel_id: str  # where it was clicked: the only thing that says which incident a card or suggestion acts on
     action_id: str
-    incident_id: int | None
+    action_ts: str  # Slack's id of this click: a replay carries the same one
     value: str | None  # a button's value, a select's chosen option, a users_select's user
+
+    @property
+    def request_key(self) -> str | None:
+        return f"action:{self.action_ts}:{self.user_id}:{self.action_id}" if self.action_ts else None
 
 
 def action_request(body: dict[str, Any]) -> ActionRequest:
     action = (body.get("actions") or [{}])[0]
     value = action.get("value") or (action.get("selected_option") or {}).get("value") or action.get("selected_user")
-    block_id = str(action.get("block_id", ""))
-    incident_id: int | None = None
-    # Card blocks are `incident.card.<id>`; buttons also carry the id as their value.
-    tail = block_id.rsplit(".", 1)[-1]
-    if block_id.startswith("incident.card.") and tail.isdigit():
-        incident_id = int(tail)
-    elif (
-        action.get("type") == "button"
-        and str(value or "").isdigit()
-        and str(action.get("action_id", "")).startswith("incident.")
-    ):
-        incident_id = int(str(value))
     channel = body.get("channel") or {}
     container = body.get("container") or {}
     return ActionRequest(
@@ -85,7 +64,7 @@ def action_request(body: dict[str, Any]) -> ActionRequest:
         user_id=str((body.get("user") or {}).get("id", "")),
         channel_id=str(channel.get("id") or container.get("channel_id") or ""),
         action_id=str(action.get("action_id", "")),
-        incident_id=incident_id,
+        action_ts=str(action.get("action_ts") or ""),
         value=None if value is None else str(value),
     )
 

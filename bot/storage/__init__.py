@@ -1,6 +1,6 @@
 from .database import Database, create_engine, is_sqlite
 from .reports import ReportStore, StoredReport
-from .repository import AuditEntry, IncidentStore, NewIncident
+from .repository import AuditEntry, IncidentStore, NewIncident, SetupState
 from .suggestions import SuggestionRecord, SuggestionStore
 from .timeline import NewEntry, TimelineStore
 from .writer import TimelineWriter
@@ -12,6 +12,7 @@ __all__ = [
     "NewEntry",
     "NewIncident",
     "ReportStore",
+    "SetupState",
     "StoredReport",
     "SuggestionRecord",
     "SuggestionStore",

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.incident import Incident, Status, format_public_id
 
 from .dialect import upsert
-from .tables import AuditRow, IncidentCounterRow, IncidentRow, ParticipantRow
+from .tables import AuditRow, HandledRequestRow, IncidentCounterRow, IncidentRow, ParticipantRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,22 @@ class NewIncident:
     opened_at: datetime
     commander_id: str | None = None
     request_key: str | None = None
+    private: bool = False
+    setup_owner: str | None = None  # the process that sets it up (the incident is not set up yet when given)
+    setup_reply: str | None = None  # JSON: how to tell the opener
+
+
+@dataclass(frozen=True, slots=True)
+class SetupState:
+    """How far opening an incident got (see services/opening.py)."""
+
+    done: bool
+    owner: str | None
+    attempts: int
+    reply: str | None
+    channel_intent: str | None
+    announcement_ts: str | None
+    opener_told: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +73,8 @@ def _to_domain(row: IncidentRow) -> Incident:
         acknowledged_at=row.acknowledged_at,
         mitigated_at=row.mitigated_at,
         resolved_at=row.resolved_at,
+        private=row.private,
+        setup_done=row.setup_done,
     )
 
 
@@ -112,6 +130,12 @@ class IncidentStore:
             request_key=new.request_key,
             opened_at=new.opened_at,
             updated_at=new.opened_at,
+            private=new.private,
+            setup_done=new.setup_owner is None,
+            setup_owner=new.setup_owner,
+            setup_attempts=1 if new.setup_owner else 0,
+            setup_reply=new.setup_reply,
+            opener_told=new.setup_owner is None,
         )
         self._session.add(row)
         await self._session.flush()
@@ -179,6 +203,62 @@ class IncidentStore:
         row.updated_at = at
         await self._session.flush()
         return _to_domain(row)
+
+    # -- opening: the progress of setting an incident up ------------------------------------------------------
+
+    async def setup_state(self, incident_id: int) -> SetupState | None:
+        row = await self._session.get(IncidentRow, incident_id, populate_existing=True)
+        if row is None:
+            return None
+        return SetupState(
+            done=row.setup_done,
+            owner=row.setup_owner,
+            attempts=row.setup_attempts,
+            reply=row.setup_reply,
+            channel_intent=row.channel_intent,
+            announcement_ts=row.announcement_ts,
+            opener_told=row.opener_told,
+        )
+
+    async def update_setup(self, incident_id: int, **fields: object) -> None:
+        """Record a step of the setup (channel_intent, announcement_ts, opener_told, setup_done, setup_owner)."""
+        allowed = {"channel_intent", "announcement_ts", "opener_told", "setup_done", "setup_owner"}
+        if not fields.keys() <= allowed:
+            raise ValueError(f"update_setup sets only {sorted(allowed)}, not {sorted(fields.keys() - allowed)}")
+        await self._session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(**fields))
+
+    async def unfinished_setups(self) -> list[tuple[int, str | None]]:
+        """(incident id, owner) of every incident whose setup is not done, oldest first."""
+        rows = await self._session.execute(
+            select(IncidentRow.id, IncidentRow.setup_owner)
+            .where(IncidentRow.setup_done.is_(False))
+            .order_by(IncidentRow.id)
+        )
+        return [(int(i), o) for i, o in rows.all()]
+
+    async def claim_setup(self, incident_id: int, owner: str | None, me: str) -> int | None:
+        """Take over an unfinished setup from `owner` (gone), if nobody else did first: the attempt number, or None."""
+        same_owner = IncidentRow.setup_owner.is_(None) if owner is None else IncidentRow.setup_owner == owner
+        result = await self._session.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == incident_id, IncidentRow.setup_done.is_(False), same_owner)
+            .values(setup_owner=me, setup_attempts=IncidentRow.setup_attempts + 1)
+            .returning(IncidentRow.setup_attempts)
+        )
+        attempt = result.scalar_one_or_none()
+        return None if attempt is None else int(attempt)
+
+    # -- requests already handled -------------------------------------------------------------------------
+
+    async def claim_request(self, team_id: str, request_key: str, at: datetime) -> bool:
+        """True the first time a request (a click, by its action_ts) is seen; False for a replay."""
+        stmt = (
+            upsert(self._session, HandledRequestRow)
+            .values(team_id=team_id, request_key=request_key, handled_at=at)
+            .on_conflict_do_nothing(index_elements=["team_id", "request_key"])
+            .returning(HandledRequestRow.id)
+        )
+        return (await self._session.execute(stmt)).first() is not None
 
     async def lock(self, incident_id: int) -> Incident | None:
         """Read an incident and hold its row until the transaction ends (concurrent changes queue)."""

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -91,6 +92,17 @@ class IncidentRow(Base):
     mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # Whether the channel is private (NULL: opened before this was stored; treated as private).
+    private: Mapped[bool | None] = mapped_column(Boolean)
+    # Opening is a process that survives a crash: each step's result is stored as soon as it is known; an incident
+    # whose setup is not done is finished at start (or on a timer) by a live process (see services/opening.py).
+    setup_done: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
+    setup_owner: Mapped[str | None] = mapped_column(String(64))  # the process doing the setup (its boot id)
+    setup_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    setup_reply: Mapped[str | None] = mapped_column(Text)  # JSON: how to tell the opener (response_url / view_id)
+    channel_intent: Mapped[str | None] = mapped_column(String(80))  # the channel name being created
+    announcement_ts: Mapped[str | None] = mapped_column(String(32))
+    opener_told: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
 
 
 class ParticipantRow(Base):
@@ -190,6 +202,32 @@ class TimelineEntryRow(Base):
     permalink: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     request_key: Mapped[str | None] = mapped_column(String(255))
+
+
+class HandledRequestRow(Base):
+    """A request already applied (a click, by its action_ts): a replay or a second delivery changes nothing."""
+
+    __tablename__ = "handled_requests"
+    __table_args__ = (UniqueConstraint("team_id", "request_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    request_key: Mapped[str] = mapped_column(String(255), nullable=False)
+    handled_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class DroppedEventRow(Base):
+    """A signed event that could never be stored (a malformed ts, the wrong shape): answered 2xx so that Slack does
+    not deliver it forever, and kept here with the reason and an excerpt, so that nothing disappears silently."""
+
+    __tablename__ = "dropped_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(255), nullable=False)
+    excerpt: Mapped[str] = mapped_column(Text, nullable=False)
+    dropped_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class PersonRow(Base):

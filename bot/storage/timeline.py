@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.timeline import Attachment, TimelineEntry
 
 from .dialect import upsert
-from .tables import MarkRow, MessageRow, PersonRow, TimelineEntryRow
+from .tables import DroppedEventRow, MarkRow, MessageRow, PersonRow, TimelineEntryRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +41,28 @@ def _files(raw: str | None) -> tuple[Attachment, ...]:
 class TimelineStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    async def record_dropped(
+        self, *, team_id: str | None, event_id: str | None, reason: str, excerpt: str, at: datetime
+    ) -> None:
+        """A signed event that can never be stored, kept with why (and what it said, cut to 4,000 characters)."""
+        self._session.add(
+            DroppedEventRow(
+                team_id=(team_id or "")[:32] or None,
+                event_id=(event_id or "")[:64] or None,
+                reason=reason[:255],
+                excerpt=excerpt[:4000],
+                dropped_at=at,
+            )
+        )
+        await self._session.flush()
+
+    async def dropped(self) -> list[tuple[str | None, str]]:
+        """(event id, reason) of every dropped event, oldest first."""
+        rows = await self._session.execute(
+            select(DroppedEventRow.event_id, DroppedEventRow.reason).order_by(DroppedEventRow.id)
+        )
+        return [(e, r) for e, r in rows.all()]
 
     async def has_message(self, channel_id: str, ts: str) -> bool:
         found = await self._session.scalar(

@@ -45,7 +45,17 @@ _BAD_DATA = (
     sqlite3.DataError,
     asyncpg.IntegrityConstraintViolationError,
     asyncpg.DataError,
+    ValueError,  # a value the driver or our own conversion refuses (a malformed ts)
+    TypeError,
 )
+
+
+class BadCapture(Exception):
+    """This capture can never be stored (the database refuses its data): not worth a retry."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def message_values(message: ChannelMessage) -> dict[str, Any]:
@@ -157,9 +167,12 @@ class TimelineWriter:
                     await self._commit([item])
                 return True
             log.warning("could not store %d timeline capture(s): %s", len(batch), type(error).__name__)
+            failure: Exception = (
+                error if unavailable else BadCapture(f"refused by the database: {type(error).__name__}")
+            )
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(error)
+                    future.set_exception(failure)
             return not unavailable
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():

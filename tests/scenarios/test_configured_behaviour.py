@@ -86,11 +86,32 @@ async def test_escalating_to_a_severity_invites_its_people(
     await emulator.wait_for(lambda: people.carol in channel.members, what="carol is invited on escalation")
 
 
-async def test_new_incidents_are_announced_with_a_link(
+async def test_a_new_private_incident_is_announced_without_its_title_or_channel(
     emulator: SlackEmulator, bot: IncidentBot, people: People, announcements: str
 ) -> None:
     await open_with(emulator, people.alice, people.general, "open Login broken")
     await emulator.wait_for(lambda: len(emulator.workspace.channels[announcements].messages) > 0)
+
+    channel = emulator.channel_by_name("sev2-1-login-broken")
+    assert channel is not None
+    text = emulator.workspace.channels[announcements].messages[-1].text
+    assert "INC-2026-001" in text
+    assert "Login broken" not in text  # the announcement channel is not the private channel's members
+    assert channel.id not in text
+
+
+def made_public(config_path: Path) -> None:
+    public = config_path.read_text(encoding="utf-8").replace("private: true", "private: false")
+    config_path.write_text(public, encoding="utf-8")
+
+
+async def test_a_new_public_incident_is_announced_with_its_title_and_a_link(
+    emulator: SlackEmulator, people: People, announcements: str, config_path: Path, database_url: str
+) -> None:
+    made_public(config_path)
+    async with serving(load_config(config_path, environment(emulator, database_url)), emulator):
+        await open_with(emulator, people.alice, people.general, "open Login broken")
+        await emulator.wait_for(lambda: len(emulator.workspace.channels[announcements].messages) > 0)
 
     channel = emulator.channel_by_name("sev2-1-login-broken")
     assert channel is not None

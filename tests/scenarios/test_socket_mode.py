@@ -9,7 +9,6 @@ import pytest
 from bot.app import IncidentBot
 from bot.config import load_config
 from bot.emulator import SlackEmulator
-from bot.slack.socket_mode import socket_mode_handler
 from tests.conftest import APP_TOKEN, ROOT, People, environment
 
 from .steps import card_field, open_incident, run, wait_for_private
@@ -20,9 +19,7 @@ async def socket_bot(emulator: SlackEmulator, database_url: str, people: People)
     config = load_config(ROOT / "app.yaml", environment(emulator, database_url, SLACK_APP_TOKEN=APP_TOKEN))
     incident_bot = IncidentBot(config)
     await incident_bot.start()
-    handler = socket_mode_handler(
-        incident_bot.bolt, APP_TOKEN, incident_bot.capture.wants, incident_bot.capture.capture
-    )
+    handler = incident_bot.socket_mode_handler(APP_TOKEN)
     await handler.connect_async()  # type: ignore[no-untyped-call]
     await emulator.wait_for(lambda: emulator.socket_connected, what="the bot connects over Socket Mode")
     yield incident_bot

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,7 +14,8 @@ from bot.emulator import Channel, Message, SlackEmulator
 from bot.slack.ids import ActionId
 from tests.conftest import People, environment, serving
 
-from .steps import open_incident, run, wait_for_private
+from .forgery import send_altered
+from .steps import card, open_incident, run, wait_for_private
 
 RUNBOOK = """# Engineering Runbook: Database Connection Issues
 
@@ -199,3 +202,34 @@ async def test_a_new_top_root_cause_is_posted_only_once_the_interval_has_passed(
     assert ranking[0].cause.name == "Zombie Connections"
     assert len(posted) == posts
     assert "Traffic Spike" in posted[0].text
+
+
+async def test_a_suggestion_button_acts_only_on_a_suggestion_of_the_incident_of_its_channel(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    await talk(emulator, bot, incident, people.bob, SPIKE)
+    [posted] = suggestions(emulator, incident)
+    suggestion_id = next(
+        e["value"] for b in posted.blocks if b["type"] == "actions" for e in b["elements"] if e.get("value")
+    )
+    elsewhere = await open_incident(emulator, people.alice, people.general, "Search is slow")
+    card_ts = str(card(emulator, elsewhere)["ts"])
+    click = await emulator.click(people.alice, elsewhere.id, card_ts, ActionId.ACKNOWLEDGE)
+    assert await bot.services.in_flight.drained(within=5)
+
+    def accept_the_other_incidents_suggestion(payload: dict[str, Any]) -> None:
+        payload["actions"][0].update(
+            action_id=ActionId.SUGGESTION_ACCEPT,
+            block_id=f"suggestion.{suggestion_id}",
+            value=suggestion_id,
+            type="button",
+            action_ts=f"{time.time():.6f}",
+        )
+
+    await send_altered(emulator, click, accept_the_other_incidents_suggestion)
+    assert await bot.services.in_flight.drained(within=5)
+
+    stored = await bot.services.incidents.in_channel(emulator.team_id, incident.id)
+    assert stored is not None
+    assert await bot.services.suggestions.accepted(stored.id) is None
+    assert await wait_for_private(emulator, people.alice, "no longer exists here")

@@ -1,16 +1,17 @@
 """Turning Slack's payloads into typed requests."""
 
 from bot.slack.ids import ActionId
-from bot.slack.payloads import action_request, mentioned_user, open_modal_submission, plain_text
+from bot.slack.markup import from_slack
+from bot.slack.payloads import action_request, mentioned_user, open_modal_submission
 
 
 def test_escaped_command_text_reads_as_the_person_typed_it() -> None:
-    assert plain_text("API &lt;500&gt; &amp; login for <@U1|ann> in <#C1|ops>") == "API <500> & login for @ann in #ops"
+    assert from_slack("API &lt;500&gt; &amp; login for <@U1|ann> in <#C1|ops>") == "API <500> & login for @ann in #ops"
 
 
-def test_links_keep_their_label_or_their_address() -> None:
-    assert plain_text("see <https://status.example.com|status page> and <https://x.example>") == (
-        "see status page and https://x.example"
+def test_links_keep_their_address_so_a_label_cannot_hide_it() -> None:
+    assert from_slack("see <https://status.example.com|status page> and <https://x.example>") == (
+        "see status page (https://status.example.com) and https://x.example"
     )
 
 
@@ -20,19 +21,28 @@ def test_the_mentioned_user_is_found_with_or_without_a_name() -> None:
     assert mentioned_user("@bob") is None
 
 
-def test_a_card_button_names_its_incident_and_channel() -> None:
+def test_a_card_button_names_the_channel_it_was_clicked_in_and_the_click() -> None:
     body = {
         "type": "block_actions",
         "team": {"id": "T1"},
         "user": {"id": "U1"},
         "channel": {"id": "C9"},
-        "actions": [{"action_id": ActionId.RESOLVE, "block_id": "incident.card.42", "type": "button", "value": "42"}],
+        "actions": [
+            {
+                "action_id": ActionId.RESOLVE,
+                "block_id": "incident.card.42",
+                "type": "button",
+                "value": "42",
+                "action_ts": "1712345678.123456",
+            }
+        ],
     }
 
     request = action_request(body)
 
     assert (request.team_id, request.user_id, request.channel_id) == ("T1", "U1", "C9")
-    assert (request.action_id, request.incident_id, request.value) == (ActionId.RESOLVE, 42, "42")
+    assert (request.action_id, request.value) == (ActionId.RESOLVE, "42")
+    assert request.request_key == f"action:1712345678.123456:U1:{ActionId.RESOLVE}"
 
 
 def test_a_severity_select_carries_the_chosen_option() -> None:
@@ -52,7 +62,8 @@ def test_a_severity_select_carries_the_chosen_option() -> None:
 
     request = action_request(body)
 
-    assert (request.channel_id, request.incident_id, request.value) == ("C9", 7, "sev1")
+    assert (request.channel_id, request.value) == ("C9", "sev1")
+    assert request.request_key is None  # no action_ts: nothing to tell a replay by
 
 
 def test_a_submitted_open_form_yields_its_fields() -> None:
