@@ -34,8 +34,9 @@ from bot.services import (
     SuggestionService,
     TimelineShortcut,
 )
+from bot.services.opening import RECONCILE_SECONDS
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
-from bot.slack.gateway import SlackGateway, create_web_client
+from bot.slack.gateway import DEFAULT_TIMEOUT, SlackGateway, create_web_client
 from bot.slack.http import MAX_BODY, slack_events_handler
 from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
@@ -49,21 +50,27 @@ SLACK_EVENTS_PATH = "/slack/events"
 class IncidentBot:
     """One running bot: call `start()` before serving and `close()` at the end."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(
+        self, config: Config, *, slack_timeout: float = DEFAULT_TIMEOUT, reconcile_seconds: float = RECONCILE_SECONDS
+    ) -> None:
+        """`slack_timeout`: seconds to wait for one Web API answer; `reconcile_seconds`: how often incidents left
+        half-open are looked for (tests shorten both)."""
         import handlers  # the listeners; see the module docstring
 
         self.config = config
         self.metrics = Metrics()
         self.db = Database(config.database_url)
         token = config.slack.bot_token.reveal() if config.slack.bot_token else ""
-        self.client = create_web_client(token, config.slack.api_url)
+        self.client = create_web_client(token, config.slack.api_url, timeout=slack_timeout)
         self.slack = SlackGateway(self.client, self.metrics)
         self.writer = TimelineWriter(self.db)
         self.background = Background()
         channels = IncidentChannels(self.db)
         incidents = IncidentService(config, self.db, self.slack, self.metrics)
         self.liveness = open_liveness(config.database_url, new_boot_id())
-        self.opener = IncidentOpener(config, self.db, self.slack, self.metrics, incidents, channels, self.liveness)
+        self.opener = IncidentOpener(
+            config, self.db, self.slack, self.metrics, incidents, channels, self.liveness, every=reconcile_seconds
+        )
         timeline = TimelineService(config, self.db, self.slack)
         self.library = RunbookLibrary(config.suggestions.runbooks)
         suggestions = SuggestionService(config, self.db, self.slack, self.library, self.background)

@@ -140,9 +140,10 @@ def free_socket() -> socket.socket:
 
 
 @asynccontextmanager
-async def serving(config: Config, emulator: SlackEmulator) -> AsyncIterator[IncidentBot]:
-    """The production app, served over HTTP on loopback, with the emulator delivering to it."""
-    incident_bot = IncidentBot(config)
+async def serving(config: Config, emulator: SlackEmulator, **options: float) -> AsyncIterator[IncidentBot]:
+    """The production app, served over HTTP on loopback, with the emulator delivering to it (`options`: those of
+    IncidentBot, such as a shorter slack_timeout)."""
+    incident_bot = IncidentBot(config, **options)
     await incident_bot.start()
     runner = web.AppRunner(incident_bot.web_app())
     await runner.setup()

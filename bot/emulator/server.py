@@ -122,6 +122,7 @@ class SlackEmulator:
         self._courier = Courier(self._hub, signing_secret=signing_secret, timeout=delivery_timeout)
         self._triggers: dict[str, _Trigger] = {}
         self._response_targets: dict[str, ResponseTarget] = {}
+        self._response_holds: list[Hold] = []
         self._event_envelopes: dict[str, JSON] = {}
         self._message_events: dict[tuple[str, str], JSON] = {}  # (channel, ts) -> the message event as first sent
         self._runner: web.AppRunner | None = None
@@ -148,6 +149,8 @@ class SlackEmulator:
         """Answer held and delayed Web API calls at once, cancel pending background deliveries, close Socket Mode
         connections, stop the server."""
         await self._dispatcher.close()
+        for held in self._response_holds:
+            held.release()
         await self._courier.close()
         await self._hub.close_all()
         if self._runner is not None:
@@ -314,6 +317,13 @@ class SlackEmulator:
         """
         held = Hold(method, perform=perform)
         self._dispatcher.inject_after(method, AfterFault("held", remaining=1, hold=held))
+        return held
+
+    def hold_response_url(self) -> Hold:
+        """Hold the answer to the next POST to a response_url: the message is shown (the person sees it), then
+        `hold.arrived` is set and the answer waits for `hold.release()` or the emulator stopping."""
+        held = Hold("response_url", perform=True)
+        self._response_holds.append(held)
         return held
 
     # -- Host protocol (used by the Web API methods) -----------------------------------------------------
@@ -834,6 +844,10 @@ class SlackEmulator:
             return web.Response(status=400, text="invalid_payload")
         self.responses.append(ResponseUrlPost(target.user, target.channel, payload, str(request.url)))
         acks.apply_response(self, self.notices, target, payload)
+        held = next((h for h in self._response_holds if not h.arrived.is_set()), None)
+        if held is not None:
+            held.arrived.set()
+            await held.released_event.wait()
         return web.Response(text="ok")
 
     async def _on_upload(self, request: web.Request) -> web.Response:

@@ -100,7 +100,9 @@ class IncidentOpener:
         channels: IncidentChannels,
         liveness: Liveness,
         clock: Callable[[], datetime] = utcnow,
+        every: float = RECONCILE_SECONDS,
     ) -> None:
+        self._every = every
         self._config = config
         self._db = db
         self._slack = slack
@@ -363,7 +365,7 @@ class IncidentOpener:
     # -- recovering what a crash left half-open --------------------------------------------------------------
 
     def start(self) -> None:
-        """Reconcile now, then every RECONCILE_SECONDS, until `close()`."""
+        """Reconcile now, then every `every` seconds (RECONCILE_SECONDS), until `close()`."""
         if self._task is None:
             self._task = asyncio.create_task(self._reconcile_forever(), name="open-reconciler")
 
@@ -379,7 +381,7 @@ class IncidentOpener:
                 await self.reconcile()
             except Exception:
                 log.exception("reconciling unfinished incidents failed; trying again later")
-            await asyncio.sleep(RECONCILE_SECONDS)
+            await asyncio.sleep(self._every)
 
     async def reconcile(self) -> int:
         """Finish (or roll back) every incident whose setup was interrupted and whose process is gone. Returns how
