@@ -189,8 +189,11 @@ class SlackEndpoint:
         may see the connection reset instead of the answer."""
         response = self._refuse(status, reason)
         response.force_close()
-        await response.prepare(request)
-        await response.write_eof()
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the client is gone already (it cut its body off): nobody to answer
         if request.transport is not None:
             request.transport.close()
         return response
