@@ -231,8 +231,8 @@ class IncidentOpener:
                 await (tell(text) if tell is not None else self._tell(state, incident.opener_id, text))
             except SlackError as e:
                 log.warning("could not tell %s that %s is open: %s", incident.opener_id, incident.public_id, e.code)
-        async with self._db.transaction() as store:
-            await store.update_setup(incident.id, opener_told=True, setup_done=True, setup_owner=None)
+        async with self._db.transaction() as store:  # done: the response_url (a capability) is not kept
+            await store.update_setup(incident.id, opener_told=True, setup_done=True, setup_owner=None, setup_reply=None)
         log.info("opened %s in #%s%s", incident.public_id, incident.channel_name, " (recovered)" if recovering else "")
         return Opened(incident, created=True, warnings=tuple(warnings))
 
@@ -442,7 +442,7 @@ class IncidentOpener:
             )  # fmt: skip
             return
         async with self._db.transaction() as store:
-            await store.update_setup(incident.id, setup_done=True, setup_owner=None, opener_told=True)
+            await store.update_setup(incident.id, setup_done=True, setup_owner=None, opener_told=True, setup_reply=None)
         if not state.opener_told:
             await self._tell(state, incident.opener_id, blocks.opened_text(incident, True, ("Setting it up failed.",)))
 

@@ -203,18 +203,18 @@ class SlackEndpoint:
         if length is not None and length > MAX_BODY:
             return await self._refuse_and_close(request, 413, "body_too_large")
         if length is not None and length <= LARGE_BODY:
-            return await self._read_body(request)
-        async with self._large_reads:
-            return await self._read_body(request)
+            return await self._read_body(request, None)  # small: a slow one holds only its own connection
+        async with self._large_reads:  # a slow large one would hold a shared slot: it gets a deadline
+            return await self._read_body(request, READ_SECONDS)
 
-    async def _read_body(self, request: web.Request) -> bytes | web.StreamResponse:
-        """The body, read chunk by chunk up to MAX_BODY within READ_SECONDS. A failed read keeps nothing alive:
-        the error's traceback (which would hold the chunks read so far, and is kept on aiohttp's stream reader)
-        is cleared, so a flood of cut-off bodies does not pile up megabytes waiting for the garbage collector."""
+    async def _read_body(self, request: web.Request, within: float | None) -> bytes | web.StreamResponse:
+        """The body, read chunk by chunk up to MAX_BODY (within `within` seconds). A failed read keeps nothing
+        alive: the error's traceback (which would hold the chunks read so far, and is kept on aiohttp's stream
+        reader) is cleared, so a flood of cut-off bodies does not pile up megabytes for the garbage collector."""
         chunks: list[bytes] = []
         size = 0
         try:
-            async with asyncio.timeout(READ_SECONDS):
+            async with asyncio.timeout(within):
                 while chunk := await request.content.readany():
                     size += len(chunk)
                     if size > MAX_BODY:

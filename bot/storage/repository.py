@@ -221,8 +221,9 @@ class IncidentStore:
         )
 
     async def update_setup(self, incident_id: int, **fields: object) -> None:
-        """Record a step of the setup (channel_intent, announcement_ts, opener_told, setup_done, setup_owner)."""
-        allowed = {"channel_intent", "announcement_ts", "opener_told", "setup_done", "setup_owner"}
+        """Record a step of the setup (channel_intent, announcement_ts, opener_told, setup_done, setup_owner,
+        setup_reply)."""
+        allowed = {"channel_intent", "announcement_ts", "opener_told", "setup_done", "setup_owner", "setup_reply"}
         if not fields.keys() <= allowed:
             raise ValueError(f"update_setup sets only {sorted(allowed)}, not {sorted(fields.keys() - allowed)}")
         await self._session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(**fields))
