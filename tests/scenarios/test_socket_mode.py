@@ -77,3 +77,31 @@ async def test_a_message_that_cannot_be_stored_over_socket_mode_is_not_acked(
 
     assert delivery.status == 0
     assert delivery.failure == "no_ack"
+
+
+async def test_a_malformed_event_over_socket_mode_is_acked_and_recorded_as_dropped(
+    emulator: SlackEmulator, socket_bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Socket oddities")
+    event = {"type": "message", "channel": channel.id, "user": people.alice, "text": "x", "ts": "abc"}
+
+    delivery = await emulator.send_event(event, event_id="Ev0SOCKBAD1")
+
+    assert (delivery.mode, delivery.status) == ("socket", 200)  # acked: Slack does not deliver it forever
+    async with socket_bot.db.timeline() as store:
+        assert [e for e, _ in await store.dropped()] == ["Ev0SOCKBAD1"]
+
+
+async def test_a_nul_over_socket_mode_is_stored_with_a_replacement(
+    emulator: SlackEmulator, socket_bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Socket bytes")
+    posted = await emulator.post_message(people.alice, channel.id, "a\x00b", deliver=False)
+
+    delivery = await emulator.deliver_message_event(channel.id, posted.ts)
+
+    assert delivery.status == 200
+    incident = await socket_bot.services.incidents.in_channel(emulator.team_id, channel.id)
+    assert incident is not None
+    async with socket_bot.db.timeline() as store:
+        assert "a\ufffdb" in [e.text for e in await store.messages(incident.id)]
