@@ -189,3 +189,10 @@ def report_sections_for_slack(markdown: str, limit: int = MESSAGE_SECTION_LIMIT)
         start = end
         first = bisect.bisect_right(ends, start)
     return sections
+
+
+def markdown_for_slack(section: str) -> str:
+    """A section of the Markdown report as message text. The report's prose has `<` escaped already (md_text), but
+    code spans and blocks keep what was said as typed, `<https://x|label>` included; in a Slack message that would
+    be markup again (Slack reads `<…>` inside code too), so every `<` is escaped, and a table's `<br>` is a space."""
+    return section.replace("<br>", " ").replace("<", "&lt;")

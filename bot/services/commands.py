@@ -189,6 +189,7 @@ class IncidentCommands:
                     severity=severity,
                     request_key=f"command:{request.trigger_id}" if request.trigger_id else None,
                     response_url=request.response_url,
+                    origin_channel=request.channel_id,
                 ),
                 tell=lambda text: self._reply(request, text),
             )

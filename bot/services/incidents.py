@@ -192,6 +192,8 @@ class IncidentService:
         if not person.is_active_human:
             what = "deactivated" if person.deleted else "a bot or an app, not a person"
             raise UserError(f"{blocks.mention(user)} cannot lead an incident: that account is {what}.")
+        if person.team_id and person.team_id != await self._slack.served_team():
+            raise UserError(f"{blocks.mention(user)} cannot lead an incident: they are not in this workspace.")
 
     async def _announce(self, incident: Incident, summary: str, warnings: list[str]) -> Changed:
         """After a committed change: update the card in place, the topic, and post one line in the channel."""

@@ -101,6 +101,7 @@ class OpenModal:
                         description=submission.description,
                         request_key=f"view:{submission.view_id}",
                         view_id=submission.view_id,
+                        origin_channel=submission.origin_channel or None,
                     ),
                     tell=reply.show,
                 )

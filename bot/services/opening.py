@@ -69,6 +69,7 @@ class OpenRequest:
     request_key: str | None = None  # the same key twice (a redelivery, a resubmitted modal) opens one incident
     response_url: str | None = None  # how to tell the opener how it went: a slash command's response_url ...
     view_id: str | None = None  # ... or the modal they submitted
+    origin_channel: str | None = None  # where they opened it from
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,10 @@ class Opened:
 
 
 Tell = Callable[[str], Awaitable[None]]
+
+
+class TakenOver(Exception):
+    """Another process took this setup over (this one looked gone for a while): this one stops."""
 
 
 class SetupPending(Exception):
@@ -113,6 +118,7 @@ class IncidentOpener:
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._unreleased: set[int] = set()  # setups this process let go of while the database was unreachable
+        self._suspects: dict[str, float] = {}  # processes that looked gone, and since when (loop time)
 
     # -- opening -------------------------------------------------------------------------------------------
 
@@ -126,7 +132,9 @@ class IncidentOpener:
         if not title:
             raise UserError("An incident needs a title: what is broken, in a few words.")
         now = self._clock()
-        reply = json.dumps({"response_url": request.response_url, "view_id": request.view_id})
+        reply = json.dumps(
+            {"response_url": request.response_url, "view_id": request.view_id, "origin": request.origin_channel}
+        )
         try:
             async with self._db.transaction() as store:
                 if request.request_key:
@@ -163,6 +171,8 @@ class IncidentOpener:
             return await self._set_up(incident.id, attempt=1, tell=tell)
         except UserError:
             raise  # rolled back: nothing remains
+        except TakenOver as error:  # another process finishes it (and tells the opener)
+            raise SetupPending(incident) from error
         except BaseException as error:  # let go: the reconciler (of any live process) finishes it
             with contextlib.suppress(Exception):
                 await self._release(incident.id)
@@ -189,6 +199,7 @@ class IncidentOpener:
             warnings.append(f"I could not set the channel topic (`{e.code}`).")
         posted = incident
         if incident.card_ts is None:
+            await self._check_still_mine(incident.id)
             try:
                 ts = await self._slack.post_once(
                     channel,
@@ -228,13 +239,20 @@ class IncidentOpener:
         if not state.opener_told:
             text = blocks.opened_text(incident, True, tuple(warnings))
             try:
-                await (tell(text) if tell is not None else self._tell(state, incident.opener_id, text))
+                await (tell(text) if tell is not None else self._tell(state, incident, text))
             except SlackError as e:
                 log.warning("could not tell %s that %s is open: %s", incident.opener_id, incident.public_id, e.code)
         async with self._db.transaction() as store:  # done: the response_url (a capability) is not kept
             await store.update_setup(incident.id, opener_told=True, setup_done=True, setup_owner=None, setup_reply=None)
         log.info("opened %s in #%s%s", incident.public_id, incident.channel_name, " (recovered)" if recovering else "")
         return Opened(incident, created=True, warnings=tuple(warnings))
+
+    async def _check_still_mine(self, incident_id: int) -> None:
+        """Before a step that must not happen twice: stop if another process has taken this setup over."""
+        async with self._db.transaction() as store:
+            state = await store.setup_state(incident_id)
+        if state is None or state.owner != self._liveness.boot_id:
+            raise TakenOver(str(incident_id))
 
     async def _load(self, incident_id: int) -> tuple[Incident, SetupState]:
         async with self._db.transaction() as store:
@@ -261,6 +279,7 @@ class IncidentOpener:
         for name in names:
             async with self._db.transaction() as store:
                 await store.update_setup(incident.id, channel_intent=name)
+            await self._check_still_mine(incident.id)
             channel = await self._create_or_adopt(incident, name)
             if channel is not None:
                 break
@@ -317,6 +336,7 @@ class IncidentOpener:
                 f"Join <#{incident.channel_id}>."
             )
         tag = Tag("incident_announcement", incident.id)
+        await self._check_still_mine(incident.id)
         try:
             if recovering:
                 try:
@@ -351,16 +371,27 @@ class IncidentOpener:
                 ),
             )
 
-    async def _tell(self, state: SetupState, user: str, text: str) -> None:
-        """Tell the opener, where they asked: the slash command's response_url, or the modal they submitted."""
+    async def _tell(self, state: SetupState, incident: Incident, text: str) -> None:
+        """Tell the opener, where they asked: the slash command's response_url, or the modal they submitted; if that
+        is gone (a form closed meanwhile), privately in the incident channel or where they opened it."""
         reply = json.loads(state.reply or "{}")
+        user = incident.opener_id
         try:
             if reply.get("response_url"):
                 await self._slack.respond(str(reply["response_url"]), text)
-            elif reply.get("view_id"):
+                return
+            if reply.get("view_id"):
                 await self._slack.update_view(str(reply["view_id"]), blocks.message_modal("Incident", text))
+                return
         except SlackError as e:
-            log.warning("could not tell %s how opening the incident went: %s", user, e.code)
+            log.info("could not tell %s where they asked (%s); telling them privately instead", user, e.code)
+        for channel in dict.fromkeys(c for c in (incident.channel_id, reply.get("origin")) if c):
+            try:
+                await self._slack.post_ephemeral(str(channel), user, text)
+                return
+            except SlackError as e:
+                log.info("could not tell %s in %s: %s", user, channel, e.code)
+        log.warning("could not tell %s how opening %s went", user, incident.public_id)
 
     # -- recovering what a crash left half-open --------------------------------------------------------------
 
@@ -381,25 +412,34 @@ class IncidentOpener:
                 await self.reconcile()
             except Exception:
                 log.exception("reconciling unfinished incidents failed; trying again later")
-            await asyncio.sleep(self._every)
+            # A process that looked gone is looked at again as soon as its absence can be confirmed.
+            await asyncio.sleep(min(self._every, self._liveness.confirm_seconds) if self._suspects else self._every)
 
     async def reconcile(self) -> int:
-        """Finish (or roll back) every incident whose setup was interrupted and whose process is gone. Returns how
-        many it took over."""
+        """Finish (or roll back) every incident whose setup was interrupted and whose process is gone: released, or
+        seen gone on two checks at least `confirm_seconds` apart. Returns how many it took over."""
         for incident_id in list(self._unreleased):
             await self._release(incident_id)
         async with self._db.transaction() as store:
             unfinished = await store.unfinished_setups()
+        now = asyncio.get_running_loop().time()
+        gone: set[str] = set()
         taken = 0
         for incident_id, owner in unfinished:
-            if owner == self._liveness.boot_id or (owner is not None and await self._liveness.is_alive(owner)):
-                continue  # being set up by a live process (this one included)
+            if owner is not None:
+                if owner == self._liveness.boot_id or await self._liveness.is_alive(owner):
+                    continue  # being set up by a live process (this one included)
+                first_seen = self._suspects.setdefault(owner, now)
+                gone.add(owner)
+                if now - first_seen < self._liveness.confirm_seconds:
+                    continue  # perhaps only its lock's connection dropped: look again before taking over
             async with self._db.transaction() as store:
                 attempt = await store.claim_setup(incident_id, owner, self._liveness.boot_id)
             if attempt is None:
                 continue  # another process took it first
             taken += 1
             await self._finish(incident_id, attempt)
+        self._suspects = {owner: seen for owner, seen in self._suspects.items() if owner in gone}
         return taken
 
     async def _finish(self, incident_id: int, attempt: int) -> None:
@@ -409,11 +449,13 @@ class IncidentOpener:
             return
         try:
             if attempt > MAX_ATTEMPTS:
-                await self._give_up(incident, state)
+                await self._give_up(incident, state)  # a SlackError here: not known yet, tried again later
                 return
             await self._set_up(incident_id, attempt=attempt)
         except UserError as e:  # rolled back: tell the opener why
-            await self._tell(state, incident.opener_id, f":warning: {e}")
+            await self._tell(state, incident, f":warning: {e}")
+        except TakenOver:
+            log.info("another process took over opening %s", incident.public_id)
         except SlackError as e:
             log.warning("could not finish opening %s yet (%s); trying again later", incident.public_id, e.code)
             await self._release(incident_id)
@@ -426,7 +468,7 @@ class IncidentOpener:
         """Let go of a setup this process cannot finish now, so that the reconciler (of any live process) does."""
         try:
             async with self._db.transaction() as store:
-                await store.update_setup(incident_id, setup_owner=None)
+                await store.release_setup(incident_id, self._liveness.boot_id)
         except Exception:
             self._unreleased.add(incident_id)  # the reconciler lets go of it when the database answers again
             raise
@@ -435,16 +477,23 @@ class IncidentOpener:
     async def _give_up(self, incident: Incident, state: SetupState) -> None:
         log.error("giving up opening %s after %d attempts", incident.public_id, MAX_ATTEMPTS)
         if incident.channel_id is None:
+            # Remove it only if its channel surely does not exist (an earlier attempt may have created it).
+            found = await self._slack.bot_channel_named(state.channel_intent) if state.channel_intent else None
+            if found is not None:
+                async with self._db.transaction() as store:
+                    await store.update_fields(incident.id, self._clock(), channel_id=found.id, channel_name=found.name)
+                await self._set_up(incident.id, attempt=MAX_ATTEMPTS)
+                return
             await self._discard(incident, "gave_up")
             await self._tell(
-                state, incident.opener_id, ":warning: I could not open the incident: Slack did not answer. Nothing "
-                "was created; please try again."
+                state, incident, ":warning: I could not open the incident: Slack did not answer. Nothing was "
+                "created; please try again."
             )  # fmt: skip
             return
         async with self._db.transaction() as store:
             await store.update_setup(incident.id, setup_done=True, setup_owner=None, opener_told=True, setup_reply=None)
         if not state.opener_told:
-            await self._tell(state, incident.opener_id, blocks.opened_text(incident, True, ("Setting it up failed.",)))
+            await self._tell(state, incident, blocks.opened_text(incident, True, ("Setting it up failed.",)))
 
 
 def _shown(incident: Incident) -> tuple[object, ...]:

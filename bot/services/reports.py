@@ -21,6 +21,7 @@ from bot.reports import (
     ReportTemplateError,
     RootCauseInput,
     build_report,
+    markdown_for_slack,
     render_html,
     render_markdown,
     report_sections_for_slack,
@@ -163,9 +164,12 @@ class ReportService:
                 title=f"{incident.public_id} post-incident report ({stored.label})",
             )
         except SlackError as e:
-            log.info("could not upload the report file (%s); posting it as thread replies", e.code)
-            for section in report_sections_for_slack(stored.markdown):
-                await self._slack.post_message(channel, section, thread_ts=ts)
+            if e.ambiguous:  # it may have been shared: better no thread copy than the report twice
+                log.warning("the report file of %s may not have been shared (%s)", incident.public_id, e.code)
+            else:
+                log.info("could not upload the report file (%s); posting it as thread replies", e.code)
+                for section in report_sections_for_slack(stored.markdown):
+                    await self._slack.post_message(channel, markdown_for_slack(section), thread_ts=ts)
         if stored.final and self._config.announcement_channel:
             try:
                 link = await self._slack.permalink(channel, ts)

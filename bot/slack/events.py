@@ -22,7 +22,7 @@ from bot.domain.timeline import (
 CAPTURED_EVENTS = frozenset({"message", "reaction_added", "reaction_removed"})
 
 # What Slack's identifiers look like; anything else in a signed event is a malformed event, not a database outage.
-_TS = re.compile(r"^\d{1,12}\.\d{1,9}$")  # "1712345678.001200"
+_TS = re.compile(r"^\d{1,10}\.\d{1,9}$")  # "1712345678.001200" (ten digits reach the year 2286)
 _CHANNEL = re.compile(r"^[CGD][A-Z0-9]{1,31}$")
 _USER = re.compile(r"^[A-Z0-9]{1,32}$")
 _REACTION = re.compile(r"^[a-z0-9_+'-]{1,100}(::skin-tone-[2-6])?$")
@@ -84,6 +84,7 @@ def check_shape(event: dict[str, Any]) -> None:
             messages = [m for m in (event.get("message"), event.get("previous_message")) if m is not None]
         elif subtype == "message_deleted":
             _checked(event.get("deleted_ts"), _TS, "deleted_ts", optional=True)
+            _checked(event.get("event_ts"), _TS, "event_ts", optional=True)
             messages = [m for m in (event.get("previous_message"),) if m is not None]
         for message in messages:
             if not isinstance(message, dict):
@@ -95,6 +96,10 @@ def check_shape(event: dict[str, Any]) -> None:
             for key in ("text", "bot_id", "username", "subtype"):
                 if message.get(key) is not None and not isinstance(message.get(key), str):
                     raise BadEvent(f"{key} is not a string")
+            for key in ("edited", "bot_profile"):
+                if message.get(key) is not None and not isinstance(message.get(key), dict):
+                    raise BadEvent(f"{key} is not an object")
+            _checked((message.get("edited") or {}).get("ts"), _TS, "edited ts", optional=True)
             if message.get("files") is not None and not isinstance(message.get("files"), list):
                 raise BadEvent("files is not a list")
         return
@@ -117,8 +122,27 @@ def to_capture(
     now: datetime,
 ) -> Capture | None:
     """What the event means for the timeline, or None when it means nothing (the bot's own, an unmapped emoji).
-    Raises BadEvent when it is malformed."""
+    Raises BadEvent when it is malformed: a field `check_shape` does not know of can still be of the wrong type,
+    and turning the event into a capture is pure, so whatever it raises is the event's fault, not an outage."""
     check_shape(event)
+    try:
+        capture = _capture(team_id, incident_id, event, me, timeline, now)
+        if isinstance(capture, ChannelMessage | MessageEdited | MessageDeleted):  # the times, computed now
+            message = capture if isinstance(capture, ChannelMessage) else capture.message
+            _ = message.posted_at, getattr(capture, "edited_at", None), getattr(capture, "deleted_at", None)
+    except (ValueError, TypeError, OverflowError, AttributeError, KeyError, IndexError) as e:
+        raise BadEvent(f"malformed event ({type(e).__name__})") from e
+    return capture
+
+
+def _capture(
+    team_id: str,
+    incident_id: int,
+    event: dict[str, Any],
+    me: BotIdentity,
+    timeline: TimelineSettings,
+    now: datetime,
+) -> Capture | None:
     channel = event_channel(event) or ""
     kind = event.get("type")
     if kind == "message":

@@ -138,6 +138,7 @@ class Person:
     is_bot: bool
     deleted: bool = False
     is_app_user: bool = False
+    team_id: str = ""
 
     @property
     def is_active_human(self) -> bool:
@@ -212,6 +213,7 @@ class SlackGateway:
             is_bot=bool(info.get("is_bot")),
             deleted=bool(info.get("deleted")),
             is_app_user=bool(info.get("is_app_user")),
+            team_id=str(info.get("team_id") or ""),
         )
 
     async def react(self, channel: str, ts: str, emoji: str) -> None:
@@ -341,7 +343,10 @@ class SlackGateway:
                 if not e.ambiguous or attempt:
                     raise
                 log.warning("%s in %s may have been posted (%s); looking for it", tag.kind, channel, e.code)
-                found = await self.find_tagged(channel, tag)
+                try:
+                    found = await self.find_tagged(channel, tag)
+                except SlackError:  # cannot look (rate limited, say): still not known whether it was posted
+                    raise e from None
                 if found is not None:
                     return found
         raise AssertionError("unreachable")
@@ -382,8 +387,8 @@ class SlackGateway:
         """Share a text file in a channel (files upload v2: get an upload URL, upload, complete). Returns its id."""
         for method in ("files.getUploadURLExternal", "files.completeUploadExternal"):
             self._metrics.slack_calls.labels(method=method).inc()
-        try:
-            response = await self._client.files_upload_v2(
+        try:  # not retried blindly: a 5xx after the file was shared would share it twice
+            response = await self._once.files_upload_v2(
                 channel=channel, filename=filename, content=content, title=title, initial_comment=comment
             )
         except SlackApiError as e:

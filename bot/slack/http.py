@@ -2,19 +2,23 @@
 
 In this order, for every `POST /slack/events`:
 
-1. Size: a body declared larger than `MAX_BODY` is refused (413) before a byte of it is read; large or undeclared
-   bodies are read a few at a time (`LARGE_READS`), within `READ_SECONDS`, so a flood cannot fill the memory.
+1. Size: a compressed body (Slack never compresses) or one declared larger than `MAX_BODY` is refused before a
+   byte of it is read; at most `MAX_READING` bodies are read at once, large or undeclared ones `LARGE_READS` at a
+   time (a slot is waited for at most `SLOT_SECONDS`), each within `READ_SECONDS` (Slack itself waits 3 s); what
+   is over is answered 503 and closed. So memory is bounded by a few dozen megabytes whatever comes in.
 2. Signature: Slack's v0 signature over the exact bytes, with a timestamp within five minutes. Anything that does
    not verify, for whatever reason (missing, malformed, stale, wrong), is answered 401 and nothing else happens:
    nothing is parsed, no listener runs, no error listener runs, nothing is called.
-3. Shape: a verified body that is not a JSON object or a form Slack sends (a slash command, `payload=<object>`) is
-   answered 400. Characters no database can store (NUL, lone surrogates) are replaced.
-4. Workspace: a request from a workspace other than the one the bot's token serves is answered 2xx and ignored.
+3. Shape: a verified body that is not a JSON object or a form Slack sends (a slash command, `payload=<object>`), or
+   whose envelope fields are of the wrong type, is answered 400. Characters no database can store (NUL, lone
+   surrogates) are replaced, in values and keys.
+4. Workspace: a request from a workspace other than the one the bot's token serves, or naming none, is answered
+   2xx and ignored.
 5. Message and reaction events take the fast path: captured, stored, then answered (a failed write answers 503 so
    Slack delivers again; an event that can never be stored is answered 200 and recorded as dropped). Everything
    else goes to Bolt, already verified and parsed.
 
-Every answer, 5xx included, is counted in `/metrics`.
+Every answer, 5xx included, is counted in `/metrics` (bot/app.py counts every response the app prepares).
 """
 
 from __future__ import annotations
@@ -43,11 +47,13 @@ from .events import Dropped
 
 log = logging.getLogger(__name__)
 
-ROUTE = "/slack/events"
 MAX_BODY = 1024 * 1024  # far above any payload Slack sends (a message is at most 40,000 characters plus blocks)
 LARGE_BODY = 64 * 1024  # bodies above this (or of unknown length) are read a few at a time
-LARGE_READS = 4
-READ_SECONDS = 10.0
+LARGE_READS = 8
+MAX_READING = 256  # bodies being read at once; aiohttp buffers at most 128 KiB of each before it is read
+SLOT_SECONDS = 1.0  # how long a large body may wait for a slot
+READ_SECONDS = 2.5  # how long reading a body may take: Slack gives up on its request after 3 s anyway
+NO_TEAM = frozenset({"url_verification", "ssl_check"})  # the only requests that name no workspace
 
 Capture = Callable[[dict[str, Any]], Awaitable[None]]
 Wants = Callable[[dict[str, Any]], bool]
@@ -84,40 +90,69 @@ class Verifier:
 def parse_body(raw: bytes, content_type: str) -> dict[str, Any]:
     """The payload of a verified request: an Events API JSON object, a slash command form, or an interactivity
     form's `payload` object. Raises BadRequest for anything else."""
-    if content_type == "application/json" or (content_type != "application/x-www-form-urlencoded" and raw[:1] == b"{"):
-        try:
-            payload = json.loads(raw)
-        except ValueError as e:  # not JSON, or not UTF-8
-            raise BadRequest("the body is not JSON") from e
-        if not isinstance(payload, dict):
-            raise BadRequest("the body is not a JSON object")
-        return payload
     try:
-        text = raw.decode("utf-8")
-        fields = dict(parse_qsl(text, keep_blank_values=True, errors="strict"))
+        text = raw.decode("utf-8")  # Slack sends UTF-8 (json.loads would guess UTF-16 or -32 from the bytes)
+    except UnicodeDecodeError as e:
+        raise BadRequest("the body is not UTF-8") from e
+    if content_type == "application/json" or (content_type != "application/x-www-form-urlencoded" and raw[:1] == b"{"):
+        return _json_object(text, "the body")
+    try:
+        fields = dict(parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=100))
     except (UnicodeDecodeError, ValueError) as e:
         raise BadRequest("the body is not a UTF-8 form") from e
     if "payload" in fields:
-        try:
-            payload = json.loads(fields["payload"])
-        except ValueError as e:
-            raise BadRequest("the form's payload is not JSON") from e
-        if not isinstance(payload, dict):
-            raise BadRequest("the form's payload is not a JSON object")
-        return payload
+        return _json_object(fields["payload"], "the form's payload")
     if "command" in fields or "ssl_check" in fields:
         return fields
     raise BadRequest("the form is neither a slash command nor an interaction")
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(text)
+    except (ValueError, RecursionError) as e:  # not JSON, or nested deeper than Python can parse
+        raise BadRequest(f"{what} is not JSON") from e
+    if not isinstance(payload, dict):
+        raise BadRequest(f"{what} is not a JSON object")
+    check_envelope(payload)
+    return payload
+
+
+_OBJECTS = ("event", "view", "container", "channel", "user", "team", "message", "state", "enterprise")
+
+
+def check_envelope(payload: dict[str, Any]) -> None:
+    """The envelope fields the bot and Bolt read have the types Slack gives them; BadRequest if not."""
+    if not isinstance(payload.get("type", ""), str):
+        raise BadRequest("type is not a string")
+    for holder in (payload, payload.get("view") or {}):
+        for key in _OBJECTS:
+            if key in holder and holder[key] is not None and not isinstance(holder[key], dict):
+                raise BadRequest(f"{key} is not an object")
+    event = payload.get("event")
+    if payload.get("type") == "event_callback" and not (isinstance(event, dict) and isinstance(event.get("type"), str)):
+        raise BadRequest("an event_callback without an event type")
+    actions = payload.get("actions")
+    if actions is not None and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
+        raise BadRequest("actions is not a list of objects")
+    values = ((payload.get("view") or {}).get("state") or {}).get("values")
+    if values is not None and not (isinstance(values, dict) and all(isinstance(v, dict) for v in values.values())):
+        raise BadRequest("view.state.values is not an object of objects")
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def clean(payload: Any) -> Any:
-    """Replace what no database can store (NUL; lone surrogates, which JSON can carry) with U+FFFD, in place."""
+    """Replace what no database can store (NUL; lone surrogates, which JSON can carry) with U+FFFD, in place, in
+    values and in keys."""
     if isinstance(payload, dict):
-        for key, value in payload.items():
-            payload[key] = clean(value)
+        for key in list(payload):
+            value = clean(payload[key])
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                del payload[key]
+                key = _UNSTORABLE.sub("\ufffd", key)
+            payload[key] = value
         return payload
     if isinstance(payload, list):
         return [clean(v) for v in payload]
@@ -134,6 +169,10 @@ def might_need_cleaning(raw: bytes, content_type: str) -> bool:
     if b"\\u0000" in raw:
         return True
     return (b"\\ud" in raw or b"\\uD" in raw) and re.search(rb"\\u[dD][89a-fA-F]", raw) is not None
+
+
+def names_a_workspace(payload: dict[str, Any]) -> bool:
+    return payload.get("type") in NO_TEAM or "ssl_check" in payload
 
 
 def team_of(payload: dict[str, Any]) -> str | None:
@@ -169,15 +208,14 @@ class SlackEndpoint:
         self._capture = capture
         self._served_team = served_team
         self._large_reads = asyncio.Semaphore(LARGE_READS)
+        self._reading = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         try:
-            response = await self._answer(request)
+            return await self._answer(request)
         except Exception:  # a bug of ours: Slack gets a 500 (and retries an event), the operators a traceback
             log.exception("unexpected error answering a Slack request")
-            response = web.json_response({"error": "internal error"}, status=500)
-        self._metrics.count_request(ROUTE, response.status)
-        return response
+            return web.json_response({"error": "internal error"}, status=500)
 
     def _refuse(self, status: int, reason: str) -> web.Response:
         self._metrics.refused.labels(reason=reason).inc()
@@ -199,22 +237,39 @@ class SlackEndpoint:
         return response
 
     async def _read(self, request: web.Request) -> bytes | web.StreamResponse:
+        if request.headers.get("Content-Encoding", "identity").strip().lower() != "identity":
+            # aiohttp would inflate it before we see a byte: a kilobyte could become a megabyte of memory.
+            return await self._refuse_and_close(request, 415, "compressed_body")
         length = request.content_length
         if length is not None and length > MAX_BODY:
             return await self._refuse_and_close(request, 413, "body_too_large")
-        if length is not None and length <= LARGE_BODY:
-            return await self._read_body(request, None)  # small: a slow one holds only its own connection
-        async with self._large_reads:  # a slow large one would hold a shared slot: it gets a deadline
-            return await self._read_body(request, READ_SECONDS)
+        if self._reading >= MAX_READING:
+            return await self._refuse_and_close(request, 503, "too_many_bodies")
+        self._reading += 1
+        try:
+            if length is not None and length <= LARGE_BODY:
+                return await self._read_body(request)
+            try:
+                async with asyncio.timeout(SLOT_SECONDS):
+                    await self._large_reads.acquire()
+            except TimeoutError as error:
+                error.__traceback__ = None
+                return await self._refuse_and_close(request, 503, "too_many_large_bodies")
+            try:
+                return await self._read_body(request)
+            finally:
+                self._large_reads.release()
+        finally:
+            self._reading -= 1
 
-    async def _read_body(self, request: web.Request, within: float | None) -> bytes | web.StreamResponse:
-        """The body, read chunk by chunk up to MAX_BODY (within `within` seconds). A failed read keeps nothing
-        alive: the error's traceback (which would hold the chunks read so far, and is kept on aiohttp's stream
-        reader) is cleared, so a flood of cut-off bodies does not pile up megabytes for the garbage collector."""
+    async def _read_body(self, request: web.Request) -> bytes | web.StreamResponse:
+        """The body, read chunk by chunk up to MAX_BODY within READ_SECONDS. A failed read keeps nothing alive: the
+        error's traceback (which would hold the chunks read so far, and is kept on aiohttp's stream reader) is
+        cleared, so a flood of cut-off bodies does not pile up megabytes for the garbage collector."""
         chunks: list[bytes] = []
         size = 0
         try:
-            async with asyncio.timeout(within):
+            async with asyncio.timeout(READ_SECONDS):
                 while chunk := await request.content.readany():
                     size += len(chunk)
                     if size > MAX_BODY:
@@ -246,8 +301,10 @@ class SlackEndpoint:
         if might_need_cleaning(raw, request.content_type):
             clean(payload)
         team = team_of(payload)
-        if team is not None and team != await self._served_team():
-            log.warning("ignored a request from workspace %s, which this bot does not serve", team)
+        if (team is None and not names_a_workspace(payload)) or (
+            team is not None and team != await self._served_team()
+        ):
+            log.warning("ignored a request from workspace %s, which this bot does not serve", team or "(none)")
             self._metrics.refused.labels(reason="foreign_workspace").inc()
             if "command" in payload:
                 return web.json_response(
@@ -261,7 +318,12 @@ class SlackEndpoint:
         bolt_request.raw_body = raw.decode("utf-8", "replace")
         bolt_request.body = payload
         bolt_request.context = build_async_context(AsyncBoltContext({}), payload)
-        return await to_aiohttp_response(await self._bolt.async_dispatch(bolt_request))
+        try:
+            answer = await self._bolt.async_dispatch(bolt_request)
+        except Exception:  # Bolt could not make sense of a payload it was given: junk, not an outage
+            log.exception("Bolt could not dispatch a signed %s request", payload.get("type") or "form")
+            return self._refuse(400, "undispatchable")
+        return await to_aiohttp_response(answer)
 
     async def _store(self, payload: dict[str, Any]) -> web.Response:
         try:

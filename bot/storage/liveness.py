@@ -4,9 +4,10 @@ finished by another (or by the same one restarted) at once, and one still being 
 Each process has a boot id and holds a lock named after it for as long as it runs: on PostgreSQL a session-level
 advisory lock on a connection of its own (the server drops it the moment the process dies, kill -9 included); on
 SQLite an exclusive `flock` on a file next to the database (the kernel drops it the same way). A process is alive
-while its lock is held. If the PostgreSQL connection itself is lost, the lock is taken again on reconnect; in
-between, another replica may take over an opening this process is still doing (each step of opening is safe to
-repeat, so the worst case is two processes finishing the same steps).
+while its lock is held. If the PostgreSQL connection itself is lost, the lock is taken again within a second (a
+heartbeat); a process is taken for gone only when it looked gone on two checks `confirm_seconds` apart, and a
+process that finds its work taken over stops before its next step. What remains: a Slack call already under way
+when the lock was lost for longer than that.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ def new_boot_id() -> str:
 
 class Liveness(Protocol):
     boot_id: str
+    # How long a process must look gone, on two checks, before its work is taken over: the time it needs to notice
+    # a lost lock and take it again (0 where the lock cannot be lost while the process lives).
+    confirm_seconds: float
 
     async def start(self) -> None: ...
 
@@ -59,6 +63,8 @@ def _key(boot_id: str) -> int:
 class SoleProcess:
     """An in-memory database has one process: every other boot id is gone."""
 
+    confirm_seconds = 0.0
+
     def __init__(self, boot_id: str) -> None:
         self.boot_id = boot_id
 
@@ -74,6 +80,8 @@ class SoleProcess:
 
 class FileLocks:
     """SQLite: `<database>.processes/<boot id>`, exclusively flocked by its process while it runs."""
+
+    confirm_seconds = 0.0  # the kernel drops a flock only when its process is gone
 
     def __init__(self, database: Path, boot_id: str) -> None:
         self.boot_id = boot_id
@@ -117,13 +125,19 @@ class FileLocks:
 
 
 class AdvisoryLocks:
-    """PostgreSQL: a session-level advisory lock on (_LOCK_CLASS, hash(boot id)), on a connection of its own."""
+    """PostgreSQL: a session-level advisory lock on (_LOCK_CLASS, hash(boot id)), on a connection of its own, checked
+    every HEARTBEAT_SECONDS and taken again at once if the connection was lost (a server restart, a failover, an idle
+    timeout): others wait `confirm_seconds` of absence before they take over this process's work."""
+
+    HEARTBEAT_SECONDS = 1.0
+    confirm_seconds = 5.0
 
     def __init__(self, dsn: str, boot_id: str) -> None:
         self.boot_id = boot_id
         self._dsn = dsn
         self._conn: asyncpg.Connection | None = None
         self._lock = asyncio.Lock()
+        self._heartbeat: asyncio.Task[None] | None = None
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
@@ -135,6 +149,24 @@ class AdvisoryLocks:
     async def start(self) -> None:
         async with self._lock:
             await self._connection()
+        self._heartbeat = asyncio.create_task(self._beat(), name="liveness-heartbeat")
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(self.HEARTBEAT_SECONDS)
+            try:
+                async with self._lock:
+                    conn = await self._connection()
+                    await conn.fetchval("SELECT 1", timeout=5)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                log.warning("the liveness lock's connection failed (%s); taking the lock again", type(e).__name__)
+                await self._discard()
+
+    async def _discard(self) -> None:
+        async with self._lock:
+            if self._conn is not None:
+                self._conn.terminate()
+                self._conn = None
 
     async def is_alive(self, boot_id: str) -> bool:
         if boot_id == self.boot_id:
@@ -148,6 +180,10 @@ class AdvisoryLocks:
             return True
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            await asyncio.gather(self._heartbeat, return_exceptions=True)
+            self._heartbeat = None
         async with self._lock:
             if self._conn is not None:
                 with contextlib.suppress(OSError, asyncpg.PostgresError, asyncpg.InterfaceError):

@@ -228,6 +228,14 @@ class IncidentStore:
             raise ValueError(f"update_setup sets only {sorted(allowed)}, not {sorted(fields.keys() - allowed)}")
         await self._session.execute(update(IncidentRow).where(IncidentRow.id == incident_id).values(**fields))
 
+    async def release_setup(self, incident_id: int, owner: str) -> None:
+        """`owner` lets go of the setup (only if it still owns it), for any live process to finish."""
+        await self._session.execute(
+            update(IncidentRow)
+            .where(IncidentRow.id == incident_id, IncidentRow.setup_owner == owner)
+            .values(setup_owner=None)
+        )
+
     async def unfinished_setups(self) -> list[tuple[int, str | None]]:
         """(incident id, owner) of every incident whose setup is not done, oldest first."""
         rows = await self._session.execute(

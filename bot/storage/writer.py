@@ -47,6 +47,7 @@ _BAD_DATA = (
     asyncpg.DataError,
     ValueError,  # a value the driver or our own conversion refuses (a malformed ts)
     TypeError,
+    ArithmeticError,  # OverflowError: a time too far in the future
 )
 
 

@@ -70,7 +70,9 @@ async def test_a_replayed_click_is_applied_once(emulator: SlackEmulator, bot: In
     assert len(changes) == 2  # sev3 -> sev1 by the click, sev1 -> sev3 by the command; not a third
 
 
-@pytest.mark.parametrize("who", ["nobody", "the bot", "a deactivated person", "another app's bot"])
+@pytest.mark.parametrize(
+    "who", ["nobody", "the bot", "a deactivated person", "another app's bot", "someone of another workspace"]
+)
 async def test_the_commander_must_be_a_real_active_person(
     who: str, emulator: SlackEmulator, bot: IncidentBot, people: People
 ) -> None:
@@ -80,9 +82,12 @@ async def test_the_commander_must_be_a_real_active_person(
         "the bot": emulator.bot_user_id,
         "a deactivated person": people.carol,
         "another app's bot": emulator.add_user("pagerbot", is_bot=True),
+        "someone of another workspace": people.carol,
     }[who]
     if who == "a deactivated person":
         emulator.deactivate_user(people.carol)
+    if who == "someone of another workspace":  # as a Slack Connect guest from another organisation appears
+        emulator.workspace.users[people.carol].team_id = "T0OTHERWS"
     click = await emulator.click(
         people.alice, channel.id, str(card(emulator, channel)["ts"]), ActionId.COMMANDER, selected_user=people.bob
     )  # a real pick, then the same pick of someone who cannot lead

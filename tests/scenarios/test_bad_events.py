@@ -53,12 +53,48 @@ async def test_a_title_with_a_nul_character_opens_the_incident(
     assert incident.title == "Payments\ufffd down"
 
 
+TS = "1712345678.000100"
+
+
+def edit(marker: object) -> dict[str, Any]:
+    """A message_changed event whose new message carries `marker` as its `edited`."""
+    return {
+        "subtype": "message_changed",
+        "message": {"type": "message", "user": "U0X", "text": "new", "ts": TS, "edited": marker},
+        "previous_message": {"type": "message", "user": "U0X", "text": "old", "ts": TS},
+    }
+
+
 BAD = {
     "a ts that is not a number": {"ts": "abc"},
     "a ts longer than any Slack ts": {"ts": "1" * 40 + ".1"},
+    "a ts far in the future": {"ts": "999999999999.000001"},
     "a thread_ts that is not a number": {"thread_ts": "yesterday"},
     "a user that is not an id": {"user": {"id": "U1"}},
     "text that is not a string": {"text": {"rich": True}},
+    "a bot profile that is not an object": {"bot_id": "B0OTHER", "bot_profile": "pagerbot"},
+    "an edit time past the year 9999": {
+        "subtype": "message_changed",
+        "message": {
+            "type": "message",
+            "user": "U0X",
+            "text": "new",
+            "ts": "1712345678.000100",
+            "edited": {"ts": "1e20"},
+        },
+        "previous_message": {"type": "message", "user": "U0X", "text": "old", "ts": "1712345678.000100"},
+    },
+    "an edit marker that is not an object": {
+        "subtype": "message_changed",
+        "message": {"type": "message", "user": "U0X", "text": "new", "ts": "1712345678.000100", "edited": "yes"},
+        "previous_message": {"type": "message", "user": "U0X", "text": "old", "ts": "1712345678.000100"},
+    },
+    "a deletion time that is infinite": {
+        "subtype": "message_deleted",
+        "deleted_ts": "1712345678.000100",
+        "event_ts": "inf",
+    },
+    "a key no database can store": {"ts": "abc", "\ud800x": "?"},
 }
 
 
@@ -98,3 +134,26 @@ async def test_malformed_events_among_valid_ones_do_not_fail_their_neighbours(
     assert sorted(t for t in texts if t.startswith("line ")) == sorted(f"line {n}" for n in range(300))
     async with bot.db.timeline() as store:
         assert len(await store.dropped()) == 5
+
+
+async def test_a_reaction_with_an_impossible_time_is_dropped_and_its_neighbours_stored(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Odd reactions")
+    said = await emulator.post_message(people.alice, channel.id, "the pool is exhausted")
+    await emulator.wait_idle()
+    reaction = {
+        "type": "reaction_added",
+        "user": people.alice,
+        "reaction": "pushpin",
+        "item": {"type": "message", "channel": channel.id, "ts": said.ts},
+        "event_ts": "999999999999.000001",
+    }
+    good = [message_event(channel, people.alice, f"{time.time() + n / 1000:.6f}", f"ok {n}") for n in range(50)]
+
+    deliveries = await asyncio.gather(emulator.send_event(reaction), *(emulator.send_event(e) for e in good))
+
+    assert [d.status for d in deliveries] == [200] * 51
+    assert sum(t.startswith("ok ") for t in await stored_texts(bot, emulator, channel)) == 50
+    async with bot.db.timeline() as store:
+        assert len(await store.dropped()) == 1

@@ -17,6 +17,7 @@ import pytest
 from bot.config import load_config
 from bot.emulator import Hold, SlackEmulator
 from bot.storage import Database
+from bot.storage.liveness import _LOCK_CLASS, _key
 from tests.conftest import ROOT, People, environment, free_socket, serving, write_config
 
 from .steps import incident_channels, run, wait_for_private
@@ -146,5 +147,33 @@ async def test_a_replica_that_dies_while_opening_leaves_the_incident_to_a_live_r
     [channel] = incident_channels(emulator)
     posted = [m for m in channel.messages if m.bot_id == emulator.bot_id and m.metadata]
     assert len(posted) == 1
+    assert channel.pins == [posted[0].ts]
+    assert await setup_finished(postgres_url)
+
+
+async def test_a_replica_whose_liveness_connection_drops_keeps_its_opening(
+    emulator: SlackEmulator, people: People, postgres_url: str
+) -> None:
+    config = load_config(ROOT / "app.yaml", environment(emulator, postgres_url))
+    held = emulator.hold("chat.postMessage", perform=False)  # the card is on its way to Slack, slowly
+
+    async with serving(config, emulator, reconcile_seconds=0.2) as opening_replica:
+        await run(emulator, people.alice, people.general, "open Payments down")
+        await asyncio.wait_for(held.arrived.wait(), timeout=20)
+        async with serving(config, emulator, reconcile_seconds=0.2) as other_replica:
+            key = _key(opening_replica.liveness.boot_id) & 0xFFFFFFFF
+            async with other_replica.db.engine.begin() as conn:  # a failover, an idle timeout, a proxy: dropped
+                await conn.exec_driver_sql(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                    f"AND classid = {_LOCK_CLASS} AND objid = {key}"
+                )
+            await asyncio.sleep(other_replica.liveness.confirm_seconds + 1)  # long enough to be taken for gone
+            held.release()
+            await wait_for_private(emulator, people.alice, "Opened *INC-2026-001*", within=20)
+            await emulator.wait_idle()
+
+    [channel] = incident_channels(emulator)
+    posted = [m for m in channel.messages if m.bot_id == emulator.bot_id and m.metadata]
+    assert len(posted) == 1  # the other replica did not take the opening over and post a second card
     assert channel.pins == [posted[0].ts]
     assert await setup_finished(postgres_url)

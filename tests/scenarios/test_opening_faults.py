@@ -10,9 +10,11 @@ import pytest
 from bot.app import IncidentBot
 from bot.config import Config
 from bot.emulator import Message, SlackEmulator
+from bot.services import opening
 from tests.conftest import People, serving
 
 from .steps import card, incident_channels, run, wait_for_private
+from .test_open_form import filled, open_form
 
 TIMEOUT = 1.0  # the bot's Web API timeout in these tests (30 s in production)
 
@@ -106,3 +108,43 @@ async def test_when_slack_does_not_answer_at_all_the_incident_is_finished_once_i
     assert "recorded, but Slack is not answering" in await wait_for_private(emulator, people.alice, "recorded")
     await opened_once(emulator, bot, people)  # the next attempt is answered: finished, and the opener told
     assert not held.released
+
+
+async def test_a_card_posted_behind_a_5xx_while_history_is_rate_limited_is_found_later_not_orphaned(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    emulator.fail_after_performing("chat.postMessage", status=503)
+    emulator.rate_limit_next("conversations.history", retry_after=1, times=4)  # slack_sdk retries 429 three times
+
+    await run(emulator, people.alice, people.general, "open Payments down")
+
+    await opened_once(emulator, bot, people)  # the card found (by its metadata) once history answered, and pinned
+    incident = await bot.services.incidents.in_channel(emulator.team_id, incident_channels(emulator)[0].id)
+    assert incident is not None
+    assert incident.card_ts == cards(emulator)[0]
+
+
+async def test_an_opening_given_up_on_keeps_the_channel_it_may_have_created(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(opening, "MAX_ATTEMPTS", 1)  # give up at the first retry
+    emulator.fail_after_performing("conversations.create", status=503)
+    emulator.fail_next("users.conversations", error="internal_error", times=2)  # cannot look for it, twice
+
+    await run(emulator, people.alice, people.general, "open Payments down")
+
+    await opened_once(emulator, bot, people)  # not removed while its channel could exist; adopted once it is seen
+
+
+async def test_the_opener_of_a_closed_form_is_told_privately_in_the_incident_channel(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    emulator.hold("conversations.create", perform=False)  # Slack does not answer the first attempt at all
+    form = await open_form(emulator, people.alice, people.general)
+    await emulator.submit_view(people.alice, form.id, filled("Payments down"))
+    await emulator.wait_for(lambda: "not answering" in str(emulator.views[form.id].view), what="the form says so")
+
+    await emulator.close_view(people.alice, form.id)
+
+    told = await wait_for_private(emulator, people.alice, "Opened *INC-2026-001*", within=10)
+    assert f"<#{incident_channels(emulator)[0].id}>" in told

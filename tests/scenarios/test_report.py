@@ -257,3 +257,17 @@ async def test_a_broken_template_is_reported_with_its_file_and_line(
 
     assert "broken.md.j2" in message
     assert "line 3" in message
+
+
+async def test_a_report_file_shared_behind_a_5xx_is_shared_once_and_not_repeated_in_the_thread(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Upload trouble")
+    emulator.fail_after_performing("files.completeUploadExternal", status=503)
+
+    await run(emulator, people.alice, channel.id, "report")
+    await wait_for_private(emulator, people.alice, "of the report")
+    await settled(emulator, bot)
+
+    assert len(report_files(emulator)) == 1
+    assert [c for c in emulator.calls_to("chat.postMessage") if c.args.get("thread_ts")] == []

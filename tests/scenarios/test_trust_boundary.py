@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 import hashlib
 import hmac
 import json
 import re
 import time
 from collections.abc import AsyncIterator
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 import pytest
@@ -112,6 +113,13 @@ async def test_a_verified_command_is_answered_only_through_slack_never_another_h
     assert trap.hits == []
 
 
+JSON = "application/json"
+
+
+def interaction(payload: dict[str, object]) -> bytes:
+    return b"payload=" + quote(json.dumps({"team": {"id": "T0EMULATE"}, **payload})).encode()
+
+
 SIGNED_JUNK = {
     "malformed JSON": (b'{"type": "event_callback", ', "application/json"),
     "a JSON list": (b'[{"type": "event_callback"}]', "application/json"),
@@ -123,6 +131,28 @@ SIGNED_JUNK = {
     "a form that is not UTF-8": (b"command=%2Fincident&text=%FF%FE", FORM),
     "a form that is neither a command nor an interaction": (b"hello=world", FORM),
     "an empty body": (b"", FORM),
+    "JSON in UTF-16": (
+        '{"type": "event_callback", "event": {"type": "app_mention"}}'.encode("utf-16"),
+        "application/json",
+    ),
+    "JSON nested deeper than Python parses": (b'{"a": ' * 100_000 + b"1" + b"}" * 100_000, "application/json"),
+    "an event that is not an object": (
+        b'{"type": "event_callback", "team_id": "T0EMULATE", "event": "x"}',
+        "application/json",
+    ),
+    "an event type that is a list": (
+        b'{"type": "event_callback", "team_id": "T0EMULATE", "event": {"type": ["message"]}}',
+        "application/json",
+    ),
+    "actions that are not objects": (
+        b"payload="
+        + quote(json.dumps({"type": "block_actions", "team": {"id": "T0EMULATE"}, "actions": [5]})).encode(),
+        FORM,
+    ),
+    "a view that is not an object": (
+        b"payload=" + quote(json.dumps({"type": "view_submission", "team": {"id": "T0EMULATE"}, "view": "x"})).encode(),
+        FORM,
+    ),
 }
 
 
@@ -270,3 +300,99 @@ async def test_a_listener_that_fails_right_after_its_ack_still_answers_slack_in_
     deliveries = [await run(emulator, people.alice, people.general, "status") for _ in range(10)]
 
     assert all(d.status == 200 and d.elapsed < 1.0 for d in deliveries)
+
+
+async def raw_post(url: str, head: str, body: bytes) -> bytes:
+    """Send exactly these headers and body; the status line of the answer (b"" if the connection was closed)."""
+    target = urlsplit(url)
+    reader, writer = await asyncio.open_connection(target.hostname, target.port)
+    writer.write(f"POST {target.path} HTTP/1.1\r\nHost: {target.hostname}\r\n{head}\r\n".encode() + body)
+    await writer.drain()
+    try:
+        return await asyncio.wait_for(reader.readline(), timeout=10)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "br"])
+async def test_a_compressed_body_is_refused_before_it_is_inflated(
+    encoding: str, emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    assert emulator._courier.request_url is not None
+    bomb = gzip.compress(b"{" + b" " * 1_000_000 + b"}")  # a kilobyte that inflates to a megabyte (or not: junk)
+
+    status = await raw_post(
+        emulator._courier.request_url,
+        f"Content-Type: application/json\r\nContent-Encoding: {encoding}\r\nContent-Length: {len(bomb)}\r\n",
+        bomb,
+    )
+
+    assert re.match(rb"HTTP/1.[01] 4", status)  # 415 from the bot; aiohttp itself refuses brotli (400) first
+    if encoding != "br":
+        assert 'incident_bot_requests_refused_total{reason="compressed_body"} 1.0' in bot.metrics.render().decode()
+
+
+async def test_a_body_that_does_not_arrive_in_time_is_refused_and_the_slot_freed(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    assert emulator._courier.request_url is not None
+    started = asyncio.get_running_loop().time()
+
+    status = await raw_post(  # declares 100 bytes, sends 10, and waits
+        emulator._courier.request_url, "Content-Type: application/json\r\nContent-Length: 100\r\n", b'{"type": "'
+    )
+
+    assert status.startswith(b"HTTP/1.1 408")
+    assert asyncio.get_running_loop().time() - started < 5  # Slack itself gives up after 3 s
+
+
+async def test_a_large_body_that_cannot_get_a_read_slot_in_time_is_answered_503_at_once(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    assert emulator._courier.request_url is not None
+    url = urlsplit(emulator._courier.request_url)
+    head = f"POST {url.path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500000\r\n\r\n"
+    slow = []
+    for _ in range(8):  # every large-body slot taken by a body that trickles in
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        writer.write(head.encode() + b"{")
+        slow.append((reader, writer))
+    await asyncio.sleep(0.2)
+
+    status = await raw_post(
+        emulator._courier.request_url, "Content-Type: application/json\r\nContent-Length: 500000\r\n", b"{"
+    )
+
+    for _, writer in slow:
+        writer.close()
+    assert status.startswith(b"HTTP/1.1 503")
+    assert 'reason="too_many_large_bodies"' in bot.metrics.render().decode()
+
+
+async def test_answers_to_other_routes_and_methods_are_counted_too(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    assert emulator._courier.request_url is not None
+    async with aiohttp.ClientSession() as session:
+        async with session.get(emulator._courier.request_url) as wrong_method:
+            assert wrong_method.status == 405
+        async with session.get(emulator._courier.request_url.replace("/slack/events", "/nothing/here")) as unknown:
+            assert unknown.status == 404
+
+    metrics = bot.metrics.render().decode()
+
+    assert 'incident_bot_http_requests_total{route="unmatched",status="405"} 1.0' in metrics
+    assert 'incident_bot_http_requests_total{route="unmatched",status="404"} 1.0' in metrics
+
+
+async def test_a_request_that_names_no_workspace_is_ignored(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, trap: Trap
+) -> None:
+    body = command_form(people, trap.url, "open Nowhere outage").replace(b"team_id=T0EMULATE&", b"")
+
+    answer = await emulator.deliver_raw(body, FORM, signed(body, FORM))
+
+    assert answer.status == 200
+    assert await bot.services.in_flight.drained(within=5)
+    async with bot.db.transaction() as store:
+        assert await store.count() == 0

@@ -27,7 +27,7 @@ HOSTILE = (
 # The same, as typed in a modal's text input (modals give plain text, with no markup).
 HOSTILE_PLAIN = "@channel @here <!channel> <http://evil.example|click here> @everyone"
 
-LIVE = re.compile(r"<!(channel|here|everyone|subteam)|<https?://evil\.example[^<>|]*\|")
+LIVE = re.compile(r"<!(channel|here|everyone|subteam)|<(https?://|mailto:)[^<>|]*evil\.example[^<>|]*\|")
 PLAIN_PING = re.compile(r"(?<![\u200b\w])@(channel|here|everyone)\b")
 
 CONFIG = (Path(__file__).resolve().parents[2] / "app.yaml").read_text(encoding="utf-8")
@@ -129,4 +129,25 @@ async def test_a_message_added_with_the_shortcut_is_shown_as_typed_in_the_form_a
     await run(emulator, people.alice, channel.id, "timeline")
     await wait_for_private(emulator, people.alice, "Timeline of")
 
+    assert_nothing_live(emulator)
+
+
+async def test_a_link_typed_in_code_stays_dead_when_the_report_is_posted_as_thread_replies(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Phishing in code")
+    typed = (  # as Slack delivers what was typed: < and > escaped, inside a code span and a code block
+        "reset here `&lt;https://evil.example/reset|https://sso.company.com/reset&gt;` "
+        "```&lt;mailto:attacker@evil.example|security@company.com&gt;```"
+    )
+    said = await emulator.post_message(people.alice, channel.id, typed)
+    await emulator.react(people.alice, channel.id, said.ts, "pushpin")
+    emulator.fail_next("files.getUploadURLExternal", error="restricted_action")  # the report goes to the thread
+
+    await run(emulator, people.alice, channel.id, "report")
+    await wait_for_private(emulator, people.alice, "of the report of")
+    await emulator.wait_idle()
+
+    threaded = [c for c in emulator.calls_to("chat.postMessage") if c.args.get("thread_ts")]
+    assert threaded  # the report was posted as thread replies
     assert_nothing_live(emulator)
