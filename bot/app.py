@@ -150,6 +150,11 @@ class IncidentBot:
             self.bolt, app_token, self.capture.wants, self.capture.capture, self.slack.served_team
         )
 
+    def web_runner(self) -> web.AppRunner:
+        """The aiohttp runner for `web_app()`, as `serve` runs it. Bodies are not inflated by aiohttp (Slack never
+        compresses; a kilobyte of gzip would become a megabyte in memory before the front door could refuse it)."""
+        return web.AppRunner(self.web_app(), access_log=None, auto_decompress=False)
+
     def web_app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY)
         # Every answer the app prepares is counted, whatever route, status or failure it comes from (a signal

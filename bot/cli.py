@@ -28,7 +28,7 @@ async def _serve(config: Config, host: str, port: int) -> None:
     from bot.app import IncidentBot
 
     bot = IncidentBot(config)
-    runner = web.AppRunner(bot.web_app(), access_log=None)
+    runner = bot.web_runner()
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()  # /healthz answers 503 "starting" until the schema is upgraded

@@ -54,7 +54,7 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             )
             bot = IncidentBot(config)
             await bot.start()
-            runner = web.AppRunner(bot.web_app(), access_log=None)
+            runner = bot.web_runner()
             await runner.setup()
             sock = socket.socket()
             sock.bind(("127.0.0.1", 0))

@@ -145,7 +145,7 @@ async def serving(config: Config, emulator: SlackEmulator, **options: float) -> 
     IncidentBot, such as a shorter slack_timeout)."""
     incident_bot = IncidentBot(config, **options)
     await incident_bot.start()
-    runner = web.AppRunner(incident_bot.web_app())
+    runner = incident_bot.web_runner()
     await runner.setup()
     sock = free_socket()
     await web.SockSite(runner, sock).start()

@@ -119,22 +119,31 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
 
 
 _OBJECTS = ("event", "view", "container", "channel", "user", "team", "message", "state", "enterprise")
+_STRINGS = ("type", "callback_id", "trigger_id", "response_url", "token", "api_app_id", "team_id", "private_metadata")
+_ACTION_STRINGS = ("action_id", "block_id", "type", "value", "action_ts", "selected_user")
+
+
+def _strings(holder: dict[str, Any], keys: tuple[str, ...]) -> None:
+    for key in keys:
+        if holder.get(key) is not None and not isinstance(holder[key], str):
+            raise BadRequest(f"{key} is not a string")
 
 
 def check_envelope(payload: dict[str, Any]) -> None:
     """The envelope fields the bot and Bolt read have the types Slack gives them; BadRequest if not."""
-    if not isinstance(payload.get("type", ""), str):
-        raise BadRequest("type is not a string")
     for holder in (payload, payload.get("view") or {}):
         for key in _OBJECTS:
             if key in holder and holder[key] is not None and not isinstance(holder[key], dict):
                 raise BadRequest(f"{key} is not an object")
+        _strings(holder, _STRINGS)
     event = payload.get("event")
     if payload.get("type") == "event_callback" and not (isinstance(event, dict) and isinstance(event.get("type"), str)):
         raise BadRequest("an event_callback without an event type")
     actions = payload.get("actions")
     if actions is not None and not (isinstance(actions, list) and all(isinstance(a, dict) for a in actions)):
         raise BadRequest("actions is not a list of objects")
+    for action in actions or ():
+        _strings(action, _ACTION_STRINGS)
     values = ((payload.get("view") or {}).get("state") or {}).get("values")
     if values is not None and not (isinstance(values, dict) and all(isinstance(v, dict) for v in values.values())):
         raise BadRequest("view.state.values is not an object of objects")
