@@ -3,6 +3,7 @@ checked before it is repeated, so there is one channel and one card, and the ope
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -40,9 +41,20 @@ def cards(emulator: SlackEmulator) -> list[str]:
     return [m.ts for c in incident_channels(emulator) for m in c.messages if m.bot_id == emulator.bot_id and is_card(m)]
 
 
+async def setup_finished(bot: IncidentBot, within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while asyncio.get_running_loop().time() < deadline:
+        async with bot.db.transaction() as store:
+            if not await store.unfinished_setups():
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the setup was not finished within {within} s")
+
+
 async def opened_once(emulator: SlackEmulator, bot: IncidentBot, people: People) -> None:
     """Exactly one incident, one channel, one pinned card; the opener is in the channel and was told."""
     told = await wait_for_private(emulator, people.alice, "Opened *INC-2026-001*", within=10)
+    await setup_finished(bot)  # the opener is told just before the setup is recorded as done
     await emulator.wait_idle()
     assert await bot.services.in_flight.drained(within=10)
     [channel] = incident_channels(emulator)
