@@ -1,6 +1,6 @@
 """Building a post-incident report from the record: the example's incident, and what is said when data is missing.
 
-`example_input()` reconstructs the incident of /work/shared/reference/post-incident-report-example.md from what the
+`example_input()` reconstructs the incident of ../shared/reference/post-incident-report-example.md from what the
 bot would have recorded; the other report tests use it too.
 """
 
