@@ -34,9 +34,10 @@ async def database_unavailable(database_url: str) -> AsyncIterator[None]:
     file is locked by another process's exclusive transaction."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
-        # Waits for a write the bot may be doing right now (its reconciler, a join), then holds the lock.
-        blocker = sqlite3.connect(str(url.database), isolation_level=None, timeout=5)
-        blocker.execute("BEGIN EXCLUSIVE")
+        # Waits (off the event loop) for a write the bot may be doing right now (its reconciler, a join), then
+        # holds the lock.
+        blocker = sqlite3.connect(str(url.database), isolation_level=None, timeout=5, check_same_thread=False)
+        await asyncio.to_thread(blocker.execute, "BEGIN EXCLUSIVE")
         try:
             yield
         finally:
