@@ -34,6 +34,7 @@ and the set of runbooks only (not of their order).
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import os
@@ -333,6 +334,10 @@ class _Index:
             doc.causes = self._causes(doc, per_cause)
             doc.distinct_any = frozenset().union(*(c.distinct for c in doc.causes)) if doc.causes else frozenset()
         self._anchors(anchor_texts)
+        # every key some section or root cause gives weight to: other words of a conversation never count
+        self.vocabulary: frozenset[str] = frozenset(postings).union(
+            *(c.weights.keys() for doc in self.docs for c in doc.causes)
+        )
 
     def _causes(self, doc: _Doc, per_cause: list[tuple[dict[str, float], set[str]]]) -> list[_Cause]:
         causes: list[_Cause] = []
@@ -456,6 +461,13 @@ class _Index:
         return found
 
 
+def _sorted_add(negations: list[_Negation], negation: _Negation) -> None:
+    if not negations or negation.at > negations[-1].at:
+        negations.append(negation)
+    else:
+        bisect.insort(negations, negation, key=lambda n: n.at)
+
+
 def _contains(seq: tuple[str, ...], sub: tuple[str, ...]) -> bool:
     n = len(sub)
     return any(seq[i : i + n] == sub for i in range(len(seq) - n + 1))
@@ -463,22 +475,32 @@ def _contains(seq: tuple[str, ...], sub: tuple[str, ...]) -> bool:
 
 # --------------------------------------------------------------------------------------------- session
 
+# Where a message sits in a conversation: (time, key). Messages are ordered by time, then by their key; the
+# engine only ever compares positions, so any time scale works (epoch seconds, or a counter for plain lists).
+Pos = tuple[float, str]
+# A negation scope: (the message it is in, its index there; _ANSWER for "no" answering a question).
+Sid = tuple[Pos, int]
+_ANSWER = 1 << 30
+# A mention of a key: (message, token, weight).
+_At = tuple[Pos, int, float]
+
 
 @dataclass(slots=True)
 class _Mentions:
-    count: float = 0.0
-    at: list[tuple[int, int, float]] = field(default_factory=list)  # (message, token, weight)
+    count: float = 0.0  # sum of the weights of the mentions
+    n: int = 0  # how many (the count is reset to exactly 0 when none is left)
+    at: list[_At] = field(default_factory=list)  # sorted by (message, token)
 
 
 @dataclass(slots=True)
 class _Negation:
-    at: tuple[int, int]  # (message, token)
-    scope: int  # session-wide scope id
+    at: tuple[Pos, int]  # (message, token)
+    scope: Sid
 
 
 @dataclass(slots=True)
 class _ScopeRef:
-    message: int
+    message: Pos
     terms: frozenset[str]
     text: str
 
@@ -488,14 +510,14 @@ class _Scored:
     doc: _Doc
     error_score: float  # terms, with negation applied
     anchor_score: float
-    anchors: list[tuple[float, int, int, float]]  # (strength, anchor, message, fraction), best first
+    anchors: list[tuple[float, int, Pos, float]]  # (strength, anchor, message, fraction), best first
     term_parts: dict[str, float]  # key -> contribution at error level
-    against: list[tuple[int, str]]  # (scope, term) that counted against the error
-    classes: dict[int, int]
+    against: list[tuple[Sid, str]]  # (scope, term) that counted against the error
+    classes: dict[Sid, int]
     causes: list[float] = field(default_factory=list)  # root-cause evidence of each cause
     best_cause: float = 0.0
     cause_parts: list[dict[str, float]] = field(default_factory=list)
-    cause_against: list[list[int]] = field(default_factory=list)  # scope ids
+    cause_against: list[list[Sid]] = field(default_factory=list)  # scope ids
 
     @property
     def base(self) -> float:
@@ -516,112 +538,294 @@ class _Scored:
 
 
 _AFFIRM, _CAUSE, _ERROR, _NONE = 0, 1, 2, 3
+_SAME = 1e-9  # evidence values closer than this are equal (sums kept incrementally differ in the last bits)
+
+
+def _after(mentions: _Mentions | None, at: tuple[Pos, int]) -> float:
+    """Weight of the mentions said after `at` (newest first: usually only a few are)."""
+    if mentions is None:
+        return 0.0
+    total = 0.0
+    for pos, token, weight in reversed(mentions.at):
+        if (pos, token) <= at:
+            break
+        total += weight
+    return total
+
+
+@dataclass(slots=True)
+class _Features:
+    """What one message contributes, computed from its text alone (again when it is retracted: the same text
+    gives the same features)."""
+
+    analysis: Analysis
+    mentions: list[tuple[str, int, float]]  # (key, token, weight), only keys some runbook section has
+    negations: list[tuple[str, int, int]]  # (term, token, scope index) of ruled-out terms
+    anchors: list[tuple[int, float, float]]  # (anchor, fraction, strength)
 
 
 class Session:
-    """One conversation: add messages as they come, ask for suggestions at any time."""
+    """One conversation's evidence, kept up to date message by message.
+
+    A message is added, replaced (an edit) or retracted (a deletion) in time proportional to its own length:
+    what it contributed is kept per message and per term (mention lists, negation scopes, log-string hits, the
+    candidate accumulators), so a retraction takes back exactly what the message added. Ranking reads this state;
+    its cost depends on the runbooks and on the evidence near the end of the conversation, not on its length.
+    The ranking of a session is the ranking of a fresh session fed its live messages in order (a property test
+    holds the two equal), so a session can always be rebuilt from the stored messages.
+
+        session.add(text)                               # the next message of a plain list
+        session.put("C1/1712345678.000100", text, at=1712345678.0001, version=3)   # new or edited (newer wins)
+        session.remove("C1/1712345678.000100", version=4)                           # deleted
+    """
 
     def __init__(self, engine: SuggestionEngine) -> None:
         self._engine = engine
         self._index = engine._index
-        self._messages: list[str] = []
-        self._analyses: list[Analysis] = []
+        self._order: list[Pos] = []  # live messages, oldest first
+        self._text: dict[Pos, str] = {}
+        self._where: dict[str, Pos] = {}  # key -> position of its live text
+        self._version: dict[str, int] = {}  # key -> version applied
+        self._deleted: set[str] = set()
         self._mentions: dict[str, _Mentions] = {}
-        self._negations: dict[str, list[_Negation]] = {}
-        self._scopes: list[_ScopeRef] = []
-        self._anchor_hits: dict[int, tuple[float, int, float]] = {}  # anchor -> (fraction, message, strength)
-        self._acc: dict[int, float] = {}
-        self._doc_anchors: dict[int, list[int]] = {}  # doc -> anchors of it that were matched
-        self._top: dict[int, float] = {}
-        self._floor = 0.0
+        self._negations: dict[str, list[_Negation]] = {}  # term -> ruled-out mentions, sorted by position
+        self._scopes: dict[Sid, _ScopeRef] = {}
+        self._answers: dict[Pos, tuple[Sid, frozenset[str]]] = {}  # "no" answering a question, by answer
+        self._hits: dict[int, dict[Pos, tuple[float, float]]] = {}  # anchor -> message -> (fraction, strength)
+        self._anchor_best: dict[int, tuple[float, Pos, float]] = {}  # anchor -> (fraction, message, strength)
+        self._acc: dict[int, float] = {}  # doc -> evidence of its selective terms (nominates candidates)
+        self._doc_anchors: dict[int, set[int]] = {}  # doc -> anchors of it that were matched
         self._broad: set[str] = set()  # mentioned keys too common to nominate candidates
+        self._counter = 0
 
     @property
     def messages(self) -> tuple[str, ...]:
-        """What was said so far, in order."""
-        return tuple(self._messages)
+        """What is said now, oldest first."""
+        return tuple(self._text[p] for p in self._order)
 
-    # -- adding --------------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._where
+
+    def version(self, key: str) -> int | None:
+        """The version of `key` this session holds (also for a deleted one), or None if it never saw it."""
+        return self._version.get(key)
+
+    # -- adding and retracting -------------------------------------------------------------------------------
 
     def extend(self, messages: Iterable[str]) -> None:
         for message in messages:
             self.add(message)
 
     def add(self, message: str) -> None:
+        """The next message of a conversation given as a plain list."""
+        self._counter += 1
+        key = f"#{self._counter:012d}"
+        self.put(key, message, at=float(self._counter))
+
+    def put(self, key: str, text: str, *, at: float, version: int = 0) -> bool:
+        """Add a message, or replace its text (an edit): a version older than the one held is ignored, and so is
+        anything for a deleted key (a deletion is final, as in Slack). Returns True when the evidence changed."""
+        held = self._version.get(key)
+        if key in self._deleted or (held is not None and version < held):
+            return False
+        self._version[key] = version
+        pos: Pos = (at, key)
+        old = self._where.get(key)
+        if old is not None:
+            if old == pos and self._text[old] == text:
+                return False
+            self._retract(old)
+        self._where[key] = pos
+        self._insert(pos, text)
+        return True
+
+    def remove(self, key: str, *, version: int = 0) -> bool:
+        """Retract a message (deleted, for good): what it said no longer counts. Returns True when the evidence
+        changed."""
+        self._deleted.add(key)
+        self._version[key] = max(version, self._version.get(key, version))
+        pos = self._where.pop(key, None)
+        if pos is None:
+            return False
+        self._retract(pos)
+        return True
+
+    def _features(self, text: str) -> _Features:
         index = self._index
-        m = len(self._messages)
-        self._messages.append(message)
-        analysis = analyze(message)
-        self._analyses.append(analysis)
-        scope_ids: dict[int, int] = {}
+        vocabulary = index.vocabulary
+        analysis = analyze(text)
+        mentions: list[tuple[str, int, float]] = []
+        negations: list[tuple[str, int, int]] = []
         tokens = analysis.tokens
         for ti, token in enumerate(tokens):
             w = token.weight
-            self._mention(token.key, m, ti, w)
+            if token.key in vocabulary:
+                mentions.append((token.key, ti, w))
             if ti + 1 < len(tokens) and tokens[ti + 1].clause == token.clause:
-                self._mention(_pair(token, tokens[ti + 1]), m, ti, BIGRAM_WEIGHT * min(w, tokens[ti + 1].weight))
-            for extra in token.extras:
-                self._mention(extra, m, ti, w)
+                pair = _pair(token, tokens[ti + 1])
+                if pair in vocabulary:
+                    mentions.append((pair, ti, BIGRAM_WEIGHT * min(w, tokens[ti + 1].weight)))
+            mentions.extend((extra, ti, w) for extra in token.extras if extra in vocabulary)
             if token.negated and not token.ruled_out:
-                self._mention(token.term, m, ti, 0.5 * w)
+                if token.term in vocabulary:
+                    mentions.append((token.term, ti, 0.5 * w))
             elif token.ruled_out:
-                sid = scope_ids.get(token.scope)
-                if sid is None:
-                    scope = analysis.scopes[token.scope]
-                    sid = scope_ids[token.scope] = len(self._scopes)
-                    self._scopes.append(_ScopeRef(m, scope.terms, analysis.snippet(scope)))
-                self._negations.setdefault(token.term, []).append(_Negation((m, ti), sid))
-        answer = negative_answer(message)
-        if answer is not None:
-            self._answer_no(m, answer)
+                negations.append((token.term, ti, token.scope))
+        anchors = []
         for aid, fraction in index.match_anchors(analysis):
-            anchor = index.anchors[aid]
-            strength = anchor.quality * fraction * fraction
-            best = self._anchor_hits.get(aid)
-            if best is None:
-                for d in anchor.at_error:
-                    self._doc_anchors.setdefault(d, []).append(aid)
-            if best is None or strength > best[2]:
-                self._anchor_hits[aid] = (fraction, m, strength)
+            anchors.append((aid, fraction, index.anchors[aid].quality * fraction * fraction))
+        return _Features(analysis, mentions, negations, anchors)
 
-    def _answer_no(self, m: int, answer: str) -> None:
-        """ "memory leak?" then "doesn't look like one": what the question asked about is ruled out."""
-        for q in range(m - 1, max(-1, m - 3), -1):
-            asked = [(ti, t) for ti, t in enumerate(self._analyses[q].tokens) if t.weight < 1 and not t.negated]
-            if not asked:
-                continue
-            terms = frozenset(t.term for _, t in asked)
-            sid = len(self._scopes)
-            question = " ".join(self._messages[q].split())
-            self._scopes.append(_ScopeRef(m, terms, f"{question} — {answer}"))
-            for t in sorted(terms):
-                self._negations.setdefault(t, []).append(_Negation((m, -1), sid))
-            return
+    def _insert(self, pos: Pos, text: str) -> None:
+        order = self._order
+        if not order or pos > order[-1]:
+            order.append(pos)
+        else:
+            bisect.insort(order, pos)
+        self._text[pos] = text
+        features = self._features(text)
+        for key, ti, w in features.mentions:
+            self._mention(key, (pos, ti, w), +1)
+        for term, ti, scope in features.negations:
+            sid = (pos, scope)
+            if sid not in self._scopes:
+                ref = features.analysis.scopes[scope]
+                self._scopes[sid] = _ScopeRef(pos, ref.terms, features.analysis.snippet(ref))
+            _sorted_add(self._negations.setdefault(term, []), _Negation((pos, ti), sid))
+        for aid, fraction, strength in features.anchors:
+            self._hit(aid, pos, fraction, strength)
+        self._reanswer(pos)
 
-    def _mention(self, key: str, message: int, token: int, weight: float) -> None:
+    def _retract(self, pos: Pos) -> None:
+        text = self._text[pos]
+        features = self._features(text)
+        self._unanswer(pos)
+        for key, ti, w in features.mentions:
+            self._mention(key, (pos, ti, w), -1)
+        for term, ti, scope in features.negations:
+            negations = self._negations[term]
+            negations.remove(_Negation((pos, ti), (pos, scope)))
+            if not negations:
+                del self._negations[term]
+            self._scopes.pop((pos, scope), None)
+        for aid, _, _ in features.anchors:
+            self._unhit(aid, pos)
+        i = bisect.bisect_left(self._order, pos)
+        del self._order[i]
+        del self._text[pos]
+        self._reanswer_after(i)
+
+    def _mention(self, key: str, at: _At, sign: int) -> None:
         mentions = self._mentions.get(key)
         if mentions is None:
             mentions = self._mentions[key] = _Mentions()
         before = mentions.count
-        mentions.count += weight
-        mentions.at.append((message, token, weight))
+        if sign > 0:
+            mentions.count += at[2]
+            mentions.n += 1
+            if not mentions.at or at > mentions.at[-1]:
+                mentions.at.append(at)
+            else:
+                bisect.insort(mentions.at, at)
+        else:
+            mentions.n -= 1
+            mentions.at.remove(at)
+            mentions.count = mentions.count - at[2] if mentions.n else 0.0
+            if not mentions.n:
+                del self._mentions[key]
         postings = self._index.postings.get(key)
         if not postings:
             return
         if len(postings) > SELECTIVE_DF:
-            self._broad.add(key)
+            if mentions.n:
+                self._broad.add(key)
+            else:
+                self._broad.discard(key)
             return
         delta = _sat(mentions.count) - _sat(before)
-        acc, top = self._acc, self._top
+        acc = self._acc
         for doc, w in postings:
             value = acc.get(doc, 0.0) + w * delta
-            acc[doc] = value
-            if doc in top or value > self._floor:
-                top[doc] = value
-        if len(top) > 2 * CANDIDATES:
-            kept = heapq.nlargest(CANDIDATES, top.items(), key=lambda item: (item[1], -item[0]))
-            self._top = dict(kept)
-            self._floor = kept[-1][1]
+            if value > _SAME:
+                acc[doc] = value
+            else:
+                acc.pop(doc, None)
+
+    def _hit(self, aid: int, pos: Pos, fraction: float, strength: float) -> None:
+        hits = self._hits.get(aid)
+        if hits is None:
+            hits = self._hits[aid] = {}
+            for d in self._index.anchors[aid].at_error:
+                self._doc_anchors.setdefault(d, set()).add(aid)
+        hits[pos] = (fraction, strength)
+        best = self._anchor_best.get(aid)
+        if best is None or strength > best[2] or (strength == best[2] and pos < best[1]):
+            self._anchor_best[aid] = (fraction, pos, strength)
+
+    def _unhit(self, aid: int, pos: Pos) -> None:
+        hits = self._hits[aid]
+        del hits[pos]
+        if hits:
+            if self._anchor_best[aid][1] == pos:  # the best one went: the strongest left, the earliest of equals
+                p, (fraction, strength) = min(hits.items(), key=lambda item: (-item[1][1], item[0]))
+                self._anchor_best[aid] = (fraction, p, strength)
+            return
+        del self._hits[aid]
+        del self._anchor_best[aid]
+        for d in self._index.anchors[aid].at_error:
+            anchors = self._doc_anchors[d]
+            anchors.discard(aid)
+            if not anchors:
+                del self._doc_anchors[d]
+
+    # -- "memory leak?" ... "doesn't look like one" --------------------------------------------------------
+
+    def _reanswer(self, pos: Pos) -> None:
+        """A message at `pos` came: it may answer a question, and the next two messages may now answer it."""
+        i = bisect.bisect_left(self._order, pos)
+        for j in range(i, min(i + 3, len(self._order))):
+            self._unanswer(self._order[j])
+            self._answer(j)
+
+    def _reanswer_after(self, i: int) -> None:
+        """The message that was at index `i` went: the next two messages look back at other questions now."""
+        for j in range(i, min(i + 2, len(self._order))):
+            self._unanswer(self._order[j])
+            self._answer(j)
+
+    def _answer(self, j: int) -> None:
+        """What the question one or two messages earlier asked about is ruled out by a "no" at index `j`."""
+        pos = self._order[j]
+        answer = negative_answer(self._text[pos])
+        if answer is None:
+            return
+        for q in range(j - 1, max(-1, j - 3), -1):
+            asked = [t for t in analyze(self._text[self._order[q]]).tokens if t.weight < 1 and not t.negated]
+            if not asked:
+                continue
+            terms = frozenset(t.term for t in asked)
+            sid: Sid = (pos, _ANSWER)
+            question = " ".join(self._text[self._order[q]].split())
+            self._scopes[sid] = _ScopeRef(pos, terms, f"{question} — {answer}")
+            for t in terms:
+                _sorted_add(self._negations.setdefault(t, []), _Negation((pos, -1), sid))
+            self._answers[pos] = (sid, terms)
+            return
+
+    def _unanswer(self, pos: Pos) -> None:
+        found = self._answers.pop(pos, None)
+        if found is None:
+            return
+        sid, terms = found
+        for t in terms:
+            negations = self._negations[t]
+            negations.remove(_Negation((pos, -1), sid))
+            if not negations:
+                del self._negations[t]
+        del self._scopes[sid]
 
     # -- ranking -------------------------------------------------------------------------------------------
 
@@ -634,7 +838,7 @@ class Session:
         return self._ranked(top, None)
 
     def _ranked(self, top: int, threshold: float | None) -> list[Suggestion]:
-        if top <= 0 or not self._messages:
+        if top <= 0 or not self._order:
             return []
         scored = self._score_errors()
         beta = self._engine._beta
@@ -643,17 +847,19 @@ class Session:
             for ci, cause in enumerate(s.doc.error.root_causes):
                 raw, score = s.raw(ci), s.score(ci, beta)
                 if raw > 0 and (threshold is None or score >= threshold):
-                    key = (-round(score, 12), -round(raw, 9), s.doc.runbook.path, s.doc.position, cause.number)
+                    key = (-round(score, 9), -round(raw, 9), s.doc.runbook.path, s.doc.position, cause.number)
                     triples.append((*key, si, ci))
         triples.sort()
         return [self._suggestion(scored[si], ci, scored) for *_, si, ci in triples[:top]]
 
     def _candidates(self) -> list[int]:
-        docs = set(self._top)
+        """The docs with the most selective-term evidence, and every doc a log string of it was matched for."""
+        best = heapq.nlargest(2 * CANDIDATES, ((round(v, 9), -d) for d, v in self._acc.items()))
+        docs = {-nd for _, nd in best}
         docs.update(self._doc_anchors)
         return sorted(docs)
 
-    def _classify(self, doc: _Doc, sid: int) -> int:
+    def _classify(self, doc: _Doc, sid: Sid) -> int:
         """How a ruled-out scope bears on an error: not at all, on one of its causes, or on the error."""
         terms = self._scopes[sid].terms
         if any(NEGATED + t in doc.affirm for t in terms):
@@ -674,48 +880,50 @@ class Session:
             score = self._acc.get(d, 0.0)
             for key in sorted(weights.keys() & self._broad):
                 score += weights[key] * _sat(mentions[key].count)
-            classes: dict[int, int] = {}
-            against: list[tuple[int, str]] = []
+            classes: dict[Sid, int] = {}
+            against: list[tuple[Sid, str]] = []
             parts: dict[str, float] = {}
             for term in sorted(weights.keys() & self._negations.keys()):
                 last: _Negation | None = None
-                for n in self._negations[term]:
+                for n in reversed(self._negations[term]):  # the latest ruling-out of this error
                     cls = classes.get(n.scope)
                     if cls is None:
                         cls = classes[n.scope] = self._classify(doc, n.scope)
-                    if cls == _ERROR and (last is None or n.at > last.at):
+                    if cls == _ERROR:
                         last = n
+                        break
                 if last is None:
                     continue
                 w = weights[term]
                 said = mentions.get(term)
                 total = said.count if said else 0.0
-                after = sum(x[2] for x in said.at if (x[0], x[1]) > last.at) if said else 0.0
+                after = _after(said, last.at)
                 score -= w * (_sat(total) - _sat(after))  # a later ruling-out cancels what was said before
                 if after == 0:
                     score -= NEG_ERROR * w
                     against.append((last.scope, term))
                     parts[term] = -NEG_ERROR * w
+            best = self._anchor_best
             anchors = sorted(
                 (
                     (
-                        self._anchor_hits[aid][2] * (1.0 if index.anchors[aid].at_error[d] else CAUSE_ANCHOR_AT_ERROR),
+                        best[aid][2] * (1.0 if index.anchors[aid].at_error[d] else CAUSE_ANCHOR_AT_ERROR),
                         aid,
-                        self._anchor_hits[aid][1],
-                        self._anchor_hits[aid][0],
+                        best[aid][1],
+                        best[aid][0],
                     )
                     for aid in self._doc_anchors.get(d, ())
                 ),
                 key=lambda a: (-a[0], a[1]),
             )
-            unique: dict[str, tuple[float, int, int, float]] = {}  # a name matched whole and without "Error": once
+            unique: dict[str, tuple[float, int, Pos, float]] = {}  # a name matched whole and without "Error": once
             for a in anchors:
                 unique.setdefault(index.anchors[a[1]].text, a)
             anchors = list(unique.values())
             anchor_score = sum(a[0] * 0.5**i for i, a in enumerate(anchors))
             results.append(_Scored(doc, score, anchor_score, anchors, parts, against, classes))
-        results.sort(key=lambda s: (-s.base, s.doc.index))
-        floor = results[0].base * CAUSE_CANDIDATE_SHARE if results else 0.0
+        results.sort(key=lambda s: (-round(s.base, 9), s.doc.index))
+        floor = results[0].base * CAUSE_CANDIDATE_SHARE - _SAME if results else 0.0
         chosen = [s for s in results[:CAUSE_CANDIDATES] if s.base >= floor]
         for s in chosen:
             self._score_causes(s)
@@ -726,10 +934,10 @@ class Session:
         mentions, negations = self._mentions, self._negations
         for cause in doc.causes:
             parts: dict[str, float] = {}
-            against: list[int] = []
+            against: list[Sid] = []
             covered: set[str] = set()  # words of a log string that matched: the log string counts for them
             for aid, distinct in sorted(cause.anchors.items()):
-                hit = self._anchor_hits.get(aid)
+                hit = self._anchor_best.get(aid)
                 if hit is not None and distinct > 0:
                     parts[f"#{aid}"] = min(TERM_CAP, W_ANCHOR * hit[2] * distinct)
                     keys = self._index.anchors[aid].keys
@@ -746,7 +954,7 @@ class Session:
                 negs = negations.get(key)
                 if negs:
                     last: _Negation | None = None
-                    for n in negs:
+                    for n in reversed(negs):  # the latest ruling-out that bears on this cause
                         cls = s.classes.get(n.scope)
                         if cls is None:
                             cls = s.classes[n.scope] = self._classify(doc, n.scope)
@@ -754,10 +962,10 @@ class Session:
                             NEGATED + t in cause.neg_keys for t in self._scopes[n.scope].terms
                         ):
                             continue  # not about this error, or this cause says the same thing negatively
-                        if last is None or n.at > last.at:
-                            last = n
+                        last = n
+                        break
                     if last is not None:
-                        count = sum(x[2] for x in said.at if (x[0], x[1]) > last.at) if said else 0.0
+                        count = _after(said, last.at)
                         if count == 0:
                             parts[key] = -NEG_CAUSE * w
                             against.append(last.scope)
@@ -773,19 +981,19 @@ class Session:
 
     # -- explaining ----------------------------------------------------------------------------------------
 
-    def _excerpt(self, message: int, start: int = 0) -> str:
-        text = " ".join(self._messages[message].split())
+    def _excerpt(self, message: Pos, start: int = 0) -> str:
+        text = " ".join(self._text[message].split())
         if len(text) <= EXCERPT:
             return text
         begin = max(0, min(start - 30, len(text) - EXCERPT))
         cut = text[begin : begin + EXCERPT].strip()
         return ("…" if begin else "") + cut + ("…" if begin + EXCERPT < len(text) else "")
 
-    def _surface(self, key: str) -> tuple[int, str, int]:
+    def _surface(self, key: str) -> tuple[Pos, str, int]:
         """(message, words as written, offset) of the latest mention of a key."""
         mentions = self._mentions[key]
         message, token, _ = mentions.at[-1]
-        analysis = self._analyses[message]
+        analysis = analyze(self._text[message])
         tok = analysis.tokens[token]
         if tok.negated and key.startswith(NEGATED):  # said negatively: quote the negation ("traffic is flat")
             surface = analysis.snippet(analysis.scopes[tok.scope])
@@ -810,8 +1018,8 @@ class Session:
     def _evidence(self, s: _Scored, ci: int) -> list[str]:
         """What was said that supports this triple, strongest first: log strings and names, then words."""
         doc, cause = s.doc, s.doc.error.root_causes[ci]
-        items: list[tuple[float, int, str]] = []
-        anchored: set[int] = set()
+        items: list[tuple[float, Pos, str]] = []
+        anchored: set[Pos] = set()
         for strength, aid, message, fraction in s.anchors:
             anchor = self._index.anchors[aid]
             kind = "error name" if any(dd == doc.index and o == -2 for dd, o in anchor.owners) else "log string"
@@ -829,7 +1037,7 @@ class Session:
             if key in self._mentions and value > 0:
                 weight[key] = weight.get(key, 0.0) + W_CAUSE * value
                 specific.add(key)
-        groups: dict[tuple[int, bool], list[tuple[float, str, int]]] = {}
+        groups: dict[tuple[Pos, bool], list[tuple[float, str, int]]] = {}
         strongest = heapq.nsmallest(EVIDENCE_TERMS, ((-v, k) for k, v in weight.items() if v > 0.1))
         for minus, key in strongest:
             value = -minus
@@ -944,15 +1152,14 @@ class SuggestionEngine:
         messages = list(messages)
         best: Session | None = None
         for session in self._sessions:
-            said = session._messages
-            n = len(said)
-            if n <= len(messages) and (best is None or n > len(best._messages)) and messages[:n] == said:
+            n = len(session)
+            if n <= len(messages) and (best is None or n > len(best)) and messages[:n] == list(session.messages):
                 best = session
         if best is None:
             best = Session(self)
         else:
             self._sessions.remove(best)
-        best.extend(messages[len(best._messages) :])
+        best.extend(messages[len(best) :])
         self._sessions.append(best)
         if len(self._sessions) > 32:
             del self._sessions[0]
