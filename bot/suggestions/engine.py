@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -461,13 +462,6 @@ class _Index:
         return found
 
 
-def _sorted_add(negations: list[_Negation], negation: _Negation) -> None:
-    if not negations or negation.at > negations[-1].at:
-        negations.append(negation)
-    else:
-        bisect.insort(negations, negation, key=lambda n: n.at)
-
-
 def _contains(seq: tuple[str, ...], sub: tuple[str, ...]) -> bool:
     n = len(sub)
     return any(seq[i : i + n] == sub for i in range(len(seq) - n + 1))
@@ -490,6 +484,7 @@ class _Mentions:
     count: float = 0.0  # sum of the weights of the mentions
     n: int = 0  # how many (the count is reset to exactly 0 when none is left)
     at: list[_At] = field(default_factory=list)  # sorted by (message, token)
+    epoch: int = 0  # changes whenever `at` changes other than by a mention after all the others
 
 
 @dataclass(slots=True)
@@ -513,7 +508,6 @@ class _Scored:
     anchors: list[tuple[float, int, Pos, float]]  # (strength, anchor, message, fraction), best first
     term_parts: dict[str, float]  # key -> contribution at error level
     against: list[tuple[Sid, str]]  # (scope, term) that counted against the error
-    classes: dict[Sid, int]
     causes: list[float] = field(default_factory=list)  # root-cause evidence of each cause
     best_cause: float = 0.0
     cause_parts: list[dict[str, float]] = field(default_factory=list)
@@ -539,18 +533,6 @@ class _Scored:
 
 _AFFIRM, _CAUSE, _ERROR, _NONE = 0, 1, 2, 3
 _SAME = 1e-9  # evidence values closer than this are equal (sums kept incrementally differ in the last bits)
-
-
-def _after(mentions: _Mentions | None, at: tuple[Pos, int]) -> float:
-    """Weight of the mentions said after `at` (newest first: usually only a few are)."""
-    if mentions is None:
-        return 0.0
-    total = 0.0
-    for pos, token, weight in reversed(mentions.at):
-        if (pos, token) <= at:
-            break
-        total += weight
-    return total
 
 
 @dataclass(slots=True)
@@ -597,6 +579,14 @@ class Session:
         self._doc_anchors: dict[int, set[int]] = {}  # doc -> anchors of it that were matched
         self._broad: set[str] = set()  # mentioned keys too common to nominate candidates
         self._counter = 0
+        # Ranking looks for the latest ruling-out of a term that bears on an error (or a cause), and for what was
+        # said after it. Conversations grow at the end, so each answer is kept with how far the list was read:
+        # the next ranking reads only what came since, unless the list changed elsewhere (a new epoch).
+        self._epoch = 0
+        self._neg_epoch: dict[str, int] = {}  # term -> epoch of its negation list
+        self._latest: dict[tuple[Any, ...], tuple[int, int, _Negation | None]] = {}
+        self._said_after: dict[tuple[str, tuple[Pos, int]], tuple[int, int, float]] = {}
+        self._classes: dict[tuple[int, Sid], tuple[_ScopeRef, int]] = {}  # (doc, scope) -> how it bears on the error
 
     @property
     def messages(self) -> tuple[str, ...]:
@@ -694,7 +684,7 @@ class Session:
             if sid not in self._scopes:
                 ref = features.analysis.scopes[scope]
                 self._scopes[sid] = _ScopeRef(pos, ref.terms, features.analysis.snippet(ref))
-            _sorted_add(self._negations.setdefault(term, []), _Negation((pos, ti), sid))
+            self._negate(term, _Negation((pos, ti), sid))
         for aid, fraction, strength in features.anchors:
             self._hit(aid, pos, fraction, strength)
         self._reanswer(pos)
@@ -706,10 +696,7 @@ class Session:
         for key, ti, w in features.mentions:
             self._mention(key, (pos, ti, w), -1)
         for term, ti, scope in features.negations:
-            negations = self._negations[term]
-            negations.remove(_Negation((pos, ti), (pos, scope)))
-            if not negations:
-                del self._negations[term]
+            self._unnegate(term, _Negation((pos, ti), (pos, scope)))
             self._scopes.pop((pos, scope), None)
         for aid, _, _ in features.anchors:
             self._unhit(aid, pos)
@@ -721,7 +708,7 @@ class Session:
     def _mention(self, key: str, at: _At, sign: int) -> None:
         mentions = self._mentions.get(key)
         if mentions is None:
-            mentions = self._mentions[key] = _Mentions()
+            mentions = self._mentions[key] = _Mentions(epoch=self._next_epoch())
         before = mentions.count
         if sign > 0:
             mentions.count += at[2]
@@ -730,9 +717,11 @@ class Session:
                 mentions.at.append(at)
             else:
                 bisect.insort(mentions.at, at)
+                mentions.epoch = self._next_epoch()
         else:
             mentions.n -= 1
             mentions.at.remove(at)
+            mentions.epoch = self._next_epoch()
             mentions.count = mentions.count - at[2] if mentions.n else 0.0
             if not mentions.n:
                 del self._mentions[key]
@@ -811,7 +800,7 @@ class Session:
             question = " ".join(self._text[self._order[q]].split())
             self._scopes[sid] = _ScopeRef(pos, terms, f"{question} — {answer}")
             for t in terms:
-                _sorted_add(self._negations.setdefault(t, []), _Negation((pos, -1), sid))
+                self._negate(t, _Negation((pos, -1), sid))
             self._answers[pos] = (sid, terms)
             return
 
@@ -821,11 +810,77 @@ class Session:
             return
         sid, terms = found
         for t in terms:
-            negations = self._negations[t]
-            negations.remove(_Negation((pos, -1), sid))
-            if not negations:
-                del self._negations[t]
+            self._unnegate(t, _Negation((pos, -1), sid))
         del self._scopes[sid]
+
+    # -- the latest ruling-out, and what was said since ----------------------------------------------------
+
+    def _next_epoch(self) -> int:
+        self._epoch += 1
+        return self._epoch
+
+    def _negate(self, term: str, negation: _Negation) -> None:
+        negations = self._negations.setdefault(term, [])
+        if negations and negation.at < negations[-1].at:
+            bisect.insort(negations, negation, key=lambda n: n.at)
+            self._neg_epoch[term] = self._next_epoch()
+        else:
+            negations.append(negation)
+
+    def _unnegate(self, term: str, negation: _Negation) -> None:
+        negations = self._negations[term]
+        negations.remove(negation)
+        if not negations:
+            del self._negations[term]
+        self._neg_epoch[term] = self._next_epoch()
+
+    def _latest_negation(self, key: tuple[Any, ...], term: str, bears: Callable[[_Negation], bool]) -> _Negation | None:
+        """The latest ruling-out of `term` that `bears` on what `key` names (reading only what is new since the
+        last time it was asked)."""
+        negations = self._negations.get(term)
+        if not negations:
+            return None
+        epoch = self._neg_epoch.get(term, 0)
+        start, last = 0, None
+        cached = self._latest.get(key)
+        if cached is not None and cached[0] == epoch:
+            start, last = cached[1], cached[2]
+        for i in range(len(negations) - 1, start - 1, -1):
+            if bears(negations[i]):
+                last = negations[i]
+                break
+        self._latest[key] = (epoch, len(negations), last)
+        return last
+
+    def _after(self, key: str, at: tuple[Pos, int]) -> float:
+        """Weight of the mentions of `key` said after `at`."""
+        said = self._mentions.get(key)
+        if said is None:
+            return 0.0
+        mentions = said.at
+        cached = self._said_after.get((key, at))
+        if cached is not None and cached[0] == said.epoch:
+            total = cached[2]
+            for pos, token, weight in mentions[cached[1] :]:
+                if (pos, token) > at:
+                    total += weight
+        else:
+            total = 0.0
+            for pos, token, weight in reversed(mentions):
+                if (pos, token) <= at:
+                    break
+                total += weight
+        self._said_after[(key, at)] = (said.epoch, len(mentions), total)
+        return total
+
+    def _class(self, doc: _Doc, sid: Sid) -> int:
+        scope = self._scopes[sid]
+        known = self._classes.get((doc.index, sid))
+        if known is not None and known[0] is scope:  # (an edited message has new scopes at the same place)
+            return known[1]
+        cls = self._classify(doc, sid)
+        self._classes[(doc.index, sid)] = (scope, cls)
+        return cls
 
     # -- ranking -------------------------------------------------------------------------------------------
 
@@ -880,24 +935,16 @@ class Session:
             score = self._acc.get(d, 0.0)
             for key in sorted(weights.keys() & self._broad):
                 score += weights[key] * _sat(mentions[key].count)
-            classes: dict[Sid, int] = {}
             against: list[tuple[Sid, str]] = []
             parts: dict[str, float] = {}
             for term in sorted(weights.keys() & self._negations.keys()):
-                last: _Negation | None = None
-                for n in reversed(self._negations[term]):  # the latest ruling-out of this error
-                    cls = classes.get(n.scope)
-                    if cls is None:
-                        cls = classes[n.scope] = self._classify(doc, n.scope)
-                    if cls == _ERROR:
-                        last = n
-                        break
+                last = self._latest_negation((d, term), term, partial(self._against_error, doc))
                 if last is None:
                     continue
                 w = weights[term]
                 said = mentions.get(term)
                 total = said.count if said else 0.0
-                after = _after(said, last.at)
+                after = self._after(term, last.at)
                 score -= w * (_sat(total) - _sat(after))  # a later ruling-out cancels what was said before
                 if after == 0:
                     score -= NEG_ERROR * w
@@ -921,7 +968,7 @@ class Session:
                 unique.setdefault(index.anchors[a[1]].text, a)
             anchors = list(unique.values())
             anchor_score = sum(a[0] * 0.5**i for i, a in enumerate(anchors))
-            results.append(_Scored(doc, score, anchor_score, anchors, parts, against, classes))
+            results.append(_Scored(doc, score, anchor_score, anchors, parts, against))
         results.sort(key=lambda s: (-round(s.base, 9), s.doc.index))
         floor = results[0].base * CAUSE_CANDIDATE_SHARE - _SAME if results else 0.0
         chosen = [s for s in results[:CAUSE_CANDIDATES] if s.base >= floor]
@@ -932,7 +979,7 @@ class Session:
     def _score_causes(self, s: _Scored) -> None:
         doc = s.doc
         mentions, negations = self._mentions, self._negations
-        for cause in doc.causes:
+        for ci, cause in enumerate(doc.causes):
             parts: dict[str, float] = {}
             against: list[Sid] = []
             covered: set[str] = set()  # words of a log string that matched: the log string counts for them
@@ -951,21 +998,10 @@ class Session:
                 w = weights[key]
                 said = mentions.get(key)
                 count = said.count if said else 0.0
-                negs = negations.get(key)
-                if negs:
-                    last: _Negation | None = None
-                    for n in reversed(negs):  # the latest ruling-out that bears on this cause
-                        cls = s.classes.get(n.scope)
-                        if cls is None:
-                            cls = s.classes[n.scope] = self._classify(doc, n.scope)
-                        if cls not in (_CAUSE, _ERROR) or any(
-                            NEGATED + t in cause.neg_keys for t in self._scopes[n.scope].terms
-                        ):
-                            continue  # not about this error, or this cause says the same thing negatively
-                        last = n
-                        break
+                if key in negations:
+                    last = self._latest_negation((doc.index, ci, key), key, partial(self._bears, doc, cause))
                     if last is not None:
-                        count = _after(said, last.at)
+                        count = self._after(key, last.at)
                         if count == 0:
                             parts[key] = -NEG_CAUSE * w
                             against.append(last.scope)
@@ -980,6 +1016,16 @@ class Session:
         s.best_cause = max(s.causes, default=0.0)
 
     # -- explaining ----------------------------------------------------------------------------------------
+
+    def _against_error(self, doc: _Doc, negation: _Negation) -> bool:
+        return self._class(doc, negation.scope) == _ERROR
+
+    def _bears(self, doc: _Doc, cause: _Cause, negation: _Negation) -> bool:
+        """Does a ruling-out count against this cause? Not when it is not about its error, or when the cause says
+        the same thing negatively ("traffic is normal")."""
+        if self._class(doc, negation.scope) not in (_CAUSE, _ERROR):
+            return False
+        return not any(NEGATED + t in cause.neg_keys for t in self._scopes[negation.scope].terms)
 
     def _excerpt(self, message: Pos, start: int = 0) -> str:
         text = " ".join(self._text[message].split())
