@@ -2,7 +2,7 @@ from .database import Database, create_engine, is_sqlite
 from .reports import ReportStore, StoredReport
 from .repository import AuditEntry, IncidentStore, NewIncident, SetupState
 from .suggestions import SuggestionRecord, SuggestionStore
-from .timeline import NewEntry, TimelineStore
+from .timeline import NewEntry, Said, Seen, TimelineStore
 from .writer import TimelineWriter
 
 __all__ = [
@@ -12,6 +12,8 @@ __all__ = [
     "NewEntry",
     "NewIncident",
     "ReportStore",
+    "Said",
+    "Seen",
     "SetupState",
     "StoredReport",
     "SuggestionRecord",

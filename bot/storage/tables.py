@@ -6,10 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -141,7 +143,10 @@ class MessageRow(Base):
     its edit or its deletion arrives, there is one row."""
 
     __tablename__ = "messages"
-    __table_args__ = (UniqueConstraint("channel_id", "ts"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "ts"),
+        Index("ix_messages_incident_id_revision", "incident_id", "revision"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -162,6 +167,8 @@ class MessageRow(Base):
     files: Mapped[str | None] = mapped_column(Text)  # JSON: [{"name", "type", "permalink"}]
     permalink: Mapped[str | None] = mapped_column(Text)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # Larger with every write, in commit order (set by the database: migrations/versions/0006_revisions.py).
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", index=True)
 
 
 class MarkRow(Base):
@@ -187,7 +194,10 @@ class TimelineEntryRow(Base):
     the "Add to incident timeline" shortcut (from any channel)."""
 
     __tablename__ = "timeline_entries"
-    __table_args__ = (UniqueConstraint("incident_id", "request_key"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "request_key"),
+        Index("ix_timeline_entries_incident_id_revision", "incident_id", "revision"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -202,6 +212,7 @@ class TimelineEntryRow(Base):
     permalink: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     request_key: Mapped[str | None] = mapped_column(String(255))
+    revision: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", index=True)
 
 
 class HandledRequestRow(Base):

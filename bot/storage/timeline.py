@@ -32,6 +32,25 @@ class NewEntry:
     request_key: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A change to what was said in an incident: a message (new, edited or deleted) or a note, at a revision."""
+
+    key: str  # "channel/ts" for a message, "entry/id" for a note or a shortcut entry
+    at: datetime
+    text: str
+    gone: bool  # deleted
+    revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """How far an incident's conversation was read: the largest revision of each table."""
+
+    messages: int = 0
+    entries: int = 0
+
+
 def _files(raw: str | None) -> tuple[Attachment, ...]:
     if not raw:
         return ()
@@ -69,6 +88,37 @@ class TimelineStore:
             select(MessageRow.id).where(MessageRow.channel_id == channel_id, MessageRow.ts == ts)
         )
         return found is not None
+
+    async def said_since(self, incident_id: int, seen: Seen, limit: int = 5000) -> tuple[list[Said], Seen]:
+        """What was said, edited or deleted in the incident after `seen` (at most `limit` rows of each table, in
+        revision order), and how far that reads. Revisions grow in commit order (migration 0006), so reading on
+        from the returned `Seen` misses nothing, on any replica."""
+        rows = await self._session.execute(
+            select(
+                MessageRow.channel_id,
+                MessageRow.ts,
+                MessageRow.posted_at,
+                MessageRow.text,
+                MessageRow.deleted_at,
+                MessageRow.revision,
+            )
+            .where(MessageRow.incident_id == incident_id, MessageRow.revision > seen.messages)
+            .order_by(MessageRow.revision)
+            .limit(limit)
+        )
+        said = [
+            Said(f"{channel}/{ts}", posted_at, text or "", deleted_at is not None, revision)
+            for channel, ts, posted_at, text, deleted_at, revision in rows
+        ]
+        messages = said[-1].revision if said else seen.messages
+        entry_rows = await self._session.execute(
+            select(TimelineEntryRow.id, TimelineEntryRow.at, TimelineEntryRow.text, TimelineEntryRow.revision)
+            .where(TimelineEntryRow.incident_id == incident_id, TimelineEntryRow.revision > seen.entries)
+            .order_by(TimelineEntryRow.revision)
+            .limit(limit)
+        )
+        entries = [Said(f"entry/{id_}", at, text or "", False, revision) for id_, at, text, revision in entry_rows]
+        return said + entries, Seen(messages, entries[-1].revision if entries else seen.entries)
 
     async def message_count(self, incident_id: int) -> int:
         count = await self._session.scalar(

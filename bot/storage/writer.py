@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import and_, delete, func, or_
+from sqlalchemy import and_, delete, func, or_, text
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -33,6 +33,9 @@ from .sink import open_sink
 from .tables import MarkRow, MessageRow
 
 log = logging.getLogger(__name__)
+
+# The advisory lock that orders revisions on PostgreSQL (migrations/versions/0006_revisions.py).
+REVISION_LOCK = 0x1B0_4E71
 
 _Pending = tuple[Capture, "asyncio.Future[bool]"]
 
@@ -185,6 +188,10 @@ class TimelineWriter:
         others = [(n, c) for n, c in enumerate(captures) if not isinstance(c, ChannelMessage)]
         if others:
             async with self._db.engine.begin() as conn:
+                if conn.dialect.name == "postgresql" and any(not isinstance(c, Marked | Unmarked) for _, c in others):
+                    # Message writes hold the revision lock until they commit (migration 0006); taking it first,
+                    # before any row lock, means two of these transactions can never wait on each other.
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REVISION_LOCK})
                 for n, capture in others:
                     results[n] = await _apply_one(conn, capture)
         # New messages go last and on their own road (see sink.py): edits and deletions upsert, so whichever of
