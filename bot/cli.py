@@ -181,6 +181,8 @@ async def _report(config: Config, public_id: str, fmt: str) -> str | None:
         except UserError as e:
             print(f"incident-bot: {e}", file=sys.stderr)
             return None
+        finally:
+            suggestions.release()
     finally:
         await db.dispose()
     return text

@@ -2,27 +2,35 @@
 crosses the engine's threshold or the top root cause changes, at most one per interval, never one that people
 dismissed. Accepting one stores it as the incident's root cause (the report uses it).
 
-The engine (bot/suggestions/) is pure; this service feeds it the captured messages and talks to Slack."""
+The engine (bot/suggestions/) is pure; this service feeds it what was said and talks to Slack. Each active
+incident has its evidence state (an engine `Session`) in memory, kept in step with the database by reading on
+from the last revision it saw (migration 0006): new, edited and deleted messages and notes, whichever replica
+stored them. A state missing (after a restart, on another replica, after the runbooks changed) is rebuilt the same
+way, from revision 0. Every piece of the engine's CPU work (index builds, state updates, ranking) runs in one
+worker thread (`EngineWorker`), never on the event loop; nothing Slack is waiting for ever waits on it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from bot.config import Config
 from bot.domain.incident import Incident
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
-from bot.storage import AuditEntry, Database, SuggestionRecord
+from bot.storage import AuditEntry, Database, Said, Seen, SuggestionRecord
 
 from .errors import AlreadyHandled, UserError
 from .timeline import Background
 
 if TYPE_CHECKING:
-    from bot.suggestions.engine import RunbookLibrary, Suggestion
+    from bot.suggestions.engine import RunbookLibrary, Session, Suggestion, SuggestionEngine
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +41,55 @@ SETTLE_SECONDS = 0.2
 # yet tells its causes apart; posting then would name one of them at random. (On the evaluation set, correct
 # conversations separate by 0.33 or more; a conversation that has only the error's symptoms, by less than 0.2.)
 SEPARATION = 0.25
+# Rows read from the database at a time while catching up (a rebuild of a 30,000-message incident reads 60 of
+# these, each a few milliseconds of the event loop, with the engine's work on them in the worker).
+READ_BATCH = 500
+# Incidents whose evidence is kept in memory (the least recently ranked is dropped; it is rebuilt when needed).
+KEPT_INCIDENTS = 64
+# Jobs that may wait for the worker; more wait to be queued (each incident has at most one re-rank at a time).
+WORKER_QUEUE = 16
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class EngineWorker:
+    """One thread for the engine's CPU work, so that the event loop (and every Slack request) never waits on it.
+    At most `queue` jobs are queued at a time; callers beyond that wait their turn before queuing."""
+
+    def __init__(self, queue: int = WORKER_QUEUE) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suggestions")
+        self._slots = asyncio.Semaphore(queue)
+        self.jobs = 0
+
+    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        async with self._slots:
+            self.jobs += 1
+            return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(slots=True)
+class Evidence:
+    """An incident's evidence state: the engine session, and how far the database was read into it."""
+
+    engine: SuggestionEngine
+    session: Session
+    seen: Seen = field(default_factory=Seen)
+
+    def apply(self, said: Sequence[Said]) -> None:
+        """(In the worker.) New, edited and deleted messages and notes, in revision order."""
+        for change in said:
+            if change.gone:
+                self.session.remove(change.key, version=change.revision)
+            else:
+                self.session.put(change.key, change.text, at=change.at.timestamp(), version=change.revision)
 
 
 class SuggestionService:
@@ -58,12 +111,16 @@ class SuggestionService:
         self._running: set[int] = set()
         self._dirty: set[int] = set()
         self._later: dict[int, asyncio.TimerHandle] = {}
+        self._worker: EngineWorker | None = None
+        self._closing = False
+        self._evidence: OrderedDict[int, Evidence] = OrderedDict()
+        self._locks: dict[int, asyncio.Lock] = {}
 
     # -- re-ranking as people talk ---------------------------------------------------------------------------
 
     def nudge(self, incident_id: int) -> None:
         """New words in the incident channel: re-rank soon (at most one re-rank per incident at a time)."""
-        if not self._config.suggestions.enabled:
+        if not self._config.suggestions.enabled or self._closing:
             return
         self._dirty.add(incident_id)
         if incident_id in self._running:
@@ -90,26 +147,68 @@ class SuggestionService:
         self.nudge(incident_id)
 
     def close(self) -> None:
+        """No more re-ranking is started (what runs finishes: wait for the background, then `release()`)."""
+        self._closing = True
         for timer in self._later.values():
             timer.cancel()
         self._later.clear()
 
-    async def _conversation(self, incident: Incident) -> list[str]:
-        async with self._db.timeline() as store:
-            entries = await store.messages(incident.id)
-            notes = await store.entries(incident.id)
-        said = [e for e in entries if not e.deleted and e.text] + [n for n in notes if n.text]
-        return [e.text for e in sorted(said, key=lambda e: e.at)]
+    def release(self) -> None:
+        """Stop the worker and forget the evidence kept in memory."""
+        self._closing = True
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+        self._evidence.clear()
+
+    @property
+    def worker(self) -> EngineWorker:
+        if self._worker is None:
+            self._worker = EngineWorker()
+        return self._worker
+
+    async def engine(self) -> SuggestionEngine:
+        """The engine for the runbooks as they are now (looked at, and re-indexed when changed, in the worker)."""
+        return await self.worker.run(self._library.engine)
+
+    async def _rank(self, incident: Incident, top: int) -> tuple[list[Suggestion], float]:
+        """The incident's ranking, from its evidence state brought up to date with the database."""
+        lock = self._locks.setdefault(incident.id, asyncio.Lock())
+        async with lock:  # one catch-up per incident at a time (several could read the same rows twice)
+            engine = await self.engine()
+            evidence = self._evidence.get(incident.id)
+            if evidence is None or evidence.engine is not engine:  # new here, or the runbooks changed: rebuild
+                evidence = Evidence(engine, engine.session())
+            self._evidence[incident.id] = evidence
+            self._evidence.move_to_end(incident.id)
+            while len(self._evidence) > KEPT_INCIDENTS:
+                self._evidence.popitem(last=False)
+            while True:
+                async with self._db.timeline() as store:
+                    said, seen = await store.said_since(incident.id, evidence.seen, READ_BATCH)
+                if said:
+                    await self.worker.run(evidence.apply, said)
+                evidence.seen = seen
+                if len(said) < READ_BATCH:
+                    break
+            ranked = await self.worker.run(evidence.session.rank, top)
+        return ranked, engine.threshold
+
+    def forget(self, incident_id: int) -> None:
+        """The incident is over: its evidence is no longer kept in memory."""
+        self._evidence.pop(incident_id, None)
+        self._locks.pop(incident_id, None)
 
     async def consider(self, incident_id: int) -> float | None:
         """Post the top suggestion if it deserves a post now. Returns seconds to wait when it must wait."""
         async with self._db.transaction() as incidents:
             incident = await incidents.get(incident_id)
         if incident is None or not incident.status.is_active or incident.channel_id is None:
+            if incident is not None:
+                self.forget(incident.id)
             return None
-        engine = self._library.engine()
-        ranked = engine.rank(await self._conversation(incident), top=10)
-        if not ranked or ranked[0].score < engine.threshold:
+        ranked, threshold = await self._rank(incident, top=10)
+        if not ranked or ranked[0].score < threshold:
             return None
         best = ranked[0]
         sibling = next((s for s in ranked[1:] if s.error is best.error), None)
@@ -202,8 +301,7 @@ class SuggestionService:
     # -- on demand ---------------------------------------------------------------------------------------
 
     async def ranking(self, incident: Incident, top: int = 3) -> tuple[list[Suggestion], float]:
-        engine = self._library.engine()
-        return engine.rank(await self._conversation(incident), top=top), engine.threshold
+        return await self._rank(incident, top)
 
 
 def suggestion_record(incident: Incident, best: Suggestion, now: datetime) -> SuggestionRecord:
