@@ -65,7 +65,7 @@ def edit(marker: object) -> dict[str, Any]:
     }
 
 
-BAD = {
+BAD: dict[str, dict[str, Any]] = {
     "a ts that is not a number": {"ts": "abc"},
     "a ts longer than any Slack ts": {"ts": "1" * 40 + ".1"},
     "a ts far in the future": {"ts": "999999999999.000001"},

@@ -122,6 +122,7 @@ async def test_an_edit_keeps_the_original_text_and_when_it_was_edited(
     answer = await emulator.edit_message(people.bob, incident.id, posted.ts, "pool at 100% on db-2")
 
     stored = {e.ts: e for e in await messages(bot, incident)}[posted.ts]
+    assert answer is not None
     assert answer.status == 200
     assert (stored.text, stored.original_text, stored.edited) == ("pool at 100% on db-2", "pool at 100%", True)
 

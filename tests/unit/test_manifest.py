@@ -59,7 +59,8 @@ def test_every_method_the_gateway_calls_is_declared_with_its_scopes() -> None:
 @pytest.mark.parametrize("method", sorted(WEB_API_METHODS))
 def test_the_manifest_grants_a_scope_slack_requires_for_each_method(method: str, manifest: dict[str, object]) -> None:
     spec = method_spec(method)
-    accepted = set((spec.get("scope") or {}).get("bot") or [])  # type: ignore[union-attr]
+    scope = spec.get("scope")
+    accepted = set((scope.get("bot") if isinstance(scope, dict) else None) or [])
     granted = set(manifest["oauth_config"]["scopes"]["bot"])  # type: ignore[index]
 
     assert not accepted or accepted & granted, f"{method} needs one of {sorted(accepted)}"
@@ -86,10 +87,10 @@ def test_the_manifest_has_the_command_events_interactivity_and_socket_mode(manif
 def test_with_a_request_url_the_manifest_is_for_http_mode() -> None:
     manifest = build_manifest(Config(path=Path("app.yaml")), request_url="https://bot.example.com/slack/events")
 
-    assert manifest["settings"]["socket_mode_enabled"] is False  # type: ignore[index]
-    assert manifest["settings"]["event_subscriptions"]["request_url"] == "https://bot.example.com/slack/events"  # type: ignore[index]
-    assert manifest["settings"]["interactivity"]["request_url"] == "https://bot.example.com/slack/events"  # type: ignore[index]
-    assert manifest["features"]["slash_commands"][0]["url"] == "https://bot.example.com/slack/events"  # type: ignore[index]
+    assert manifest["settings"]["socket_mode_enabled"] is False
+    assert manifest["settings"]["event_subscriptions"]["request_url"] == "https://bot.example.com/slack/events"
+    assert manifest["settings"]["interactivity"]["request_url"] == "https://bot.example.com/slack/events"
+    assert manifest["features"]["slash_commands"][0]["url"] == "https://bot.example.com/slack/events"
 
 
 @pytest.mark.parametrize("event", sorted(BOT_EVENTS))
