@@ -14,8 +14,15 @@ separately `session.add(message); session.suggest()` and a cold `suggest()` of t
 
     python bench/suggest.py                  # 100, 1,000 and 10,000 error sections
     python bench/suggest.py --sizes 100 1000 --json
+    python bench/suggest.py --sizes 1000 --incident 30000   # and an incident of 30,000 messages
 
 Targets (issue): median re-rank per message <= 2 ms at 1,000 error sections; 100 -> 10,000 at most 3x.
+
+Incident scale (`--incident N`, at the first size): the conversation repeated, each message made unique, until the
+incident holds N messages, fed to one evidence state as the bot does (`session.put`); it reports the median and
+p99 of one state update, and the ranking from the state (`session.rank(top=10)`, as the bot ranks) at 1,000,
+10,000 and N messages. Targets (issue 9): state update <= 0.2 ms median; ranking from the state <= 2 ms at 1,000
+error sections, independent of the incident's length.
 """
 
 from __future__ import annotations
@@ -217,17 +224,62 @@ def measure(errors: int, repeat: int) -> Result:
     )
 
 
+@dataclass
+class IncidentScale:
+    errors: int
+    messages: int
+    update_median_ms: float
+    update_p99_ms: float
+    rank_ms: dict[int, float]  # incident size -> median ranking time from the state (warm: as after a burst)
+
+
+def measure_incident(errors: int, size: int) -> IncidentScale:
+    runbooks = make_corpus(errors)
+    engine = SuggestionEngine(runbooks)
+    conversation = make_conversation(runbooks)
+    session = engine.session()
+    updates: list[float] = []
+    ranks: dict[int, float] = {}
+    checkpoints = {1000, 10000, size}
+    for i in range(size):
+        text = f"{conversation[i % len(conversation)]} (#{i})"  # unique: nothing comes from the analysis cache
+        start = time.perf_counter()
+        session.put(f"C1/{i}", text, at=float(i))
+        updates.append(time.perf_counter() - start)
+        if i + 1 in checkpoints:
+            times = []
+            for n in range(6):  # the first after many new messages reads them; the others what a burst adds
+                session.put(f"C1/extra-{i}-{n}", conversation[n], at=float(i) + 0.5)
+                start = time.perf_counter()
+                session.rank(top=10)
+                times.append(time.perf_counter() - start)
+            ranks[i + 1] = statistics.median(times[1:]) * 1000
+    updates.sort()
+    return IncidentScale(
+        errors=engine.size,
+        messages=size,
+        update_median_ms=statistics.median(updates) * 1000,
+        update_p99_ms=updates[int(len(updates) * 0.99)] * 1000,
+        rank_ms=ranks,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--repeat", type=int, default=3, help="conversations replayed per size")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--incident", type=int, default=0, help="also an incident of this many messages")
     args = parser.parse_args(argv)
 
     results = [measure(size, args.repeat) for size in args.sizes]
     ratio = results[-1].median_ms / results[0].median_ms if len(results) > 1 and results[0].median_ms else None
+    scale = measure_incident(args.sizes[0], args.incident) if args.incident else None
     if args.json:
-        print(json.dumps({"results": [asdict(r) for r in results], "ratio": ratio}, indent=2))
+        out = {"results": [asdict(r) for r in results], "ratio": ratio}
+        if scale is not None:
+            out["incident"] = asdict(scale)
+        print(json.dumps(out, indent=2))
         return 0
     print(f"{'errors':>7} {'build s':>8} {'median ms':>10} {'p90 ms':>7} {'session ms':>11} {'cold ms':>8}  top")
     for r in results:
@@ -243,6 +295,14 @@ def main(argv: list[str] | None = None) -> int:
     if ratio is not None:
         verdict = "OK" if ratio <= TARGET_RATIO else "OVER"
         print(f"cost {results[0].errors} -> {results[-1].errors}: {ratio:.2f}x (target <= {TARGET_RATIO}x) {verdict}")
+    if scale is not None:
+        print(
+            f"incident of {scale.messages:,} messages at {scale.errors:,} error sections: state update median "
+            f"{scale.update_median_ms:.3f} ms (target <= 0.2), p99 {scale.update_p99_ms:.3f} ms"
+        )
+        for n, ms in scale.rank_ms.items():
+            verdict = "OK" if ms <= TARGET_MEDIAN_MS else "OVER"
+            print(f"  ranking from the state at {n:,} messages: {ms:.2f} ms (target <= {TARGET_MEDIAN_MS}) {verdict}")
     return 0
 
 

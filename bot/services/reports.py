@@ -87,7 +87,7 @@ class ReportService:
     async def _root_cause(self, incident: Incident) -> RootCauseInput | None:
         """The accepted suggestion, or else the engine's current top one (above its threshold), or none."""
         record = await self._suggestions.accepted(incident.id)
-        engine = self._library.engine()
+        engine = await self._suggestions.engine()  # (indexed in the worker if the runbooks changed)
         if record is None:
             ranked, threshold = await self._suggestions.ranking(incident, top=1)
             if not ranked or ranked[0].score < threshold:
