@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = results[-1].median_ms / results[0].median_ms if len(results) > 1 and results[0].median_ms else None
     scale = measure_incident(args.sizes[0], args.incident) if args.incident else None
     if args.json:
-        out = {"results": [asdict(r) for r in results], "ratio": ratio}
+        out: dict[str, object] = {"results": [asdict(r) for r in results], "ratio": ratio}
         if scale is not None:
             out["incident"] = asdict(scale)
         print(json.dumps(out, indent=2))
