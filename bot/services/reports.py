@@ -87,13 +87,12 @@ class ReportService:
     async def _root_cause(self, incident: Incident) -> RootCauseInput | None:
         """The accepted suggestion, or else the engine's current top one (above its threshold), or none."""
         record = await self._suggestions.accepted(incident.id)
-        engine = await self._suggestions.engine()  # (indexed in the worker if the runbooks changed)
         if record is None:
             ranked, threshold = await self._suggestions.ranking(incident, top=1)
             if not ranked or ranked[0].score < threshold:
                 return None
             record = suggestion_record(incident, ranked[0], self._clock())
-        runbook = next((r for r in engine.runbooks if r.title == record.runbook), None)
+        runbook = await self._suggestions.runbook(record.runbook)
         return replace(RootCauseInput.from_record(record, runbook), accepted=record.state == "accepted")
 
     async def render(self, incident: Incident, version: str, fmt: str = "markdown") -> str:

@@ -2,35 +2,32 @@
 crosses the engine's threshold or the top root cause changes, at most one per interval, never one that people
 dismissed. Accepting one stores it as the incident's root cause (the report uses it).
 
-The engine (bot/suggestions/) is pure; this service feeds it what was said and talks to Slack. Each active
-incident has its evidence state (an engine `Session`) in memory, kept in step with the database by reading on
-from the last revision it saw (migration 0006): new, edited and deleted messages and notes, whichever replica
-stored them. A state missing (after a restart, on another replica, after the runbooks changed) is rebuilt the same
-way, from revision 0. Every piece of the engine's CPU work (index builds, state updates, ranking) runs in one
-worker thread (`EngineWorker`), never on the event loop; nothing Slack is waiting for ever waits on it."""
+The engine (bot/suggestions/) is pure; it runs in a process of its own (`EngineProcess`, bot/services/ranking.py)
+that keeps each active incident's evidence state and reads what was said from the database itself. This service
+asks it for rankings, decides what deserves a post, and talks to Slack. Nothing Slack is waiting for ever waits on
+the engine."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ParamSpec, TypeVar
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.domain.incident import Incident
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
-from bot.storage import AuditEntry, Database, Said, Seen, SuggestionRecord
+from bot.storage import AuditEntry, Database, SuggestionRecord
 
 from .errors import AlreadyHandled, UserError
+from .ranking import EngineProcess
 from .timeline import Background
 
 if TYPE_CHECKING:
-    from bot.suggestions.engine import RunbookLibrary, Session, Suggestion, SuggestionEngine
+    from bot.suggestions.engine import RunbookLibrary, Suggestion
+    from bot.suggestions.model import Runbook
 
 log = logging.getLogger(__name__)
 
@@ -41,55 +38,10 @@ SETTLE_SECONDS = 0.2
 # yet tells its causes apart; posting then would name one of them at random. (On the evaluation set, correct
 # conversations separate by 0.33 or more; a conversation that has only the error's symptoms, by less than 0.2.)
 SEPARATION = 0.25
-# Rows read from the database at a time while catching up (a rebuild of a 30,000-message incident reads 60 of
-# these, each a few milliseconds of the event loop, with the engine's work on them in the worker).
-READ_BATCH = 500
-# Incidents whose evidence is kept in memory (the least recently ranked is dropped; it is rebuilt when needed).
-KEPT_INCIDENTS = 64
-# Jobs that may wait for the worker; more wait to be queued (each incident has at most one re-rank at a time).
-WORKER_QUEUE = 16
-
-P = ParamSpec("P")
-T = TypeVar("T")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class EngineWorker:
-    """One thread for the engine's CPU work, so that the event loop (and every Slack request) never waits on it.
-    At most `queue` jobs are queued at a time; callers beyond that wait their turn before queuing."""
-
-    def __init__(self, queue: int = WORKER_QUEUE) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="suggestions")
-        self._slots = asyncio.Semaphore(queue)
-        self.jobs = 0
-
-    async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        async with self._slots:
-            self.jobs += 1
-            return await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(*args, **kwargs))
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
-@dataclass(slots=True)
-class Evidence:
-    """An incident's evidence state: the engine session, and how far the database was read into it."""
-
-    engine: SuggestionEngine
-    session: Session
-    seen: Seen = field(default_factory=Seen)
-
-    def apply(self, said: Sequence[Said]) -> None:
-        """(In the worker.) New, edited and deleted messages and notes, in revision order."""
-        for change in said:
-            if change.gone:
-                self.session.remove(change.key, version=change.revision)
-            else:
-                self.session.put(change.key, change.text, at=change.at.timestamp(), version=change.revision)
 
 
 class SuggestionService:
@@ -111,10 +63,8 @@ class SuggestionService:
         self._running: set[int] = set()
         self._dirty: set[int] = set()
         self._later: dict[int, asyncio.TimerHandle] = {}
-        self._worker: EngineWorker | None = None
+        self._engine: EngineProcess | None = None
         self._closing = False
-        self._evidence: OrderedDict[int, Evidence] = OrderedDict()
-        self._locks: dict[int, asyncio.Lock] = {}
 
     # -- re-ranking as people talk ---------------------------------------------------------------------------
 
@@ -154,64 +104,46 @@ class SuggestionService:
         self._later.clear()
 
     def release(self) -> None:
-        """Stop the worker and forget the evidence kept in memory."""
+        """Stop the engine's process (with the evidence it kept)."""
         self._closing = True
-        if self._worker is not None:
-            self._worker.close()
-            self._worker = None
-        self._evidence.clear()
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
 
     @property
-    def worker(self) -> EngineWorker:
-        if self._worker is None:
-            self._worker = EngineWorker()
-        return self._worker
+    def engine(self) -> EngineProcess:
+        """The engine's process (started on first use, or by `start()`)."""
+        if self._engine is None:
+            self._engine = EngineProcess(self._config.suggestions.runbooks, self._db.url)
+        return self._engine
 
-    async def engine(self) -> SuggestionEngine:
-        """The engine for the runbooks as they are now (looked at, and re-indexed when changed, in the worker)."""
-        return await self.worker.run(self._library.engine)
+    def start(self) -> None:
+        """Start the engine's process now: it indexes the runbooks while the bot gets ready."""
+        if self._config.suggestions.enabled:
+            self.engine.start()
 
     async def _rank(self, incident: Incident, top: int) -> tuple[list[Suggestion], float]:
         """The incident's ranking, from its evidence state brought up to date with the database."""
-        lock = self._locks.setdefault(incident.id, asyncio.Lock())
-        async with lock:  # one catch-up per incident at a time (several could read the same rows twice)
-            engine = await self.engine()
-            evidence = self._evidence.get(incident.id)
-            if evidence is None or evidence.engine is not engine:  # new here, or the runbooks changed: rebuild
-                evidence = Evidence(engine, engine.session())
-            self._evidence[incident.id] = evidence
-            self._evidence.move_to_end(incident.id)
-            while len(self._evidence) > KEPT_INCIDENTS:
-                self._evidence.popitem(last=False)
-            while True:
-                async with self._db.timeline() as store:
-                    said, seen = await store.said_since(incident.id, evidence.seen, READ_BATCH)
-                if said:
-                    await self.worker.run(evidence.apply, said)
-                evidence.seen = seen
-                if len(said) < READ_BATCH:
-                    break
-            ranked = await self.worker.run(evidence.session.rank, top)
-        return ranked, engine.threshold
+        ranking = await self.engine.rank(incident.id, top)
+        return list(ranking.suggestions), ranking.threshold
 
-    def forget(self, incident_id: int) -> None:
-        """The incident is over: its evidence is no longer kept in memory."""
-        self._evidence.pop(incident_id, None)
-        self._locks.pop(incident_id, None)
+    async def runbook(self, title: str) -> Runbook | None:
+        """The runbook of that title, as the engine has it now."""
+        return await self.engine.runbook(title)
 
     async def consider(self, incident_id: int) -> float | None:
         """Post the top suggestion if it deserves a post now. Returns seconds to wait when it must wait."""
         async with self._db.transaction() as incidents:
             incident = await incidents.get(incident_id)
         if incident is None or not incident.status.is_active or incident.channel_id is None:
-            if incident is not None:
-                self.forget(incident.id)
+            if incident is not None and self._engine is not None:
+                await self._engine.forget(incident.id)  # over: its evidence is no longer kept in memory
             return None
         ranked, threshold = await self._rank(incident, top=10)
         if not ranked or ranked[0].score < threshold:
             return None
         best = ranked[0]
-        sibling = next((s for s in ranked[1:] if s.error is best.error), None)
+        sibling = next((s for s in ranked[1:] if same_error(s, best)), None)
         if sibling is not None and best.score - sibling.score < SEPARATION:
             return None  # the error is clear, but not yet which of its root causes
         now = self._clock()
@@ -302,6 +234,10 @@ class SuggestionService:
 
     async def ranking(self, incident: Incident, top: int = 3) -> tuple[list[Suggestion], float]:
         return await self._rank(incident, top)
+
+
+def same_error(a: Suggestion, b: Suggestion) -> bool:
+    return (a.runbook.path, a.error.heading, a.error.line) == (b.runbook.path, b.error.heading, b.error.line)
 
 
 def suggestion_record(incident: Incident, best: Suggestion, now: datetime) -> SuggestionRecord:

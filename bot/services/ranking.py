@@ -1,0 +1,194 @@
+"""The root-cause engine's own process: every incident's evidence state, the runbook index, and all of their CPU.
+
+Why a process and not a thread: the event loop answers Slack between many short system calls, and each of those
+gives up the GIL; with an engine thread busy, the loop waits up to the interpreter's switch interval (5 ms) to get
+it back after every one. Measured with the engine in a thread, that made the loop stall 80-130 ms under ingest
+(and 2-5 ms without the engine). In a process of its own the engine uses the other core and the loop never waits
+for it.
+
+The process reads the database itself: a job names an incident, and the process brings that incident's state up to
+date by reading on from the last revision it saw (`TimelineStore.said_since`, on its own connection), then ranks.
+Nothing but the job and its answer (the top suggestions, picklable) crosses between the processes, and the event
+loop only awaits the answer. States are kept for the `KEPT_INCIDENTS` most recently ranked incidents; one missing
+(a new process, an incident ranked after a long while, runbooks that changed) is rebuilt the same way, from
+revision 0. If the process dies, the next job starts a new one, which rebuilds what it is asked for.
+
+    engine = EngineProcess(Path("runbooks"), "sqlite+aiosqlite:///incident-bot.db")
+    ranking = await engine.rank(incident_id, top=10)     # ranking.suggestions, ranking.threshold
+    await engine.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot.storage import Database, Said, Seen
+
+if TYPE_CHECKING:
+    from bot.suggestions.engine import Session, Suggestion, SuggestionEngine
+    from bot.suggestions.model import Runbook
+
+log = logging.getLogger(__name__)
+
+# Rows read from the database at a time while catching up.
+READ_BATCH = 2000
+# Incidents whose evidence is kept in memory (the least recently ranked is dropped; it is rebuilt when needed).
+KEPT_INCIDENTS = 64
+# Jobs that may wait for the process at a time; more wait their turn before queuing (each incident has at most one
+# re-rank at a time, so this bounds the work queued, not the incidents served).
+QUEUE = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    suggestions: tuple[Suggestion, ...]
+    threshold: float
+
+
+# ------------------------------------------------------------------------------------------- in the process
+
+
+@dataclass(slots=True)
+class Evidence:
+    """An incident's evidence state: the engine session, and how far the database was read into it."""
+
+    engine: SuggestionEngine
+    session: Session
+    seen: Seen = field(default_factory=Seen)
+
+    def apply(self, said: Sequence[Said]) -> None:
+        """New, edited and deleted messages and notes, in revision order."""
+        for change in said:
+            if change.gone:
+                self.session.remove(change.key, version=change.revision)
+            else:
+                self.session.put(change.key, change.text, at=change.at.timestamp(), version=change.revision)
+
+
+class _Engine:
+    """What the process holds: the runbook library, a database connection, and the incidents' evidence."""
+
+    def __init__(self, runbooks: str, database_url: str) -> None:
+        from bot.suggestions.engine import RunbookLibrary
+
+        self.library = RunbookLibrary(Path(runbooks))
+        self.database_url = database_url
+        self.loop = asyncio.new_event_loop()
+        self.db: Database | None = None
+        self.evidence: OrderedDict[int, Evidence] = OrderedDict()
+
+    def rank(self, incident_id: int, top: int) -> Ranking:
+        engine = self.library.engine()
+        evidence = self.evidence.get(incident_id)
+        if evidence is None or evidence.engine is not engine:  # new here, or the runbooks changed: rebuild
+            evidence = Evidence(engine, engine.session())
+        self.evidence[incident_id] = evidence
+        self.evidence.move_to_end(incident_id)
+        while len(self.evidence) > KEPT_INCIDENTS:
+            self.evidence.popitem(last=False)
+        self.loop.run_until_complete(self._catch_up(incident_id, evidence))
+        return Ranking(tuple(evidence.session.rank(top)), engine.threshold)
+
+    async def _catch_up(self, incident_id: int, evidence: Evidence) -> None:
+        if self.db is None:
+            self.db = Database(self.database_url)
+        while True:
+            async with self.db.timeline() as store:
+                said, seen = await store.said_since(incident_id, evidence.seen, READ_BATCH)
+            evidence.apply(said)
+            evidence.seen = seen
+            if len(said) < READ_BATCH:
+                return
+
+    def forget(self, incident_id: int) -> None:
+        self.evidence.pop(incident_id, None)
+
+    def runbook(self, title: str) -> Runbook | None:
+        return next((r for r in self.library.engine().runbooks if r.title == title), None)
+
+
+_engine: _Engine | None = None
+
+
+def _start(runbooks: str, database_url: str) -> None:
+    """The process's initializer: index the runbooks now, not on the first message."""
+    global _engine
+    _engine = _Engine(runbooks, database_url)
+    _engine.library.engine()
+
+
+def _call(method: str, *args: Any) -> Any:
+    assert _engine is not None, "the engine process was not started"
+    return getattr(_engine, method)(*args)
+
+
+# ----------------------------------------------------------------------------------------- in the bot's process
+
+
+class EngineProcess:
+    """The bot's handle on the engine's process (started on first use)."""
+
+    def __init__(self, runbooks: Path, database_url: str, queue: int = QUEUE) -> None:
+        self._runbooks = str(runbooks)
+        self._database_url = database_url
+        self._pool: ProcessPoolExecutor | None = None
+        self._slots = asyncio.Semaphore(queue)
+        self._closed = False
+        self.jobs = 0
+
+    def start(self) -> None:
+        """Start the process now (it indexes the runbooks while the bot gets ready)."""
+        self._executor().submit(_call, "forget", 0)
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise RuntimeError("the engine process was closed")
+        if self._pool is None:
+            # Not fork: the bot's process has threads (database drivers, the executor's own), and a fork copies
+            # their locks in whatever state they are. The fork server forks from a clean process that has only
+            # imported the engine, which is as quick as a fork.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+            if "forkserver" in methods:
+                context.set_forkserver_preload(["bot.services.ranking", "bot.suggestions.engine"])
+            self._pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_start, initargs=(self._runbooks, self._database_url)
+            )
+        return self._pool
+
+    async def _run(self, method: str, *args: Any) -> Any:
+        async with self._slots:
+            self.jobs += 1
+            loop = asyncio.get_running_loop()
+            try:
+                return await loop.run_in_executor(self._executor(), _call, method, *args)
+            except BrokenProcessPool:
+                log.warning("the root-cause engine's process died; starting a new one")
+                self._pool = None
+                return await loop.run_in_executor(self._executor(), _call, method, *args)
+
+    async def rank(self, incident_id: int, top: int) -> Ranking:
+        ranking: Ranking = await self._run("rank", incident_id, top)
+        return ranking
+
+    async def runbook(self, title: str) -> Runbook | None:
+        runbook: Runbook | None = await self._run("runbook", title)
+        return runbook
+
+    async def forget(self, incident_id: int) -> None:
+        await self._run("forget", incident_id)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
