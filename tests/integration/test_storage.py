@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -18,14 +17,6 @@ from bot.storage import AuditEntry, Database, NewIncident
 from bot.storage.tables import Base
 
 OPENED = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.upgrade()
-    yield database
-    await database.dispose()
 
 
 def new(team: str = "T1", key: str | None = None, at: datetime = OPENED) -> NewIncident:
