@@ -142,39 +142,48 @@ class EngineProcess:
         self._database_url = database_url
         self._pool: ProcessPoolExecutor | None = None
         self._slots = asyncio.Semaphore(queue)
+        self._starting = asyncio.Lock()
         self._closed = False
         self.jobs = 0
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start the process now (it indexes the runbooks while the bot gets ready)."""
-        self._executor().submit(_call, "forget", 0)
+        await self._executor()
 
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._closed:
-            raise RuntimeError("the engine process was closed")
-        if self._pool is None:
-            # Not fork: the bot's process has threads (database drivers, the executor's own), and a fork copies
-            # their locks in whatever state they are. The fork server forks from a clean process that has only
-            # imported the engine, which is as quick as a fork.
-            methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-            if "forkserver" in methods:
-                context.set_forkserver_preload(["bot.services.ranking", "bot.suggestions.engine"])
-            self._pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=_start, initargs=(self._runbooks, self._database_url)
-            )
-        return self._pool
+    async def _executor(self) -> ProcessPoolExecutor:
+        """The pool, with its process started. Starting one waits for the fork server (which, the first time,
+        starts and imports the engine: most of a second), so it is done in a thread, never on the event loop."""
+        async with self._starting:
+            if self._closed:
+                raise RuntimeError("the engine process was closed")
+            if self._pool is None:
+                pool = self._new_pool()
+                await asyncio.to_thread(lambda: pool.submit(_call, "forget", 0))
+                self._pool = pool
+            return self._pool
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        # Not fork: the bot's process has threads (database drivers, the executor's own), and a fork copies
+        # their locks in whatever state they are. The fork server forks from a clean process that has only
+        # imported the engine, which is as quick as a fork.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        if "forkserver" in methods:
+            context.set_forkserver_preload(["bot.services.ranking", "bot.suggestions.engine"])
+        return ProcessPoolExecutor(
+            max_workers=1, mp_context=context, initializer=_start, initargs=(self._runbooks, self._database_url)
+        )
 
     async def _run(self, method: str, *args: Any) -> Any:
         async with self._slots:
             self.jobs += 1
             loop = asyncio.get_running_loop()
             try:
-                return await loop.run_in_executor(self._executor(), _call, method, *args)
+                return await loop.run_in_executor(await self._executor(), _call, method, *args)
             except BrokenProcessPool:
                 log.warning("the root-cause engine's process died; starting a new one")
                 self._pool = None
-                return await loop.run_in_executor(self._executor(), _call, method, *args)
+                return await loop.run_in_executor(await self._executor(), _call, method, *args)
 
     async def rank(self, incident_id: int, top: int) -> Ranking:
         ranking: Ranking = await self._run("rank", incident_id, top)

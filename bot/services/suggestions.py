@@ -117,10 +117,10 @@ class SuggestionService:
             self._engine = EngineProcess(self._config.suggestions.runbooks, self._db.url)
         return self._engine
 
-    def start(self) -> None:
+    async def start(self) -> None:
         """Start the engine's process now: it indexes the runbooks while the bot gets ready."""
         if self._config.suggestions.enabled:
-            self.engine.start()
+            await self.engine.start()
 
     async def _rank(self, incident: Incident, top: int) -> tuple[list[Suggestion], float]:
         """The incident's ranking, from its evidence state brought up to date with the database."""
