@@ -174,6 +174,12 @@ class EngineProcess:
             max_workers=1, mp_context=context, initializer=_start, initargs=(self._runbooks, self._database_url)
         )
 
+    @property
+    def pid(self) -> int | None:
+        """The process's id, while it runs."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return next(iter(processes), None)
+
     async def _run(self, method: str, *args: Any) -> Any:
         async with self._slots:
             self.jobs += 1

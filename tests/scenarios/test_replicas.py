@@ -3,6 +3,8 @@ a replica that starts later (or restarts) rebuilds the incident's evidence from 
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from bot.config import load_config
@@ -84,3 +86,25 @@ async def test_a_replica_started_later_ranks_edits_and_deletions_it_never_receiv
     assert summary(on_later) == summary(on_first)
     assert on_first[0].root_cause_name == "Zombie Connections"
     assert not any("3x normal" in line for s in on_first for line in s.evidence)  # the edit took its words back
+
+
+async def test_when_the_engines_process_dies_the_next_ranking_starts_a_new_one_that_rebuilds_the_evidence(
+    emulator: SlackEmulator, database_url: str, people: People, tmp_path: Path
+) -> None:
+    config = load_config(config_file(tmp_path, interval=300), environment(emulator, database_url))
+    async with serving(config, emulator) as bot:
+        channel = await open_incident(emulator, people.alice, people.general, "Pool timeouts")
+        await emulator.join(people.bob, channel.id)
+        await talk(emulator, bot, channel, people.bob, SPIKE)
+        incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+        assert incident is not None
+        before, _ = await bot.services.suggestions.ranking(incident, top=3)
+        engine = bot.services.suggestions.engine
+        pid = engine.pid
+        assert pid is not None
+
+        os.kill(pid, signal.SIGKILL)
+        after, _ = await bot.services.suggestions.ranking(incident, top=3)
+
+        assert engine.pid not in (None, pid)
+    assert summary(after) == summary(before)
