@@ -932,8 +932,11 @@ class Session:
         for d in self._candidates():
             doc = index.docs[d]
             weights = doc.weights
-            score = self._acc.get(d, 0.0)
-            for key in sorted(weights.keys() & self._broad):
+            # Summed afresh, in key order: the accumulators (kept message by message, in arrival order) differ from
+            # this in the last bits, and a ranking must not depend on the order things were said or retracted in.
+            # (Counts are sums of 1, 1/2 and 1/4: exact in any order.)
+            score = 0.0
+            for key in sorted(weights.keys() & mentions.keys()):
                 score += weights[key] * _sat(mentions[key].count)
             against: list[tuple[Sid, str]] = []
             parts: dict[str, float] = {}
