@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Config, Severity
 from bot.domain.incident import Incident
@@ -31,8 +32,9 @@ from bot.domain.naming import channel_names
 from bot.metrics import Metrics
 from bot.slack import blocks
 from bot.slack.gateway import CreatedChannel, SlackError, SlackGateway, Tag
-from bot.storage import AuditEntry, Database, NewIncident, SetupState
+from bot.storage import AuditEntry, Database, IncidentStore, NewIncident, SetupState
 from bot.storage.liveness import Liveness
+from bot.storage.notify import announce_channel
 
 from .errors import UserError
 from .incidents import IncidentService, audit
@@ -117,6 +119,7 @@ class IncidentOpener:
         self._liveness = liveness
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._unreleased: set[int] = set()  # setups this process let go of while the database was unreachable
         self._suspects: dict[str, float] = {}  # processes that looked gone, and since when (loop time)
 
@@ -290,11 +293,20 @@ class IncidentOpener:
                 "once that is fixed."
             )
         now = self._clock()
-        async with self._db.transaction() as store:
+        async with self._db.session() as session, session.begin():
+            store = IncidentStore(session)
             incident = await store.update_fields(incident.id, now, channel_id=channel.id, channel_name=channel.name)
             await audit(store, incident, incident.opener_id, "channel_created", now, "channel", None, channel.name)
-        self._channels.remember(incident)
+            await self._announce_channel(session, incident)
+        self._channels.opened(incident)
         return incident
+
+    @staticmethod
+    async def _announce_channel(session: AsyncSession, incident: Incident) -> None:
+        """In the transaction that records the incident's channel: every replica stops taking it for an ordinary
+        channel when it commits (NOTIFY on PostgreSQL; see bot/storage/notify.py)."""
+        assert incident.channel_id is not None
+        await announce_channel(session, incident.team_id, incident.channel_id, incident.id)
 
     async def _create_or_adopt(self, incident: Incident, name: str) -> CreatedChannel | None:
         """The channel `name`, created now or found as the one an earlier attempt created; None if `name` belongs
@@ -400,20 +412,27 @@ class IncidentOpener:
         if self._task is None:
             self._task = asyncio.create_task(self._reconcile_forever(), name="open-reconciler")
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 10.0) -> None:
+        """Stop reconciling: a pass under way may finish (for up to `grace` s: a setup cut off between telling the
+        opener and recording it would tell them twice after a restart); one not started never starts."""
         if self._task is not None:
-            self._task.cancel()
+            self._stopping.set()
+            _, pending = await asyncio.wait({self._task}, timeout=grace)
+            for task in pending:
+                task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _reconcile_forever(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.reconcile()
             except Exception:
                 log.exception("reconciling unfinished incidents failed; trying again later")
             # A process that looked gone is looked at again as soon as its absence can be confirmed.
-            await asyncio.sleep(min(self._every, self._liveness.confirm_seconds) if self._suspects else self._every)
+            pause = min(self._every, self._liveness.confirm_seconds) if self._suspects else self._every
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=pause)
 
     async def reconcile(self) -> int:
         """Finish (or roll back) every incident whose setup was interrupted and whose process is gone: released, or
@@ -480,8 +499,12 @@ class IncidentOpener:
             # Remove it only if its channel surely does not exist (an earlier attempt may have created it).
             found = await self._slack.bot_channel_named(state.channel_intent) if state.channel_intent else None
             if found is not None:
-                async with self._db.transaction() as store:
-                    await store.update_fields(incident.id, self._clock(), channel_id=found.id, channel_name=found.name)
+                async with self._db.session() as session, session.begin():
+                    adopted = await IncidentStore(session).update_fields(
+                        incident.id, self._clock(), channel_id=found.id, channel_name=found.name
+                    )
+                    await self._announce_channel(session, adopted)
+                self._channels.opened(adopted)
                 await self._set_up(incident.id, attempt=MAX_ATTEMPTS)
                 return
             await self._discard(incident, "gave_up")

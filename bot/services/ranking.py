@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -122,8 +124,23 @@ _engine: _Engine | None = None
 def _start(runbooks: str, database_url: str) -> None:
     """The process's initializer: index the runbooks now, not on the first message."""
     global _engine
+    _watch_the_bot()
     _engine = _Engine(runbooks, database_url)
     _engine.library.engine()
+
+
+def _watch_the_bot() -> None:
+    """End this process when the bot's process ends, however it ends (a SIGKILL included): the executor's worker
+    would otherwise wait for work forever, and keep its fork server alive with it."""
+    bot = multiprocessing.parent_process()
+    if bot is None:
+        return
+
+    def watch() -> None:
+        bot.join()
+        os._exit(0)
+
+    threading.Thread(target=watch, name="watch-the-bot", daemon=True).start()
 
 
 def _call(method: str, *args: Any) -> Any:

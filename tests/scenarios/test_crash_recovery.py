@@ -177,3 +177,57 @@ async def test_a_replica_whose_liveness_connection_drops_keeps_its_opening(
     assert len(posted) == 1  # the other replica did not take the opening over and post a second card
     assert channel.pins == [posted[0].ts]
     assert await setup_finished(postgres_url)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (from /proc)."""
+    children: dict[int, set[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z":
+                children.setdefault(int(fields[1]), set()).add(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    return {pid for pid in pids if Path(f"/proc/{pid}/stat").exists() and "Z" not in _state(pid)}
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process tree from /proc")
+async def test_a_killed_bot_leaves_no_process_of_its_own_behind(
+    emulator: SlackEmulator, database_url: str, tmp_path: Path
+) -> None:
+    env = environment(emulator, database_url, INCIDENT_BOT_CONFIG=str(ROOT / "app.yaml"))
+    async with serving_process(emulator, env, tmp_path / "bot.log") as bot:
+        for _ in range(100):  # the root-cause engine's process (and the fork server it came from)
+            below = descendants(bot.pid)
+            if len(below) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        assert len(below) >= 2
+
+        bot.send_signal(signal.SIGKILL)
+        await bot.wait()
+
+        for _ in range(100):
+            if not alive(below):
+                break
+            await asyncio.sleep(0.1)
+    assert alive(below) == set()
