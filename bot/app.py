@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
-from bot.config import Config
+from bot.config import Config, ConfigError
 from bot.domain.incident import Incident
 from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -36,7 +40,14 @@ from bot.services import (
 )
 from bot.services.opening import RECONCILE_SECONDS
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
-from bot.slack.gateway import DEFAULT_TIMEOUT, SlackGateway, create_web_client
+from bot.slack.gateway import (
+    DEFAULT_TIMEOUT,
+    IDENTITY_REFUSALS,
+    IdentityUnknown,
+    SlackError,
+    SlackGateway,
+    create_web_client,
+)
 from bot.slack.http import MAX_BODY, slack_events_handler
 from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
@@ -45,6 +56,30 @@ from bot.suggestions.engine import RunbookLibrary
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
+
+IDENTITY_ATTEMPT_SECONDS = 10.0  # one auth.test at start (or the Web API timeout, if shorter)
+IDENTITY_PAUSES = (1.0, 60.0)  # between auth.test attempts that failed: from 1 s, doubling up to 60 s (jittered)
+MAX_RETRY_AFTER = 600.0  # a Retry-After beyond this is taken as this
+
+
+def bolt_authorize(slack: SlackGateway, token: str) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """Bolt's authorization, from the identity fetched at start: no request waits for auth.test. (The front door
+    answers every request itself while the identity is unknown, so Bolt never sees one then.)"""
+
+    async def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        me = slack.me
+        if me is None:
+            raise IdentityUnknown()
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=me.team_id or team_id,
+            bot_user_id=me.user_id,
+            bot_id=me.bot_id,
+            bot_token=token,
+            user_id=user_id,
+        )
+
+    return authorize
 
 
 class IncidentBot:
@@ -65,7 +100,7 @@ class IncidentBot:
         self.slack = SlackGateway(self.client, self.metrics)
         self.writer = TimelineWriter(self.db)
         self.background = Background()
-        channels = IncidentChannels(self.db)
+        self.channels = channels = IncidentChannels(self.db)
         incidents = IncidentService(config, self.db, self.slack, self.metrics)
         self.liveness = open_liveness(config.database_url, new_boot_id())
         self.opener = IncidentOpener(
@@ -108,7 +143,16 @@ class IncidentBot:
         signing_secret = config.slack.signing_secret.reveal() if config.slack.signing_secret else ""
         self._signing_secret = signing_secret
         self.bolt = AsyncApp(
-            client=self.client,
+            # Bolt would call auth.test itself on its first request (its single-workspace authorization) and make
+            # that request wait for Slack: it is given the identity fetched at start instead (`bolt_authorize`), and
+            # a client without a token of its own (each request's client gets the token from `bolt_authorize`).
+            client=AsyncWebClient(
+                token=None,
+                base_url=self.client.base_url,
+                timeout=self.client.timeout,
+                retry_handlers=self.client.retry_handlers,
+            ),
+            authorize=bolt_authorize(self.slack, token),
             signing_secret=signing_secret,
             # The front door (bot/slack/http.py) verifies every HTTP request before anything else, Bolt's error
             # listener included, and hands Bolt only verified, parsed payloads; Socket Mode needs no signature.
@@ -118,36 +162,103 @@ class IncidentBot:
         )
         handlers.register_all(self.bolt, config, self.services)
         self.ready = False
+        self._identity_task: asyncio.Task[None] | None = None
+        self._identity_problem = "not asked yet"  # why the identity is not known (shown by /healthz)
+        self._identity_attempt = min(IDENTITY_ATTEMPT_SECONDS, slack_timeout)
 
     async def start(self) -> None:
-        """Upgrade the schema (safe with several replicas starting at once), finish what a crash left half-open,
-        and mark the bot ready."""
+        """Upgrade the schema (safe with several replicas starting at once), learn who the bot is from Slack, listen
+        for incident channels other replicas open, finish what a crash left half-open, and mark the bot started.
+
+        Who the bot is (auth.test: its user, its bot id, the workspace it serves) is asked here, once, never on a
+        request's way: every request from Slack needs it (which workspace to serve, which messages are the bot's
+        own), and Slack waits 3 s for an answer. `start()` waits for Slack's first answer only (at most
+        IDENTITY_ATTEMPT_SECONDS, or the Web API timeout if shorter), so that what an operator expects holds:
+
+        - Slack refuses the token (invalid_auth, revoked, ...): `start()` raises ConfigError and `serve` stops at
+          once, saying so; no retry would change that.
+        - Slack is down, slow or rate limiting: the bot comes up anyway and keeps asking in the background (after
+          Retry-After when Slack gives one, otherwise after 1 s, 2 s, 4 s, ... up to a minute). Meanwhile it is
+          not ready: `/healthz` answers 503 with the reason, message and reaction events and interactions are
+          answered 503 at once (Slack delivers events again) and slash commands are told the bot is starting.
+          It becomes ready by itself as soon as Slack answers; nothing waits for auth.test on a request.
+        """
+        first_answer = asyncio.Event()
+        self._identity_task = asyncio.create_task(self._learn_identity(first_answer), name="identity")
+        self.metrics.loop_watch.start()  # the event loop's stalls, on /metrics (bot/loopwatch.py)
         await self.db.upgrade()
         await self.liveness.start()
-        # Index the runbooks now, off the event loop, rather than on the first message of the first incident.
-        await asyncio.to_thread(self.library.engine)
+        await self.channels.start()
+        # The root-cause engine's process starts now and indexes the runbooks while the bot gets ready, rather than
+        # on the first message of the first incident.
+        await self.services.suggestions.start()
+        await first_answer.wait()
+        if self._identity_task.done() and not self._identity_task.cancelled():
+            refused = self._identity_task.exception()
+            if refused is not None:
+                raise refused
         self.opener.start()  # incidents left half-open by a process that is gone: finished (or rolled back) now
         self.ready = True
+
+    async def _learn_identity(self, first_answer: asyncio.Event) -> None:
+        """auth.test until Slack answers it (see `start`). Raises ConfigError if Slack refuses the token."""
+        pause = IDENTITY_PAUSES[0]
+        while True:
+            try:
+                me = await self.slack.ask_identity(self._identity_attempt)
+            except SlackError as e:
+                if e.code in IDENTITY_REFUSALS:
+                    self._identity_problem = f"Slack refused the bot token (auth.test: {e.code})"
+                    log.error("%s; the bot cannot serve until SLACK_BOT_TOKEN is fixed", self._identity_problem)
+                    raise ConfigError(f"SLACK_BOT_TOKEN: Slack refused the bot token (auth.test: {e.code})") from None
+                wait = pause * random.uniform(0.8, 1.2)
+                if e.retry_after is not None:
+                    wait = min(e.retry_after, MAX_RETRY_AFTER)
+                pause = min(pause * 2, IDENTITY_PAUSES[1])
+                self._identity_problem = f"waiting for Slack to answer auth.test (last: {e.code})"
+                log.warning(
+                    "Slack did not say who the bot is (auth.test: %s); asking again in %.0f s. Until then the bot is "
+                    "not ready and answers Slack's events 503",
+                    e.code,
+                    wait,
+                )
+            except Exception:
+                wait = pause
+                pause = min(pause * 2, IDENTITY_PAUSES[1])
+                self._identity_problem = "waiting for Slack to answer auth.test (unexpected error)"
+                log.exception("asking Slack who the bot is failed; asking again in %.0f s", wait)
+            else:
+                log.info("the bot is %s (bot %s) in workspace %s", me.user_id, me.bot_id, me.team_id)
+                return
+            finally:
+                first_answer.set()
+            await asyncio.sleep(wait)
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop being ready, let work that Slack already got an answer for finish (up to `grace` s), close."""
         self.ready = False
+        if self._identity_task is not None:
+            self._identity_task.cancel()
+            await asyncio.gather(self._identity_task, return_exceptions=True)
         await self.opener.close()
         if not await self.services.in_flight.drained(grace):
             log.warning("closing with %d requests still being processed", self.services.in_flight.count)
         self.services.suggestions.close()
         if not await self.background.drained(grace):
             log.warning("closing with background work still running")
+        self.services.suggestions.release()
         await self.writer.close()
+        await self.channels.close()
         await self.liveness.close()
         await self.db.dispose()
+        self.metrics.loop_watch.stop()
 
     def socket_mode_handler(self, app_token: str) -> AsyncSocketModeHandler:
         """Socket Mode, with the same capture path and trust rules as HTTP (connect it after `start()`)."""
         from bot.slack.socket_mode import socket_mode_handler
 
         return socket_mode_handler(
-            self.bolt, app_token, self.capture.wants, self.capture.capture, self.slack.served_team
+            self.bolt, app_token, self.capture.wants, self.capture.capture, self.slack.served_team_now
         )
 
     def web_runner(self) -> web.AppRunner:
@@ -169,7 +280,7 @@ class IncidentBot:
                     self._signing_secret,
                     self.capture.wants,
                     self.capture.capture,
-                    self.slack.served_team,
+                    self.slack.served_team_now,
                     self.metrics,
                 ),
             )
@@ -187,6 +298,8 @@ class IncidentBot:
     async def _health(self) -> web.Response:
         if not self.ready:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
+        if self.slack.me is None:  # events are answered 503 until then: not ready (see `start`)
+            return web.json_response({"ok": False, "status": self._identity_problem}, status=503)
         try:
             await self.db.ping()
         except Exception as e:  # any database failure means not ready; say which kind

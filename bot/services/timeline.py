@@ -3,6 +3,13 @@
 `TimelineCapture.capture()` is the hot path: it runs for every message and reaction event before Slack gets its
 answer, so it does the least that makes the capture durable (find the incident, parse, one group-committed
 write) and leaves everything else (confirmations, fetching a message a reaction arrived before) to a task.
+
+It is bounded: whatever the database or Slack does, it is over within `CAPTURE_SECONDS` (Slack gives up on a
+request after 3 s), stored or failed (and then Slack is answered 503 and delivers the event again). Every await on
+it can be cut off at once: the channel lookup and the record of a dropped event run in tasks of their own (a
+database driver cut off mid-call can take far longer to clean up than Slack waits: an aiosqlite thread waiting on
+a locked file, for one), the write waits on the group-committing writer's future, and the bot's identity is never
+asked for here (it is known from start, or the event is refused at once).
 """
 
 from __future__ import annotations
@@ -11,18 +18,20 @@ import asyncio
 import dataclasses
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Config, kind_label
 from bot.domain.incident import Incident
-from bot.domain.timeline import ChannelMessage, Marked, MessageEdited, TimelineEntry
+from bot.domain.timeline import ChannelMessage, Marked, MessageDeleted, MessageEdited, TimelineEntry
 from bot.metrics import Metrics
 from bot.slack.events import CAPTURED_EVENTS, BadEvent, Dropped, channel_message, event_channel, to_capture
-from bot.slack.gateway import SlackError, SlackGateway
+from bot.slack.gateway import IdentityUnknown, SlackError, SlackGateway
+from bot.slack.http import CAPTURE_SECONDS
 from bot.slack.markup import to_markup
 from bot.storage import AuditEntry, Database, NewEntry, TimelineWriter
+from bot.storage.notify import open_channel_watch
 from bot.storage.writer import BadCapture
 
 log = logging.getLogger(__name__)
@@ -32,28 +41,129 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class IncidentChannels:
-    """channel -> incident, for the hot path. Incident channels stay incident channels, so a hit is cached
-    for good; a miss asks the database every time (another replica may have opened that incident a moment ago)."""
+LOOKUP_SECONDS = 2.5  # one channel lookup, however many events wait for it
+MISS_SECONDS = 2.0  # how long "not an incident channel" is believed at most (see bot/storage/notify.py)
+MAX_MISSES = 10_000
 
-    def __init__(self, db: Database) -> None:
+_T = TypeVar("_T")
+
+
+class IncidentChannels:
+    """channel -> incident, for the hot path.
+
+    An incident channel stays one, so a hit is cached for good. "Not an incident channel" is cached too, but never
+    hides a channel that this or another replica has just opened: this replica's openings are remembered at once
+    (`opened`); another replica's are heard of through the channel watch (bot/storage/notify.py: NOTIFY on
+    PostgreSQL, a shared file on SQLite), a miss is believed only while the watch's stamp is the one taken before
+    its lookup, and only for MISS_SECONDS at most whatever the watch says. A lookup is shared by every event of that
+    channel that waits for it, runs in a task of its own and is given up after LOOKUP_SECONDS."""
+
+    def __init__(self, db: Database, *, miss_seconds: float = MISS_SECONDS) -> None:
         self._db = db
+        self._miss_seconds = miss_seconds
         self._known: dict[tuple[str, str], int] = {}
+        self._misses: dict[tuple[str, str], tuple[float, Hashable]] = {}  # -> (believed until, the watch's stamp)
+        self._lookups: dict[tuple[str, str], asyncio.Task[int | None]] = {}
+        self._epoch = 0  # moves whenever misses are forgotten: a lookup that overlapped that caches no miss
+        self._watch = open_channel_watch(db.url, self._heard, self.forget_misses)
+
+    async def start(self) -> None:
+        """Listen to the other replicas (PostgreSQL); until then no miss is cached."""
+        await self._watch.start()
+
+    async def close(self) -> None:
+        lookups = list(self._lookups.values())
+        self._lookups.clear()
+        for task in lookups:
+            task.cancel()
+        if lookups:  # a driver stuck on a dead connection is not waited for long
+            await asyncio.wait(lookups, timeout=1.0)
+        await self._watch.close()
 
     def remember(self, incident: Incident) -> None:
         if incident.channel_id:
-            self._known[(incident.team_id, incident.channel_id)] = incident.id
+            key = (incident.team_id, incident.channel_id)
+            self._known[key] = incident.id
+            self._misses.pop(key, None)
+
+    def opened(self, incident: Incident) -> None:
+        """This replica has just committed the incident's channel (and announced it to the others)."""
+        self.remember(incident)
+        self._epoch += 1
+        if incident.channel_id:
+            self._watch.opened(incident.team_id, incident.channel_id, incident.id)
+
+    def _heard(self, team_id: str, channel_id: str, incident_id: int) -> None:
+        """Another replica has committed this incident channel."""
+        key = (team_id, channel_id)
+        self._known[key] = incident_id
+        self._misses.pop(key, None)
+        self._epoch += 1
+
+    def forget_misses(self) -> None:
+        self._misses.clear()
+        self._epoch += 1
 
     async def incident_id(self, team_id: str, channel_id: str) -> int | None:
-        found = self._known.get((team_id, channel_id))
+        key = (team_id, channel_id)
+        found = self._known.get(key)
         if found is not None:
             return found
-        async with self._db.transaction() as store:
-            incident = await store.get_by_channel(team_id, channel_id)
-        if incident is None:
-            return None
-        self.remember(incident)
-        return incident.id
+        miss = self._misses.get(key)
+        if miss is not None:
+            if miss[0] > asyncio.get_running_loop().time() and miss[1] == self._watch.stamp():
+                return None
+            del self._misses[key]
+        task = self._lookups.get(key)
+        if task is None or task.cancelling():  # none, or one given up on (it may take a while to clean up)
+            task = asyncio.create_task(self._look_up(key), name="channel-lookup")
+            task.add_done_callback(_retrieved)
+            self._lookups[key] = task
+        return await asyncio.shield(task)  # a caller cut off by its deadline leaves it to the others
+
+    async def _look_up(self, key: tuple[str, str]) -> int | None:
+        epoch, stamp = self._epoch, self._watch.stamp()
+        try:
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                async with self._db.transaction() as store:
+                    incident = await store.get_by_channel(*key)
+        finally:
+            if self._lookups.get(key) is asyncio.current_task():
+                del self._lookups[key]
+        if incident is not None:
+            self.remember(incident)
+            return incident.id
+        if key in self._known:  # heard of while looking
+            return self._known[key]
+        if stamp is not None and epoch == self._epoch and stamp == self._watch.stamp():
+            if len(self._misses) >= MAX_MISSES:
+                self._forget_expired()
+            self._misses[key] = (asyncio.get_running_loop().time() + self._miss_seconds, stamp)
+        return None
+
+    def _forget_expired(self) -> None:
+        now = asyncio.get_running_loop().time()
+        self._misses = {k: v for k, v in self._misses.items() if v[0] > now}
+        if len(self._misses) >= MAX_MISSES:
+            self._misses.clear()
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """A lookup whose callers all gave up still has its failure read (no "exception never retrieved")."""
+    if not task.cancelled():
+        task.exception()
+
+
+async def _in_own_task(work: Coroutine[Any, Any, _T]) -> _T:
+    """Await `work` in a task of its own: cut off (by the caller's deadline), it is cancelled and left to clean up
+    on its own, so the caller is never held up by a driver that cannot be interrupted at once."""
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.cancel()
+        task.add_done_callback(_retrieved)
+        raise
 
 
 class Background:
@@ -110,9 +220,16 @@ class TimelineCapture:
             payload.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") in CAPTURED_EVENTS
         )
 
-    async def capture(self, payload: dict[str, Any]) -> None:
+    async def capture(self, payload: dict[str, Any], *, deadline: float | None = None) -> None:
         """Store what the event means for the timeline; returns once it is committed. Raises if it could not be
-        stored, so that the caller answers Slack with an error and Slack delivers it again."""
+        stored (TimeoutError if that was not known by `deadline`, a loop time: CAPTURE_SECONDS from now unless
+        given), so that the caller answers Slack with an error and Slack delivers it again."""
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + CAPTURE_SECONDS
+        async with asyncio.timeout_at(deadline):
+            await self._capture(payload)
+
+    async def _capture(self, payload: dict[str, Any]) -> None:
         event: dict[str, Any] = payload["event"]
         team_id = str(payload.get("team_id") or "")
         channel = event_channel(event)
@@ -121,19 +238,21 @@ class TimelineCapture:
         incident_id = await self._channels.incident_id(team_id, channel)
         if incident_id is None:
             return  # not an incident channel: nothing of it is kept
-        me = await self._slack.identity()
+        me = self._slack.me
+        if me is None:  # the front door refuses events before this is known; never asked for here
+            raise IdentityUnknown()
         try:
             capture = to_capture(team_id, incident_id, event, me, self._config.timeline, utcnow())
             if capture is None:
                 return
             changed = await self._writer.write(capture)
         except (BadEvent, BadCapture) as e:
-            await self._drop(payload, str(e))
+            await _in_own_task(self._drop(payload, str(e)))
             raise Dropped(str(e)) from e
         if changed and isinstance(capture, Marked):
             self._background.spawn(lambda: self._after_mark(capture))
-        elif isinstance(capture, ChannelMessage | MessageEdited):
-            self._on_words(incident_id)  # new words: the root-cause suggestions re-rank (in the background)
+        elif isinstance(capture, ChannelMessage | MessageEdited | MessageDeleted):
+            self._on_words(incident_id)  # words said or taken back: the root-cause suggestions re-rank (later)
 
     async def _drop(self, payload: dict[str, Any], reason: str) -> None:
         """Record a signed event that can never be stored (raises if even that cannot be stored: Slack retries)."""

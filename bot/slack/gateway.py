@@ -30,7 +30,8 @@ from .events import BotIdentity
 log = logging.getLogger(__name__)
 
 # Every Web API method the bot calls, with the bot scope it needs for that (the manifest is built from this,
-# and a test checks each scope against Slack's method docs). Bolt itself calls auth.test, which needs none.
+# and a test checks each scope against Slack's method docs). auth.test (who the bot is) is asked at start and needs
+# none; Bolt does not call it (bot/app.py gives Bolt the identity fetched at start).
 WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "conversations.create": ("channels:manage", "groups:write"),
@@ -59,18 +60,43 @@ _SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 
 
 class SlackError(Exception):
-    """A Web API call failed; `code` is Slack's error code (`name_taken`, `not_in_channel`, ...)."""
+    """A Web API call failed; `code` is Slack's error code (`name_taken`, `not_in_channel`, ...). `retry_after`: the
+    seconds Slack asked to wait (HTTP 429 Retry-After), when it said so."""
 
-    def __init__(self, method: str, code: str, status: int | None = None) -> None:
+    def __init__(self, method: str, code: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(f"Slack refused {method}: {code}")
         self.method = method
         self.code = code
         self.status = status
+        self.retry_after = retry_after
 
     @property
     def ambiguous(self) -> bool:
         """The call may have taken effect although it failed: no answer in time, the connection lost, or a 5xx."""
         return self.code == "connection_error" or (self.status is not None and self.status >= 500)
+
+
+class IdentityUnknown(Exception):
+    """Who the bot is (auth.test) is not known yet: Slack has not answered since the bot started."""
+
+    def __init__(self) -> None:
+        super().__init__("the bot's identity (auth.test) is not known yet")
+
+
+# auth.test answers that no retry will change: the token itself is refused.
+IDENTITY_REFUSALS = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "no_permission",
+        "team_access_not_granted",
+        "ekm_access_denied",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +132,17 @@ def once_client(client: AsyncWebClient) -> AsyncWebClient:
         timeout=client.timeout,
         retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
     )
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Slack's Retry-After (seconds), if the answer has one."""
+    try:
+        for name, value in dict(headers or {}).items():
+            if str(name).lower() == "retry-after":
+                return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,21 +186,51 @@ class SlackGateway:
     def __init__(self, client: AsyncWebClient, metrics: Metrics) -> None:
         self._client = client
         self._once = once_client(client)
+        # For auth.test at start: one attempt per call, no retry of slack_sdk's own (the caller waits as Slack says).
+        self._bare = AsyncWebClient(
+            token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[]
+        )
         self._metrics = metrics
         self._identity: BotIdentity | None = None
         self._identity_lock = asyncio.Lock()
 
+    @property
+    def me(self) -> BotIdentity | None:
+        """Who the bot is, if known yet (never waits: IncidentBot.start asks Slack, in the background if need be)."""
+        return self._identity
+
+    def served_team_now(self) -> str | None:
+        """The workspace the bot's token serves, if known yet (never waits)."""
+        return None if self._identity is None else self._identity.team_id
+
+    async def ask_identity(self, within: float) -> BotIdentity:
+        """One auth.test, not retried, given up after `within` seconds; the answer is remembered. Raises SlackError
+        (with Slack's Retry-After when rate limited; code `timeout` when it did not answer in time)."""
+        try:
+            async with asyncio.timeout(within):
+                data = await self._call("auth.test", bare=True)
+        except TimeoutError:
+            self._metrics.slack_errors.labels(method="auth.test", error="timeout").inc()
+            raise SlackError("auth.test", "timeout") from None
+        return self._learned(data)
+
+    def _learned(self, data: dict[str, Any]) -> BotIdentity:
+        if self._identity is None:
+            self._identity = BotIdentity(
+                user_id=str(data.get("user_id") or ""),
+                bot_id=str(data.get("bot_id") or ""),
+                team_id=str(data.get("team_id") or ""),
+            )
+        return self._identity
+
     async def identity(self) -> BotIdentity:
-        """Who the bot is (auth.test), asked once and remembered."""
+        """Who the bot is: known from start, or else asked now (auth.test, with slack_sdk's retries). Not for the
+        hot path, which uses `me` and never waits."""
         if self._identity is None:
             async with self._identity_lock:
                 if self._identity is None:
-                    data = await self._call("auth.test")
-                    self._identity = BotIdentity(
-                        user_id=str(data.get("user_id") or ""),
-                        bot_id=str(data.get("bot_id") or ""),
-                        team_id=str(data.get("team_id") or ""),
-                    )
+                    self._learned(await self._call("auth.test"))
+        assert self._identity is not None
         return self._identity
 
     def is_slack_url(self, url: str) -> bool:
@@ -175,7 +242,8 @@ class SlackGateway:
         return (target.scheme, target.hostname, target.port) == (api.scheme, api.hostname, api.port)
 
     async def served_team(self) -> str:
-        """The workspace the bot's token belongs to: requests from any other are ignored."""
+        """The workspace the bot's token belongs to (asked for if not known yet; the front door uses
+        `served_team_now`, which never waits)."""
         return (await self.identity()).team_id
 
     async def permalink(self, channel: str, ts: str) -> str:
@@ -223,14 +291,15 @@ class SlackGateway:
             if e.code != "already_reacted":
                 raise
 
-    async def _call(self, method: str, *, once: bool = False, **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, method: str, *, once: bool = False, bare: bool = False, **kwargs: Any) -> dict[str, Any]:
         self._metrics.slack_calls.labels(method=method).inc()
+        client = self._bare if bare else self._once if once else self._client
         try:
-            response = await (self._once if once else self._client).api_call(method, **kwargs)
+            response = await client.api_call(method, **kwargs)
         except SlackApiError as e:
             code = str(e.response.get("error") or f"http_{e.response.status_code}")
             self._metrics.slack_errors.labels(method=method, error=code).inc()
-            raise SlackError(method, code, e.response.status_code) from None
+            raise SlackError(method, code, e.response.status_code, _retry_after(e.response.headers)) from None
         except (SlackClientError, OSError, TimeoutError) as e:
             self._metrics.slack_errors.labels(method=method, error="connection_error").inc()
             raise SlackError(method, "connection_error") from e

@@ -13,10 +13,12 @@ In this order, for every `POST /slack/events`:
    whose envelope fields are of the wrong type, is answered 400. Characters no database can store (NUL, lone
    surrogates) are replaced, in values and keys.
 4. Workspace: a request from a workspace other than the one the bot's token serves, or naming none, is answered
-   2xx and ignored.
-5. Message and reaction events take the fast path: captured, stored, then answered (a failed write answers 503 so
-   Slack delivers again; an event that can never be stored is answered 200 and recorded as dropped). Everything
-   else goes to Bolt, already verified and parsed.
+   2xx and ignored. Which workspace that is comes from the bot's identity (auth.test), fetched at start and never
+   waited for here: until it is known, an event or interaction is answered 503 at once (Slack delivers an event
+   again) and a slash command is told the bot is starting.
+5. Message and reaction events take the fast path: captured, stored, then answered, all within `CAPTURE_SECONDS`
+   of the request's arrival (a failed or late capture answers 503 so Slack delivers again; an event that can never
+   be stored is answered 200 and recorded as dropped). Everything else goes to Bolt, already verified and parsed.
 
 Every answer, 5xx included, is counted in `/metrics` (bot/app.py counts every response the app prepares).
 """
@@ -31,7 +33,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -55,9 +57,20 @@ SLOT_SECONDS = 1.0  # how long a large body may wait for a slot
 READ_SECONDS = 2.5  # how long reading a body may take: Slack gives up on its request after 3 s anyway
 NO_TEAM = frozenset({"url_verification", "ssl_check"})  # the only requests that name no workspace
 
-Capture = Callable[[dict[str, Any]], Awaitable[None]]
+CAPTURE_SECONDS = 2.5  # from a capturable event's arrival to its answer, stored or not (Slack waits 3 s)
+STARTING_TEXT = (
+    "I am still starting up (Slack has not told me who I am yet), so nothing was done. Try again in a minute."
+)
+
+
+class Capture(Protocol):
+    def __call__(self, payload: dict[str, Any], *, deadline: float) -> Awaitable[None]:
+        """Store the event by `deadline` (a loop time) or raise."""
+        ...
+
+
 Wants = Callable[[dict[str, Any]], bool]
-ServedTeam = Callable[[], Awaitable[str]]
+ServedTeam = Callable[[], str | None]  # the workspace the bot serves; None while not known yet (never waits)
 
 
 class BadRequest(Exception):
@@ -220,8 +233,9 @@ class SlackEndpoint:
         self._reading = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        deadline = asyncio.get_running_loop().time() + CAPTURE_SECONDS
         try:
-            return await self._answer(request)
+            return await self._answer(request, deadline)
         except Exception:  # a bug of ours: Slack gets a 500 (and retries an event), the operators a traceback
             log.exception("unexpected error answering a Slack request")
             return web.json_response({"error": "internal error"}, status=500)
@@ -295,7 +309,7 @@ class SlackEndpoint:
             return await self._refuse_and_close(request, 400, "body_cut_off")
         return b"".join(chunks)
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
+    async def _answer(self, request: web.Request, deadline: float) -> web.StreamResponse:
         raw = await self._read(request)
         if not isinstance(raw, bytes):
             return raw
@@ -310,9 +324,10 @@ class SlackEndpoint:
         if might_need_cleaning(raw, request.content_type):
             clean(payload)
         team = team_of(payload)
-        if (team is None and not names_a_workspace(payload)) or (
-            team is not None and team != await self._served_team()
-        ):
+        served = self._served_team() if team is not None else None
+        if team is not None and served is None:
+            return self._not_yet(payload)
+        if (team is None and not names_a_workspace(payload)) or (team is not None and team != served):
             log.warning("ignored a request from workspace %s, which this bot does not serve", team or "(none)")
             self._metrics.refused.labels(reason="foreign_workspace").inc()
             if "command" in payload:
@@ -321,7 +336,7 @@ class SlackEndpoint:
                 )
             return web.Response(status=200)
         if self._wants(payload):
-            return await self._store(payload)
+            return await self._store(payload, deadline)
         bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
         # Verified and parsed above: Bolt gets the payload as is (its own check is off; see bot/app.py).
         bolt_request.raw_body = raw.decode("utf-8", "replace")
@@ -334,13 +349,22 @@ class SlackEndpoint:
             return self._refuse(400, "undispatchable")
         return await to_aiohttp_response(answer)
 
-    async def _store(self, payload: dict[str, Any]) -> web.Response:
+    def _not_yet(self, payload: dict[str, Any]) -> web.Response:
+        """The bot does not know yet which workspace it serves (Slack has not answered auth.test since the start):
+        nothing is done, and nobody waits for it. A slash command is told so (Slack does not repeat commands);
+        anything else is answered 503 at once (Slack delivers an event again; a click or form shows its error)."""
+        self._metrics.refused.labels(reason="identity_unknown").inc()
+        if "command" in payload:
+            return web.json_response({"response_type": "ephemeral", "text": STARTING_TEXT})
+        return web.json_response({"error": "starting, retry"}, status=503)
+
+    async def _store(self, payload: dict[str, Any], deadline: float) -> web.Response:
         try:
-            await self._capture(payload)  # the writer fails it in time (2.5 s) if the database does not answer
+            await self._capture(payload, deadline=deadline)  # stored, failed or given up on by the deadline
         except Dropped:
             return web.Response(status=200)  # recorded as dropped by the capture; never worth a retry
         except Exception as error:  # not stored: Slack must deliver it again
-            reason = type(error).__name__
+            reason = "no answer in time" if isinstance(error, TimeoutError) else type(error).__name__
             log.warning("event %s not stored (%s); answering 503 so Slack retries", payload.get("event_id"), reason)
             return web.json_response({"error": "storage unavailable, retry"}, status=503)
         return web.Response(status=200)

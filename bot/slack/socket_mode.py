@@ -3,12 +3,17 @@
 Bolt's Socket Mode handler acks an event as soon as it is dispatched. For timeline captures the ack must come
 after the commit (no ack means Slack delivers the envelope again), so those envelopes are handled here and
 everything else is passed to Bolt's own handler unchanged.
+
+The same deadlines as over HTTP: a capture is over within CAPTURE_SECONDS of the envelope's arrival, acked once
+stored, not acked if it was not (failed, or not known in time); and the bot's identity is never waited for: until
+it is known, nothing is acked (Slack delivers again) except a slash command, which is told the bot is starting.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -18,7 +23,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from .events import Dropped
-from .http import clean, team_of
+from .http import CAPTURE_SECONDS, STARTING_TEXT, Capture, clean, team_of
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +32,8 @@ def socket_mode_handler(
     bolt: AsyncApp,
     app_token: str,
     wants: Callable[[dict[str, Any]], bool],
-    capture: Callable[[dict[str, Any]], Awaitable[None]],
-    served_team: Callable[[], Awaitable[str]],
+    capture: Capture,
+    served_team: Callable[[], str | None],
 ) -> AsyncSocketModeHandler:
     """The same trust rules as the HTTP front door (bot/slack/http.py), minus the signature: Slack's connection,
     opened with the app token, is the proof of origin. Unstorable characters are replaced, payloads from another
@@ -39,23 +44,35 @@ def socket_mode_handler(
         await client.send_socket_mode_response(SocketModeResponse(envelope_id=request.envelope_id))
 
     async def listener(client: SocketModeClient, request: SocketModeRequest) -> None:
+        deadline = asyncio.get_running_loop().time() + CAPTURE_SECONDS
         payload = request.payload
         if not isinstance(payload, dict):
             await ack(client, request)
             return
         clean(payload)
         team = team_of(payload)
-        if team is not None and team != await served_team():
+        served = served_team() if team is not None else None
+        if team is not None and served is None:  # who the bot is is not known yet: nothing is done, nobody waits
+            log.info("not acking a Socket Mode %s request: the bot's identity is not known yet", request.type)
+            if request.type == "slash_commands":  # Slack does not repeat a command: tell the person
+                await client.send_socket_mode_response(
+                    SocketModeResponse(
+                        envelope_id=request.envelope_id, payload={"response_type": "ephemeral", "text": STARTING_TEXT}
+                    )
+                )
+            return
+        if team is not None and team != served:
             log.warning("ignored a Socket Mode request from workspace %s, which this bot does not serve", team)
             await ack(client, request)
             return
         if request.type == "events_api" and wants(payload):
             try:
-                await capture(payload)
+                await capture(payload, deadline=deadline)
             except Dropped:
                 pass  # recorded as dropped by the capture: acked, so that Slack does not deliver it forever
-            except Exception as error:  # not stored: no ack, so Slack delivers it again
-                log.warning("event %s not stored (%s); not acking", payload.get("event_id"), type(error).__name__)
+            except Exception as error:  # not stored (or not known in time): no ack, so Slack delivers it again
+                reason = "no answer in time" if isinstance(error, TimeoutError) else type(error).__name__
+                log.warning("event %s not stored (%s); not acking", payload.get("event_id"), reason)
                 return
             await ack(client, request)
             return

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 log = logging.getLogger(__name__)
 
 CHANNEL = "incident_bot_channels"  # the PostgreSQL NOTIFY channel (per database: replicas of other bots never hear it)
+APPLICATION_NAME = "incident-bot channel notices"  # how the listening connections show in pg_stat_activity
 
 Heard = Callable[[str, str, int], None]  # (team_id, channel_id, incident_id): this channel is an incident's now
 Gap = Callable[[], None]  # notices may have been missed: forget every cached miss
@@ -200,7 +201,9 @@ class ChannelListener:
             pause = min(pause * 2, self.MAX_PAUSE)
 
     async def _listen_once(self) -> None:
-        conn = await asyncpg.connect(self._dsn, timeout=self.CONNECT_SECONDS)
+        conn = await asyncpg.connect(
+            self._dsn, timeout=self.CONNECT_SECONDS, server_settings={"application_name": APPLICATION_NAME}
+        )
         self._conn = conn
         lost = asyncio.Event()
 
@@ -242,6 +245,7 @@ class ChannelListener:
 
 
 __all__ = [
+    "APPLICATION_NAME",
     "CHANNEL",
     "ChannelListener",
     "ChannelWatch",
