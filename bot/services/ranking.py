@@ -43,8 +43,10 @@ log = logging.getLogger(__name__)
 
 # Rows read from the database at a time while catching up.
 READ_BATCH = 2000
-# Incidents whose evidence is kept in memory (the least recently ranked is dropped; it is rebuilt when needed).
+# Incidents whose evidence is kept in memory, and their messages in all (about 2 KB each): beyond either, the least
+# recently ranked incident's evidence is dropped (it is rebuilt from the database when it is needed again).
 KEPT_INCIDENTS = 64
+KEPT_MESSAGES = 200_000
 # Jobs that may wait for the process at a time; more wait their turn before queuing (each incident has at most one
 # re-rank at a time, so this bounds the work queued, not the incidents served).
 QUEUE = 16
@@ -95,10 +97,17 @@ class _Engine:
             evidence = Evidence(engine, engine.session())
         self.evidence[incident_id] = evidence
         self.evidence.move_to_end(incident_id)
-        while len(self.evidence) > KEPT_INCIDENTS:
-            self.evidence.popitem(last=False)
         self.loop.run_until_complete(self._catch_up(incident_id, evidence))
+        self._make_room()
         return Ranking(tuple(evidence.session.rank(top)), engine.threshold)
+
+    def _make_room(self) -> None:
+        """Drop the least recently ranked incidents' evidence beyond KEPT_INCIDENTS or KEPT_MESSAGES (never the
+        one just ranked)."""
+        held = sum(len(e.session) for e in self.evidence.values())
+        while len(self.evidence) > 1 and (len(self.evidence) > KEPT_INCIDENTS or held > KEPT_MESSAGES):
+            _, dropped = self.evidence.popitem(last=False)
+            held -= len(dropped.session)
 
     async def _catch_up(self, incident_id: int, evidence: Evidence) -> None:
         if self.db is None:
@@ -113,6 +122,12 @@ class _Engine:
 
     def forget(self, incident_id: int) -> None:
         self.evidence.pop(incident_id, None)
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.loop.run_until_complete(self.db.dispose())
+            self.db = None
+        self.loop.close()
 
     def runbook(self, title: str) -> Runbook | None:
         return next((r for r in self.library.engine().runbooks if r.title == title), None)
