@@ -104,10 +104,10 @@ class _Engine:
     def _make_room(self) -> None:
         """Drop the least recently ranked incidents' evidence beyond KEPT_INCIDENTS or KEPT_MESSAGES (never the
         one just ranked)."""
-        held = sum(len(e.session) for e in self.evidence.values())
+        held = sum(e.session.keys_held for e in self.evidence.values())  # deleted messages count too
         while len(self.evidence) > 1 and (len(self.evidence) > KEPT_INCIDENTS or held > KEPT_MESSAGES):
             _, dropped = self.evidence.popitem(last=False)
-            held -= len(dropped.session)
+            held -= dropped.session.keys_held
 
     async def _catch_up(self, incident_id: int, evidence: Evidence) -> None:
         if self.db is None:

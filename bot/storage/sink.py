@@ -126,6 +126,7 @@ class PostgresSink:
     _SQL = (
         f"INSERT INTO messages ({', '.join(COLUMNS)}) "
         f"SELECT * FROM unnest({', '.join(f'${n}::{t}[]' for n, t in enumerate(_TYPES, start=1))}) "
+        "ORDER BY 2 "  # incident_id: each row takes its incident's revision lock, in ascending order
         "ON CONFLICT (channel_id, ts) DO NOTHING"
     )
 

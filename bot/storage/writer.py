@@ -34,7 +34,8 @@ from .tables import MarkRow, MessageRow
 
 log = logging.getLogger(__name__)
 
-# The advisory lock that orders revisions on PostgreSQL (migrations/versions/0006_revisions.py).
+# The first key of the advisory lock (REVISION_LOCK, incident_id) that orders an incident's revisions on PostgreSQL
+# (migrations/versions/0006_revisions.py).
 REVISION_LOCK = 0x1B0_4E71
 
 _Pending = tuple[Capture, "asyncio.Future[bool]"]
@@ -188,17 +189,26 @@ class TimelineWriter:
         others = [(n, c) for n, c in enumerate(captures) if not isinstance(c, ChannelMessage)]
         if others:
             async with self._db.engine.begin() as conn:
-                if conn.dialect.name == "postgresql" and any(not isinstance(c, Marked | Unmarked) for _, c in others):
-                    # Message writes hold the revision lock until they commit (migration 0006); taking it first,
-                    # before any row lock, means two of these transactions can never wait on each other.
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REVISION_LOCK})
+                if conn.dialect.name == "postgresql":
+                    # Message writes hold their incident's revision lock until they commit (migration 0006); taking
+                    # them first, before any row lock, in ascending order (as the sink does), means two writers can
+                    # never wait on each other in a circle.
+                    incidents = sorted(
+                        {c.message.incident_id for _, c in others if isinstance(c, MessageEdited | MessageDeleted)}
+                    )
+                    for incident_id in incidents:
+                        await conn.execute(
+                            text("SELECT pg_advisory_xact_lock(:key, :incident)"),
+                            {"key": REVISION_LOCK, "incident": incident_id},
+                        )
                 for n, capture in others:
                     results[n] = await _apply_one(conn, capture)
         # New messages go last and on their own road (see sink.py): edits and deletions upsert, so whichever of
         # the two lands first, the row ends up the same.
         inserts = {(c.channel_id, c.ts): message_values(c) for c in captures if isinstance(c, ChannelMessage)}
         if inserts:
-            await self._sink.insert(list(inserts.values()))
+            # By incident: each row's insert takes its incident's revision lock, in this order (see above).
+            await self._sink.insert(sorted(inserts.values(), key=lambda row: row["incident_id"]))
         return results
 
 

@@ -585,8 +585,8 @@ class Session:
         self._epoch = 0
         self._neg_epoch: dict[str, int] = {}  # term -> epoch of its negation list
         self._latest: dict[tuple[Any, ...], tuple[int, int, _Negation | None]] = {}
-        self._said_after: dict[tuple[str, tuple[Pos, int]], tuple[int, int, float]] = {}
-        self._classes: dict[tuple[int, Sid], tuple[_ScopeRef, int]] = {}  # (doc, scope) -> how it bears on the error
+        self._said_after: dict[tuple[Pos, int], dict[str, tuple[int, int, float]]] = {}  # negation -> key -> sum
+        self._classes: dict[Sid, tuple[_ScopeRef, dict[int, int]]] = {}  # scope -> doc -> how it bears on the error
 
     @property
     def messages(self) -> tuple[str, ...]:
@@ -595,6 +595,11 @@ class Session:
 
     def __len__(self) -> int:
         return len(self._order)
+
+    @property
+    def keys_held(self) -> int:
+        """Every key this session knows of, deleted and empty ones included (what its memory grows with)."""
+        return len(self._version)
 
     def __contains__(self, key: str) -> bool:
         return key in self._where
@@ -628,6 +633,9 @@ class Session:
             if old == pos and self._text[old] == text:
                 return False
             self._retract(old)
+            del self._where[key]
+        if not text.strip():  # a file without a comment, a post of blocks only: nothing said (not even a turn)
+            return old is not None
         self._where[key] = pos
         self._insert(pos, text)
         return True
@@ -833,6 +841,8 @@ class Session:
         if not negations:
             del self._negations[term]
         self._neg_epoch[term] = self._next_epoch()
+        self._said_after.pop(negation.at, None)
+        self._classes.pop(negation.scope, None)
 
     def _latest_negation(self, key: tuple[Any, ...], term: str, bears: Callable[[_Negation], bool]) -> _Negation | None:
         """The latest ruling-out of `term` that `bears` on what `key` names (reading only what is new since the
@@ -858,7 +868,8 @@ class Session:
         if said is None:
             return 0.0
         mentions = said.at
-        cached = self._said_after.get((key, at))
+        cache = self._said_after.setdefault(at, {})
+        cached = cache.get(key)
         if cached is not None and cached[0] == said.epoch:
             total = cached[2]
             for pos, token, weight in mentions[cached[1] :]:
@@ -870,16 +881,17 @@ class Session:
                 if (pos, token) <= at:
                     break
                 total += weight
-        self._said_after[(key, at)] = (said.epoch, len(mentions), total)
+        cache[key] = (said.epoch, len(mentions), total)
         return total
 
     def _class(self, doc: _Doc, sid: Sid) -> int:
         scope = self._scopes[sid]
-        known = self._classes.get((doc.index, sid))
-        if known is not None and known[0] is scope:  # (an edited message has new scopes at the same place)
-            return known[1]
-        cls = self._classify(doc, sid)
-        self._classes[(doc.index, sid)] = (scope, cls)
+        known = self._classes.get(sid)
+        if known is None or known[0] is not scope:  # (an edited message has new scopes at the same place)
+            known = self._classes[sid] = (scope, {})
+        cls = known[1].get(doc.index)
+        if cls is None:
+            cls = known[1][doc.index] = self._classify(doc, sid)
         return cls
 
     # -- ranking -------------------------------------------------------------------------------------------

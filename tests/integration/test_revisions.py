@@ -7,9 +7,12 @@ import asyncio
 import random
 from datetime import UTC, datetime
 
+from sqlalchemy import text
+
 from bot.domain.incident import Incident
 from bot.domain.timeline import ChannelMessage, MessageDeleted, MessageEdited
-from bot.storage import Database, NewEntry, Said, Seen, TimelineWriter
+from bot.storage import Database, NewEntry, NewIncident, Said, Seen, TimelineWriter
+from bot.storage.writer import REVISION_LOCK
 
 CHANNEL = "C0INCIDENT"
 
@@ -112,3 +115,104 @@ async def test_a_reader_that_reads_on_while_several_replicas_write_misses_nothin
 
     # Assert: the reader holds exactly what the database holds, having only ever read on from where it stopped.
     assert read == texts
+
+
+async def test_filling_in_a_permalink_changes_nothing_that_was_said_and_takes_no_revision(
+    db: Database, incident: Incident
+) -> None:
+    writer = TimelineWriter(db)
+    try:
+        await writer.write(message(incident, "1764338400.000100", "pool timeouts"))
+    finally:
+        await writer.close()
+    _, seen = await read_on(db, incident, Seen())
+
+    async with db.timeline() as store:
+        await store.set_permalink(CHANNEL, "1764338400.000100", "https://example.slack.com/archives/C0/p1")
+    later, _ = await read_on(db, incident, seen)
+
+    assert later == []
+
+
+async def test_a_permalink_filled_in_while_a_writer_holds_the_incidents_revision_lock_never_deadlocks(
+    postgres_url: str,
+) -> None:
+    # Arrange: a stored message, and a writer's transaction that has taken the incident's revision lock (as the
+    # timeline writer does before it touches a row).
+    db = Database(postgres_url)
+    await db.upgrade()
+    try:
+        async with db.transaction() as store:
+            incident = await store.add(
+                NewIncident(
+                    team_id="T1", title="API 500s", description="", severity="sev2", opener_id="U1",
+                    opened_at=datetime(2026, 11, 28, 14, 0, tzinfo=UTC),
+                )
+            )  # fmt: skip
+        writer = TimelineWriter(db)
+        await writer.write(message(incident, "1764338400.000100", "pool timeouts"))
+        await writer.close()
+        holding = asyncio.Event()
+        linked = asyncio.Event()
+
+        async def writer_transaction() -> None:
+            async with db.engine.begin() as conn:
+                await conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key, :incident)"),
+                    {"key": REVISION_LOCK, "incident": incident.id},
+                )
+                holding.set()
+                await asyncio.wait_for(linked.wait(), timeout=5)  # the permalink's row lock comes first
+                await conn.execute(
+                    text("UPDATE messages SET text = 'pool timeouts on checkout' WHERE ts = '1764338400.000100'")
+                )
+
+        async def fill_in_the_permalink() -> None:
+            await holding.wait()
+            async with db.timeline() as store:
+                await store.set_permalink(CHANNEL, "1764338400.000100", "https://example.slack.com/p1")
+                linked.set()
+
+        # Act
+        await asyncio.wait_for(asyncio.gather(writer_transaction(), fill_in_the_permalink()), timeout=10)
+
+        # Assert: both committed; the edit is what was said now.
+        said, _ = await read_on(db, incident, Seen())
+        assert [s.text for s in said] == ["pool timeouts on checkout"]
+    finally:
+        await db.dispose()
+
+
+async def test_a_writer_stuck_inside_one_incidents_transaction_holds_up_no_other_incident(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    await db.upgrade()
+    writer = TimelineWriter(db)
+    try:
+        incidents = []
+        for title in ("API 500s", "Search is slow"):
+            async with db.transaction() as store:
+                incidents.append(
+                    await store.add(
+                        NewIncident(
+                            team_id="T1", title=title, description="", severity="sev2", opener_id="U1",
+                            opened_at=datetime(2026, 11, 28, 14, 0, tzinfo=UTC),
+                        )
+                    )
+                )  # fmt: skip
+        stuck, other = incidents
+        async with db.engine.begin() as conn:  # a replica frozen mid-write to the first incident
+            await conn.execute(
+                text(
+                    "INSERT INTO messages (team_id, incident_id, channel_id, ts, text, is_integration, posted_at) "
+                    "VALUES ('T1', :incident, 'C0STUCK', '1764338400.000001', 'pool timeouts', false, now())"
+                ),
+                {"incident": stuck.id},
+            )
+
+            await writer.write(message(other, "1764338400.000100", "search p99 is 4 s"))  # within the deadline
+
+        said, _ = await read_on(db, other, Seen())
+        assert [s.text for s in said] == ["search p99 is 4 s"]
+    finally:
+        await writer.close()
+        await db.dispose()

@@ -80,7 +80,8 @@ def test_any_sequence_of_messages_edits_and_deletions_ranks_as_the_conversation_
         else:
             assert not session.put(key, text, at=float(at), version=version)  # a deleted message stays deleted
 
-        conversation = [live[key][1] for _, key in sorted((when, key) for key, (when, _) in live.items())]
+        ordered = [live[key][1] for _, key in sorted((when, key) for key, (when, _) in live.items())]
+        conversation = [text for text in ordered if text.strip()]  # a message without words says nothing
         assert list(session.messages) == conversation
         assert summary(session.rank(top=10)) == summary(_fresh(conversation))
 
@@ -126,3 +127,35 @@ def test_an_edit_takes_back_the_old_words_and_counts_the_new_ones() -> None:
     assert spike == "Traffic Spike"
     assert session.rank(top=1)[0].root_cause_name == "Database Maintenance"
     assert "traffic" not in " ".join(session.rank(top=1)[0].evidence).lower().split("against")[0]
+
+
+def test_a_message_without_words_does_not_stand_between_a_question_and_its_answer() -> None:
+    asked = ["Timeout waiting for connection from pool", "is this a traffic spike?"]
+    session = ENGINE.session()
+    for n, text in enumerate([*asked, "", "  ", "nope"]):  # two files shared without a comment
+        session.put(f"C1/{n}", text, at=float(n))
+
+    assert summary(session.rank(top=10)) == summary(_fresh([*asked, "nope"]))
+    assert any("ruled out" in line for s in session.rank(top=10) for line in s.alternatives)
+
+
+def test_a_message_whose_words_are_edited_away_and_back_counts_again() -> None:
+    session = ENGINE.session()
+    session.put("C1/1", "Timeout waiting for connection from pool", at=1.0, version=1)
+    session.put("C1/1", "", at=1.0, version=2)
+    assert len(session) == 0
+
+    session.put("C1/1", "Timeout waiting for connection from pool", at=1.0, version=3)
+
+    assert session.messages == ("Timeout waiting for connection from pool",)
+
+
+def test_deleted_messages_still_count_towards_what_a_session_holds() -> None:
+    session = ENGINE.session()
+    for n in range(3):
+        session.put(f"C1/{n}", f"pool timeouts {n}", at=float(n))
+
+    session.remove("C1/0")
+    session.remove("C1/1")
+
+    assert (len(session), session.keys_held) == (1, 3)
