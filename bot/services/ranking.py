@@ -50,6 +50,8 @@ KEPT_MESSAGES = 200_000
 # Jobs that may wait for the process at a time; more wait their turn before queuing (each incident has at most one
 # re-rank at a time, so this bounds the work queued, not the incidents served).
 QUEUE = 16
+# How long a caller waits for one job (a ranking takes milliseconds; rebuilding a 30,000-message incident, seconds).
+JOB_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,9 @@ class EngineProcess:
         return next(iter(processes), None)
 
     async def _run(self, method: str, *args: Any) -> Any:
-        async with self._slots:
+        """Run a job in the process, given up after JOB_SECONDS (a database that does not answer the process must
+        not hold its callers for ever; the job itself finishes or fails there)."""
+        async with self._slots, asyncio.timeout(JOB_SECONDS):
             self.jobs += 1
             loop = asyncio.get_running_loop()
             try:
