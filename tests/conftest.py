@@ -140,22 +140,31 @@ def free_socket() -> socket.socket:
 
 
 @asynccontextmanager
-async def serving(config: Config, emulator: SlackEmulator, **options: float) -> AsyncIterator[IncidentBot]:
-    """The production app, served over HTTP on loopback, with the emulator delivering to it (`options`: those of
-    IncidentBot, such as a shorter slack_timeout)."""
+async def serving_at(
+    config: Config, emulator: SlackEmulator, **options: float
+) -> AsyncIterator[tuple[IncidentBot, str]]:
+    """The production app, served over HTTP on loopback: (the bot, its base URL). Where Slack delivers is left to
+    the caller (`options`: those of IncidentBot, such as a shorter slack_timeout)."""
     incident_bot = IncidentBot(config, **options)
     await incident_bot.start()
     runner = incident_bot.web_runner()
     await runner.setup()
     sock = free_socket()
     await web.SockSite(runner, sock).start()
-    emulator.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
     try:
-        yield incident_bot
+        yield incident_bot, f"http://127.0.0.1:{sock.getsockname()[1]}"
     finally:
         await emulator.wait_idle()
         await runner.cleanup()
         await incident_bot.close()
+
+
+@asynccontextmanager
+async def serving(config: Config, emulator: SlackEmulator, **options: float) -> AsyncIterator[IncidentBot]:
+    """`serving_at`, with the emulator delivering to it."""
+    async with serving_at(config, emulator, **options) as (incident_bot, url):
+        emulator.set_request_url(f"{url}/slack/events")
+        yield incident_bot
 
 
 @pytest.fixture

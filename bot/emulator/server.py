@@ -376,10 +376,6 @@ class SlackEmulator:
         self._courier.request_url = url
 
     @property
-    def request_url(self) -> str | None:
-        return self._courier.request_url
-
-    @property
     def socket_connected(self) -> bool:
         return self._hub.current() is not None
 

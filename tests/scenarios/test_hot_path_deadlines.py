@@ -17,7 +17,6 @@ from pathlib import Path
 import aiohttp
 import asyncpg
 import pytest
-from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -25,28 +24,11 @@ from bot.app import IncidentBot
 from bot.config import Config, ConfigError, load_config
 from bot.emulator import Delivery, SlackEmulator
 from bot.storage import notify
-from tests.conftest import APP_TOKEN, People, environment, free_socket, serving
+from tests.conftest import APP_TOKEN, People, environment, serving, serving_at
 
 from .steps import COMMAND, incident_channels, open_incident, run, wait_for_private
 
 SLACK_GIVES_UP = 3.0
-
-
-@asynccontextmanager
-async def replica(config: Config, emulator: SlackEmulator, **options: float) -> AsyncIterator[tuple[IncidentBot, str]]:
-    """A bot process serving on loopback: (the bot, its base URL). Slack's request URL is left for the test to set."""
-    incident_bot = IncidentBot(config, **options)
-    await incident_bot.start()
-    runner = incident_bot.web_runner()
-    await runner.setup()
-    sock = free_socket()
-    await web.SockSite(runner, sock).start()
-    try:
-        yield incident_bot, f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        await emulator.wait_idle()
-        await runner.cleanup()
-        await incident_bot.close()
 
 
 @asynccontextmanager
@@ -222,7 +204,7 @@ async def test_while_auth_test_hangs_after_a_restart_events_are_answered_503_at_
         channel = await open_incident(emulator, people.alice, people.general, "Slack slow")
     holds = [emulator.hold("auth.test", perform=False) for _ in range(20)]  # Slack takes auth.test, never answers
 
-    async with replica(config, emulator, slack_timeout=1.0) as (restarted, url):
+    async with serving_at(config, emulator, slack_timeout=1.0) as (restarted, url):
         emulator.set_request_url(f"{url}/slack/events")
         assert holds[0].arrived.is_set()
         assert await health(url) == 503  # not ready while it does not know who it is
@@ -248,7 +230,7 @@ async def test_while_auth_test_is_rate_limited_after_a_restart_events_are_answer
     asked_before = len(emulator.calls_to("auth.test"))
     emulator.rate_limit_next("auth.test", retry_after=20)
 
-    async with replica(config, emulator, slack_timeout=1.0) as (restarted, url):
+    async with serving_at(config, emulator, slack_timeout=1.0) as (restarted, url):
         emulator.set_request_url(f"{url}/slack/events")
         early: list[Delivery] = []
 
@@ -278,7 +260,7 @@ async def test_a_slash_command_while_the_bot_does_not_know_who_it_is_is_told_it_
 ) -> None:
     holds = [emulator.hold("auth.test", perform=False) for _ in range(20)]  # Slack takes auth.test, never answers
 
-    async with replica(config, emulator, slack_timeout=1.0) as (_, url):
+    async with serving_at(config, emulator, slack_timeout=1.0) as (_, url):
         emulator.set_request_url(f"{url}/slack/events")
         delivery = await emulator.send_command(people.alice, people.general, COMMAND, "open Payments down")
 
@@ -302,7 +284,7 @@ async def test_a_bot_whose_token_slack_refuses_does_not_start_and_says_why(
 async def test_a_channel_another_replica_opens_is_captured_at_once_though_this_one_took_it_for_an_ordinary_channel(
     config: Config, emulator: SlackEmulator, people: People
 ) -> None:
-    async with replica(config, emulator) as (first, first_url), replica(config, emulator) as (_, other_url):
+    async with serving_at(config, emulator) as (first, first_url), serving_at(config, emulator) as (_, other_url):
         await other_replica_opens_a_channel_the_first_took_for_an_ordinary_one(emulator, people, first_url, other_url)
         await emulator.post_message(people.bob, incident_channels(emulator)[0].id, "first words in the new channel")
         await emulator.wait_idle()
@@ -315,7 +297,7 @@ async def test_a_replica_whose_notice_connection_dropped_listens_again_and_still
     config_path: Path, emulator: SlackEmulator, people: People, postgres_url: str
 ) -> None:
     config = load_config(config_path, environment(emulator, postgres_url))
-    async with replica(config, emulator) as (first, first_url), replica(config, emulator) as (_, other_url):
+    async with serving_at(config, emulator) as (first, first_url), serving_at(config, emulator) as (_, other_url):
         dropped = await listeners(postgres_url)
         assert len(dropped) == 2  # one per replica
         await drop_connections(postgres_url, dropped)

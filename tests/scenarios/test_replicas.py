@@ -10,7 +10,7 @@ from pathlib import Path
 from bot.config import load_config
 from bot.emulator import SlackEmulator
 from bot.suggestions.engine import Suggestion
-from tests.conftest import People, environment, serving
+from tests.conftest import People, environment, serving, serving_at
 
 from .balancer import round_robin
 from .steps import open_incident
@@ -26,28 +26,24 @@ async def test_a_suggestion_weighs_what_was_said_to_either_replica_and_is_posted
 ) -> None:
     # Arrange: two replicas on one database, Slack's requests shared between them in turn.
     config = load_config(config_file(tmp_path, interval=300), environment(emulator, database_url))
-    async with serving(config, emulator) as first:
-        first_url = emulator.request_url
-        async with serving(config, emulator) as second:
-            second_url = emulator.request_url
-            assert first_url is not None
-            assert second_url is not None
-            async with round_robin([first_url, second_url]) as balancer:
-                emulator.set_request_url(balancer.url)
-                channel = await open_incident(emulator, people.alice, people.general, "Pool timeouts")
-                await emulator.join(people.bob, channel.id)
+    async with serving_at(config, emulator) as (first, first_base), serving_at(config, emulator) as (second, base):
+        first_url, second_url = f"{first_base}/slack/events", f"{base}/slack/events"
+        async with round_robin([first_url, second_url]) as balancer:
+            emulator.set_request_url(balancer.url)
+            channel = await open_incident(emulator, people.alice, people.general, "Pool timeouts")
+            await emulator.join(people.bob, channel.id)
 
-                # Act: the conversation, each message to the next replica.
-                for line in SPIKE:
-                    await talk(emulator, first, channel, people.bob, [line])
-                    assert await second.background.drained(within=10)
-                await emulator.wait_idle()
+            # Act: the conversation, each message to the next replica.
+            for line in SPIKE:
+                await talk(emulator, first, channel, people.bob, [line])
+                assert await second.background.drained(within=10)
+            await emulator.wait_idle()
 
-                incident = await first.services.incidents.in_channel(emulator.team_id, channel.id)
-                assert incident is not None
-                on_first, _ = await first.services.suggestions.ranking(incident, top=3)
-                on_second, _ = await second.services.suggestions.ranking(incident, top=3)
-                emulator.set_request_url(second_url)
+            incident = await first.services.incidents.in_channel(emulator.team_id, channel.id)
+            assert incident is not None
+            on_first, _ = await first.services.suggestions.ranking(incident, top=3)
+            on_second, _ = await second.services.suggestions.ranking(incident, top=3)
+            emulator.set_request_url(second_url)  # (the balancer closes before the replicas do)
 
     # Assert: the conversation was shared between the replicas, one suggestion was posted, and it and both
     # replicas' rankings weigh all of it.
