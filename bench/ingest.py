@@ -945,7 +945,7 @@ class EngineCheck:
             return f"engine check failed: {type(e).__name__}: {e}"
 
     def _verdict(self, chat: list[str], script: Script, posted: set[str]) -> str:
-        from bot.services.suggestions import SEPARATION
+        from bot.suggestions.decision import SEPARATION
         from bot.suggestions.engine import RunbookLibrary
 
         if self._engine is None:

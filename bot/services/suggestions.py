@@ -20,6 +20,7 @@ from bot.domain.incident import Incident
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import AuditEntry, Database, SuggestionRecord
+from bot.suggestions.decision import key, worth_posting
 
 from .errors import AlreadyHandled, UserError
 from .ranking import EngineProcess
@@ -33,11 +34,6 @@ log = logging.getLogger(__name__)
 
 # Gather the messages of a burst before re-ranking (cheap, and one suggestion instead of several).
 SETTLE_SECONDS = 0.2
-# A suggestion is posted only when the evidence separates its root cause from the other root causes of the same
-# error by this much confidence. Early in an incident the error is often clear (the log strings) while nothing
-# yet tells its causes apart; posting then would name one of them at random. (On the evaluation set, correct
-# conversations separate by 0.33 or more; a conversation that has only the error's symptoms, by less than 0.2.)
-SEPARATION = 0.25
 
 
 def utcnow() -> datetime:
@@ -140,18 +136,14 @@ class SuggestionService:
                 await self._engine.forget(incident.id)  # over: its evidence is no longer kept in memory
             return None
         ranked, threshold = await self._rank(incident, top=10)
-        if not ranked or ranked[0].score < threshold:
+        best = worth_posting(ranked, threshold)
+        if best is None:
             return None
-        best = ranked[0]
-        sibling = next((s for s in ranked[1:] if same_error(s, best)), None)
-        if sibling is not None and best.score - sibling.score < SEPARATION:
-            return None  # the error is clear, but not yet which of its root causes
         now = self._clock()
         async with self._db.unit() as stores:
             await stores.incidents.lock(incident.id)  # one decision at a time, also across replicas
             earlier = await stores.suggestions.for_incident(incident.id)
-            key = (best.runbook.title, best.error.name, best.cause.name)
-            if any(s.key == key for s in earlier) or any(s.state == "accepted" for s in earlier):
+            if any(s.key == key(best) for s in earlier) or any(s.state == "accepted" for s in earlier):
                 return None  # already posted, dismissed, or a root cause was accepted: nothing new to say
             if earlier:
                 since = (now - max(s.posted_at for s in earlier)).total_seconds()
@@ -234,10 +226,6 @@ class SuggestionService:
 
     async def ranking(self, incident: Incident, top: int = 3) -> tuple[list[Suggestion], float]:
         return await self._rank(incident, top)
-
-
-def same_error(a: Suggestion, b: Suggestion) -> bool:
-    return (a.runbook.path, a.error.heading, a.error.line) == (b.runbook.path, b.error.heading, b.error.line)
 
 
 def suggestion_record(incident: Incident, best: Suggestion, now: datetime) -> SuggestionRecord:
