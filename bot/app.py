@@ -52,7 +52,6 @@ from bot.slack.gateway import (
 from bot.slack.http import MAX_BODY, slack_events_handler
 from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
-from bot.suggestions.engine import RunbookLibrary
 
 log = logging.getLogger(__name__)
 
@@ -108,9 +107,8 @@ class IncidentBot:
             config, self.db, self.slack, self.metrics, incidents, channels, self.liveness, every=reconcile_seconds
         )
         timeline = TimelineService(config, self.db, self.slack)
-        self.library = RunbookLibrary(config.suggestions.runbooks)
-        suggestions = SuggestionService(config, self.db, self.slack, self.library, self.background)
-        reports = ReportService(config, self.db, self.slack, timeline, suggestions, self.library)
+        suggestions = SuggestionService(config, self.db, self.slack, self.background)
+        reports = ReportService(config, self.db, self.slack, timeline, suggestions)
 
         async def final_report(incident: Incident, actor: str) -> None:
             await reports.generate(incident, actor, final=True)

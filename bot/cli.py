@@ -165,15 +165,13 @@ async def _report(config: Config, public_id: str, fmt: str) -> str | None:
     from bot.services.timeline import Background, TimelineService
     from bot.slack.gateway import SlackGateway, create_web_client
     from bot.storage import Database
-    from bot.suggestions.engine import RunbookLibrary
 
     db = Database(config.database_url)
     try:
         slack = SlackGateway(create_web_client("", config.slack.api_url), Metrics())
-        library = RunbookLibrary(config.suggestions.runbooks)
         timeline = TimelineService(config, db, slack, look_up_names=False)
-        suggestions = SuggestionService(config, db, slack, library, Background())
-        reports = ReportService(config, db, slack, timeline, suggestions, library)
+        suggestions = SuggestionService(config, db, slack, Background())
+        reports = ReportService(config, db, slack, timeline, suggestions)
         try:
             incident = await reports.find(public_id)
             label = "Final" if incident.status is Status.RESOLVED else "Draft"

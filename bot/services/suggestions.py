@@ -27,7 +27,7 @@ from .ranking import EngineProcess
 from .timeline import Background
 
 if TYPE_CHECKING:
-    from bot.suggestions.engine import RunbookLibrary, Suggestion
+    from bot.suggestions.engine import Suggestion
     from bot.suggestions.model import Runbook
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,12 @@ class SuggestionService:
         config: Config,
         db: Database,
         slack: SlackGateway,
-        library: RunbookLibrary,
         background: Background,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._config = config
         self._db = db
         self._slack = slack
-        self._library = library
         self._background = background
         self._clock = clock
         self._running: set[int] = set()

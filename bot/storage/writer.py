@@ -207,8 +207,9 @@ class TimelineWriter:
         # the two lands first, the row ends up the same.
         inserts = {(c.channel_id, c.ts): message_values(c) for c in captures if isinstance(c, ChannelMessage)}
         if inserts:
-            # By incident: each row's insert takes its incident's revision lock, in this order (see above).
-            await self._sink.insert(sorted(inserts.values(), key=lambda row: row["incident_id"]))
+            # (On PostgreSQL the sink inserts them by incident: each row takes its incident's revision lock, in
+            # ascending order, as above.)
+            await self._sink.insert(list(inserts.values()))
         return results
 
 
