@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.storage import Database, Said, Seen
 
+from .errors import UserError
+
 if TYPE_CHECKING:
     from bot.suggestions.engine import Session, Suggestion, SuggestionEngine
     from bot.suggestions.model import Runbook
@@ -52,6 +54,16 @@ KEPT_MESSAGES = 200_000
 QUEUE = 16
 # How long a caller waits for one job (a ranking takes milliseconds; rebuilding a 30,000-message incident, seconds).
 JOB_SECONDS = 30.0
+
+
+class EngineUnavailable(UserError):
+    """The engine's process did not answer in time, or died twice in a row: nothing is ranked now."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The root-cause engine is not answering right now (it may be rebuilding a large incident, or the "
+            "database is slow). Nothing was lost; try again in a minute."
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,15 +229,19 @@ class EngineProcess:
     async def _run(self, method: str, *args: Any) -> Any:
         """Run a job in the process, given up after JOB_SECONDS (a database that does not answer the process must
         not hold its callers for ever; the job itself finishes or fails there)."""
-        async with self._slots, asyncio.timeout(JOB_SECONDS):
-            self.jobs += 1
-            loop = asyncio.get_running_loop()
-            try:
-                return await loop.run_in_executor(await self._executor(), _call, method, *args)
-            except BrokenProcessPool:
-                log.warning("the root-cause engine's process died; starting a new one")
-                self._pool = None
-                return await loop.run_in_executor(await self._executor(), _call, method, *args)
+        try:
+            async with self._slots, asyncio.timeout(JOB_SECONDS):
+                self.jobs += 1
+                loop = asyncio.get_running_loop()
+                try:
+                    return await loop.run_in_executor(await self._executor(), _call, method, *args)
+                except BrokenProcessPool:
+                    log.warning("the root-cause engine's process died; starting a new one")
+                    self._pool = None
+                    return await loop.run_in_executor(await self._executor(), _call, method, *args)
+        except (TimeoutError, BrokenProcessPool) as error:
+            log.warning("the root-cause engine did not answer (%s)", type(error).__name__)
+            raise EngineUnavailable() from error
 
     async def rank(self, incident_id: int, top: int) -> Ranking:
         ranking: Ranking = await self._run("rank", incident_id, top)

@@ -30,9 +30,9 @@ from bot.reports import (
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import Database, StoredReport
-from bot.suggestions.engine import RunbookLibrary
 
 from .errors import UserError
+from .ranking import EngineUnavailable
 from .suggestions import SuggestionService, suggestion_record
 from .timeline import TimelineService
 
@@ -53,7 +53,6 @@ class ReportService:
         slack: SlackGateway,
         timeline: TimelineService,
         suggestions: SuggestionService,
-        library: RunbookLibrary,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._config = config
@@ -61,7 +60,6 @@ class ReportService:
         self._slack = slack
         self._timeline = timeline
         self._suggestions = suggestions
-        self._library = library
         self._clock = clock
 
     async def report_input(self, incident: Incident, version: str) -> ReportInput:
@@ -85,14 +83,21 @@ class ReportService:
         )
 
     async def _root_cause(self, incident: Incident) -> RootCauseInput | None:
-        """The accepted suggestion, or else the engine's current top one (above its threshold), or none."""
+        """The accepted suggestion, or else the engine's current top one (above its threshold), or none. A report
+        is never held up by the engine: without it, the accepted root cause is reported without its runbook's
+        sections, and an incident with none accepted says it has no root cause."""
         record = await self._suggestions.accepted(incident.id)
-        if record is None:
-            ranked, threshold = await self._suggestions.ranking(incident, top=1)
-            if not ranked or ranked[0].score < threshold:
+        try:
+            if record is None:
+                ranked, threshold = await self._suggestions.ranking(incident, top=1)
+                if not ranked or ranked[0].score < threshold:
+                    return None
+                record = suggestion_record(incident, ranked[0], self._clock())
+            runbook = await self._suggestions.runbook(record.runbook)
+        except EngineUnavailable:
+            if record is None:
                 return None
-            record = suggestion_record(incident, ranked[0], self._clock())
-        runbook = await self._suggestions.runbook(record.runbook)
+            runbook = None
         return replace(RootCauseInput.from_record(record, runbook), accepted=record.state == "accepted")
 
     async def render(self, incident: Incident, version: str, fmt: str = "markdown") -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import pytest
 from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.emulator import Channel, Message, SlackEmulator
+from bot.services import ranking
 from bot.slack.ids import ActionId
 from tests.conftest import People, environment, serving
 
@@ -233,3 +236,28 @@ async def test_a_suggestion_button_acts_only_on_a_suggestion_of_the_incident_of_
     assert stored is not None
     assert await bot.services.suggestions.accepted(stored.id) is None
     assert await wait_for_private(emulator, people.alice, "no longer exists here")
+
+
+async def test_when_the_engine_does_not_answer_suggest_says_so_and_the_report_is_still_posted(
+    emulator: SlackEmulator, database_url: str, people: People, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Arrange: an incident with a strong conversation, and the engine's process frozen (as a paused process is).
+    monkeypatch.setattr(ranking, "JOB_SECONDS", 1.0)
+    config = load_config(config_file(tmp_path, interval=300), environment(emulator, database_url))
+    async with serving(config, emulator) as bot:
+        channel = await open_incident(emulator, people.alice, people.general, "Pool timeouts")
+        pid = bot.services.suggestions.engine.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            # Act
+            await run(emulator, people.alice, channel.id, "suggest")
+            told = await wait_for_private(emulator, people.alice, "root-cause engine is not answering", within=10)
+            await run(emulator, people.alice, channel.id, "report")
+            reported = await wait_for_private(emulator, people.alice, "of the report of", within=10)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+
+    # Assert: a plain answer, and the report was posted (without a root cause) rather than not at all.
+    assert "Nothing was lost" in told
+    assert "is posted" in reported
