@@ -89,8 +89,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--runbooks", type=Path, help="folder of markdown runbooks (default: app.yaml's, or ./runbooks)"
     )
     suggest.add_argument("--json", action="store_true", help='print JSON: {"suggestions": [...]}')
+    suggest.add_argument(
+        "--replay",
+        action="store_true",
+        help="feed the messages one at a time through the Slack path's decision and print what it posts, updates "
+        'and withdraws after which message (with --json: {"timeline": [...], "suggestions": [...]})',
+    )
     suggest.add_argument("--top", type=int, default=3, help="how many suggestions at most (default 3)")
-    suggest.add_argument("text", nargs="*", metavar="TEXT", help="messages; without any, read stdin, one per line")
+    suggest.add_argument(
+        "--no-title",
+        action="store_true",
+        help="every line is a message (by default the first of two or more lines is the incident's title, which "
+        "counts as a hypothesis, as in Slack)",
+    )
+    suggest.add_argument(
+        "text", nargs="*", metavar="TEXT", help="title, then messages; without any, read stdin, one per line"
+    )
 
     runbooks = sub.add_parser("runbooks", help="runbook tasks")
     runbooks_sub = runbooks.add_subparsers(dest="runbooks_command", required=True, metavar="TASK")
@@ -121,7 +135,15 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
 
             return asyncio.run(run_demo(env, database_url=args.database_url))
         if args.command == "suggest":
-            return _suggest(env, args.runbooks, args.text, top=args.top, as_json=args.json)
+            return _suggest(
+                env,
+                args.runbooks,
+                args.text,
+                top=args.top,
+                as_json=args.json,
+                replay=args.replay,
+                titled=not args.no_title,
+            )
         if args.command == "runbooks":
             from bot.suggestions.lint import main_lint
 
@@ -194,9 +216,21 @@ def _runbooks_dir(environ: Mapping[str, str]) -> Path:
         return Path("runbooks")
 
 
-def _suggest(environ: Mapping[str, str], runbooks: Path | None, texts: list[str], *, top: int, as_json: bool) -> int:
+def _suggest(
+    environ: Mapping[str, str],
+    runbooks: Path | None,
+    texts: list[str],
+    *,
+    top: int,
+    as_json: bool,
+    replay: bool = False,
+    titled: bool = True,
+) -> int:
+    """What the bot would have standing in the channel after these messages (the title first): the standing
+    suggestion and the next best, or nothing. With `replay`, also what it did after which message."""
     import json
 
+    from bot.suggestions import decision
     from bot.suggestions.engine import SuggestionEngine
     from bot.suggestions.parser import load_runbooks
 
@@ -208,11 +242,25 @@ def _suggest(environ: Mapping[str, str], runbooks: Path | None, texts: list[str]
     for problem in problems:
         if problem.severity == "error":
             print(f"incident-bot: {problem}", file=sys.stderr)
-    messages = texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
-    suggestions = SuggestionEngine(loaded).suggest(messages, top=max(top, 0))
+    lines = texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    title, messages = (lines[0], lines[1:]) if titled and len(lines) >= 2 else (None, lines)
+    replayed = decision.replay(SuggestionEngine(loaded), messages, title=title)
+    suggestions = replayed.suggestions(top)
     if as_json:
-        print(json.dumps({"suggestions": [s.to_json() for s in suggestions]}, ensure_ascii=False))
+        answer: dict[str, object] = {"suggestions": [s.to_json() for s in suggestions]}
+        if replay:
+            answer = {"timeline": [step.to_json(n) for n, step in replayed.timeline], **answer}
+        print(json.dumps(answer, ensure_ascii=False))
         return 0
+    if replay:
+        for n, step in replayed.timeline:
+            entry = step.to_json(n)
+            what = f"{entry['root_cause']} — {entry['runbook']} / {entry['error']}"
+            why = f" ({step.why})" if step.why else ""
+            print(f"after message {n}: {step.action} {what}{why}")
+        if not replayed.timeline:
+            print("Nothing posted.")
+        print()
     if not suggestions:
         print("No suggestion: nothing in these messages matches a runbook strongly enough.")
         return 0

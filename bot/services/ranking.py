@@ -38,11 +38,13 @@ from bot.storage import Database, Said, Seen
 from .errors import UserError
 
 if TYPE_CHECKING:
-    from bot.suggestions.engine import Session, Suggestion, SuggestionEngine
+    from bot.suggestions.engine import Learned, Session, Suggestion, SuggestionEngine
     from bot.suggestions.model import Runbook
 
 log = logging.getLogger(__name__)
 
+# The key the incident's title is held under in its evidence (message keys are "channel/ts" or "entry/id").
+TITLE = "title"
 # Rows read from the database at a time while catching up.
 READ_BATCH = 2000
 # Incidents whose evidence is kept in memory, and their messages in all (about 2 KB each): beyond either, the least
@@ -104,7 +106,7 @@ class _Engine:
         self.db: Database | None = None
         self.evidence: OrderedDict[int, Evidence] = OrderedDict()
 
-    def rank(self, incident_id: int, top: int) -> Ranking:
+    def rank(self, incident_id: int, top: int, title: str | None = None, learned: Learned | None = None) -> Ranking:
         engine = self.library.engine()
         evidence = self.evidence.get(incident_id)
         if evidence is None or evidence.engine is not engine:  # new here, or the runbooks changed: rebuild
@@ -112,8 +114,10 @@ class _Engine:
         self.evidence[incident_id] = evidence
         self.evidence.move_to_end(incident_id)
         self.loop.run_until_complete(self._catch_up(incident_id, evidence))
+        if title is not None:  # the incident's title: a hypothesis, said before everything else
+            evidence.session.put(TITLE, title, at=0.0, version=0, hypothesis=True)
         self._make_room()
-        return Ranking(tuple(evidence.session.rank(top)), engine.threshold)
+        return Ranking(tuple(evidence.session.rank(top, learned)), engine.threshold)
 
     def _make_room(self) -> None:
         """Drop the least recently ranked incidents' evidence beyond KEPT_INCIDENTS or KEPT_MESSAGES (never the
@@ -243,8 +247,12 @@ class EngineProcess:
             log.warning("the root-cause engine did not answer (%s)", type(error).__name__)
             raise EngineUnavailable() from error
 
-    async def rank(self, incident_id: int, top: int) -> Ranking:
-        ranking: Ranking = await self._run("rank", incident_id, top)
+    async def rank(
+        self, incident_id: int, top: int, *, title: str | None = None, learned: Learned | None = None
+    ) -> Ranking:
+        """The incident's ranking; its `title` counts as a hypothesis, and `learned` is what people of its workspace
+        decided about root causes in earlier incidents (see `Session.rank`)."""
+        ranking: Ranking = await self._run("rank", incident_id, top, title, dict(learned or {}))
         return ranking
 
     async def runbook(self, title: str) -> Runbook | None:

@@ -1,21 +1,34 @@
-"""When a ranking deserves a post in the incident channel: one rule, used by the Slack path
-(bot/services/suggestions.py) and by the evaluation's replay of transcripts (tests/eval/), so that what is measured
-is what the bot does.
+"""What the bot has standing in an incident channel, and when that changes: one rule, used by the Slack path
+(bot/services/suggestions.py), by `incident-bot suggest --replay` and by the evaluation's replay of transcripts
+(tests/eval/), so that what is measured is what the bot does.
 
-    best = worth_posting(session.rank(top=10), engine.threshold)   # a Suggestion, or None
+    step = decide(session.rank(top=10), engine.threshold, standing=None, dismissed=set())
+    # None (nothing to do), or Step("post" | "update" | "retract", suggestion, previous, why)
+
+A channel has at most one suggestion standing: posted when the evidence names a root cause clearly, updated in
+place when the ranking changes (saying why), withdrawn when what stands is ruled out or no longer leads. A root
+cause people dismissed is never suggested again in that incident.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
-from .engine import Suggestion
+from .engine import Suggestion, SuggestionEngine
+
+Triple = tuple[str, str, str]  # (runbook title, error name, root cause name)
 
 # A suggestion is posted only when the evidence separates its root cause from the other root causes of the same
 # error by this much confidence. Early in an incident the error is often clear (the log strings) while nothing
 # yet tells its causes apart; posting then would name one of them at random. (On the development set, correct
 # conversations separate by 0.33 or more; a conversation that has only the error's symptoms, by less than 0.2.)
 SEPARATION = 0.25
+
+# A suggestion that stands is kept while it is still the best one and its confidence stays above this share of
+# the threshold: the evidence of a conversation wavers, and a suggestion that comes and goes is noise. Below it,
+# or when another root cause leads, it is withdrawn (or replaced).
+KEEP = 0.8
 
 
 def same_error(a: Suggestion, b: Suggestion) -> bool:
@@ -33,6 +46,111 @@ def worth_posting(ranked: Sequence[Suggestion], threshold: float) -> Suggestion 
     return best
 
 
-def key(suggestion: Suggestion) -> tuple[str, str, str]:
-    """What a posted suggestion is known by: one post per (runbook, error, root cause) and incident."""
+def key(suggestion: Suggestion) -> Triple:
+    """What a suggestion is known by: (runbook, error, root cause)."""
     return (suggestion.runbook.title, suggestion.error.name, suggestion.cause.name)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A change to what stands in the channel."""
+
+    action: str  # post | update | retract
+    suggestion: Suggestion | None  # what stands after it (None after a retract)
+    previous: Triple | None  # what stood before it (None for a post)
+    why: str  # for an update or a retract: what changed, in a sentence
+
+    def to_json(self, message: int) -> dict[str, object]:
+        """The `--replay` timeline entry: after message N (1-based, after the title line)."""
+        shown = self.suggestion
+        triple = key(shown) if shown is not None else self.previous
+        assert triple is not None
+        return {
+            "message": message,
+            "action": self.action,
+            "runbook": triple[0],
+            "error": triple[1],
+            "root_cause": triple[2],
+            "score": round(shown.score, 4) if shown is not None else None,
+            "why": self.why,
+        }
+
+
+def decide(
+    ranked: Sequence[Suggestion],
+    threshold: float,
+    standing: Triple | None,
+    dismissed: Collection[Triple] = (),
+) -> Step | None:
+    """What to do now, given the ranking (best first, whatever the scores), what stands in the channel and what
+    people dismissed in this incident."""
+    candidates = [s for s in ranked if key(s) not in dismissed]
+    best = worth_posting(candidates, threshold)
+    if standing is None:
+        return Step("post", best, None, "") if best is not None else None
+    if best is not None:
+        if key(best) == standing:
+            return None
+        return Step("update", best, standing, f"now {best.cause.name}: {_why_not(standing, candidates, best)}")
+    mine = next((s for s in candidates if key(s) == standing), None)
+    leader = candidates[0] if candidates else None
+    if mine is not None and leader is mine and mine.score >= KEEP * threshold and not mine.refuted:
+        return None  # still the best, if less clearly for now
+    return Step("retract", None, standing, _why_not(standing, candidates, leader))
+
+
+def _why_not(standing: Triple, ranked: Sequence[Suggestion], instead: Suggestion | None) -> str:
+    """Why what stands no longer does, in words, from what was said."""
+    cause = standing[2]
+    mine = next((s for s in ranked if key(s) == standing), None)
+    if mine is not None and mine.refuted:
+        return f"{cause} was ruled out by “{mine.refuted[0]}”"
+    if instead is not None and mine is not None and key(instead) != standing:
+        return (
+            f"{instead.cause.name} has stronger evidence than {cause} now "
+            f"({instead.score:.0%} against {mine.score:.0%})"
+        )
+    if instead is not None and mine is None:
+        return f"{cause} is no longer supported by what is said here"
+    if mine is not None:
+        return f"the evidence for {cause} is no longer clear ({mine.score:.0%})"
+    return f"{cause} is no longer supported by what is said here"
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """A conversation fed message by message through `decide`: what happened after which message, and what
+    stands at the end."""
+
+    timeline: tuple[tuple[int, Step], ...]  # (after message N, 1-based, not counting the title; the step)
+    standing: Suggestion | None  # what stands after the last message
+    ranked: tuple[Suggestion, ...]  # the ranking after the last message, best first
+
+    def suggestions(self, top: int) -> list[Suggestion]:
+        """What `incident-bot suggest` answers: nothing when nothing would stand in the channel, else the ranking
+        (the standing suggestion first, then the next best, siblings included)."""
+        if self.standing is None or top <= 0:
+            return []
+        rest = [s for s in self.ranked if key(s) != key(self.standing)]
+        return [self.standing, *rest][:top]
+
+
+def replay(engine: SuggestionEngine, messages: Sequence[str], *, title: str | None = None, top: int = 10) -> Replayed:
+    """Feed the messages one at a time (the title first, as a hypothesis) through the Slack path's decision,
+    ignoring the minimum interval between posts."""
+    session = engine.session()
+    if title is not None and title.strip():
+        session.put("title", title, at=0.0, hypothesis=True)
+    standing: Suggestion | None = None
+    timeline: list[tuple[int, Step]] = []
+    ranked: list[Suggestion] = []
+    for n, message in enumerate(messages, start=1):
+        session.add(message)
+        ranked = session.rank(top=max(top, 10))
+        step = decide(ranked, engine.threshold, key(standing) if standing is not None else None)
+        if step is not None:
+            timeline.append((n, step))
+            standing = step.suggestion
+        elif standing is not None:
+            standing = next((s for s in ranked if key(s) == key(standing)), standing)  # its latest figures
+    return Replayed(tuple(timeline), standing, tuple(ranked))

@@ -41,7 +41,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
@@ -49,9 +49,9 @@ from pathlib import Path
 from typing import Any
 
 from .model import Problem, RootCause, Runbook, RunbookError, citation
-from .text import NEGATED, Analysis, Token, analyze, generic_weight, negative_answer
+from .text import HYPOTHESIS, NEGATED, Analysis, Token, analyze, generic_weight, negative_answer
 
-__all__ = ["RunbookLibrary", "Session", "Suggestion", "SuggestionEngine"]
+__all__ = ["Learned", "RunbookLibrary", "Session", "Suggestion", "SuggestionEngine"]
 
 # --------------------------------------------------------------------------------------------- parameters
 
@@ -82,6 +82,9 @@ SELECTIVE_DF = 64  # terms in more error sections than this do not nominate cand
 CANDIDATES = 16  # best candidates by term evidence kept for exact scoring
 CAUSE_CANDIDATES = 8  # errors whose root causes are scored: the best ones by error-level evidence ...
 CAUSE_CANDIDATE_SHARE = 0.25  # ... with at least this share of the best one's
+LEARN = 1.0  # most that past decisions of a workspace shift a root cause's evidence, either way
+LEARNED = "@learned"  # its part of a cause's evidence
+MEASURED_NOTHING = frozenset({"0", "zero"})  # cues of "X is 0" (bot/suggestions/text.py)
 EVIDENCE_LINES = 6
 EVIDENCE_TERMS = 24  # strongest words considered for the evidence lines
 EXCERPT = 110
@@ -111,6 +114,12 @@ class Suggestion:
     citation: str
     evidence: tuple[str, ...]
     alternatives: tuple[str, ...]
+    refuted: tuple[str, ...] = ()  # what was said that rules this root cause out, latest first
+    error_evidence: float = 0.0  # evidence for its error (log strings, names, words), in units
+    cause_evidence: float = 0.0  # evidence for this root cause of the error in particular
+    sibling_gap: float = 0.0  # how far its cause evidence is ahead of the best sibling's (negative: behind)
+    cause_messages: int = 0  # messages that observed (did not only guess) something pointing to this root cause
+    error_messages: int = 0  # messages that observed something pointing to its error
 
     @property
     def runbook_title(self) -> str:
@@ -297,6 +306,8 @@ class _Index:
                         cneg |= {t.key for t in analysis.tokens if t.negated}
                     per_cause.append((words, cneg))
                     texts += [(s, ci) for s in _log_strings(cause.description)]
+                    texts += [(w, ci) for w in cause.wordings]  # `Said as:` phrases, matched whole
+                texts += [(w, -1) for w in error.wordings]
                 bags.append(bag)
                 affirm.append(negs)
                 cause_bags.append(per_cause)
@@ -438,7 +449,29 @@ class _Index:
                             continue
                         fraction *= 0.7
                 best[aid] = max(best.get(aid, 0.0), fraction)
-        return sorted(best.items())
+        return sorted(self._absorb(best).items())
+
+    def _absorb(self, found: dict[int, float]) -> dict[int, float]:
+        """The longest log string matched whole absorbs the shorter ones inside it: a pasted line that has a
+        sibling's shorter log string inside the longer one of its own cause ("Connection refused" inside
+        "upstream connect error ... Connection refused") counts once, for the longer one."""
+        if len(found) < 2:
+            return found
+        whole = [aid for aid, fraction in found.items() if fraction >= 0.9 and len(self.anchors[aid].keys) >= 2]
+        out = dict(found)
+        for aid in found:
+            anchor = self.anchors[aid]
+            for other in whole:
+                longer = self.anchors[other]
+                if (
+                    other != aid
+                    and len(longer.keys) > len(anchor.keys)
+                    and _contains(longer.keys, anchor.keys)
+                    and not all(_within(owner, longer) for owner in anchor.owners)
+                ):
+                    del out[aid]
+                    break
+        return out
 
     def _match_keys(self, keys: tuple[str, ...]) -> list[tuple[int, float]]:
         found: list[tuple[int, float]] = []
@@ -462,6 +495,12 @@ class _Index:
         return found
 
 
+def _within(owner: tuple[int, int], longer: _Anchor) -> bool:
+    """Does a shorter log string's `owner` point where the longer one does (its own place, or its error's name or
+    symptoms)? Then the shorter is the same evidence, kept; otherwise it would speak for a sibling."""
+    return owner in longer.owners or (owner[1] < 0 and any(d == owner[0] for d, _ in longer.owners))
+
+
 def _contains(seq: tuple[str, ...], sub: tuple[str, ...]) -> bool:
     n = len(sub)
     return any(seq[i : i + n] == sub for i in range(len(seq) - n + 1))
@@ -475,6 +514,8 @@ Pos = tuple[float, str]
 # A negation scope: (the message it is in, its index there; _ANSWER for "no" answering a question).
 Sid = tuple[Pos, int]
 _ANSWER = 1 << 30
+# Past decisions of a workspace: (runbook title, error name, root cause name) -> (times accepted, times dismissed).
+Learned = Mapping[tuple[str, str, str], tuple[int, int]]
 # A mention of a key: (message, token, weight).
 _At = tuple[Pos, int, float]
 
@@ -498,6 +539,7 @@ class _ScopeRef:
     message: Pos
     terms: frozenset[str]
     text: str
+    cue: str = ""
 
 
 @dataclass(slots=True)
@@ -569,6 +611,7 @@ class Session:
         self._where: dict[str, Pos] = {}  # key -> position of its live text
         self._version: dict[str, int] = {}  # key -> version applied
         self._deleted: set[str] = set()
+        self._hypotheses: set[Pos] = set()  # messages that are guesses (the title)
         self._mentions: dict[str, _Mentions] = {}
         self._negations: dict[str, list[_Negation]] = {}  # term -> ruled-out mentions, sorted by position
         self._scopes: dict[Sid, _ScopeRef] = {}
@@ -579,6 +622,7 @@ class Session:
         self._doc_anchors: dict[int, set[int]] = {}  # doc -> anchors of it that were matched
         self._broad: set[str] = set()  # mentioned keys too common to nominate candidates
         self._counter = 0
+        self._learned: Learned = {}
         # Ranking looks for the latest ruling-out of a term that bears on an error (or a cause), and for what was
         # said after it. Conversations grow at the end, so each answer is kept with how far the list was read:
         # the next ranking reads only what came since, unless the list changed elsewhere (a new epoch).
@@ -620,9 +664,12 @@ class Session:
         key = f"#{self._counter:012d}"
         self.put(key, message, at=float(self._counter))
 
-    def put(self, key: str, text: str, *, at: float, version: int = 0) -> bool:
+    def put(self, key: str, text: str, *, at: float, version: int = 0, hypothesis: bool = False) -> bool:
         """Add a message, or replace its text (an edit): a version older than the one held is ignored, and so is
-        anything for a deleted key (a deletion is final, as in Slack). Returns True when the evidence changed."""
+        anything for a deleted key (a deletion is final, as in Slack). Returns True when the evidence changed.
+
+        A `hypothesis` (the incident's title) counts as a guess, not as something observed: its words and log
+        strings weigh what a hedged clause's do."""
         held = self._version.get(key)
         if key in self._deleted or (held is not None and version < held):
             return False
@@ -637,6 +684,10 @@ class Session:
         if not text.strip():  # a file without a comment, a post of blocks only: nothing said (not even a turn)
             return old is not None
         self._where[key] = pos
+        if hypothesis:
+            self._hypotheses.add(pos)
+        else:
+            self._hypotheses.discard(pos)
         self._insert(pos, text)
         return True
 
@@ -651,21 +702,22 @@ class Session:
         self._retract(pos)
         return True
 
-    def _features(self, text: str) -> _Features:
+    def _features(self, text: str, hypothesis: bool = False) -> _Features:
         index = self._index
+        damp = HYPOTHESIS if hypothesis else 1.0
         vocabulary = index.vocabulary
         analysis = analyze(text)
         mentions: list[tuple[str, int, float]] = []
         negations: list[tuple[str, int, int]] = []
         tokens = analysis.tokens
         for ti, token in enumerate(tokens):
-            w = token.weight
+            w = token.weight * damp
             if token.key in vocabulary:
                 mentions.append((token.key, ti, w))
             if ti + 1 < len(tokens) and tokens[ti + 1].clause == token.clause:
                 pair = _pair(token, tokens[ti + 1])
                 if pair in vocabulary:
-                    mentions.append((pair, ti, BIGRAM_WEIGHT * min(w, tokens[ti + 1].weight)))
+                    mentions.append((pair, ti, BIGRAM_WEIGHT * min(w, tokens[ti + 1].weight * damp)))
             mentions.extend((extra, ti, w) for extra in token.extras if extra in vocabulary)
             if token.negated and not token.ruled_out:
                 if token.term in vocabulary:
@@ -674,7 +726,7 @@ class Session:
                 negations.append((token.term, ti, token.scope))
         anchors = []
         for aid, fraction in index.match_anchors(analysis):
-            anchors.append((aid, fraction, index.anchors[aid].quality * fraction * fraction))
+            anchors.append((aid, fraction, damp * index.anchors[aid].quality * fraction * fraction))
         return _Features(analysis, mentions, negations, anchors)
 
     def _insert(self, pos: Pos, text: str) -> None:
@@ -684,14 +736,14 @@ class Session:
         else:
             bisect.insort(order, pos)
         self._text[pos] = text
-        features = self._features(text)
+        features = self._features(text, pos in self._hypotheses)
         for key, ti, w in features.mentions:
             self._mention(key, (pos, ti, w), +1)
         for term, ti, scope in features.negations:
             sid = (pos, scope)
             if sid not in self._scopes:
                 ref = features.analysis.scopes[scope]
-                self._scopes[sid] = _ScopeRef(pos, ref.terms, features.analysis.snippet(ref))
+                self._scopes[sid] = _ScopeRef(pos, ref.terms, features.analysis.snippet(ref), ref.cue)
             self._negate(term, _Negation((pos, ti), sid))
         for aid, fraction, strength in features.anchors:
             self._hit(aid, pos, fraction, strength)
@@ -699,7 +751,7 @@ class Session:
 
     def _retract(self, pos: Pos) -> None:
         text = self._text[pos]
-        features = self._features(text)
+        features = self._features(text, pos in self._hypotheses)
         self._unanswer(pos)
         for key, ti, w in features.mentions:
             self._mention(key, (pos, ti, w), -1)
@@ -711,6 +763,7 @@ class Session:
         i = bisect.bisect_left(self._order, pos)
         del self._order[i]
         del self._text[pos]
+        self._hypotheses.discard(pos)
         self._reanswer_after(i)
 
     def _mention(self, key: str, at: _At, sign: int) -> None:
@@ -896,15 +949,20 @@ class Session:
 
     # -- ranking -------------------------------------------------------------------------------------------
 
-    def suggest(self, top: int = 3) -> list[Suggestion]:
+    def suggest(self, top: int = 3, learned: Learned | None = None) -> list[Suggestion]:
         """The best root causes whose confidence reaches the engine's threshold, best first."""
-        return self._ranked(top, self._engine.threshold)
+        return self._ranked(top, self._engine.threshold, learned)
 
-    def rank(self, top: int = 3) -> list[Suggestion]:
-        """The best root causes with any evidence, best first, whatever their confidence."""
-        return self._ranked(top, None)
+    def rank(self, top: int = 3, learned: Learned | None = None) -> list[Suggestion]:
+        """The best root causes with any evidence, best first, whatever their confidence.
 
-    def _ranked(self, top: int, threshold: float | None) -> list[Suggestion]:
+        `learned`: what people of this workspace decided about root causes before, (runbook title, error name,
+        root cause name) -> (times accepted, times dismissed). Each shifts that root cause's own evidence by
+        LEARN x (accepted - dismissed) / (accepted + dismissed + 1), under one unit either way, and says so."""
+        return self._ranked(top, None, learned)
+
+    def _ranked(self, top: int, threshold: float | None, learned: Learned | None = None) -> list[Suggestion]:
+        self._learned = learned or {}
         if top <= 0 or not self._order:
             return []
         scored = self._score_errors()
@@ -914,7 +972,7 @@ class Session:
             for ci, cause in enumerate(s.doc.error.root_causes):
                 raw, score = s.raw(ci), s.score(ci, beta)
                 if raw > 0 and (threshold is None or score >= threshold):
-                    key = (-round(score, 9), -round(raw, 9), s.doc.runbook.path, s.doc.position, cause.number)
+                    key = (-round(raw, 9), -round(score, 9), s.doc.runbook.path, s.doc.position, cause.number)
                     triples.append((*key, si, ci))
         triples.sort()
         return [self._suggestion(scored[si], ci, scored) for *_, si, ci in triples[:top]]
@@ -1025,6 +1083,10 @@ class Session:
                     # one word counts at most TERM_CAP in all (its error-level weight plus this)
                     room = max(0.0, TERM_CAP - doc.weights.get(key, 0.0) * _sat(count)) / W_CAUSE
                     parts[key] = min(w * _sat(count), room)
+            decided = self._learned.get((doc.runbook.title, doc.error.name, cause.cause.name))
+            if decided is not None and any(decided) and parts:  # only for a cause something was said for
+                accepted, dismissed = decided
+                parts[LEARNED] = LEARN * (accepted - dismissed) / (accepted + dismissed + 1)
             s.causes.append(sum(parts.values()))
             s.cause_parts.append(parts)
             s.cause_against.append(sorted(set(against)))
@@ -1033,6 +1095,8 @@ class Session:
     # -- explaining ----------------------------------------------------------------------------------------
 
     def _against_error(self, doc: _Doc, negation: _Negation) -> bool:
+        if self._scopes[negation.scope].cue in MEASURED_NOTHING:
+            return False  # "lag is 0": a measurement bears on causes; said of the error's symptom, it recovered
         return self._class(doc, negation.scope) == _ERROR
 
     def _bears(self, doc: _Doc, cause: _Cause, negation: _Negation) -> bool:
@@ -1074,7 +1138,34 @@ class Session:
             citation=citation(doc.runbook, doc.error, cause),
             evidence=tuple(self._evidence(s, ci)),
             alternatives=tuple(self._alternatives(s, ci, scored)),
+            refuted=tuple(self._refuted(s, ci)),
+            error_evidence=s.base,
+            cause_evidence=s.causes[ci],
+            sibling_gap=s.causes[ci] - max((c for j, c in enumerate(s.causes) if j != ci), default=0.0),
+            cause_messages=len(self._observed_in(k for k, v in s.cause_parts[ci].items() if v > 0)),
+            error_messages=len(
+                self._observed_in(k for k in doc.weights.keys() & self._mentions.keys())
+                | {pos for _, _, pos, _ in s.anchors if pos not in self._hypotheses}
+            ),
         )
+
+    def _observed_in(self, keys: Iterable[str]) -> set[Pos]:
+        """The messages where these keys (words, pairs, "#anchor") were said as observations, not guesses."""
+        found: set[Pos] = set()
+        for k in keys:
+            if k.startswith("#"):
+                hit = self._anchor_best.get(int(k[1:]))
+                if hit is not None and hit[1] not in self._hypotheses:
+                    found.add(hit[1])
+                continue
+            said = self._mentions.get(k)
+            if said is not None:
+                found.update(pos for pos, _, w in said.at if w >= 1.0 and pos not in self._hypotheses)
+        return found
+
+    def _refuted(self, s: _Scored, ci: int) -> list[str]:
+        """The rulings-out of this root cause that no later mention took back, latest first."""
+        return list(dict.fromkeys(self._scopes[sid].text for sid in sorted(s.cause_against[ci], reverse=True)))
 
     def _evidence(self, s: _Scored, ci: int) -> list[str]:
         """What was said that supports this triple, strongest first: log strings and names, then words."""
@@ -1119,6 +1210,13 @@ class Session:
             evidence.append(f'against {doc.error.name}: "{self._scopes[sid].text}"')
         for sid in s.cause_against[ci]:
             evidence.append(f'against {cause.name}: "{self._scopes[sid].text}"')
+        shift = s.cause_parts[ci].get(LEARNED)
+        if shift is not None:
+            accepted, dismissed = self._learned[(doc.runbook.title, doc.error.name, cause.name)]
+            evidence.append(
+                f"learned in this workspace: accepted {_times(accepted)}, dismissed {_times(dismissed)} in earlier "
+                f"incidents ({shift:+.2f})"
+            )
         return evidence
 
     def _alternatives(self, s: _Scored, ci: int, scored: list[_Scored]) -> list[str]:
@@ -1155,6 +1253,10 @@ class Session:
                     f"({best.doc.error.root_causes[j].name}, {best.score(j, beta):.2f})"
                 )
         return out
+
+
+def _times(n: int) -> str:
+    return {0: "never", 1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
 def _phrases(surfaces: list[str]) -> list[str]:

@@ -32,6 +32,7 @@ class RootCause:
     description: str  # the text after it, with any indented continuation lines / sub-bullets
     line: int
     item: str  # the item line as written: "1. Traffic Spike: Sudden increase in ..."
+    wordings: tuple[str, ...] = ()  # other ways people say it, from `- Said as: "...", "..."` under the item
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class RunbookError:
     root_causes: tuple[RootCause, ...]
     sections: tuple[Section, ...]  # every section of this error except Root Causes' items (which are above)
     root_causes_heading: str | None = None  # "## Root Causes" as written, for the citation path
+    wordings: tuple[str, ...] = ()  # other ways people say the error, from `- Said as: ...` in its Symptoms
 
     def section(self, kind: str) -> Section | None:
         return next((s for s in self.sections if s.kind == kind), None)

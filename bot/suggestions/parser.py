@@ -107,6 +107,13 @@ _SECTION_NUMBERING = re.compile(
     re.IGNORECASE,
 )
 _CAUSE_HEADING_NUMBER = re.compile(r"^(?:(?:root\s+)?cause\s*)?#?(\d{1,9})\s*(?:[.):]|\s[-–—])?\s+", re.IGNORECASE)
+# `- Said as: "pool is maxed out", "no free connections"`: other wordings of a root cause (under its item) or of an
+# error (in its Symptoms), each in double quotes.
+_SAID_AS = re.compile(
+    r"^\s*(?:[-*+]\s+)?(?:\*\*|__)?(?:said as|also said|other wordings?)(?:\*\*|__)?\s*:(?:\*\*|__)?\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_WORDING = re.compile(r"[\"“]([^\"“”\n]+)[\"”]")
 _LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
 _FRONT_MATTER_KEYS = ("services", "keywords")
 
@@ -423,6 +430,39 @@ def _list_items(lines: list[_Line]) -> list[_Item]:
     return items
 
 
+def _wordings(lines: Iterable[_Line], path: str, problems: list[Problem]) -> tuple[str, ...]:
+    """The wordings of `Said as:` lines among these lines (code blocks excluded)."""
+    found: list[str] = []
+    for line in lines:
+        m = None if line.code else _SAID_AS.match(line.text)
+        if m is None:
+            continue
+        quoted = [w.strip() for w in _WORDING.findall(m.group("rest")) if w.strip()]
+        if not quoted:
+            problems.append(
+                Problem(
+                    path,
+                    line.number,
+                    'a `Said as:` line lists no wording; put each one in double quotes: `- Said as: "pool is maxed '
+                    'out", "no free connections"`',
+                )
+            )
+            continue
+        for wording in quoted:
+            if len(wording.split()) < 2:
+                problems.append(
+                    Problem(
+                        path,
+                        line.number,
+                        f'wording "{wording}" is a single word: it counts no more than that word does anywhere else; '
+                        "write the phrase people say",
+                        "warning",
+                    )
+                )
+        found.extend(quoted)
+    return tuple(dict.fromkeys(found))
+
+
 def _item_description(first: str, more: list[_Line]) -> str:
     continuation = textwrap.dedent("\n".join(line.text.rstrip() for line in more)).strip("\n")
     parts = [p for p in (first.strip(), continuation.strip()) if p]
@@ -452,6 +492,7 @@ def _root_causes(section: _SectionParts, path: str, problems: list[Problem]) -> 
                     description=_item_description(rest, item.more),
                     line=item.line.number,
                     item=item.line.written,
+                    wordings=_wordings(item.more, path, problems),
                 )
             )
         return causes
@@ -474,7 +515,8 @@ def _heading_causes(lines: list[_Line], path: str, problems: list[Problem]) -> l
             return
         heading, number, name, first = current
         description = "\n".join(p for p in (first, _body(body)) if p)
-        causes.append(RootCause(number, name, description, heading.number, heading.written))
+        wordings = _wordings(body, path, problems)
+        causes.append(RootCause(number, name, description, heading.number, heading.written, wordings))
 
     for line in lines:
         if line.heading_level == level:
@@ -503,9 +545,23 @@ def _parse_error(heading: _Line, name: str, scope: list[_Line], path: str, probl
     sections: list[Section] = []
     causes: list[RootCause] = []
     causes_heading: _Line | None = None
+    wordings: list[str] = []
     for index, part in enumerate(parts):
         body = _body(part.lines)
         sections.append(Section(part.kind, part.heading.written, body, part.heading.number))
+        if part.kind == "symptoms":
+            wordings.extend(_wordings(part.lines, path, problems))
+        elif part.kind != "root_causes":
+            for line in part.lines:
+                if not line.code and _SAID_AS.match(line.text):
+                    problems.append(
+                        Problem(
+                            path,
+                            line.number,
+                            f"`Said as:` is read under a root cause or in Symptoms, not in `{part.heading.written}`",
+                            "warning",
+                        )
+                    )
         following = parts[index + 1].heading if index + 1 < len(parts) else None
         empty = not body.strip()
         if empty:
@@ -551,6 +607,20 @@ def _parse_error(heading: _Line, name: str, scope: list[_Line], path: str, probl
                 )
             )
         names.setdefault(key, cause.line)
+    said: dict[str, RootCause] = {}
+    for cause in causes:
+        for wording in cause.wordings:
+            other = said.setdefault(wording.casefold(), cause)
+            if other is not cause:
+                problems.append(
+                    Problem(
+                        path,
+                        cause.line,
+                        f'wording "{wording}" is given for `{cause.name}` and for `{other.name}` of error `{name}`: '
+                        "it cannot tell them apart",
+                        "warning",
+                    )
+                )
     if not any(s.kind == "symptoms" for s in sections):
         problems.append(
             Problem(path, heading.number, f"error `{name}` has no Symptoms section; matching relies on it", "warning")
@@ -562,6 +632,7 @@ def _parse_error(heading: _Line, name: str, scope: list[_Line], path: str, probl
         root_causes=tuple(causes),
         sections=tuple(sections),
         root_causes_heading=causes_heading.written if causes_heading is not None else None,
+        wordings=tuple(dict.fromkeys(wordings)),
     )
 
 

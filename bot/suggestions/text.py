@@ -21,7 +21,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from typing import NamedTuple
+
+import snowballstemmer  # type: ignore[import-untyped]
 
 __all__ = [
     "NEGATED",
@@ -167,17 +170,17 @@ _WORD_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("password", ("pw", "pwd", "passwd", "password", "passwords")),
 )
 
-# Phrases (as stems) that mean one thing; checked before single words.
-_PHRASES: tuple[tuple[tuple[str, ...], str], ...] = (
+# Phrases that mean one thing; checked (as stems) before single words.
+_PHRASE_WORDS: tuple[tuple[tuple[str, ...], str], ...] = (
     (("out", "of", "memory"), "oom"),
     (("internal", "server", "error"), "5xx"),
-    (("tim", "out"), "timeout"),
+    (("timed", "out"), "timeout"),
     (("oom", "kill"), "oom"),
     (("oom", "killer"), "oom"),
-    (("rat", "limit"), "ratelimit"),
+    (("rate", "limit"), "ratelimit"),
     (("load", "balancer"), "lb"),
-    (("garbag", "collect"), "gc"),
-    (("garbag", "collector"), "gc"),
+    (("garbage", "collect"), "gc"),
+    (("garbage", "collector"), "gc"),
     (("dead", "letter"), "dlq"),
     (("roll", "out"), "deploy"),
 )
@@ -274,11 +277,13 @@ _FINE = frozenset(
     _split(
         """
         fine normal healthy ok okay good nominal stable flat unchanged steady green clean unaffected quiet
-        unrelated irrelevant innocent works working worked succeeds passes passing
+        unrelated irrelevant innocent works working worked succeeds passes passing tiny negligible minimal
+        insignificant
         """
     )
 )
 _CONTRAST = frozenset(_split("other others else rest remaining"))
+_ZERO = frozenset(_split("0 zero"))
 _BROKEN_BEFORE = frozenset(
     _split(
         """
@@ -483,31 +488,18 @@ def _split_apostrophe(word: str) -> tuple[str, str | None]:
     return base + suffix, None
 
 
+_ENGLISH = snowballstemmer.stemmer("english")  # Porter2; PyStemmer (C) does the work when it is installed
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Light suffix stripping: exhausted/exhaustion/exhausting -> exhaust; spikes/spiked -> spik."""
+    """The Snowball (Porter2) stem: exhausted/exhaustion/exhausting -> exhaust; spikes/spiked -> spike."""
     w = word.lower()
     if w in _IRREGULAR:
         w = _IRREGULAR[w]
     if len(w) <= 3 or not w.isalpha():
         return w
-    if w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith("sses") or (w.endswith("es") and (w[-3] in "sxz" or w.endswith(("ches", "shes")))):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    for suffix in ("ingly", "edly", "ing", "ed", "ion", "ment", "ly"):
-        if w.endswith(suffix):
-            rest = w[: -len(suffix)]
-            if len(rest) >= 3 and _VOWEL.search(rest):
-                w = rest
-                if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz" and w[-1].isalpha():
-                    w = w[:-1]  # running -> run, stopped -> stop
-            break
-    if len(w) > 3 and w.endswith("e"):
-        w = w[:-1]
-    return w
+    return str(_ENGLISH.stemWord(w))
 
 
 def _build_synonyms() -> dict[str, str]:
@@ -521,6 +513,7 @@ def _build_synonyms() -> dict[str, str]:
 
 
 _SYNONYMS = _build_synonyms()
+_PHRASES = tuple((tuple(stem(w) for w in words), target) for words, target in _PHRASE_WORDS)
 _PHRASE_FIRST = {p[0][0] for p in _PHRASES}
 
 
@@ -714,6 +707,34 @@ def _negate(toks: list[_Raw], scopes: list[Scope]) -> None:
             backward(i - 1, "red herring", toks[i + 1].end)
             i += 2
             continue
+        # A measurement of nothing rules out what it measures: "evicted_keys is 0", "consumer lag is ~0",
+        # "restarts: 0", "0 evictions", "zero restarts" (not "from 0 to 38%", "0.1%", "dropped to 0"). The engine
+        # counts it against the root causes it bears on, never against a whole error: "lag 0 at 14:41 :tada:" at
+        # the end of an incident says it recovered.
+        if w in _ZERO:
+            ends = i + 1 >= n or toks[i + 1].boundary or not toks[i + 1].content
+            if ends and (prev in _COPULA or prev in ("at", "of") or (i > 0 and toks[i - 1].boundary)):
+                before = i - 2
+                while before >= 0 and not toks[before].boundary and toks[before].lower in _COPULA:
+                    before -= 1
+                if (
+                    before >= 0
+                    and not toks[before].boundary
+                    and toks[before].content
+                    and not (i + 1 < n and toks[i + 1].lower in ("to", "percent"))
+                ):
+                    t.content = False
+                    backward(before, w, t.end)
+            elif ends and i > 0 and toks[i - 1].content and not toks[i - 1].boundary and prev != "to":  # "restarts 0"
+                t.content = False
+                backward(i - 1, w, t.end)
+            elif i + 1 < n and toks[i + 1].content and prev not in ("from", "exit", "code", "than", "between"):
+                t.content = False
+                forward(i + 1, w, t.start, True)  # "0 evictions", "zero restarts"
+                i += 1
+                continue
+            i += 1
+            continue
         # "X looks fine", "cpu is normal", "db fine", "parsing works"; not "normal traffic", "above normal"
         if w in _FINE:
             follows = (
@@ -783,19 +804,90 @@ def _negate(toks: list[_Raw], scopes: list[Scope]) -> None:
         i = j
 
 
+# A clause that proposes rather than observes: "probably traffic again", "could it be the cert", "like in April".
+# Its words are a hypothesis: they count half (a question too; both, a quarter), and a "no" can answer them.
+_HEDGES = frozenset(
+    _split(
+        """
+        maybe probably perhaps possibly presumably guess guessing suspect suspecting suspicion wonder wondering
+        hunch theory hypothesis speculating bet
+        """
+    )
+)
+_HEDGE_PAIRS = frozenset(
+    {
+        ("could", "be"),
+        ("could", "it"),
+        ("might", "be"),
+        ("might", "have"),
+        ("may", "be"),
+        ("i", "think"),
+        ("i", "bet"),
+        ("we", "think"),
+        ("my", "bet"),
+    }
+)
+# A sentence that points at a past incident ("like in April", "same as last time") proposes the same cause again.
+_PAST_PAIRS = frozenset(
+    {
+        ("last", "time"),
+        ("last", "week"),
+        ("last", "month"),
+        ("like", "in"),
+        ("like", "last"),
+        ("same", "as"),
+        ("as", "before"),
+        ("remember", "when"),
+        ("last", "year"),
+    }
+)
+_MONTHS = frozenset(_split("january february march april june july august september october november december"))
+HYPOTHESIS = 0.5  # weight of a word in a hedged clause or a question (both: a quarter)
+
+
 def _mark_questions(toks: list[_Raw]) -> None:
+    """Words in a question, a hedged clause, or a sentence about a past incident weigh less (see HYPOTHESIS)."""
     clause: list[_Raw] = []
+    sentence: list[_Raw] = []
     number = 0
     for t in toks:
         if t.boundary:
+            weight = 1.0
             if t.question:
+                weight *= HYPOTHESIS
+            if _hedged(clause):
+                weight *= HYPOTHESIS
+            if weight < 1.0:
                 for c in clause:
-                    c.weight = 0.5
+                    c.weight = weight
             clause = []
             number += 1
+            if any(ch in t.lower for ch in ".!?\n"):
+                _past(sentence)
+                sentence = []
         else:
             t.clause = number
             clause.append(t)
+            sentence.append(t)
+    if _hedged(clause):
+        for c in clause:
+            c.weight = HYPOTHESIS
+    _past(sentence)
+
+
+def _hedged(clause: list[_Raw]) -> bool:
+    words = [c.lower for c in clause]
+    if any(w in _HEDGES for w in words):
+        return True
+    return any(pair in _HEDGE_PAIRS for pair in pairwise(words))
+
+
+def _past(sentence: list[_Raw]) -> None:
+    words = [c.lower for c in sentence]
+    if any(w in _MONTHS for w in words) or any(p in _PAST_PAIRS for p in pairwise(words)):
+        for c in sentence:
+            if c.weight == 1.0:
+                c.weight = HYPOTHESIS
 
 
 _NEGATIVE_ANSWER = re.compile(

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.suggestions.decision import key, worth_posting
+from bot.suggestions.decision import key, replay
 from bot.suggestions.engine import SuggestionEngine
 from bot.suggestions.parser import load_runbooks
 
@@ -27,6 +27,7 @@ Triple = tuple[str, str, str]
 @dataclass(frozen=True)
 class Case:
     id: str
+    title: str | None
     messages: list[str]
     expect: Triple | None
     hard: bool
@@ -35,9 +36,14 @@ class Case:
 @dataclass
 class Outcome:
     case: Case
-    top: list[Triple]  # ranked after the last message, best first (top 3), whatever the threshold
-    standing: Triple | None  # what `suggest` would answer: the top suggestion above the threshold, if any
-    posts: list[tuple[int, Triple]] = field(default_factory=list)  # live: (after message N, 1-based, what)
+    top: list[Triple]  # what `suggest --json --top 3` answers: nothing, or the standing one and the next best
+    standing: Triple | None  # what stands in the channel after the last message
+    steps: list[tuple[int, str, Triple]] = field(default_factory=list)  # live: (after message N, action, what)
+
+    @property
+    def posts(self) -> list[Triple]:
+        """What was claimed in the channel, in order: every post and update."""
+        return [what for _, action, what in self.steps if action != "retract"]
 
 
 def load_cases(transcripts: Path) -> list[Case]:
@@ -50,6 +56,7 @@ def load_cases(transcripts: Path) -> list[Case]:
         cases.append(
             Case(
                 id=str(item["id"]),
+                title=str(item["title"]) if item.get("title") else None,
                 messages=[str(m) for m in item["messages"]],
                 expect=(expect["runbook"], expect["error"], expect["root_cause"]) if expect else None,
                 hard="hard" in tags or "[hard]" in note,
@@ -82,14 +89,14 @@ class Figures:
         return sum(o.standing is not None for o in self.negatives), len(self.negatives)
 
     def live_first_right(self) -> tuple[int, int]:
-        return sum(bool(o.posts) and o.posts[0][1] == o.case.expect for o in self.positives), len(self.positives)
+        return sum(bool(o.posts) and o.posts[0] == o.case.expect for o in self.positives), len(self.positives)
 
     def live_ever_right(self) -> tuple[int, int]:
-        return sum(any(what == o.case.expect for _, what in o.posts) for o in self.positives), len(self.positives)
+        return sum(o.case.expect in o.posts for o in self.positives), len(self.positives)
 
     def live_wrong_standing(self) -> tuple[int, int]:
-        """True incidents whose last post (what is standing in the channel) is not the right root cause."""
-        return sum(bool(o.posts) and o.posts[-1][1] != o.case.expect for o in self.positives), len(self.positives)
+        """True incidents with a wrong root cause standing in the channel at the end."""
+        return sum(o.standing is not None and o.standing != o.case.expect for o in self.positives), len(self.positives)
 
     def live_unrelated_posted(self) -> tuple[int, int]:
         return sum(bool(o.posts) for o in self.negatives), len(self.negatives)
@@ -116,16 +123,12 @@ def measure(runbooks: Path, transcripts: Path) -> Figures:
     engine = SuggestionEngine(loaded)
     outcomes = []
     for case in load_cases(transcripts):
-        session = engine.session()
-        posted: set[Triple] = set()
-        posts: list[tuple[int, Triple]] = []
-        for n, message in enumerate(case.messages, start=1):
-            session.add(message)
-            best = worth_posting(session.rank(top=10), engine.threshold)
-            if best is not None and key(best) not in posted:  # one post per root cause and incident
-                posted.add(key(best))
-                posts.append((n, key(best)))
-        ranked = session.rank(top=3)
-        standing = session.suggest(top=1)
-        outcomes.append(Outcome(case, [key(s) for s in ranked], key(standing[0]) if standing else None, posts))
+        replayed = replay(engine, case.messages, title=case.title)
+        steps = [
+            (n, step.action, key(step.suggestion) if step.suggestion is not None else step.previous)
+            for n, step in replayed.timeline
+        ]
+        standing = key(replayed.standing) if replayed.standing is not None else None
+        top = [key(s) for s in replayed.suggestions(3)]
+        outcomes.append(Outcome(case, top, standing, [(n, a, t) for n, a, t in steps if t is not None]))
     return Figures(outcomes, engine.threshold)

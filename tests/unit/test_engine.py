@@ -243,16 +243,16 @@ def test_ruling_out_maintenance_pushes_database_maintenance_down(engine: Suggest
 @pytest.mark.parametrize(
     ("text", "negated"),
     [
-        ("no sign of maintenance", {"maintenanc"}),
+        ("no sign of maintenance", {"maintenance"}),
         ("vacuum is not running", {"vacuum"}),
         ("it's not a deploy", {"deploy"}),
         ("ruled out DNS", {"dns"}),
         ("DNS has been ruled out", {"dns"}),
-        ("it wasn't the cache", {"cach"}),
-        ("nothing in the logs about evictions", {"evict"}),
+        ("it wasn't the cache", {"cache"}),
+        ("nothing in the logs about evictions", {"evictions"}),
         ("cpu looks fine", {"cpu"}),
-        ("replication lag is normal", {"replicat", "lag"}),
-        ("the database looks healthy", {"databas"}),
+        ("replication lag is normal", {"replication", "lag"}),
+        ("the database looks healthy", {"database"}),
         ("doesn't look like DNS to me", {"dns"}),
         ("traffic hasn't changed all day", {"traffic"}),
     ],
@@ -260,7 +260,7 @@ def test_ruling_out_maintenance_pushes_database_maintenance_down(engine: Suggest
 def test_ruling_out_phrases_negate_the_words_they_are_about(text: str, negated: set[str]) -> None:
     analysis = analyze(text)
 
-    ruled_out = {t.term for t in analysis.tokens if t.ruled_out}
+    ruled_out = {t.surface.lower() for t in analysis.tokens if t.ruled_out}
 
     assert negated <= ruled_out
 
@@ -269,14 +269,14 @@ def test_ruling_out_phrases_negate_the_words_they_are_about(text: str, negated: 
     ("text", "word"),
     [
         ("we can't connect to the database", "connect"),
-        ("not sure if it's the cache", "cach"),
-        ("the cache, but not the database", "cach"),
+        ("not sure if it's the cache", "cache"),
+        ("the cache, but not the database", "cache"),
         ("traffic is 4x normal for a thursday", "traffic"),
         ("memory is back to normal after the restart", "memory"),
     ],
 )
 def test_words_outside_a_negation_or_in_a_symptom_stay_positive(text: str, word: str) -> None:
-    tokens = [t for t in analyze(text).tokens if t.term == word]
+    tokens = [t for t in analyze(text).tokens if t.term == canonical(word)]
 
     assert tokens
     assert not any(t.ruled_out for t in tokens)
