@@ -12,6 +12,7 @@ cause people dismissed is never suggested again in that incident.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -24,11 +25,6 @@ Triple = tuple[str, str, str]  # (runbook title, error name, root cause name)
 # yet tells its causes apart; posting then would name one of them at random. (On the development set, correct
 # conversations separate by 0.33 or more; a conversation that has only the error's symptoms, by less than 0.2.)
 SEPARATION = 0.25
-
-# A suggestion that stands is kept while it is still the best one and its confidence stays above this share of
-# the threshold: the evidence of a conversation wavers, and a suggestion that comes and goes is noise. Below it,
-# or when another root cause leads, it is withdrawn (or replaced).
-KEEP = 0.8
 
 
 def same_error(a: Suggestion, b: Suggestion) -> bool:
@@ -76,6 +72,48 @@ class Step:
         }
 
 
+def features(s: Suggestion) -> tuple[float, ...]:
+    """What the decision to post looks at, for the top suggestion: features that do not depend on one team's
+    runbooks or words (see FEATURES)."""
+    return (
+        math.log1p(max(s.error_evidence, 0.0)),
+        min(max(s.cause_evidence, 0.0), 6.0),
+        min(max(s.sibling_gap, -3.0), 5.0),
+        min(max(s.rival_gap, -3.0), 8.0),
+        float(min(s.cause_messages, 3)),
+        float(min(s.error_messages, 5)),
+        1.0 if s.anchored else 0.0,
+        1.0 if s.refuted else 0.0,
+        float(min(s.not_a_fault, 3)),
+        s.support_share,
+    )
+
+
+FEATURES = (
+    "log(1 + error evidence)",
+    "root-cause evidence (at most 6)",
+    "lead over the best sibling root cause",
+    "lead over the next best error",
+    "messages that observed the root cause (at most 3)",
+    "messages that observed the error (at most 5)",
+    "a log string or error name observed whole",
+    "ruled out",
+    "messages saying it is not a fault: planned, a drill, a false alarm... (at most 3)",
+    "share of the observations that point to the error",
+)
+# Logistic weights over FEATURES (intercept first), fitted on the development sets only by
+# `python -m tests.eval.calibrate`: the probability that the top suggestion names the right root cause.
+WEIGHTS: tuple[float, ...] = (-3.490, 0.166, 0.224, 0.412, 0.073, 0.030, 0.044, 0.269, -0.643, -1.252, 1.953)
+POST_AT = 0.67  # a suggestion is posted when it is at least this likely to be right ...
+KEEP_AT = 0.4  # ... and one that stands is kept (while it leads) until it falls below this
+
+
+def likelihood(s: Suggestion) -> float:
+    """The calibrated probability that this (top) suggestion names the right root cause."""
+    z = WEIGHTS[0] + sum(w * f for w, f in zip(WEIGHTS[1:], features(s), strict=True))
+    return 1.0 / (1.0 + math.exp(-z)) if z > -50 else 0.0
+
+
 def decide(
     ranked: Sequence[Suggestion],
     threshold: float,
@@ -85,7 +123,8 @@ def decide(
     """What to do now, given the ranking (best first, whatever the scores), what stands in the channel and what
     people dismissed in this incident."""
     candidates = [s for s in ranked if key(s) not in dismissed]
-    best = worth_posting(candidates, threshold)
+    leader = candidates[0] if candidates else None
+    best = leader if leader is not None and likelihood(leader) >= POST_AT else None
     if standing is None:
         return Step("post", best, None, "") if best is not None else None
     if best is not None:
@@ -93,8 +132,7 @@ def decide(
             return None
         return Step("update", best, standing, f"now {best.cause.name}: {_why_not(standing, candidates, best)}")
     mine = next((s for s in candidates if key(s) == standing), None)
-    leader = candidates[0] if candidates else None
-    if mine is not None and leader is mine and mine.score >= KEEP * threshold and not mine.refuted:
+    if mine is not None and leader is mine and likelihood(mine) >= KEEP_AT and not mine.refuted:
         return None  # still the best, if less clearly for now
     return Step("retract", None, standing, _why_not(standing, candidates, leader))
 

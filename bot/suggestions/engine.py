@@ -49,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import Problem, RootCause, Runbook, RunbookError, citation
-from .text import HYPOTHESIS, NEGATED, Analysis, Token, analyze, generic_weight, negative_answer
+from .text import HYPOTHESIS, NEGATED, Analysis, Token, analyze, generic_weight, negative_answer, not_a_fault
 
 __all__ = ["Learned", "RunbookLibrary", "Session", "Suggestion", "SuggestionEngine"]
 
@@ -84,6 +84,7 @@ CAUSE_CANDIDATES = 8  # errors whose root causes are scored: the best ones by er
 CAUSE_CANDIDATE_SHARE = 0.25  # ... with at least this share of the best one's
 LEARN = 1.0  # most that past decisions of a workspace shift a root cause's evidence, either way
 LEARNED = "@learned"  # its part of a cause's evidence
+LOG_PROSE = 0.5  # words of a pasted log line count this much as words (its log strings are matched whole)
 MEASURED_NOTHING = frozenset({"0", "zero"})  # cues of "X is 0" (bot/suggestions/text.py)
 EVIDENCE_LINES = 6
 EVIDENCE_TERMS = 24  # strongest words considered for the evidence lines
@@ -120,6 +121,10 @@ class Suggestion:
     sibling_gap: float = 0.0  # how far its cause evidence is ahead of the best sibling's (negative: behind)
     cause_messages: int = 0  # messages that observed (did not only guess) something pointing to this root cause
     error_messages: int = 0  # messages that observed something pointing to its error
+    rival_gap: float = 0.0  # how far its error's evidence is ahead of the next best error's (negative: behind)
+    anchored: bool = False  # a log string or name of its error was matched whole in an observation
+    not_a_fault: int = 0  # messages (the title too) that say this is planned work, a drill, a false alarm...
+    support_share: float = 0.0  # share of the conversation's observations that point to its error
 
     @property
     def runbook_title(self) -> str:
@@ -585,7 +590,7 @@ class _Features:
     analysis: Analysis
     mentions: list[tuple[str, int, float]]  # (key, token, weight), only keys some runbook section has
     negations: list[tuple[str, int, int]]  # (term, token, scope index) of ruled-out terms
-    anchors: list[tuple[int, float, float]]  # (anchor, fraction, strength)
+    anchors: list[tuple[int, float, float, bool]]  # (anchor, fraction, strength, observed: not a guess)
 
 
 class Session:
@@ -612,12 +617,14 @@ class Session:
         self._version: dict[str, int] = {}  # key -> version applied
         self._deleted: set[str] = set()
         self._hypotheses: set[Pos] = set()  # messages that are guesses (the title)
+        self._not_a_fault: set[Pos] = set()  # messages that say this is not a fault (planned, drill, false alarm)
         self._mentions: dict[str, _Mentions] = {}
         self._negations: dict[str, list[_Negation]] = {}  # term -> ruled-out mentions, sorted by position
         self._scopes: dict[Sid, _ScopeRef] = {}
         self._answers: dict[Pos, tuple[Sid, frozenset[str]]] = {}  # "no" answering a question, by answer
         self._hits: dict[int, dict[Pos, tuple[float, float]]] = {}  # anchor -> message -> (fraction, strength)
         self._anchor_best: dict[int, tuple[float, Pos, float]] = {}  # anchor -> (fraction, message, strength)
+        self._observed_hits: dict[int, set[Pos]] = {}  # anchor -> messages that said it as an observation
         self._acc: dict[int, float] = {}  # doc -> evidence of its selective terms (nominates candidates)
         self._doc_anchors: dict[int, set[int]] = {}  # doc -> anchors of it that were matched
         self._broad: set[str] = set()  # mentioned keys too common to nominate candidates
@@ -711,7 +718,7 @@ class Session:
         negations: list[tuple[str, int, int]] = []
         tokens = analysis.tokens
         for ti, token in enumerate(tokens):
-            w = token.weight * damp
+            w = token.weight * damp * (LOG_PROSE if token.log else 1.0)
             if token.key in vocabulary:
                 mentions.append((token.key, ti, w))
             if ti + 1 < len(tokens) and tokens[ti + 1].clause == token.clause:
@@ -726,7 +733,11 @@ class Session:
                 negations.append((token.term, ti, token.scope))
         anchors = []
         for aid, fraction in index.match_anchors(analysis):
-            anchors.append((aid, fraction, damp * index.anchors[aid].quality * fraction * fraction))
+            # a log string in a question or a guess ("the bgsave fork thing again?") is a hypothesis too
+            keys = index.anchors[aid].keys
+            hedge = max((t.weight for t in tokens if t.key in keys), default=1.0)
+            strength = damp * hedge * index.anchors[aid].quality * fraction * fraction
+            anchors.append((aid, fraction, strength, not hypothesis and hedge >= 1.0))
         return _Features(analysis, mentions, negations, anchors)
 
     def _insert(self, pos: Pos, text: str) -> None:
@@ -736,6 +747,8 @@ class Session:
         else:
             bisect.insort(order, pos)
         self._text[pos] = text
+        if not_a_fault(text):
+            self._not_a_fault.add(pos)
         features = self._features(text, pos in self._hypotheses)
         for key, ti, w in features.mentions:
             self._mention(key, (pos, ti, w), +1)
@@ -745,8 +758,10 @@ class Session:
                 ref = features.analysis.scopes[scope]
                 self._scopes[sid] = _ScopeRef(pos, ref.terms, features.analysis.snippet(ref), ref.cue)
             self._negate(term, _Negation((pos, ti), sid))
-        for aid, fraction, strength in features.anchors:
+        for aid, fraction, strength, observed in features.anchors:
             self._hit(aid, pos, fraction, strength)
+            if observed:
+                self._observed_hits.setdefault(aid, set()).add(pos)
         self._reanswer(pos)
 
     def _retract(self, pos: Pos) -> None:
@@ -758,12 +773,18 @@ class Session:
         for term, ti, scope in features.negations:
             self._unnegate(term, _Negation((pos, ti), (pos, scope)))
             self._scopes.pop((pos, scope), None)
-        for aid, _, _ in features.anchors:
+        for aid, _, _, observed in features.anchors:
             self._unhit(aid, pos)
+            if observed:
+                seen = self._observed_hits[aid]
+                seen.discard(pos)
+                if not seen:
+                    del self._observed_hits[aid]
         i = bisect.bisect_left(self._order, pos)
         del self._order[i]
         del self._text[pos]
         self._hypotheses.discard(pos)
+        self._not_a_fault.discard(pos)
         self._reanswer_after(i)
 
     def _mention(self, key: str, at: _At, sign: int) -> None:
@@ -1130,6 +1151,10 @@ class Session:
 
     def _suggestion(self, s: _Scored, ci: int, scored: list[_Scored]) -> Suggestion:
         doc, cause = s.doc, s.doc.error.root_causes[ci]
+        error_messages = len(
+            self._observed_in(k for k in doc.weights.keys() & self._mentions.keys())
+            | self._observed_in(f"#{aid}" for _, aid, _, _ in s.anchors)
+        )
         return Suggestion(
             runbook=doc.runbook,
             error=doc.error,
@@ -1143,9 +1168,13 @@ class Session:
             cause_evidence=s.causes[ci],
             sibling_gap=s.causes[ci] - max((c for j, c in enumerate(s.causes) if j != ci), default=0.0),
             cause_messages=len(self._observed_in(k for k, v in s.cause_parts[ci].items() if v > 0)),
-            error_messages=len(
-                self._observed_in(k for k in doc.weights.keys() & self._mentions.keys())
-                | {pos for _, _, pos, _ in s.anchors if pos not in self._hypotheses}
+            error_messages=error_messages,
+            rival_gap=s.base + s.best_cause - max((o.base + o.best_cause for o in scored if o is not s), default=0.0),
+            not_a_fault=len(self._not_a_fault),
+            support_share=error_messages / max(1, len(self._order) - len(self._hypotheses)),
+            anchored=any(
+                fraction >= 0.9 and aid in self._observed_hits and self._index.anchors[aid].at_error.get(doc.index)
+                for _, aid, _, fraction in s.anchors
             ),
         )
 
@@ -1154,9 +1183,7 @@ class Session:
         found: set[Pos] = set()
         for k in keys:
             if k.startswith("#"):
-                hit = self._anchor_best.get(int(k[1:]))
-                if hit is not None and hit[1] not in self._hypotheses:
-                    found.add(hit[1])
+                found.update(self._observed_hits.get(int(k[1:]), ()))
                 continue
             said = self._mentions.get(k)
             if said is not None:
@@ -1164,8 +1191,15 @@ class Session:
         return found
 
     def _refuted(self, s: _Scored, ci: int) -> list[str]:
-        """The rulings-out of this root cause that no later mention took back, latest first."""
-        return list(dict.fromkeys(self._scopes[sid].text for sid in sorted(s.cause_against[ci], reverse=True)))
+        """The rulings-out of this root cause in particular (its own distinctive words, not its error's symptoms:
+        "crash rate normal by 09:00" after a fix says it recovered) that no later mention took back, latest first."""
+        return list(
+            dict.fromkeys(
+                self._scopes[sid].text
+                for sid in sorted(s.cause_against[ci], reverse=True)
+                if self._class(s.doc, sid) == _CAUSE
+            )
+        )
 
     def _evidence(self, s: _Scored, ci: int) -> list[str]:
         """What was said that supports this triple, strongest first: log strings and names, then words."""

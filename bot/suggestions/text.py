@@ -36,6 +36,7 @@ __all__ = [
     "generic_weight",
     "is_stopword",
     "negative_answer",
+    "not_a_fault",
     "stem",
 ]
 
@@ -390,6 +391,7 @@ class Token(NamedTuple):
     extras: tuple[str, ...] = ()  # further terms for the bag of words ("502" is also "5xx")
     ruled_out: bool = False  # negated by a negation that rules it out ("no sign of X"), not one that describes
     clause: int = 0  # index of its clause (between punctuation) in the text
+    log: bool = False  # inside a pasted log line, stack trace or code block, not prose
 
     @property
     def key(self) -> str:
@@ -890,16 +892,64 @@ def _past(sentence: list[_Raw]) -> None:
                 c.weight = HYPOTHESIS
 
 
+# Lines that are pasted machine output rather than prose: a timestamp or log level, a stack frame, key=value
+# pairs, JSON; and fenced code blocks.
+_LOG_LINE = re.compile(
+    r"^\s*(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|\{\s*\"|at [\w$.]+\(|File \"|Traceback \(|"
+    r"Caused by:|\w+(?:\.\w+)+(?:Exception|Error)\b)"
+    r"|\b(?:ERROR|WARN|WARNING|FATAL|CRITICAL|level=\w+)\b"
+    r"|(?:\b[\w.]+=\S+.*){3}"
+)
+_CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
+
+
+def log_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) offsets of the pasted log lines and code blocks of a message."""
+    spans = [(m.start(), m.end()) for m in _CODE_FENCE.finditer(text)] if "```" in text else []
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        if _LOG_LINE.search(line):
+            spans.append((offset, offset + len(line)))
+        offset += len(line)
+    return spans
+
+
+# Words that say a channel is not about a fault at all: planned work, a drill, a question, a false alarm, a
+# handover. Counted per message (the title too) as one of the decision's features, never as a rule on its own.
+_NOT_A_FAULT = re.compile(
+    r"\b(planned|scheduled (?:maintenance|work|upgrade|window|change)|maintenance window|change window|drill|"
+    r"game ?day|fire drill|exercise|pen ?test\w*|penetration test|hand ?over|hand-off|handoff|capacity plan\w*|"
+    r"sizing|forecast\w*|soc ?2|compliance|gdpr|legal|erasure request|feature request|false alarm|false positive|"
+    r"as expected|that'?s expected|expected behaviou?r|by design|working as (?:intended|designed)|doing its job|"
+    r"that'?s (?:us|just us)|just us|only us|sorry for the noise|not an? (?:real )?(?:incident|outage|issue)|"
+    r"no (?:customer|user) impact|nothing (?:is )?broken|"
+    r"no action needed|nothing to do here|within (?:their|the|its) (?:contract|limits?|quota)|renewal|"
+    r"quick question|question about)\b",
+    re.IGNORECASE,
+)
+
+
+def not_a_fault(text: str) -> bool:
+    """Does the message say the channel is about something other than a fault ("planned upgrade tonight",
+    "that's us, it's the pentest", "false alarm, closing")?"""
+    return _NOT_A_FAULT.search(text) is not None
+
+
 _NEGATIVE_ANSWER = re.compile(
-    r"^\W*(no|nope|nah|negative|not really|unlikely|not it|not that|doesn'?t look like (it|one|that|so)|"
+    r"\W*(?:(?:hm+|hmm+|ah+|uh+|well|so|ok|okay|checked|checking)\W+)?"
+    r"(no|nope|nah|negative|not really|unlikely|not it|not that|doesn'?t look like (it|one|that|so)|"
     r"don'?t think so|i don'?t think so|ruled (that|it) out)\b",
     re.I,
 )
 
 
+_SPEAKER = re.compile(r"^\s*[a-z][\w.-]{0,29}:\s+")  # "ben: no, ..." in a transcript (not "ERROR: no route")
+
+
 def negative_answer(text: str) -> str | None:
     """The words of a message that opens by answering no ("nope, req rate is flat" -> "nope")."""
-    m = _NEGATIVE_ANSWER.match(text)
+    speaker = _SPEAKER.match(text)
+    m = _NEGATIVE_ANSWER.match(text[speaker.end() :] if speaker else text)
     return m.group(1) if m else None
 
 
@@ -912,6 +962,7 @@ def analyze(text: str) -> Analysis:
     scopes: list[Scope] = []
     _negate(toks, scopes)
     _mark_questions(toks)
+    spans = log_spans(text)
     tokens = tuple(
         Token(
             t.term,
@@ -924,6 +975,7 @@ def analyze(text: str) -> Analysis:
             t.extras,
             t.negated and scopes[t.scope].ruled_out,
             t.clause,
+            bool(spans) and any(a <= t.start < b for a, b in spans),
         )
         for t in toks
         if t.content and not t.boundary
