@@ -247,7 +247,9 @@ def _suggest(
     replayed = decision.replay(SuggestionEngine(loaded), messages, title=title)
     suggestions = replayed.suggestions(top)
     if as_json:
-        answer: dict[str, object] = {"suggestions": [s.to_json() for s in suggestions]}
+        answer: dict[str, object] = {
+            "suggestions": [{**s.to_json(), "likelihood": round(decision.likelihood(s), 4)} for s in suggestions]
+        }
         if replay:
             answer = {"timeline": [step.to_json(n) for n, step in replayed.timeline], **answer}
         print(json.dumps(answer, ensure_ascii=False))
@@ -265,7 +267,10 @@ def _suggest(
         print("No suggestion: nothing in these messages matches a runbook strongly enough.")
         return 0
     for n, s in enumerate(suggestions, start=1):
-        print(f"{n}. {s.root_cause_name} — {s.runbook_title} / {s.error_name} (score {s.score:.2f})")
+        print(
+            f"{n}. {s.root_cause_name} — {s.runbook_title} / {s.error_name} "
+            f"(score {s.score:.2f}, likely right {decision.likelihood(s):.0%})"
+        )
         print(f"   {s.citation}")
         for line in s.evidence:
             print(f"   evidence: {line}")

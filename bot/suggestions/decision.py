@@ -103,8 +103,8 @@ FEATURES = (
 )
 # Logistic weights over FEATURES (intercept first), fitted on the development sets only by
 # `python -m tests.eval.calibrate`: the probability that the top suggestion names the right root cause.
-WEIGHTS: tuple[float, ...] = (-3.490, 0.166, 0.224, 0.412, 0.073, 0.030, 0.044, 0.269, -0.643, -1.252, 1.953)
-POST_AT = 0.67  # a suggestion is posted when it is at least this likely to be right ...
+WEIGHTS: tuple[float, ...] = (-3.583, 0.142, 0.273, 0.410, 0.061, 0.041, 0.088, 0.423, -0.928, -1.246, 1.962)
+POST_AT = 0.7  # a suggestion is posted when it is at least this likely to be right ...
 KEEP_AT = 0.4  # ... and one that stands is kept (while it leads) until it falls below this
 
 

@@ -901,11 +901,14 @@ _LOG_LINE = re.compile(
     r"|(?:\b[\w.]+=\S+.*){3}"
 )
 _CODE_FENCE = re.compile(r"```.*?(?:```|$)", re.S)
+_INLINE_CODE = re.compile(r"(?<!`)`[^`\n]+`(?!`)")
 
 
 def log_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) offsets of the pasted log lines and code blocks of a message."""
+    """(start, end) offsets of the pasted log lines, code blocks and `inline code` of a text."""
     spans = [(m.start(), m.end()) for m in _CODE_FENCE.finditer(text)] if "```" in text else []
+    if "`" in text:
+        spans += [(m.start(), m.end()) for m in _INLINE_CODE.finditer(text)]
     offset = 0
     for line in text.splitlines(keepends=True):
         if _LOG_LINE.search(line):
@@ -963,21 +966,25 @@ def analyze(text: str) -> Analysis:
     _negate(toks, scopes)
     _mark_questions(toks)
     spans = log_spans(text)
-    tokens = tuple(
-        Token(
-            t.term,
-            t.surface,
-            t.start,
-            t.end,
-            t.negated,
-            t.scope,
-            t.weight,
-            t.extras,
-            t.negated and scopes[t.scope].ruled_out,
-            t.clause,
-            bool(spans) and any(a <= t.start < b for a, b in spans),
+    tokens = []
+    for t in toks:
+        if not t.content or t.boundary:
+            continue
+        log = bool(spans) and any(a <= t.start < b for a, b in spans)
+        negated = t.negated and not log  # "No signing certificate found" pasted or quoted is a log line, not a "no"
+        tokens.append(
+            Token(
+                t.term,
+                t.surface,
+                t.start,
+                t.end,
+                negated,
+                t.scope if negated else -1,
+                t.weight,
+                t.extras,
+                negated and scopes[t.scope].ruled_out,
+                t.clause,
+                log,
+            )
         )
-        for t in toks
-        if t.content and not t.boundary
-    )
-    return Analysis(text, tokens, tuple(scopes))
+    return Analysis(text, tuple(tokens), tuple(scopes))
