@@ -945,7 +945,7 @@ class EngineCheck:
             return f"engine check failed: {type(e).__name__}: {e}"
 
     def _verdict(self, chat: list[str], script: Script, posted: set[str]) -> str:
-        from bot.suggestions.decision import SEPARATION
+        from bot.suggestions.decision import POST_AT, likelihood
         from bot.suggestions.engine import RunbookLibrary
 
         if self._engine is None:
@@ -957,9 +957,8 @@ class EngineCheck:
                 conversation.append(script.messages[k - 1])
             ranked = engine.rank(conversation, top=10)
             best = ranked[0] if ranked else None
-            sibling = next((s for s in ranked[1:] if best is not None and s.error is best.error), None)
-            gap = best.score - sibling.score if best is not None and sibling is not None else 1.0
-            strong = best is not None and best.score >= engine.threshold and gap >= SEPARATION
+            p = likelihood(best) if best is not None else 0.0
+            strong = best is not None and p >= POST_AT
             cause = best.cause.name if best is not None else "nothing"
             if k < len(script.messages):
                 if strong and cause not in posted:
@@ -967,15 +966,11 @@ class EngineCheck:
                     return f"NOT OK: {cause} is strong enough {where}, not at its last message"
                 continue
             if not strong:
-                score = f"{best.score:.2f}, {gap:.2f} ahead" if best is not None else "nothing ranked"
-                return f"NOT OK: the last message leaves {cause} below the bar ({score})"
+                return f"NOT OK: the last message leaves {cause} below the bar (likely right {p:.2f})"
             if cause != script.cause:
                 return f"NOT OK: the last message makes {cause} strong enough, not {script.cause}"
             assert best is not None
-            return (
-                f"OK: decides at its last message ({cause} {best.score:.2f}, {gap:.2f} ahead of the next root cause; "
-                f"bar {engine.threshold:g} and {SEPARATION:g})"
-            )
+            return f"OK: decides at its last message ({cause}, likely right {p:.2f}; bar {POST_AT:g})"
         raise AssertionError("unreachable")
 
 

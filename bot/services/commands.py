@@ -15,6 +15,7 @@ from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.slack.markup import from_slack, user_text
 from bot.slack.payloads import CommandRequest, mentioned_user
+from bot.suggestions.decision import POST_AT
 
 from .errors import UserError
 from .incidents import Changed, IncidentService
@@ -139,8 +140,8 @@ class IncidentCommands:
             )
             return
         if sub.name == "suggest":
-            ranking, threshold = await self._suggestions.ranking(incident, top=3)
-            await self._reply(request, blocks.ranking_text(ranking, threshold, incident))
+            ranking, _ = await self._suggestions.ranking(incident, top=3)
+            await self._reply(request, blocks.ranking_text(ranking, POST_AT, incident))
             return
         changed = await self._change(request, sub, rest, incident)
         if changed is not None:

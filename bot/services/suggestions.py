@@ -1,26 +1,44 @@
-"""Root-cause suggestions in incident channels: re-ranked as messages are captured, posted when one first
-crosses the engine's threshold or the top root cause changes, at most one per interval, never one that people
-dismissed. Accepting one stores it as the incident's root cause (the report uses it).
+"""Root-cause suggestions in incident channels, kept in step with the evidence as messages are captured.
+
+A channel has at most one suggestion standing. After each burst of messages the incident is re-ranked (its title
+counts as a hypothesis, and what people of the same workspace accepted and dismissed in their other incidents
+shifts the ranking, which the suggestion's evidence says) and one rule, `bot.suggestions.decision.decide`, says
+what changes:
+- post: a new message with the root cause, its citation, evidence, alternatives and remediation, and Accept /
+  Dismiss. Posted once (tagged: an ambiguous failure is looked into, never repeated blindly), and at most one new
+  post per `suggestions.min_interval_seconds`;
+- update: the standing message is edited in place (same ts) to show the new root cause and why it changed; the old
+  record becomes "superseded", the new one stands with that message (its buttons carry the new record's id);
+- retract: the standing message is edited to say the suggestion is withdrawn and why, without buttons (record
+  "retracted"); a later suggestion is a new post.
+An update or a withdrawal corrects what stands and is never delayed. A root cause people dismissed is never
+suggested again in that incident; once one is accepted, nothing more is posted. Clicks on a superseded or
+withdrawn suggestion change nothing and say so. Why a suggestion changed is kept (`note`).
+
+The database and the channel agree: each change is decided and stored under the incident's lock (one decision at
+a time, also across replicas), then Slack is told; a change Slack refuses is taken back (an ambiguous failure is
+not: it may have happened), and an update whose message is gone is posted as a new message instead.
 
 The engine (bot/suggestions/) is pure; it runs in a process of its own (`EngineProcess`, bot/services/ranking.py)
 that keeps each active incident's evidence state and reads what was said from the database itself. This service
-asks it for rankings, decides what deserves a post, and talks to Slack. Nothing Slack is waiting for ever waits on
-the engine."""
+asks it for rankings, decides what changes, and talks to Slack. Nothing Slack is waiting for ever waits on the
+engine."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Config
 from bot.domain.incident import Incident
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import AuditEntry, Database, SuggestionRecord
-from bot.suggestions.decision import key, worth_posting
+from bot.suggestions import decision
 
 from .errors import AlreadyHandled, UserError
 from .ranking import EngineProcess
@@ -34,6 +52,53 @@ log = logging.getLogger(__name__)
 
 # Gather the messages of a burst before re-ranking (cheap, and one suggestion instead of several).
 SETTLE_SECONDS = 0.2
+# A standing suggestion without its message's ts may still be being posted (by another replica) for this long:
+# what stands is not changed meanwhile, and looked at again every LOOK_AGAIN_SECONDS. After that its post is taken
+# as lost, and its message is looked for by its tag before it is changed.
+POSTING_SECONDS = 30.0
+LOOK_AGAIN_SECONDS = 2.0
+# chat.update refusals that mean the message is not there to edit (deleted, or its channel): an update is posted
+# as a new message instead, a withdrawal has nothing left to do.
+GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_inactive", "is_archived"})
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A change to what stands in a channel, as stored, before Slack is told."""
+
+    action: str  # post | update | retract
+    record: SuggestionRecord  # what is shown after it
+    before: SuggestionRecord | None  # `record`'s row as it was before (None: a new row), to take the change back
+    replaced: SuggestionRecord | None  # what stood before it (None for a post)
+
+
+@dataclass(frozen=True, slots=True)
+class Showing(Tag):
+    """The tag of a suggestion's post: its record and when that record was shown, since a root cause shown again
+    later (its row re-used) gets a new message, and an old message must never be taken for it."""
+
+    shown: int = 0  # record.posted_at, in milliseconds
+
+    def metadata(self) -> dict[str, Any]:
+        metadata = Tag.metadata(self)
+        metadata["event_payload"]["shown"] = self.shown
+        return metadata
+
+
+def showing(incident_id: int, record: SuggestionRecord) -> Showing:
+    return Showing("incident_suggestion", incident_id, record.id, int(record.posted_at.timestamp() * 1000))
+
+
+def _maybe_being_posted(record: SuggestionRecord, now: datetime) -> bool:
+    return record.message_ts is None and (now - record.posted_at).total_seconds() < POSTING_SECONDS
+
+
+def _later(error: SlackError) -> float | None:
+    """When to try again after Slack refused: only when it said to wait (rate limited); otherwise at the next
+    message (retrying a refusal at once would be refused again)."""
+    if error.code == "ratelimited" or error.status == 429:
+        return error.retry_after or LOOK_AGAIN_SECONDS
+    return None
 
 
 def utcnow() -> datetime:
@@ -117,8 +182,11 @@ class SuggestionService:
             await self.engine.start()
 
     async def _rank(self, incident: Incident, top: int) -> tuple[list[Suggestion], float]:
-        """The incident's ranking, from its evidence state brought up to date with the database."""
-        ranking = await self.engine.rank(incident.id, top)
+        """The incident's ranking, from its evidence state brought up to date with the database, its title (a
+        hypothesis) and what people of its workspace decided in its other incidents."""
+        async with self._db.unit() as stores:
+            learned = await stores.suggestions.learned(incident.team_id, besides=incident.id)
+        ranking = await self.engine.rank(incident.id, top, title=incident.title, learned=learned)
         return list(ranking.suggestions), ranking.threshold
 
     async def runbook(self, title: str) -> Runbook | None:
@@ -126,7 +194,8 @@ class SuggestionService:
         return await self.engine.runbook(title)
 
     async def consider(self, incident_id: int) -> float | None:
-        """Post the top suggestion if it deserves a post now. Returns seconds to wait when it must wait."""
+        """Bring what stands in the incident's channel in line with its ranking (`decision.decide`): post, update in
+        place, or withdraw. Returns seconds to wait when it must look again later (a new post waits for its slot)."""
         async with self._db.transaction() as incidents:
             incident = await incidents.get(incident_id)
         if incident is None or not incident.status.is_active or incident.channel_id is None:
@@ -134,39 +203,137 @@ class SuggestionService:
                 await self._engine.forget(incident.id)  # over: its evidence is no longer kept in memory
             return None
         ranked, threshold = await self._rank(incident, top=10)
-        best = worth_posting(ranked, threshold)
-        if best is None:
-            return None
         now = self._clock()
         async with self._db.unit() as stores:
             await stores.incidents.lock(incident.id)  # one decision at a time, also across replicas
             earlier = await stores.suggestions.for_incident(incident.id)
-            if any(s.key == key(best) for s in earlier) or any(s.state == "accepted" for s in earlier):
-                return None  # already posted, dismissed, or a root cause was accepted: nothing new to say
-            if earlier:
-                since = (now - max(s.posted_at for s in earlier)).total_seconds()
-                wait = self._config.suggestions.min_interval_seconds - since
-                if wait > 0:
-                    return wait
-            record = await stores.suggestions.add(suggestion_record(incident, best, now))
-        if record is None:
-            return None
+            if any(s.state == "accepted" for s in earlier):
+                return None  # people named the root cause: nothing more to say
+            standing = next((s for s in earlier if s.state == "posted"), None)
+            dismissed = {s.key for s in earlier if s.state == "dismissed"}
+            step = decision.decide(ranked, threshold, standing.key if standing is not None else None, dismissed)
+            if step is None:
+                return None
+            if standing is not None and _maybe_being_posted(standing, now):
+                return LOOK_AGAIN_SECONDS  # its post may still be under way (on another replica): not yet
+            if step.action == "retract":
+                assert standing is not None
+                withdrawn = await stores.suggestions.set_state(standing.id, "retracted", step.why)
+                assert withdrawn is not None
+                change: Change = Change(step.action, withdrawn, None, standing)
+            else:
+                assert step.suggestion is not None
+                record = suggestion_record(incident, step.suggestion, now)
+                if step.action == "post":
+                    if earlier:
+                        since = (now - max(s.posted_at for s in earlier)).total_seconds()
+                        wait = self._config.suggestions.min_interval_seconds - since
+                        if wait > 0:
+                            return wait  # a new post waits for its slot (an update or a withdrawal does not)
+                else:
+                    assert standing is not None
+                    record = replace(record, message_ts=standing.message_ts, note=step.why)
+                shown = await stores.suggestions.show(record)
+                if shown is None:
+                    return None  # that root cause stands already, or people decided about it
+                if standing is not None:
+                    await stores.suggestions.set_state(standing.id, "superseded", standing.note)
+                change = Change(step.action, shown[0], shown[1], standing)
+        if change.action == "post":
+            return await self._post(incident, change)
+        if change.action == "update":
+            return await self._update(incident, change)
+        return await self._withdraw(incident, change)
+
+    async def _post(self, incident: Incident, change: Change) -> float | None:
+        """A new message with Accept / Dismiss, posted once (tagged, so that an ambiguous failure is looked into).
+        Refused: the record is taken back (not shown, so not standing), to be tried again later."""
+        assert incident.channel_id is not None
+        record = change.record
         try:
             ts = await self._slack.post_once(
                 incident.channel_id,
                 blocks.suggestion_text(record),
                 blocks.suggestion_blocks(record),
-                tag=Tag("incident_suggestion", incident.id, record.id),
+                tag=showing(incident.id, record),
             )
         except SlackError as e:
             log.warning("could not post a suggestion for %s: %s", incident.public_id, e.code)
-            if not e.ambiguous:
-                async with self._db.unit() as stores:
-                    await stores.suggestions.remove(record.id)  # not shown, so not "posted": try again later
-            return None
+            if e.ambiguous:
+                return None  # it may be in the channel: it stands (and is looked for before it is changed)
+            async with self._db.unit() as stores:
+                await stores.incidents.lock(incident.id)
+                await stores.suggestions.undo(record, change.before)
+            return _later(e)
         async with self._db.unit() as stores:
             await stores.suggestions.set_message(record.id, ts)
         return None
+
+    async def _update(self, incident: Incident, change: Change) -> float | None:
+        """The standing message edited in place to show the new root cause and why. Its message gone: a new post
+        instead. Refused otherwise: nothing changes (the old one stands again), to be tried again later."""
+        assert incident.channel_id is not None
+        assert change.replaced is not None
+        record = change.record
+        ts = record.message_ts or await self._look_for(incident, change.replaced)
+        if ts is not None:
+            try:
+                await self._slack.update_message(
+                    incident.channel_id, ts, blocks.suggestion_text(record), blocks.suggestion_blocks(record)
+                )
+            except SlackError as e:
+                log.warning("could not update the suggestion of %s: %s", incident.public_id, e.code)
+                if e.ambiguous:
+                    return None  # it may show the new one: the database says it does
+                if e.code not in GONE:
+                    async with self._db.unit() as stores:
+                        await stores.incidents.lock(incident.id)
+                        await stores.suggestions.undo(record, change.before)
+                        await stores.suggestions.set_state(change.replaced.id, "posted", change.replaced.note)
+                    return _later(e)
+                ts = None
+            else:
+                if record.message_ts != ts:
+                    async with self._db.unit() as stores:
+                        await stores.suggestions.set_message(record.id, ts)
+                return None
+        # The message is gone (deleted, or its channel): the new root cause gets a message of its own.
+        async with self._db.unit() as stores:
+            await stores.suggestions.set_message(record.id, None)
+        return await self._post(incident, replace(change, record=replace(record, message_ts=None)))
+
+    async def _withdraw(self, incident: Incident, change: Change) -> float | None:
+        """The standing message edited to say the suggestion is withdrawn and why (no buttons). Its message gone:
+        nothing to withdraw. Refused otherwise: it stands again, to be withdrawn later."""
+        assert incident.channel_id is not None
+        assert change.replaced is not None
+        record = change.record
+        ts = record.message_ts or await self._look_for(incident, change.replaced)
+        if ts is None:
+            log.info("the suggestion withdrawn from %s was not found in its channel", incident.public_id)
+            return None
+        try:
+            await self._slack.update_message(
+                incident.channel_id, ts, blocks.suggestion_text(record), blocks.suggestion_blocks(record)
+            )
+        except SlackError as e:
+            log.warning("could not withdraw the suggestion of %s: %s", incident.public_id, e.code)
+            if e.ambiguous or e.code in GONE:
+                return None
+            async with self._db.unit() as stores:
+                await stores.incidents.lock(incident.id)
+                await stores.suggestions.set_state(record.id, "posted", change.replaced.note)
+            return _later(e)
+        return None
+
+    async def _look_for(self, incident: Incident, record: SuggestionRecord) -> str | None:
+        """The message of a suggestion whose post had no answer (Slack failed ambiguously, or the bot stopped)."""
+        assert incident.channel_id is not None
+        try:
+            return await self._slack.find_tagged(incident.channel_id, showing(incident.id, record))
+        except SlackError as e:
+            log.warning("could not look for the suggestion of %s: %s", incident.public_id, e.code)
+            return None
 
     # -- people decide ------------------------------------------------------------------------------------
 
@@ -182,6 +349,12 @@ class SuggestionService:
             if request_key is not None and not await stores.incidents.claim_request(incident.team_id, request_key, now):
                 raise AlreadyHandled(request_key)
             state = "accepted" if accept else "dismissed"
+            if current.state == "superseded":
+                raise UserError(
+                    "That suggestion was replaced by a newer one (the same message now shows it): nothing was changed."
+                )
+            if current.state == "retracted":
+                raise UserError("That suggestion was withdrawn (its message says why): nothing was changed.")
             if current.state == state:
                 raise UserError(f"That suggestion is already {state}.")
             record = await stores.suggestions.decide(suggestion_id, state, user, now)
@@ -214,6 +387,8 @@ class SuggestionService:
                     )
             except SlackError as e:
                 log.warning("could not update a suggestion message: %s", e.code)
+        if not accept:
+            self.nudge(incident.id)  # nothing stands now: the next best root cause may deserve a post
         return record
 
     async def accepted(self, incident_id: int) -> SuggestionRecord | None:
@@ -236,7 +411,7 @@ def suggestion_record(incident: Incident, best: Suggestion, now: datetime) -> Su
         runbook_path=best.runbook.path,
         error=best.error.name,
         root_cause=best.cause.name,
-        score=best.score,
+        score=decision.likelihood(best),  # shown as the suggestion's confidence
         citation=best.citation,
         evidence=tuple(best.evidence),
         alternatives=tuple(best.alternatives),

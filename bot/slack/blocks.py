@@ -307,19 +307,37 @@ def markdown_to_mrkdwn(markdown: str) -> str:
     return "\n".join(out)
 
 
+NOTE_MAX = 600  # of why a suggestion changed, in a message's text (chat.update takes 4,000 characters)
+
+
 def suggestion_text(record: SuggestionRecord) -> str:
-    return f"Likely root cause: {record.root_cause} ({record.error}, {record.runbook}), confidence {record.score:.0%}"
+    """The message's text (notifications, and clients that show no blocks)."""
+    what = f"{record.root_cause} ({record.error}, {record.runbook})"
+    if record.state == "retracted":
+        why = f": {user_text(_cut(record.note, NOTE_MAX))}" if record.note else ""
+        return f"Suggestion withdrawn: {what}{why}"
+    text = f"Likely root cause: {what}, confidence {record.score:.0%}"
+    if record.note:
+        text = f"Updated: {text} ({user_text(_cut(record.note, NOTE_MAX))})"
+    return text
 
 
 def suggestion_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
+    """A suggestion as it stands in the channel: with Accept / Dismiss while it stands ("posted"), with why when it
+    replaced another one, withdrawn (with why, no buttons), or as people decided."""
+    if record.state == "retracted":
+        return _withdrawn_blocks(record)
     head = (
         f":bulb: *Likely root cause: {escape(record.root_cause)}* (confidence {record.score:.0%})\n"
         f"Runbook *{escape(record.runbook)}* → error `{escape(record.error)}`"
     )
-    parts: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=_cut(head, 2900))),
-        SectionBlock(text=MarkdownTextObject(text=_cut(f"*Citing runbook section*\n{escape(record.citation)}", 2900))),
-    ]
+    parts: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_cut(head, 2900)))]
+    if record.note:
+        changed = f":arrows_counterclockwise: *Updated:* {user_text(record.note)}"
+        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(changed, 2900))))
+    parts.append(
+        SectionBlock(text=MarkdownTextObject(text=_cut(f"*Citing runbook section*\n{escape(record.citation)}", 2900)))
+    )
     if record.evidence:
         evidence = "\n".join(f"• {user_text(e)}" for e in record.evidence[:8])
         parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Evidence*\n{evidence}", 2900))))
@@ -349,21 +367,44 @@ def suggestion_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
             )
         )
         note = f"Suggested from `{escape(record.runbook_path)}` by matching what was said here against the runbooks."
-    else:
+    elif record.state in ("accepted", "dismissed"):
         verb = "Accepted as the root cause" if record.state == "accepted" else "Dismissed"
         note = f"{verb} by {mention(record.decided_by)}."
+    else:
+        note = "Replaced by a newer suggestion."
+    parts.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    return _dicts(parts)
+
+
+def _withdrawn_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
+    head = (
+        f":leftwards_arrow_with_hook: *Suggestion withdrawn:* ~{escape(record.root_cause)}~\n"
+        f"Runbook *{escape(record.runbook)}* → error `{escape(record.error)}`"
+    )
+    parts: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_cut(head, 2900)))]
+    if record.note:
+        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Why:* {user_text(record.note)}", 2900))))
+    note = "A new suggestion will be posted when the evidence points clearly to a root cause."
     parts.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
     return _dicts(parts)
 
 
 def ranking_text(ranking: Sequence[Suggestion], threshold: float, incident: Incident) -> str:
+    """`/incident suggest`: the ranking, each with how likely it is to be right as the top suggestion (a
+    suggestion is posted from `threshold`, bot/suggestions/decision.py's POST_AT)."""
+    from bot.suggestions.decision import likelihood
+
     if not ranking:
         return f"No runbook matches what has been said in {incident.public_id} so far."
-    lines = [f"*Root-cause ranking for {incident.public_id}* (suggestions are posted from {threshold:.0%})"]
+    lines = [
+        f"*Root-cause ranking for {incident.public_id}* (a suggestion is posted once it is {threshold:.0%} likely "
+        "to be right)"
+    ]
     for n, s in enumerate(ranking, start=1):
-        below = "" if s.score >= threshold else " _(below the threshold)_"
+        p = likelihood(s)
+        below = "" if p >= threshold else " _(not clear enough to post)_"
         lines.append(
-            f"{n}. *{escape(s.cause.name)}* — {s.score:.0%}{below}\n"
+            f"{n}. *{escape(s.cause.name)}* — {p:.0%} likely{below} (score {s.score:.2f})\n"
             f"    {escape(s.runbook.title)} → `{escape(s.error.name)}`\n    {escape(s.citation)}"
         )
     return "\n".join(lines)

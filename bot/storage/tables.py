@@ -254,10 +254,14 @@ class PersonRow(Base):
 
 
 class SuggestionRow(Base):
-    """A root-cause suggestion posted in an incident channel, and what people decided about it."""
+    """A root-cause suggestion shown in an incident channel, what became of it, and what people decided about it.
+    One row per root cause and incident: a root cause shown again later is the same row."""
 
     __tablename__ = "suggestions"
-    __table_args__ = (UniqueConstraint("incident_id", "runbook", "error", "root_cause"),)
+    __table_args__ = (
+        UniqueConstraint("incident_id", "runbook", "error", "root_cause"),
+        Index("ix_suggestions_team_id_state", "team_id", "state"),  # a workspace's past decisions
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32), nullable=False)
@@ -271,11 +275,13 @@ class SuggestionRow(Base):
     evidence: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of strings
     alternatives: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of strings
     remediation: Mapped[str] = mapped_column(Text, nullable=False, default="")  # the runbook's, as posted
-    state: Mapped[str] = mapped_column(String(16), nullable=False)  # posted | accepted | dismissed
+    # posted (standing: at most one per incident) | accepted | dismissed | superseded | retracted
+    state: Mapped[str] = mapped_column(String(16), nullable=False)
     message_ts: Mapped[str | None] = mapped_column(String(32))
-    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)  # when last shown
     decided_by: Mapped[str | None] = mapped_column(String(32))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    note: Mapped[str | None] = mapped_column(Text)  # why it was updated to, or withdrawn (a sentence)
 
 
 class ReportRow(Base):

@@ -57,6 +57,29 @@ def _files(raw: str | None) -> tuple[Attachment, ...]:
     return tuple(Attachment(name=f["name"], type=f["type"], permalink=f.get("permalink")) for f in json.loads(raw))
 
 
+# Message subtypes Slack posts about the channel itself, not what someone said.
+SYSTEM_SUBTYPES = frozenset(
+    {
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "channel_purpose",
+        "channel_name",
+        "channel_archive",
+        "channel_unarchive",
+        "group_join",
+        "group_leave",
+        "group_topic",
+        "group_purpose",
+        "group_name",
+        "pinned_item",
+        "unpinned_item",
+        "channel_convert_to_private",
+        "channel_convert_to_public",
+    }
+)
+
+
 class TimelineStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -101,14 +124,23 @@ class TimelineStore:
                 MessageRow.text,
                 MessageRow.deleted_at,
                 MessageRow.revision,
+                MessageRow.subtype,
             )
             .where(MessageRow.incident_id == incident_id, MessageRow.revision > seen.messages)
             .order_by(MessageRow.revision)
             .limit(limit)
         )
         said = [
-            Said(f"{channel}/{ts}", posted_at, text or "", deleted_at is not None, revision)
-            for channel, ts, posted_at, text, deleted_at, revision in rows
+            # Slack's own notices ("<@U1> has joined the channel") are kept in the record but say nothing: to the
+            # engine they are no message at all (an empty text is not a turn of the conversation).
+            Said(
+                f"{channel}/{ts}",
+                posted_at,
+                "" if subtype in SYSTEM_SUBTYPES else text or "",
+                deleted_at is not None,
+                revision,
+            )
+            for channel, ts, posted_at, text, deleted_at, revision, subtype in rows
         ]
         messages = said[-1].revision if said else seen.messages
         entry_rows = await self._session.execute(

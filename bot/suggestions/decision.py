@@ -20,27 +20,6 @@ from .engine import Suggestion, SuggestionEngine
 
 Triple = tuple[str, str, str]  # (runbook title, error name, root cause name)
 
-# A suggestion is posted only when the evidence separates its root cause from the other root causes of the same
-# error by this much confidence. Early in an incident the error is often clear (the log strings) while nothing
-# yet tells its causes apart; posting then would name one of them at random. (On the development set, correct
-# conversations separate by 0.33 or more; a conversation that has only the error's symptoms, by less than 0.2.)
-SEPARATION = 0.25
-
-
-def same_error(a: Suggestion, b: Suggestion) -> bool:
-    return (a.runbook.path, a.error.heading, a.error.line) == (b.runbook.path, b.error.heading, b.error.line)
-
-
-def worth_posting(ranked: Sequence[Suggestion], threshold: float) -> Suggestion | None:
-    """The top suggestion if it reaches the threshold and stands clear of its error's other root causes."""
-    if not ranked or ranked[0].score < threshold:
-        return None
-    best = ranked[0]
-    sibling = next((s for s in ranked[1:] if same_error(s, best)), None)
-    if sibling is not None and best.score - sibling.score < SEPARATION:
-        return None  # the error is clear, but not yet which of its root causes
-    return best
-
 
 def key(suggestion: Suggestion) -> Triple:
     """What a suggestion is known by: (runbook, error, root cause)."""
@@ -138,21 +117,19 @@ def decide(
 
 
 def _why_not(standing: Triple, ranked: Sequence[Suggestion], instead: Suggestion | None) -> str:
-    """Why what stands no longer does, in words, from what was said."""
+    """Why what stands no longer does, in words, from what was said ("now X: " is added for an update)."""
     cause = standing[2]
     mine = next((s for s in ranked if key(s) == standing), None)
     if mine is not None and mine.refuted:
         return f"{cause} was ruled out by “{mine.refuted[0]}”"
-    if instead is not None and mine is not None and key(instead) != standing:
-        return (
-            f"{instead.cause.name} has stronger evidence than {cause} now "
-            f"({instead.score:.0%} against {mine.score:.0%})"
-        )
-    if instead is not None and mine is None:
+    if mine is None:
         return f"{cause} is no longer supported by what is said here"
-    if mine is not None:
-        return f"the evidence for {cause} is no longer clear ({mine.score:.0%})"
-    return f"{cause} is no longer supported by what is said here"
+    if instead is not None and key(instead) != standing:
+        return (
+            f"the evidence points to {instead.cause.name} more than to {cause} now "
+            f"({likelihood(instead):.0%} against {likelihood(mine):.0%} likely)"
+        )
+    return f"the evidence for {cause} is no longer clear ({likelihood(mine):.0%} likely)"
 
 
 @dataclass(frozen=True, slots=True)

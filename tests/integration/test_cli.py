@@ -125,7 +125,7 @@ def test_suggest_ranks_traffic_spike_first_for_the_example_incident_with_its_cit
     assert result.returncode == 0, result.stderr
     suggestions = json.loads(result.stdout)["suggestions"]
     best = suggestions[0]
-    assert set(best) == {"runbook", "error", "root_cause", "score", "citation", "evidence"}
+    assert set(best) == {"runbook", "error", "root_cause", "score", "citation", "evidence", "likelihood"}
     assert (best["runbook"], best["error"], best["root_cause"]) == (
         "Database Connection Issues",
         "ConnectionPoolTimeoutError",
@@ -209,3 +209,64 @@ async def test_report_renders_an_incident_from_the_database_as_markdown_or_html(
     assert "&lt;slow&gt;" in (tmp_path / "r.html").read_text()
     assert missing.returncode == 1
     assert "No incident INC-2026-999" in missing.stderr
+
+
+# A title, two unrelated lines, one line that names the error and a traffic spike, then a measurement that rules the
+# spike out (checked with `incident-bot suggest --replay`).
+REPLAYED_CHAT = (
+    "Weekly sync\n"
+    "who is on call today?\n"
+    "the pricing page has a typo in the footer\n"
+    "ConnectionPoolTimeoutError: Timeout waiting for connection from pool; traffic jumped to 3x normal after the "
+    "marketing campaign went out, autoscaling kicked in\n"
+    "correction: no traffic spike, request rate is flat\n"
+)
+
+
+def suggest_json(*options: str, stdin: str, cwd: Path) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "suggest", "--json", *options, "--runbooks", str(ROOT / "runbooks")],
+        input=stdin,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    answer: dict[str, object] = json.loads(result.stdout)
+    return answer
+
+
+def test_suggest_replay_prints_what_was_posted_and_changed_after_which_message_counting_after_the_title(
+    tmp_path: Path,
+) -> None:
+    replayed = suggest_json("--replay", stdin=REPLAYED_CHAT, cwd=tmp_path)
+
+    timeline = replayed["timeline"]
+    assert isinstance(timeline, list)
+    assert [(e["message"], e["action"]) for e in timeline][:1] == [(3, "post")]
+    assert (timeline[0]["runbook"], timeline[0]["error"], timeline[0]["root_cause"]) == (
+        "Database Connection Issues",
+        "ConnectionPoolTimeoutError",
+        "Traffic Spike",
+    )
+    assert isinstance(timeline[0]["score"], float)
+    [(message, action)] = [(e["message"], e["action"]) for e in timeline[1:]]
+    assert (message, action) in ((4, "update"), (4, "retract"))
+    assert "Traffic Spike was ruled out by" in timeline[1]["why"]
+    assert all({"message", "action", "runbook", "error", "root_cause", "score"} <= set(e) for e in timeline)
+
+
+@pytest.mark.parametrize("lines", [4, 5], ids=["standing", "after-the-measurement"])
+def test_suggest_replay_answers_the_same_suggestions_as_suggest_alone(tmp_path: Path, lines: int) -> None:
+    chat = "".join(REPLAYED_CHAT.splitlines(keepends=True)[:lines])
+    replayed = suggest_json("--replay", stdin=chat, cwd=tmp_path)
+
+    alone = suggest_json(stdin=chat, cwd=tmp_path)
+
+    assert set(alone) == {"suggestions"}
+    assert replayed["suggestions"] == alone["suggestions"]
+    assert replayed["timeline"]
+    if lines == 4:  # something stands: the comparison is of a real ranking
+        assert alone["suggestions"]

@@ -106,3 +106,32 @@ def _note(incident: Incident, text: str, step: int) -> NewEntry:
         at=ts_to_datetime(f"17643{50000 + step}.000000"),
         request_key=f"note-{step}",
     )
+
+
+async def test_slacks_own_notices_stay_in_the_record_but_are_no_message_to_the_engine(
+    db: Database, incident: Incident
+) -> None:
+    writer = TimelineWriter(db)
+    try:
+        await writer.write(_message(incident, "1764300001.000100", "Timeout waiting for connection from pool"))
+        joined = _message(incident, "1764300002.000100", "<@U3> has joined the channel")
+        await writer.write(
+            ChannelMessage(
+                team_id=joined.team_id,
+                incident_id=joined.incident_id,
+                channel_id=joined.channel_id,
+                ts=joined.ts,
+                text=joined.text,
+                user_id="U3",
+                subtype="channel_join",
+            )
+        )
+
+        async with db.timeline() as store:
+            said, _ = await store.said_since(incident.id, Seen(), limit=100)
+            record = await store.messages(incident.id)
+    finally:
+        await writer.close()
+
+    assert [s.text for s in said] == ["Timeout waiting for connection from pool", ""]
+    assert [e.text for e in record] == ["Timeout waiting for connection from pool", "<@U3> has joined the channel"]
