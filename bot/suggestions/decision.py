@@ -82,8 +82,8 @@ FEATURES = (
 )
 # Logistic weights over FEATURES (intercept first), fitted on the development sets only by
 # `python -m tests.eval.calibrate`: the probability that the top suggestion names the right root cause.
-WEIGHTS: tuple[float, ...] = (-3.583, 0.142, 0.273, 0.410, 0.061, 0.041, 0.088, 0.423, -0.928, -1.246, 1.962)
-POST_AT = 0.7  # a suggestion is posted when it is at least this likely to be right ...
+WEIGHTS: tuple[float, ...] = (-3.466, 0.055, 0.240, 0.346, 0.066, 0.115, 0.031, 0.396, -0.557, -1.105, 1.935)
+POST_AT = 0.65  # a suggestion is posted when it is at least this likely to be right ...
 KEEP_AT = 0.4  # ... and one that stands is kept (while it leads) until it falls below this
 
 
@@ -111,8 +111,8 @@ def decide(
             return None
         return Step("update", best, standing, f"now {best.cause.name}: {_why_not(standing, candidates, best)}")
     mine = next((s for s in candidates if key(s) == standing), None)
-    if mine is not None and leader is mine and likelihood(mine) >= KEEP_AT and not mine.refuted:
-        return None  # still the best, if less clearly for now
+    if mine is not None and leader is mine and likelihood(mine) >= KEEP_AT:
+        return None  # still the best, if less clearly for now (a ruling-out already weighs in its likelihood)
     return Step("retract", None, standing, _why_not(standing, candidates, leader))
 
 

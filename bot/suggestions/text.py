@@ -927,7 +927,9 @@ _NOT_A_FAULT = re.compile(
     r"that'?s (?:us|just us)|just us|only us|sorry for the noise|not an? (?:real )?(?:incident|outage|issue)|"
     r"no (?:customer|user) impact|nothing (?:is )?broken|"
     r"no action needed|nothing to do here|within (?:their|the|its) (?:contract|limits?|quota)|renewal|"
-    r"quick question|question about)\b",
+    r"quick question|question about|on purpose|not (?:in )?prod(?:uction)?|office (?:network|wifi|wi-fi|"
+    r"connection|internet|isp|line|vpn)|(?:token|key|credential|secret|password|cert(?:ificate)?) rotation|"
+    r"chg-\d+|change (?:ticket|request)|closing the change)\b",
     re.IGNORECASE,
 )
 
