@@ -82,7 +82,7 @@ FEATURES = (
 )
 # Logistic weights over FEATURES (intercept first), fitted on the development sets only by
 # `python -m tests.eval.calibrate`: the probability that the top suggestion names the right root cause.
-WEIGHTS: tuple[float, ...] = (-3.466, 0.055, 0.240, 0.346, 0.066, 0.115, 0.031, 0.396, -0.557, -1.105, 1.935)
+WEIGHTS: tuple[float, ...] = (-3.304, 0.109, 0.252, 0.350, 0.072, 0.116, 0.007, 0.355, -0.455, -1.143, 1.711)
 POST_AT = 0.65  # a suggestion is posted when it is at least this likely to be right ...
 KEEP_AT = 0.4  # ... and one that stands is kept (while it leads) until it falls below this
 

@@ -84,6 +84,8 @@ CAUSE_CANDIDATES = 8  # errors whose root causes are scored: the best ones by er
 CAUSE_CANDIDATE_SHARE = 0.25  # ... with at least this share of the best one's
 LEARN = 1.0  # most that past decisions of a workspace shift a root cause's evidence, either way
 LEARNED = "@learned"  # its part of a cause's evidence
+# A guessed word ("probably traffic again?") counts this much towards a root cause (towards its error: half).
+HYPOTHESIS_AT_CAUSE = 0.0
 LOG_PROSE = 0.5  # words of a pasted log line count this much as words (its log strings are matched whole)
 MEASURED_NOTHING = frozenset({"0", "zero"})  # cues of "X is 0" (bot/suggestions/text.py)
 EVIDENCE_LINES = 6
@@ -528,6 +530,7 @@ _At = tuple[Pos, int, float]
 @dataclass(slots=True)
 class _Mentions:
     count: float = 0.0  # sum of the weights of the mentions
+    observed: float = 0.0  # ... of those not in a question, a guess or the title
     n: int = 0  # how many (the count is reset to exactly 0 when none is left)
     at: list[_At] = field(default_factory=list)  # sorted by (message, token)
     epoch: int = 0  # changes whenever `at` changes other than by a mention after all the others
@@ -588,7 +591,7 @@ class _Features:
     gives the same features)."""
 
     analysis: Analysis
-    mentions: list[tuple[str, int, float]]  # (key, token, weight), only keys some runbook section has
+    mentions: list[tuple[str, int, float, bool]]  # (key, token, weight, a guess), keys some runbook section has
     negations: list[tuple[str, int, int]]  # (term, token, scope index) of ruled-out terms
     anchors: list[tuple[int, float, float, bool]]  # (anchor, fraction, strength, observed: not a guess)
 
@@ -714,21 +717,23 @@ class Session:
         damp = HYPOTHESIS if hypothesis else 1.0
         vocabulary = index.vocabulary
         analysis = analyze(text)
-        mentions: list[tuple[str, int, float]] = []
+        mentions: list[tuple[str, int, float, bool]] = []
         negations: list[tuple[str, int, int]] = []
         tokens = analysis.tokens
         for ti, token in enumerate(tokens):
             w = token.weight * damp * (LOG_PROSE if token.log else 1.0)
+            guess = hypothesis or token.weight < 1.0
             if token.key in vocabulary:
-                mentions.append((token.key, ti, w))
+                mentions.append((token.key, ti, w, guess))
             if ti + 1 < len(tokens) and tokens[ti + 1].clause == token.clause:
                 pair = _pair(token, tokens[ti + 1])
                 if pair in vocabulary:
-                    mentions.append((pair, ti, BIGRAM_WEIGHT * min(w, tokens[ti + 1].weight * damp)))
-            mentions.extend((extra, ti, w) for extra in token.extras if extra in vocabulary)
+                    weight = BIGRAM_WEIGHT * min(w, tokens[ti + 1].weight * damp)
+                    mentions.append((pair, ti, weight, guess or tokens[ti + 1].weight < 1.0))
+            mentions.extend((extra, ti, w, guess) for extra in token.extras if extra in vocabulary)
             if token.negated and not token.ruled_out:
                 if token.term in vocabulary:
-                    mentions.append((token.term, ti, 0.5 * w))
+                    mentions.append((token.term, ti, 0.5 * w, guess))
             elif token.ruled_out:
                 negations.append((token.term, ti, token.scope))
         anchors = []
@@ -750,8 +755,8 @@ class Session:
         if not_a_fault(text):
             self._not_a_fault.add(pos)
         features = self._features(text, pos in self._hypotheses)
-        for key, ti, w in features.mentions:
-            self._mention(key, (pos, ti, w), +1)
+        for key, ti, w, guess in features.mentions:
+            self._mention(key, (pos, ti, w), +1, guess)
         for term, ti, scope in features.negations:
             sid = (pos, scope)
             if sid not in self._scopes:
@@ -768,8 +773,8 @@ class Session:
         text = self._text[pos]
         features = self._features(text, pos in self._hypotheses)
         self._unanswer(pos)
-        for key, ti, w in features.mentions:
-            self._mention(key, (pos, ti, w), -1)
+        for key, ti, w, guess in features.mentions:
+            self._mention(key, (pos, ti, w), -1, guess)
         for term, ti, scope in features.negations:
             self._unnegate(term, _Negation((pos, ti), (pos, scope)))
             self._scopes.pop((pos, scope), None)
@@ -787,11 +792,13 @@ class Session:
         self._not_a_fault.discard(pos)
         self._reanswer_after(i)
 
-    def _mention(self, key: str, at: _At, sign: int) -> None:
+    def _mention(self, key: str, at: _At, sign: int, guess: bool = False) -> None:
         mentions = self._mentions.get(key)
         if mentions is None:
             mentions = self._mentions[key] = _Mentions(epoch=self._next_epoch())
         before = mentions.count
+        if not guess:
+            mentions.observed += sign * at[2]
         if sign > 0:
             mentions.count += at[2]
             mentions.n += 1
@@ -805,6 +812,8 @@ class Session:
             mentions.at.remove(at)
             mentions.epoch = self._next_epoch()
             mentions.count = mentions.count - at[2] if mentions.n else 0.0
+            if not mentions.n:
+                mentions.observed = 0.0
             if not mentions.n:
                 del self._mentions[key]
         postings = self._index.postings.get(key)
@@ -1091,7 +1100,8 @@ class Session:
             for key in sorted(said_keys):
                 w = weights[key]
                 said = mentions.get(key)
-                count = said.count if said else 0.0
+                # what tells sibling causes apart must be observed: a guess counts HYPOTHESIS_AT_CAUSE of itself
+                count = said.observed + HYPOTHESIS_AT_CAUSE * (said.count - said.observed) if said else 0.0
                 if key in negations:
                     last = self._latest_negation((doc.index, ci, key), key, partial(self._bears, doc, cause))
                     if last is not None:

@@ -285,6 +285,8 @@ _FINE = frozenset(
 )
 _CONTRAST = frozenset(_split("other others else rest remaining"))
 _ZERO = frozenset(_split("0 zero"))
+# "never got an export request", "never saw a deploy": what was never seen did not happen (unlike "never returned")
+_NEVER_SAW = frozenset(_split("got get gets received receive saw see sees seen had has have hit hits touched ran"))
 _BROKEN_BEFORE = frozenset(
     _split(
         """
@@ -792,6 +794,11 @@ def _negate(toks: list[_Raw], scopes: list[Scope]) -> None:
             i = j
             continue
         if w in ("never", "without"):  # "never returned to the pool": describes the fault
+            if w == "never" and lw(j) in _NEVER_SAW:  # "they never got an export request": rules it out
+                toks[j].content = False
+                forward(j + 1, cue, cue_start, True)
+                i = j + 1
+                continue
             forward(j, cue, cue_start, False)
             i = j
             continue
@@ -845,6 +852,44 @@ _PAST_PAIRS = frozenset(
 )
 _MONTHS = frozenset(_split("january february march april june july august september october november december"))
 HYPOTHESIS = 0.5  # weight of a word in a hedged clause or a question (both: a quarter)
+
+
+# "on-demand vCPU: 1,840 used of 3,000", "pool 12/100": a measurement well below its limit rules out what it
+# measures being exhausted. (At 80% or more it says nothing either way.)
+_NUMBER_ = r"\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?"
+_USED_OF = re.compile(
+    rf"(?<![\w./])(?P<a>{_NUMBER_})\s*(?P<unit>%|[kmg]i?b?)?\s*"
+    r"(?:used\s+(?:of|out of)|in use of|/|of (?:the |a )?(?:limit|max(?:imum)?|quota) of)\s*"
+    rf"(?P<b>{_NUMBER_})\s*(?:[kmg]i?b?)?(?![\w./])",
+    re.IGNORECASE,
+)
+HEADROOM = 0.8
+
+
+def _headroom(text: str, toks: list[_Raw], scopes: list[Scope]) -> None:
+    for m in _USED_OF.finditer(text):
+        try:
+            used, limit = float(m.group("a").replace(",", "")), float(m.group("b").replace(",", ""))
+        except ValueError:
+            continue
+        if m.group("unit") == "%" or limit <= 0 or used / limit >= HEADROOM or limit < 4:
+            continue
+        first = next((k for k, t in enumerate(toks) if t.start >= m.start()), len(toks))
+        hit: list[int] = []
+        k = first - 1
+        if k >= 0 and toks[k].boundary and toks[k].lower.strip() == ":":  # "vCPU: 1,840 used of 3,000"
+            k -= 1
+        while k >= 0 and len(hit) < _MAX_BACKWARD and not toks[k].boundary:
+            if toks[k].content and not toks[k].negated and not toks[k].lower[:1].isdigit():
+                hit.append(k)
+            k -= 1
+        if not hit:
+            continue
+        index = len(scopes)
+        start, end = toks[hit[-1]].start, m.end()
+        scopes.append(Scope("of", start, end, frozenset(toks[k].term for k in hit), True))
+        for k in hit:
+            toks[k].negated, toks[k].scope = True, index
 
 
 def _mark_questions(toks: list[_Raw]) -> None:
@@ -966,6 +1011,8 @@ def analyze(text: str) -> Analysis:
     toks = _words(raws)
     scopes: list[Scope] = []
     _negate(toks, scopes)
+    if any(c.isdigit() for c in text):
+        _headroom(text, toks, scopes)
     _mark_questions(toks)
     spans = log_spans(text)
     tokens = []
