@@ -848,9 +848,17 @@ _PAST_PAIRS = frozenset(
         ("as", "before"),
         ("remember", "when"),
         ("last", "year"),
+        ("was", "inc"),
+        ("the", "postmortem"),
     }
 )
-_MONTHS = frozenset(_split("january february march april june july august september october november december"))
+_PAST_WORDS = frozenset(_split("postmortem retro retrospective"))
+_MONTHS = frozenset(
+    _split(
+        "january february march april june july august september october november december jan feb apr jun jul aug "
+        "sep sept oct nov dec"
+    )
+)
 HYPOTHESIS = 0.5  # weight of a word in a hedged clause or a question (both: a quarter)
 
 
@@ -931,7 +939,7 @@ def _hedged(clause: list[_Raw]) -> bool:
 
 def _past(sentence: list[_Raw]) -> None:
     words = [c.lower for c in sentence]
-    if any(w in _MONTHS for w in words) or any(p in _PAST_PAIRS for p in pairwise(words)):
+    if any(w in _MONTHS or w in _PAST_WORDS for w in words) or any(p in _PAST_PAIRS for p in pairwise(words)):
         for c in sentence:
             if c.weight == 1.0:
                 c.weight = HYPOTHESIS
@@ -974,7 +982,8 @@ _NOT_A_FAULT = re.compile(
     r"no action needed|nothing to do here|within (?:their|the|its) (?:contract|limits?|quota)|renewal|"
     r"quick question|question about|on purpose|not (?:in )?prod(?:uction)?|office (?:network|wifi|wi-fi|"
     r"connection|internet|isp|line|vpn)|(?:token|key|credential|secret|password|cert(?:ificate)?) rotation|"
-    r"chg-\d+|change (?:ticket|request)|closing the change)\b",
+    r"chg-\d+|change (?:ticket|request)|closing the change|maintenance (?:notice|window|mode|is (?:done|complete))|"
+    r"(?:complet\w*|finish\w*|start\w*) the maintenance|is scheduled|are scheduled)\b",
     re.IGNORECASE,
 )
 
