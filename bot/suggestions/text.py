@@ -285,6 +285,9 @@ _FINE = frozenset(
 )
 _CONTRAST = frozenset(_split("other others else rest remaining"))
 _ZERO = frozenset(_split("0 zero"))
+_VERDICT = frozenset(_split("correct irrelevant unrelated"))
+_KEEPING_UP = frozenset(_split("keeping keeps kept catching caught"))
+_PRONOUNS = frozenset(_split("it its it's that this these those all everything s"))
 # "never got an export request", "never saw a deploy": what was never seen did not happen (unlike "never returned")
 _NEVER_SAW = frozenset(_split("got get gets received receive saw see sees seen had has have hit hits touched ran"))
 _BROKEN_BEFORE = frozenset(
@@ -662,13 +665,19 @@ def _negate(toks: list[_Raw], scopes: list[Scope]) -> None:
             j += 1
         make(hit, cue, cue_start, toks[hit[-1]].end if hit else cue_start, ruled_out)
 
-    def backward(i: int, cue: str, cue_end: int) -> None:
+    def backward(i: int, cue: str, cue_end: int, across: bool = False) -> None:
         """Negate the content words before index i (the subject: "cpu and memory look fine").
 
-        "every other host is fine" contrasts the others with the one that fails: that describes the fault."""
+        "every other host is fine" contrasts the others with the one that fails: that describes the fault. With
+        `across`, a verdict without a subject of its own ("…: 0-12 across partitions. it's keeping up") is about
+        the clause before it."""
         j, hit, limit, contrast = i, list[int](), _MAX_BACKWARD, False
         while j >= 0 and len(hit) < limit:
             t = toks[j]
+            if t.boundary and across and not hit and t.lower.strip() in (",", ".", ";", ":", "—", "-", "--"):
+                across = False  # one clause back, once
+                j -= 1
+                continue
             if t.boundary or t.lower in _FORWARD_CUES or (t.lower in _SCOPE_END and t.lower not in ("and", "or")):
                 break
             if t.lower in ("and", "or"):  # "cpu and memory": one more word, not a whole clause
@@ -678,6 +687,15 @@ def _negate(toks: list[_Raw], scopes: list[Scope]) -> None:
                 hit.append(j)
             j -= 1
         make(hit, cue, toks[hit[-1]].start if hit else cue_end, cue_end, not contrast)
+
+    def _subjectless(i: int) -> bool:
+        """Nothing but pronouns and copulas between the clause's start and index i."""
+        j = i - 1
+        while j >= 0 and not toks[j].boundary:
+            if toks[j].content and toks[j].lower not in _PRONOUNS:
+                return False
+            j -= 1
+        return True
 
     def skip(j: int, words: frozenset[str]) -> int:
         while j < n and not toks[j].boundary and toks[j].lower in words:
@@ -740,6 +758,16 @@ def _negate(toks: list[_Raw], scopes: list[Scope]) -> None:
             i += 1
             continue
         # "X looks fine", "cpu is normal", "db fine", "parsing works"; not "normal traffic", "above normal"
+        # A verdict with no subject of its own: "…, correct", "it's keeping up", "that's fine", "irrelevant"
+        verdict = w in _VERDICT or (w == "up" and prev in _KEEPING_UP)
+        ends = i + 1 >= n or toks[i + 1].boundary or not toks[i + 1].content
+        if (verdict or (w in _FINE and _subjectless(i))) and ends and _subjectless(i - 1 if w == "up" else i):
+            t.content = False
+            if w == "up":
+                toks[i - 1].content = False
+            backward(i - 1, w, t.end, across=True)
+            i += 1
+            continue
         if w in _FINE:
             follows = (
                 i + 1 >= n
