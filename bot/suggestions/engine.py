@@ -41,7 +41,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import pairwise
@@ -86,6 +86,7 @@ LEARN = 1.0  # most that past decisions of a workspace shift a root cause's evid
 LEARNED = "@learned"  # its part of a cause's evidence
 # A guessed word ("probably traffic again?") counts this much towards a root cause (towards its error: half).
 HYPOTHESIS_AT_CAUSE = 0.0
+RECENT = 30  # the last messages the decision's support features look at (cost bounded at any incident length)
 LOG_PROSE = 0.5  # words of a pasted log line count this much as words (its log strings are matched whole)
 MEASURED_NOTHING = frozenset({"0", "zero"})  # cues of "X is 0" (bot/suggestions/text.py)
 EVIDENCE_LINES = 6
@@ -121,12 +122,12 @@ class Suggestion:
     error_evidence: float = 0.0  # evidence for its error (log strings, names, words), in units
     cause_evidence: float = 0.0  # evidence for this root cause of the error in particular
     sibling_gap: float = 0.0  # how far its cause evidence is ahead of the best sibling's (negative: behind)
-    cause_messages: int = 0  # messages that observed (did not only guess) something pointing to this root cause
-    error_messages: int = 0  # messages that observed something pointing to its error
+    cause_messages: int = 0  # recent messages that observed (did not only guess) something of this root cause
+    error_messages: int = 0  # recent messages that observed something of its error
     rival_gap: float = 0.0  # how far its error's evidence is ahead of the next best error's (negative: behind)
     anchored: bool = False  # a log string or name of its error was matched whole in an observation
     not_a_fault: int = 0  # messages (the title too) that say this is planned work, a drill, a false alarm...
-    support_share: float = 0.0  # share of the conversation's observations that point to its error
+    support_share: float = 0.0  # share of the recent messages that observed something of its error
 
     @property
     def runbook_title(self) -> str:
@@ -621,6 +622,7 @@ class Session:
         self._deleted: set[str] = set()
         self._hypotheses: set[Pos] = set()  # messages that are guesses (the title)
         self._not_a_fault: set[Pos] = set()  # messages that say this is not a fault (planned, drill, false alarm)
+        self._said_keys: dict[Pos, frozenset[str]] = {}  # message -> keys it observed (not guessed), "#anchor" too
         self._mentions: dict[str, _Mentions] = {}
         self._negations: dict[str, list[_Negation]] = {}  # term -> ruled-out mentions, sorted by position
         self._scopes: dict[Sid, _ScopeRef] = {}
@@ -757,6 +759,11 @@ class Session:
         features = self._features(text, pos in self._hypotheses)
         for key, ti, w, guess in features.mentions:
             self._mention(key, (pos, ti, w), +1, guess)
+        if pos not in self._hypotheses:
+            said = {key for key, _, _, guess in features.mentions if not guess}
+            said.update(f"#{aid}" for aid, _, _, seen in features.anchors if seen)
+            if said:
+                self._said_keys[pos] = frozenset(said)
         for term, ti, scope in features.negations:
             sid = (pos, scope)
             if sid not in self._scopes:
@@ -788,6 +795,7 @@ class Session:
         i = bisect.bisect_left(self._order, pos)
         del self._order[i]
         del self._text[pos]
+        self._said_keys.pop(pos, None)
         self._hypotheses.discard(pos)
         self._not_a_fault.discard(pos)
         self._reanswer_after(i)
@@ -1161,10 +1169,9 @@ class Session:
 
     def _suggestion(self, s: _Scored, ci: int, scored: list[_Scored]) -> Suggestion:
         doc, cause = s.doc, s.doc.error.root_causes[ci]
-        error_messages = len(
-            self._observed_in(k for k in doc.weights.keys() & self._mentions.keys())
-            | self._observed_in(f"#{aid}" for _, aid, _, _ in s.anchors)
-        )
+        error_keys = {f"#{aid}" for _, aid, _, _ in s.anchors}
+        cause_keys = {k for k, v in s.cause_parts[ci].items() if v > 0}
+        window, error_messages, cause_messages = self._recent_support(doc.weights.keys(), error_keys, cause_keys)
         return Suggestion(
             runbook=doc.runbook,
             error=doc.error,
@@ -1177,28 +1184,36 @@ class Session:
             error_evidence=s.base,
             cause_evidence=s.causes[ci],
             sibling_gap=s.causes[ci] - max((c for j, c in enumerate(s.causes) if j != ci), default=0.0),
-            cause_messages=len(self._observed_in(k for k, v in s.cause_parts[ci].items() if v > 0)),
+            cause_messages=cause_messages,
             error_messages=error_messages,
             rival_gap=s.base + s.best_cause - max((o.base + o.best_cause for o in scored if o is not s), default=0.0),
             not_a_fault=len(self._not_a_fault),
-            support_share=error_messages / max(1, len(self._order) - len(self._hypotheses)),
+            support_share=error_messages / max(1, window),
             anchored=any(
                 fraction >= 0.9 and aid in self._observed_hits and self._index.anchors[aid].at_error.get(doc.index)
                 for _, aid, _, fraction in s.anchors
             ),
         )
 
-    def _observed_in(self, keys: Iterable[str]) -> set[Pos]:
-        """The messages where these keys (words, pairs, "#anchor") were said as observations, not guesses."""
-        found: set[Pos] = set()
-        for k in keys:
-            if k.startswith("#"):
-                found.update(self._observed_hits.get(int(k[1:]), ()))
+    def _recent_support(self, words: Collection[str], anchors: set[str], cause: set[str]) -> tuple[int, int, int]:
+        """Among the last RECENT messages (the title not counted): how many there are, how many observed (not
+        guessed) something of the error (its words or matched log strings), and something of the root cause.
+        Bounded work, whatever the length of the incident."""
+        window = error = for_cause = 0
+        for pos in reversed(self._order):
+            if window >= RECENT:
+                break
+            if pos in self._hypotheses:
                 continue
-            said = self._mentions.get(k)
-            if said is not None:
-                found.update(pos for pos, _, w in said.at if w >= 1.0 and pos not in self._hypotheses)
-        return found
+            window += 1
+            said = self._said_keys.get(pos)
+            if not said:
+                continue
+            if not said.isdisjoint(anchors) or not said.isdisjoint(words):
+                error += 1
+            if not said.isdisjoint(cause):
+                for_cause += 1
+        return window, error, for_cause
 
     def _refuted(self, s: _Scored, ci: int) -> list[str]:
         """The rulings-out of this root cause in particular (its own distinctive words, not its error's symptoms:
