@@ -168,8 +168,8 @@ class Script:
         return f"{self.cause} ({self.error}, {self.runbook})"
 
 
-# A suggestion is posted once per root cause per incident, so phase 2 needs another root cause than phase 1: the
-# same error, the first hypothesis dropped for a database holding locks.
+# Phase 2 needs another root cause than phase 1 (the suggestion standing is then updated in place): the same
+# error, the first hypothesis dropped for a database holding locks.
 SCRIPTS = (
     Script(
         "Database Connection Issues",
@@ -931,9 +931,9 @@ def named_cause(message: Any) -> str:
 
 class EngineCheck:
     """What the root-cause engine of this checkout makes of the conversation the bench sent, with the bot's rule
-    for posting (bot/services/suggestions.py: the threshold, the separation from the next root cause of the same
-    error, one post per root cause): does the scripted sequence decide at its last message? Run before the
-    sequence is sent, so that a suggestion that does not come is known to be the bot's doing or the script's."""
+    for posting (bot/suggestions/decision.py: how likely the top suggestion is to be right): does the scripted
+    sequence decide at its last message? Run before the sequence is sent, so that a suggestion that does not come
+    is known to be the bot's doing or the script's."""
 
     def __init__(self) -> None:
         self._engine: Any = None
@@ -984,18 +984,19 @@ async def time_suggestion(
     probe: LagProbe,
     pid: int,
     engine: EngineCheck,
-    seen: set[str],
+    seen: dict[str, str],
     report: TargetReport,
     stored: int,
 ) -> SuggestionTiming:
     """Wait for the bot to be idle, send the script's messages but the last, wait again, then send the last and time
-    it until the bot's new incident_suggestion message is in the channel."""
+    it until the channel's incident_suggestion message names the new root cause (a new post, or the standing one
+    updated in place)."""
     timing = SuggestionTiming(stage=stage, expected=script.label, incident_messages=stored)
     posted = suggestion_posts(channel)
     for message in posted:
-        if message.ts not in seen:
+        if seen.get(message.ts) != named_cause(message):
             report.unexpected_suggestions.append(f"phase {stage} load: {named_cause(message)}")
-            seen.add(message.ts)
+            seen[message.ts] = named_cause(message)
     timing.settle_seconds = await wait_idle(pid)
     # What the engine makes of it (in a thread of this process, while the bot is idle).
     causes = {named_cause(m) for m in posted}
@@ -1006,10 +1007,10 @@ async def time_suggestion(
         if not ok:
             timing.problem = "a message of the sequence was not acknowledged"
     await wait_idle(pid)
-    early = [m for m in suggestion_posts(channel) if m.ts not in seen]
+    early = [m for m in suggestion_posts(channel) if seen.get(m.ts) != named_cause(m)]
     if early:
         timing.problem = f"posted before the deciding message: {', '.join(named_cause(m) for m in early)}"
-        seen.update(m.ts for m in early)
+        seen.update((m.ts, named_cause(m)) for m in early)
     settle_lag, _ = await probe.window()  # the settling after the load, and the sequence's first messages
     if settle_lag is not None:
         report.loop_lag_windows_ms[f"phase {stage} settling"] = settle_lag
@@ -1018,7 +1019,7 @@ async def time_suggestion(
     send = asyncio.create_task(generator.post(body))
     found: Any = None
     while time.perf_counter() - started < SUGGESTION_TIMEOUT:
-        new = [m for m in suggestion_posts(channel) if m.ts not in seen]
+        new = [m for m in suggestion_posts(channel) if seen.get(m.ts) != named_cause(m)]
         if new:
             found = new[0]
             break
@@ -1032,7 +1033,7 @@ async def time_suggestion(
     if found is None:
         timing.problem = timing.problem or f"no suggestion within {SUGGESTION_TIMEOUT:g} s"
     else:
-        seen.add(found.ts)
+        seen[found.ts] = named_cause(found)
         timing.seconds = elapsed
         timing.posted = named_cause(found)
         if timing.posted != script.cause:
@@ -1195,7 +1196,7 @@ async def run_stages(
     report = TargetReport(name)
     channel = emulator.workspace.channels[to.channel_id]
     engine = EngineCheck()
-    seen: set[str] = set()  # suggestion posts accounted for
+    seen: dict[str, str] = {}  # suggestion message ts -> the root cause it named when last accounted for
     for stage in (1, 2) if spec.phase2_size else (1,):
         if stage == 2:
             report.fill = await fill_incident(name, database_url, generator, probe, pid, to, factory, spec)
@@ -1209,7 +1210,7 @@ async def run_stages(
         )
         report.suggestions.append(timing)
     for message in suggestion_posts(channel):
-        if message.ts not in seen:
+        if seen.get(message.ts) != named_cause(message):
             report.unexpected_suggestions.append(f"after the last sequence: {named_cause(message)}")
     inserted = report.fill.events if report.fill is not None and report.fill.method == "insert" else 0
     report.sent = generator.sent + inserted

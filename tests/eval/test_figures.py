@@ -29,10 +29,25 @@ TEST_SETS = sorted(p for p in (HERE / "test_sets").glob("*") if (p / "transcript
 
 # set -> (top-1 hits at least, right one ever posted live at least, unrelated with a suggestion standing at most,
 #         unrelated that got any post live at most)
+# Measured 2026-12-06 with the calibrated decision (issue 10). The definition changed with it: "top-1" now counts
+# the root cause that would stand in the channel (posted when 70% likely right), no longer any ranking above the
+# engine's old threshold, so the earlier floors (x 41, y 40) do not compare.
 FLOORS: dict[str, tuple[int, int, int, int]] = {
-    "x": (36, 39, 0, 0),
-    "y": (38, 41, 2, 2),
+    "development": (54, 54, 0, 0),  # 65 true, 12 unrelated
+    "w": (43, 44, 0, 0),  # 48 true, 16 unrelated
+    "v": (42, 43, 0, 4),  # 48 true, 16 unrelated
+    "x": (38, 38, 0, 0),  # 44 true, 11 unrelated
+    "y": (41, 42, 1, 1),  # 44 true, 11 unrelated
+    "z": (42, 42, 1, 3),  # 46 true, 14 unrelated; added 2026-12-06, measured once, after the tuning
 }
+
+
+def holds_its_floor(name: str, figures: Figures) -> None:
+    top1, ever, unrelated, unrelated_posted = FLOORS[name]
+    assert figures.top1()[0] >= top1
+    assert figures.live_ever_right()[0] >= ever
+    assert figures.unrelated_standing()[0] <= unrelated
+    assert figures.live_unrelated_posted()[0] <= unrelated_posted
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +58,10 @@ def development() -> Figures:
 
 
 def test_the_development_set_is_measured_after_the_last_message_and_live(development: Figures) -> None:
-    hits, total = development.top1()
+    _, total = development.top1()
 
     assert total >= 40
-    assert hits / total >= 0.85
-    assert development.unrelated_standing()[0] == 0
+    holds_its_floor("development", development)
     assert development.live_ever_right()[0] >= development.live_first_right()[0]
 
 
@@ -56,9 +70,7 @@ def test_a_development_set_written_blind_is_measured_too(folder: Path) -> None:
     figures = measure(folder / "runbooks", folder / "transcripts.yaml")
     print("\n" + figures.report(f"development set {folder.name} (written blind, then tuned on)"))
 
-    hits, total = figures.top1()
-    assert hits / total >= 0.85
-    assert figures.live_unrelated_posted()[0] <= figures.live_unrelated_posted()[1] // 4
+    holds_its_floor(folder.name, figures)
 
 
 @pytest.mark.parametrize("folder", TEST_SETS, ids=[p.name for p in TEST_SETS])
@@ -66,8 +78,4 @@ def test_a_blind_test_set_stays_at_least_as_good_as_when_it_was_added(folder: Pa
     figures = measure(folder / "runbooks", folder / "transcripts.yaml")
     print("\n" + figures.report(f"test set {folder.name} (written blind, never tuned on)"))
 
-    top1, ever, unrelated, unrelated_posted = FLOORS[folder.name]
-    assert figures.top1()[0] >= top1
-    assert figures.live_ever_right()[0] >= ever
-    assert figures.unrelated_standing()[0] <= unrelated
-    assert figures.live_unrelated_posted()[0] <= unrelated_posted
+    holds_its_floor(folder.name, figures)
