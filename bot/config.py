@@ -111,7 +111,7 @@ class SuggestionSettings:
     enabled: bool = True
     # The markdown runbooks the engine reads; relative paths are relative to the folder of app.yaml.
     runbooks: Path = Path("runbooks")
-    # At most one suggestion posted per incident in this many seconds (a better one waits for the next slot).
+    # A new suggestion post waits this many seconds after the previous one (updates and withdrawals never wait).
     min_interval_seconds: int = 300
 
 

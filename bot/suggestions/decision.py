@@ -5,9 +5,15 @@
     step = decide(session.rank(top=10), engine.threshold, standing=None, dismissed=set())
     # None (nothing to do), or Step("post" | "update" | "retract", suggestion, previous, why)
 
-A channel has at most one suggestion standing: posted when the evidence names a root cause clearly, updated in
-place when the ranking changes (saying why), withdrawn when what stands is ruled out or no longer leads. A root
-cause people dismissed is never suggested again in that incident.
+A channel has at most one suggestion standing: posted when the top suggestion is likely enough to be right
+(`likelihood` >= POST_AT), updated in place when another root cause takes the lead that clearly (saying why),
+withdrawn when what stands no longer leads or falls below KEEP_AT (saying why). A root cause people dismissed is
+never suggested again in that incident.
+
+`likelihood` is a logistic model over `features`, which describe the shape of the evidence and never a team's
+words (so that it holds on other teams' runbooks); its WEIGHTS are fitted on the development sets only
+(`python -m tests.eval.calibrate`), and POST_AT / KEEP_AT were chosen there, trading a first post that is right
+against unrelated incidents that get a post.
 """
 
 from __future__ import annotations
