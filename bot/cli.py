@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="feed the messages one at a time through the Slack path's decision and print what it posts, updates "
         'and withdraws after which message (with --json: {"timeline": [...], "suggestions": [...]})',
     )
-    suggest.add_argument("--top", type=int, default=3, help="how many suggestions at most (default 3)")
+    suggest.add_argument("--top", type=_at_least_one, default=3, help="how many suggestions at most (default 3)")
     suggest.add_argument(
         "--no-title",
         action="store_true",
@@ -177,6 +177,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `incident-bot suggest ... | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 async def _report(config: Config, public_id: str, fmt: str) -> str | None:
@@ -242,9 +245,12 @@ def _suggest(
     for problem in problems:
         if problem.severity == "error":
             print(f"incident-bot: {problem}", file=sys.stderr)
-    lines = texts or [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if texts:  # (arguments that are not UTF-8 arrive as surrogates: they become U+FFFD too)
+        lines = [fixed for text in texts if (fixed := _utf8(text)).strip()]
+    else:  # bytes that are not UTF-8 become U+FFFD: the JSON printed is always valid UTF-8
+        lines = [line for line in sys.stdin.buffer.read().decode("utf-8", "replace").splitlines() if line.strip()]
     title, messages = (lines[0], lines[1:]) if titled and len(lines) >= 2 else (None, lines)
-    replayed = decision.replay(SuggestionEngine(loaded), messages, title=title)
+    replayed = decision.replay(SuggestionEngine(loaded), messages, title=title, top=max(top, 10))
     suggestions = replayed.suggestions(top)
     if as_json:
         answer: dict[str, object] = {
@@ -277,6 +283,17 @@ def _suggest(
         for line in s.alternatives:
             print(f"   not: {line}")
     return 0
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {number}")
+    return number
 
 
 def _display_url(url: str) -> str:

@@ -131,10 +131,9 @@ def _why_not(standing: Triple, ranked: Sequence[Suggestion], instead: Suggestion
     if mine is None:
         return f"{cause} is no longer supported by what is said here"
     if instead is not None and key(instead) != standing:
-        return (
-            f"the evidence points to {instead.cause.name} more than to {cause} now "
-            f"({likelihood(instead):.0%} against {likelihood(mine):.0%} likely)"
-        )
+        ahead, behind = likelihood(instead), likelihood(mine)
+        odds = f" ({ahead:.0%} against {behind:.0%} likely)" if ahead >= behind else ""
+        return f"{instead.cause.name} now ranks above {cause} on the evidence{odds}"
     return f"the evidence for {cause} is no longer clear ({likelihood(mine):.0%} likely)"
 
 

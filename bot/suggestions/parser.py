@@ -463,6 +463,20 @@ def _wordings(lines: Iterable[_Line], path: str, problems: list[Problem]) -> tup
     return tuple(dict.fromkeys(found))
 
 
+def _ignored_wordings(lines: Iterable[_Line], where: str, path: str, problems: list[Problem]) -> None:
+    """A `Said as:` line where it is not read: say so (it would otherwise be silently ignored)."""
+    for line in lines:
+        if not line.code and _SAID_AS.match(line.text):
+            problems.append(
+                Problem(
+                    path,
+                    line.number,
+                    f"`Said as:` {where} is not read; put it under a root cause (a sub-bullet) or in Symptoms",
+                    "warning",
+                )
+            )
+
+
 def _item_description(first: str, more: list[_Line]) -> str:
     continuation = textwrap.dedent("\n".join(line.text.rstrip() for line in more)).strip("\n")
     parts = [p for p in (first.strip(), continuation.strip()) if p]
@@ -477,9 +491,26 @@ def _root_causes(section: _SectionParts, path: str, problems: list[Problem]) -> 
             break
         direct.append(line)
     items = _list_items(direct)
+    first_item = items[0].line.number if items else None
+    _ignored_wordings(
+        [line for line in direct if first_item is None or line.number < first_item],
+        "before the first root cause",
+        path,
+        problems,
+    )
     causes: list[RootCause] = []
     if items:
         for item in items:
+            if _SAID_AS.match(item.first):
+                problems.append(
+                    Problem(
+                        path,
+                        item.line.number,
+                        "`Said as:` is listed as a root cause of its own; indent it as a sub-bullet under the root "
+                        'cause it words (`   - Said as: "..."`)',
+                    )
+                )
+                continue
             split = _split_name(item.first)
             if split is None or not split[0]:
                 problems.append(Problem(path, item.line.number, "root cause has no name; write `N. Name: description`"))
@@ -542,6 +573,13 @@ def _heading_causes(lines: list[_Line], path: str, problems: list[Problem]) -> l
 
 def _parse_error(heading: _Line, name: str, scope: list[_Line], path: str, problems: list[Problem]) -> RunbookError:
     parts = _sections(scope)
+    first_section = parts[0].heading.number if parts else None
+    _ignored_wordings(
+        [line for line in scope if first_section is None or line.number < first_section],
+        f"in error `{name}` before its first section",
+        path,
+        problems,
+    )
     sections: list[Section] = []
     causes: list[RootCause] = []
     causes_heading: _Line | None = None
@@ -725,6 +763,9 @@ def parse_runbook(text: str, path: str) -> ParseResult:
             message += f" (line {hint.number}, `{hint.written}`, needs the colon)"
         problems.append(Problem(path, where, message))
 
+    if title is not None and errors:
+        start, end = body.index(title) + 1, body.index(error_headings[0][0])
+        _ignored_wordings(body[start:end], "in the runbook's intro", path, problems)
     problems.sort(key=lambda p: p.line)
     if title is None or not errors:
         return ParseResult(None, tuple(problems))

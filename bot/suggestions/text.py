@@ -624,7 +624,7 @@ def _normalize(raws: list[_Raw]) -> None:
             continue
         if not r.term:
             r.term = canonical(r.lower)
-        m = _STATUS_CLASS.match(r.lower) if r.lower[0].isdigit() else None
+        m = _STATUS_CLASS.match(r.lower) if r.lower[:1].isdigit() else None
         if m and r.term not in ("5xx", "4xx"):
             r.term = r.lower.rstrip("s")
             r.extras = (m.group(1) + "xx",)

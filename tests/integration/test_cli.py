@@ -270,3 +270,34 @@ def test_suggest_replay_answers_the_same_suggestions_as_suggest_alone(tmp_path: 
     assert replayed["timeline"]
     if lines == 4:  # something stands: the comparison is of a real ranking
         assert alone["suggestions"]
+
+
+def test_suggest_reads_bytes_that_are_not_utf8_and_still_prints_valid_json(tmp_path: Path) -> None:
+    chat = REPLAYED_CHAT.encode("utf-8").replace(b"pool", b"po\xffol", 1)
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "suggest", "--json", "--replay", "--runbooks", str(ROOT / "runbooks")],
+        input=chat,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "PYTHONIOENCODING": "utf-8"},
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.decode("utf-8"))
+    assert answer["timeline"]
+
+
+def test_suggest_refuses_a_top_below_one(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "suggest", "--top", "0", "--runbooks", str(ROOT / "runbooks"), "pool"],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    assert "--top: must be at least 1" in result.stderr

@@ -223,3 +223,36 @@ def test_errors_are_ranked_by_evidence_when_their_confidences_saturate(engine: S
     assert memory
     assert ranked.index(database[0]) < ranked.index(memory[0])
     assert database[0].error_evidence > memory[0].error_evidence
+
+
+@pytest.mark.parametrize("text", ["it is n't the db", "n't", "(n't)", "pool isn't, n't", "’s", "'", "0 of 0", "1/0"])
+def test_odd_fragments_of_chat_are_analysed_without_failing(engine: SuggestionEngine, text: str) -> None:
+    session = engine.session()
+
+    session.extend([POOL, text])
+
+    assert session.rank(top=3)[0].error.name == "ConnectionPoolTimeoutError"
+
+
+def test_lint_refuses_a_said_as_written_as_a_root_cause_and_warns_where_it_is_not_read(tmp_path: Path) -> None:
+    (tmp_path / "zap.md").write_text(
+        "# Runbook: Zap\n"
+        '- Said as: "zap is dead"\n'
+        "## Error: ZapError\n"
+        '- Said as: "zap went sideways"\n'
+        "### Symptoms\n"
+        "- `zap failed`\n"
+        "### Root Causes\n"
+        "1. Cable Cut: the cable is cut.\n"
+        '2. Said as: "zap is dead", "zap went sideways"\n',
+        encoding="utf-8",
+    )
+
+    messages = [f"{p.line}: {p.severity}: {p.message}" for p in lint(tmp_path)]
+    parsed = parse_runbook((tmp_path / "zap.md").read_text(encoding="utf-8"), "zap.md")
+
+    assert parsed.runbook is not None
+    assert [c.name for c in parsed.runbook.errors[0].root_causes] == ["Cable Cut"]
+    assert any(m.startswith("9: error: `Said as:` is listed as a root cause of its own") for m in messages)
+    assert any(m.startswith("2: warning: `Said as:` in the runbook's intro is not read") for m in messages)
+    assert any(m.startswith("4: warning: `Said as:` in error `ZapError` before its first section") for m in messages)
