@@ -166,11 +166,14 @@ def replay(engine: SuggestionEngine, messages: Sequence[str], *, title: str | No
     ranked: list[Suggestion] = []
     for n, message in enumerate(messages, start=1):
         session.add(message)
-        ranked = session.rank(top=max(top, 10))
+        # only the leader can be posted: the others' evidence is not written out until the end
+        ranked = session.rank(top=max(top, 10), explain=1)
         step = decide(ranked, engine.threshold, key(standing) if standing is not None else None)
         if step is not None:
             timeline.append((n, step))
             standing = step.suggestion
-        elif standing is not None:
-            standing = next((s for s in ranked if key(s) == key(standing)), standing)  # its latest figures
+    if messages:
+        ranked = session.rank(top=max(top, 10))
+        if standing is not None:  # its figures and evidence as of the last message
+            standing = next((s for s in ranked if key(s) == key(standing)), standing)
     return Replayed(tuple(timeline), standing, tuple(ranked))

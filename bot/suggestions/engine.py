@@ -991,15 +991,19 @@ class Session:
         """The best root causes whose confidence reaches the engine's threshold, best first."""
         return self._ranked(top, self._engine.threshold, learned)
 
-    def rank(self, top: int = 3, learned: Learned | None = None) -> list[Suggestion]:
+    def rank(self, top: int = 3, learned: Learned | None = None, explain: int | None = None) -> list[Suggestion]:
         """The best root causes with any evidence, best first, whatever their confidence.
 
         `learned`: what people of this workspace decided about root causes before, (runbook title, error name,
         root cause name) -> (times accepted, times dismissed). Each shifts that root cause's own evidence by
-        LEARN x (accepted - dismissed) / (accepted + dismissed + 1), under one unit either way, and says so."""
-        return self._ranked(top, None, learned)
+        LEARN x (accepted - dismissed) / (accepted + dismissed + 1), under one unit either way, and says so.
+        `explain`: how many of the best get their evidence and alternatives written out (default: all); the rest
+        have every figure but empty `evidence` and `alternatives` (the costly part of a ranking)."""
+        return self._ranked(top, None, learned, explain)
 
-    def _ranked(self, top: int, threshold: float | None, learned: Learned | None = None) -> list[Suggestion]:
+    def _ranked(
+        self, top: int, threshold: float | None, learned: Learned | None = None, explain: int | None = None
+    ) -> list[Suggestion]:
         self._learned = learned or {}
         if top <= 0 or not self._order:
             return []
@@ -1013,7 +1017,11 @@ class Session:
                     key = (-round(raw, 9), -round(score, 9), s.doc.runbook.path, s.doc.position, cause.number)
                     triples.append((*key, si, ci))
         triples.sort()
-        return [self._suggestion(scored[si], ci, scored) for *_, si, ci in triples[:top]]
+        explained = top if explain is None else explain
+        return [
+            self._suggestion(scored[si], ci, scored, explain=n < explained)
+            for n, (*_, si, ci) in enumerate(triples[:top])
+        ]
 
     def _candidates(self) -> list[int]:
         """The docs with the most selective-term evidence, and every doc a log string of it was matched for."""
@@ -1167,7 +1175,7 @@ class Session:
             surface = tok.surface
         return message, surface, tok.start
 
-    def _suggestion(self, s: _Scored, ci: int, scored: list[_Scored]) -> Suggestion:
+    def _suggestion(self, s: _Scored, ci: int, scored: list[_Scored], explain: bool = True) -> Suggestion:
         doc, cause = s.doc, s.doc.error.root_causes[ci]
         error_keys = {f"#{aid}" for _, aid, _, _ in s.anchors}
         cause_keys = {k for k, v in s.cause_parts[ci].items() if v > 0}
@@ -1178,8 +1186,8 @@ class Session:
             cause=cause,
             score=s.score(ci, self._engine._beta),
             citation=citation(doc.runbook, doc.error, cause),
-            evidence=tuple(self._evidence(s, ci)),
-            alternatives=tuple(self._alternatives(s, ci, scored)),
+            evidence=tuple(self._evidence(s, ci)) if explain else (),
+            alternatives=tuple(self._alternatives(s, ci, scored)) if explain else (),
             refuted=tuple(self._refuted(s, ci)),
             error_evidence=s.base,
             cause_evidence=s.causes[ci],

@@ -256,3 +256,19 @@ def test_lint_refuses_a_said_as_written_as_a_root_cause_and_warns_where_it_is_no
     assert any(m.startswith("9: error: `Said as:` is listed as a root cause of its own") for m in messages)
     assert any(m.startswith("2: warning: `Said as:` in the runbook's intro is not read") for m in messages)
     assert any(m.startswith("4: warning: `Said as:` in error `ZapError` before its first section") for m in messages)
+
+
+def test_a_ranking_can_leave_all_but_the_best_unexplained_and_ranks_the_same(engine: SuggestionEngine) -> None:
+    session = engine.session()
+    session.extend([POOL, "traffic a bit up, a few sessions idle in transaction"])
+
+    full = session.rank(top=3)
+    lean = session.rank(top=3, explain=1)
+
+    assert [(s.cause.name, s.score, s.cause_evidence) for s in lean] == [
+        (s.cause.name, s.score, s.cause_evidence) for s in full
+    ]
+    assert lean[0] == full[0]
+    assert full[1].evidence
+    assert lean[1].evidence == ()
+    assert lean[1].alternatives == ()
