@@ -84,8 +84,6 @@ CAUSE_CANDIDATES = 8  # errors whose root causes are scored: the best ones by er
 CAUSE_CANDIDATE_SHARE = 0.25  # ... with at least this share of the best one's
 LEARN = 1.0  # most that past decisions of a workspace shift a root cause's evidence, either way
 LEARNED = "@learned"  # its part of a cause's evidence
-# A guessed word ("probably traffic again?") counts this much towards a root cause (towards its error: half).
-HYPOTHESIS_AT_CAUSE = 0.0
 RECENT = 30  # the last messages the decision's support features look at (cost bounded at any incident length)
 LOG_PROSE = 0.5  # words of a pasted log line count this much as words (its log strings are matched whole)
 MEASURED_NOTHING = frozenset({"0", "zero"})  # cues of "X is 0" (bot/suggestions/text.py)
@@ -503,6 +501,13 @@ class _Index:
         return found
 
 
+def _observed_keys(features: _Features) -> frozenset[str]:
+    """The keys a message observed (not guessed), and "#anchor" for the log strings it observed."""
+    said = {key for key, _, _, guess in features.mentions if not guess}
+    said.update(f"#{aid}" for aid, _, _, seen in features.anchors if seen)
+    return frozenset(said)
+
+
 def _within(owner: tuple[int, int], longer: _Anchor) -> bool:
     """Does a shorter log string's `owner` point where the longer one does (its own place, or its error's name or
     symptoms)? Then the shorter is the same evidence, kept; otherwise it would speak for a sibling."""
@@ -622,7 +627,8 @@ class Session:
         self._deleted: set[str] = set()
         self._hypotheses: set[Pos] = set()  # messages that are guesses (the title)
         self._not_a_fault: set[Pos] = set()  # messages that say this is not a fault (planned, drill, false alarm)
-        self._said_keys: dict[Pos, frozenset[str]] = {}  # message -> keys it observed (not guessed), "#anchor" too
+        # recent message -> the keys it observed (not guessed), "#anchor" for log strings: see _recent_support
+        self._said_keys: dict[Pos, frozenset[str]] = {}
         self._mentions: dict[str, _Mentions] = {}
         self._negations: dict[str, list[_Negation]] = {}  # term -> ruled-out mentions, sorted by position
         self._scopes: dict[Sid, _ScopeRef] = {}
@@ -760,10 +766,11 @@ class Session:
         for key, ti, w, guess in features.mentions:
             self._mention(key, (pos, ti, w), +1, guess)
         if pos not in self._hypotheses:
-            said = {key for key, _, _, guess in features.mentions if not guess}
-            said.update(f"#{aid}" for aid, _, _, seen in features.anchors if seen)
-            if said:
-                self._said_keys[pos] = frozenset(said)
+            self._said_keys[pos] = _observed_keys(features)
+            if len(self._said_keys) > 2 * RECENT:  # kept for the recent messages only (memory bounded)
+                keep = set(self._order[-2 * RECENT :])
+                for old in [p for p in self._said_keys if p not in keep]:
+                    del self._said_keys[old]
         for term, ti, scope in features.negations:
             sid = (pos, scope)
             if sid not in self._scopes:
@@ -1116,8 +1123,9 @@ class Session:
             for key in sorted(said_keys):
                 w = weights[key]
                 said = mentions.get(key)
-                # what tells sibling causes apart must be observed: a guess counts HYPOTHESIS_AT_CAUSE of itself
-                count = said.observed + HYPOTHESIS_AT_CAUSE * (said.count - said.observed) if said else 0.0
+                # what tells sibling causes apart must be observed: a guess ("probably traffic again?") counts
+                # towards the error (half), never towards one of its root causes
+                count = said.observed if said else 0.0
                 if key in negations:
                     last = self._latest_negation((doc.index, ci, key), key, partial(self._bears, doc, cause))
                     if last is not None:
@@ -1215,6 +1223,8 @@ class Session:
                 continue
             window += 1
             said = self._said_keys.get(pos)
+            if said is None:  # (dropped while older messages were the recent ones: read again, once)
+                said = self._said_keys[pos] = _observed_keys(self._features(self._text[pos]))
             if not said:
                 continue
             if not said.isdisjoint(anchors) or not said.isdisjoint(words):

@@ -5,7 +5,7 @@ cause) are read by (team_id, state).
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-12-12
+Create Date: 2026-12-06
 """
 
 from collections.abc import Sequence
