@@ -39,6 +39,7 @@ FLOORS: dict[str, tuple[int, int, int, int]] = {
     "x": (38, 38, 0, 0),  # 44 true, 11 unrelated
     "y": (41, 42, 1, 1),  # 44 true, 11 unrelated
     "z": (42, 42, 1, 3),  # 46 true, 14 unrelated; added 2026-12-06, measured once, after the tuning
+    "u": (44, 44, 3, 4),  # 46 true, 14 unrelated; added 2026-12-06, measured once, engine unchanged since z
 }
 
 
