@@ -1,8 +1,10 @@
-"""Block Kit for what the bot shows: the incident card, the open-incident modal, lists. Pure functions."""
+"""Block Kit for what the bot shows: the incident card, the open-incident modal, lists. Pure functions, but for the
+fresh block_id each version of the card gets (`card_block_id`)."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -81,6 +83,14 @@ def card_text(config: Config, incident: Incident) -> str:
     )
 
 
+def card_block_id(incident: Incident) -> str:
+    """The block_id of the card's menus and buttons: a new one for every version of the card. Slack clients keep
+    what a person picked in a menu for as long as its block keeps its block_id, whatever a chat.update says, so
+    a reused block_id would go on showing a stale severity or commander (Slack: "If a message is updated, use a
+    new block_id"). Nothing routes on it: a click acts on the incident of the channel it was made in."""
+    return f"incident.card.{incident.id}.{secrets.token_hex(6)}"
+
+
 def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
     icon = ":white_check_mark:" if incident.status is Status.RESOLVED else ":rotating_light:"
     fields = [
@@ -132,7 +142,7 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
                 ),
             )
         )
-        blocks.append(ActionsBlock(block_id=f"incident.card.{incident.id}", elements=elements))
+        blocks.append(ActionsBlock(block_id=card_block_id(incident), elements=elements))
     blocks.append(
         ContextBlock(
             elements=[MarkdownTextObject(text=f"Manage it here with `{config.command}` · `{config.command} help`")]
