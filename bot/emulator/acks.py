@@ -7,6 +7,8 @@ import logging
 from dataclasses import dataclass
 
 from bot.emulator import effects
+from bot.emulator.blocks import MESSAGE_MAX_BLOCK_TEXT, MESSAGE_MAX_BLOCKS, block_text_length, validate_blocks
+from bot.emulator.common import truncated
 from bot.emulator.context import ApiError, Host
 from bot.emulator.delivery import Delivery
 from bot.emulator.views import check_view, close_stack, close_top, open_modal, update_view
@@ -39,8 +41,9 @@ class ResponseTarget:
 def show_message(
     host: Host, notices: list[PrivateNotice], user_id: str, channel: Channel | None, message: JSON, source: str
 ) -> None:
-    """in_channel -> posted by the bot for everyone; otherwise only the user sees it."""
-    text = str(message.get("text") or "")
+    """in_channel -> posted by the bot for everyone; otherwise only the user sees it (text past 40,000 characters
+    is cut off, as Slack does with every way of posting)."""
+    text = truncated(str(message.get("text") or ""))
     blocks = message.get("blocks") if isinstance(message.get("blocks"), list) else []
     if message.get("response_type") == "in_channel" and channel is not None:
         effects.bot_message(host, channel, text=text, blocks=blocks, thread_ts=message.get("thread_ts"))
@@ -59,6 +62,16 @@ def apply_command_ack(
     show_message(host, notices, user_id, channel, message, "command_ack")
 
 
+def response_error(payload: JSON) -> str | None:
+    """Why Slack refuses a POST to a response_url (HTTP 400 with this body, as its webhooks do), or None."""
+    blocks = payload.get("blocks")
+    if blocks is None:
+        return None
+    if validate_blocks(blocks, max_blocks=MESSAGE_MAX_BLOCKS) or block_text_length(blocks) > MESSAGE_MAX_BLOCK_TEXT:
+        return "invalid_blocks"
+    return None
+
+
 def apply_response(host: Host, notices: list[PrivateNotice], target: ResponseTarget, payload: JSON) -> None:
     """A POST to a response_url: delete_original / replace_original the source message, or a new message."""
     channel = host.workspace.channels.get(target.channel or "")
@@ -71,7 +84,7 @@ def apply_response(host: Host, notices: list[PrivateNotice], target: ResponseTar
             host.ephemerals[:] = [e for e in host.ephemerals if e.message_ts != target.message_ts]
         return
     if payload.get("replace_original"):
-        text = str(payload.get("text") or "")
+        text = truncated(str(payload.get("text") or ""))
         blocks = payload.get("blocks") if isinstance(payload.get("blocks"), list) else []
         if original is not None and channel is not None:
             effects.edit_message(host, channel, original, {"text": text, "blocks": blocks}, editor=bot)

@@ -1,6 +1,10 @@
 """Block Kit validation: what Slack refuses with `invalid_blocks` (messages) or `invalid_arguments` (views).
 
-Error strings follow Slack's style: ``"<what is wrong> [json-pointer:/blocks/0/text/text]"``.
+Error strings follow Slack's style: ``"<what is wrong> [json-pointer:/blocks/0/text/text]"``. Besides the limits of
+each field (notes §5.3), Slack refuses a property a block or element does not have (the properties each type has
+are slack_sdk's model attributes), an `initial_option` that is not one of the options, a `plain_text_input` whose
+`max_length` is over 3,000, and a confirm dialog over its limits (title 100, text 300, buttons 30). A message's
+blocks also have a budget of text in all (`block_text_length`, answered with `msg_blocks_too_long`).
 """
 
 from __future__ import annotations
@@ -11,12 +15,19 @@ import warnings
 from typing import Any
 
 from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.basic_objects import JsonObject
+from slack_sdk.models.blocks import Block, BlockElement, TextObject
 
 JSON = dict[str, Any]
 
 MESSAGE_MAX_BLOCKS = 50
 VIEW_MAX_BLOCKS = 100
+# Slack refuses a message whose blocks carry more text than this in all (msg_blocks_too_long), even when every block
+# is within its own limits. The limit is not documented: it was observed at about 13,200 characters (bolt-js issue
+# #2509: 13,297 with markdown blocks only, less with other blocks); Slack's staff speak of "12,000 text characters
+# with a buffer for block containers". Measured here as the characters of every `text` string in the blocks.
+MESSAGE_MAX_BLOCK_TEXT = 13_200
+INPUT_MAX_LENGTH = 3000  # plain_text_input max_length / min_length
 
 BLOCK_TYPES = frozenset(
     {
@@ -69,6 +80,41 @@ _SELECTS_WITH_OPTIONS = frozenset({"static_select", "multi_static_select"})
 _OPTION_LISTS = frozenset({"overflow", "checkboxes", "radio_buttons"})
 
 
+def _subclasses(cls: type[JsonObject]) -> list[type[JsonObject]]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+def _properties(base: type[JsonObject]) -> dict[str, frozenset[str]]:
+    """type -> the properties an object of that type may have, from slack_sdk's models (their `attributes`, which
+    depend on the class only: read from an instance made without arguments)."""
+    found: dict[str, set[str]] = {}
+    for cls in _subclasses(base):
+        kind = getattr(cls, "type", None)
+        if isinstance(kind, str) and kind:
+            found.setdefault(kind, set()).update(object.__new__(cls).attributes)
+    return {kind: frozenset(names) for kind, names in found.items()}
+
+
+BLOCK_PROPERTIES = _properties(Block)
+ELEMENT_PROPERTIES = _properties(BlockElement)
+TEXT_PROPERTIES = _properties(TextObject)
+OPTION_PROPERTIES = frozenset({"text", "value", "description", "url"})
+OPTION_GROUP_PROPERTIES = frozenset({"label", "options"})
+CONFIRM_PROPERTIES = frozenset({"title", "text", "confirm", "deny", "style"})
+
+
+def block_text_length(blocks: object) -> int:
+    """The characters of text a message's blocks carry in all (every `text` string, at any depth)."""
+    if isinstance(blocks, list):
+        return sum(block_text_length(item) for item in blocks)
+    if isinstance(blocks, dict):
+        return sum(
+            len(value) if key == "text" and isinstance(value, str) else block_text_length(value)
+            for key, value in blocks.items()
+        )
+    return 0
+
+
 class _Checker:
     def __init__(self) -> None:
         self.errors: list[str] = []
@@ -86,6 +132,8 @@ class _Checker:
         kinds = ("plain_text",) if plain_only else ("plain_text", "mrkdwn")
         if obj.get("type") not in kinds:
             self.fail(f"must be one of {', '.join(kinds)}", f"{ptr}/type")
+        else:
+            self.known(obj, TEXT_PROPERTIES[str(obj["type"])], ptr)
         value = obj.get("text")
         if not isinstance(value, str):
             self.fail("must be a string", f"{ptr}/text")
@@ -94,10 +142,29 @@ class _Checker:
         elif len(value) > max_len:
             self.fail(f"must be less than {max_len + 1} characters", f"{ptr}/text")
 
+    def known(self, obj: JSON, properties: frozenset[str], ptr: str) -> None:
+        """Slack refuses a property the object's type does not have."""
+        for key in obj:
+            if key not in properties:
+                self.fail(f"invalid additional property: {key}", f"{ptr}/{key}")
+
+    def confirm(self, obj: object, ptr: str) -> None:
+        if not isinstance(obj, dict):
+            self.fail("must be a confirmation dialog object", ptr)
+            return
+        self.known(obj, CONFIRM_PROPERTIES, ptr)
+        self.text(obj.get("title"), f"{ptr}/title", max_len=100, plain_only=True)
+        self.text(obj.get("text"), f"{ptr}/text", max_len=300)
+        self.text(obj.get("confirm"), f"{ptr}/confirm", max_len=30, plain_only=True)
+        self.text(obj.get("deny"), f"{ptr}/deny", max_len=30, plain_only=True)
+        if obj.get("style") not in (None, "primary", "danger"):
+            self.fail("must be one of primary, danger", f"{ptr}/style")
+
     def option(self, obj: object, ptr: str, *, plain_only: bool) -> None:
         if not isinstance(obj, dict):
             self.fail("must be an option object", ptr)
             return
+        self.known(obj, OPTION_PROPERTIES, ptr)
         self.text(obj.get("text"), f"{ptr}/text", max_len=75, plain_only=plain_only)
         value = obj.get("value")
         if not isinstance(value, str) or not value:
@@ -114,6 +181,24 @@ class _Checker:
         for i, option in enumerate(options):
             self.option(option, f"{ptr}/{i}", plain_only=plain_only)
 
+    def initial_options(self, el: JSON, ptr: str) -> None:
+        """`initial_option` / `initial_options` must each be exactly one of the element's options."""
+        choices = [o for o in el.get("options") or [] if isinstance(o, dict)]
+        for group in el.get("option_groups") or []:
+            if isinstance(group, dict):
+                choices += [o for o in group.get("options") or [] if isinstance(o, dict)]
+        offered = [_option_key(o) for o in choices]
+        if "initial_option" in el and _option_key(el["initial_option"]) not in offered:
+            self.fail("must match one of the provided options", f"{ptr}/initial_option")
+        initial = el.get("initial_options")
+        if initial is not None:
+            if not isinstance(initial, list):
+                self.fail("must be an array", f"{ptr}/initial_options")
+                return
+            for i, option in enumerate(initial):
+                if _option_key(option) not in offered:
+                    self.fail("must match one of the provided options", f"{ptr}/initial_options/{i}")
+
     # -- elements -----------------------------------------------------------------------------------------
     def element(self, el: object, ptr: str) -> None:
         if not isinstance(el, dict):
@@ -123,6 +208,7 @@ class _Checker:
         if kind not in ELEMENT_TYPES:
             self.fail(f"unsupported element type: {kind}", f"{ptr}/type")
             return
+        self.known(el, ELEMENT_PROPERTIES.get(str(kind), frozenset(el)), ptr)
         if kind == "image":
             return
         action_id = el.get("action_id")
@@ -146,11 +232,47 @@ class _Checker:
         elif kind in _SELECTS_WITH_OPTIONS:
             if "option_groups" not in el:
                 self.options(el.get("options"), f"{ptr}/options", max_items=100, plain_only=True)
+            else:
+                self.option_groups(el["option_groups"], f"{ptr}/option_groups")
+            self.initial_options(el, ptr)
         elif kind in _OPTION_LISTS:
             max_items = 5 if kind == "overflow" else 10
             self.options(el.get("options"), f"{ptr}/options", max_items=max_items, plain_only=kind == "overflow")
+            self.initial_options(el, ptr)
+        elif kind == "plain_text_input":
+            self.input_lengths(el, ptr)
         if "placeholder" in el:
             self.text(el["placeholder"], f"{ptr}/placeholder", max_len=150, plain_only=True)
+        if "confirm" in el:
+            self.confirm(el["confirm"], f"{ptr}/confirm")
+
+    def option_groups(self, groups: object, ptr: str) -> None:
+        if not isinstance(groups, list) or not groups:
+            self.fail("must provide at least 1 option group", ptr)
+            return
+        if len(groups) > 100:
+            self.fail("must provide no more than 100 items", ptr)
+        for i, group in enumerate(groups):
+            if not isinstance(group, dict):
+                self.fail("must be an option group object", f"{ptr}/{i}")
+                continue
+            self.known(group, OPTION_GROUP_PROPERTIES, f"{ptr}/{i}")
+            self.text(group.get("label"), f"{ptr}/{i}/label", max_len=75, plain_only=True)
+            self.options(group.get("options"), f"{ptr}/{i}/options", max_items=100, plain_only=True)
+
+    def input_lengths(self, el: JSON, ptr: str) -> None:
+        """plain_text_input: min_length 0..3000, max_length 1..3000 and not below min_length."""
+        low, high = el.get("min_length"), el.get("max_length")
+        for key, value, least in (("min_length", low, 0), ("max_length", high, 1)):
+            if value is None:
+                continue
+            if not isinstance(value, int) or isinstance(value, bool) or not least <= value <= INPUT_MAX_LENGTH:
+                self.fail(f"must be an integer from {least} to {INPUT_MAX_LENGTH}", f"{ptr}/{key}")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            self.fail("must be greater than or equal to min_length", f"{ptr}/max_length")
+        initial = el.get("initial_value")
+        if isinstance(initial, str) and isinstance(high, int) and len(initial) > high:
+            self.fail(f"must be less than {high + 1} characters", f"{ptr}/initial_value")
 
     # -- blocks -------------------------------------------------------------------------------------------
     def block(self, block: object, ptr: str) -> None:
@@ -161,6 +283,7 @@ class _Checker:
         if kind not in BLOCK_TYPES:
             self.fail(f"unsupported block type: {kind}", f"{ptr}/type")
             return
+        self.known(block, BLOCK_PROPERTIES.get(str(kind), frozenset(block)), ptr)
         block_id = block.get("block_id")
         if block_id is not None:
             if not isinstance(block_id, str) or not block_id or len(block_id) > 255:
@@ -295,6 +418,15 @@ def validate_view(view: object, *, home: bool = False) -> list[str]:
     return checker.errors
 
 
+def _option_key(option: object) -> tuple[object, object, object]:
+    """What makes two options the same one: their value and their label (text and type)."""
+    if not isinstance(option, dict):
+        return (None, None, option)
+    text = option.get("text")
+    label = (text.get("type"), text.get("text")) if isinstance(text, dict) else (None, text)
+    return (option.get("value"), *label)
+
+
 def _random_id(length: int = 5) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
     return "".join(secrets.choice(alphabet) for _ in range(length))
@@ -336,3 +468,36 @@ def find_elements(blocks: list[JSON], action_id: str, block_id: str | None = Non
 
 def action_ids(blocks: list[JSON]) -> list[str]:
     return [str(el.get("action_id")) for block in blocks for el in iter_elements(block) if el.get("action_id")]
+
+
+_INITIAL_CHOICE = ("initial_user", "initial_conversation", "initial_channel", "initial_date", "initial_time")
+
+
+def choice_of(state: JSON) -> object:
+    """What an element's state says was chosen: an option's value, a user / conversation / channel id, a date..."""
+    for key, value in state.items():
+        if key == "selected_option":
+            return value.get("value") if isinstance(value, dict) else None
+        if key.startswith("selected_"):
+            return value
+    return state.get("value")
+
+
+def shown_choice(blocks: list[JSON], action_id: str, picks: dict[tuple[str, str], JSON]) -> object:
+    """What a person's Slack client shows in a select (or other input) of a message.
+
+    Clients keep what a person picked per block_id and action_id, and an update of the message does not reset it:
+    they show it as long as the block holding the element keeps its block_id (Slack: "If a message is updated, use
+    a new block_id"; bolt-js #1073, bolt-python #572). Otherwise the element shows its initial value. `picks` is
+    what this person picked in the message, by (block_id, action_id)."""
+    found = find_elements(blocks, action_id)
+    if len(found) != 1:
+        raise ValueError(f"the message has {len(found)} elements {action_id!r}; it has {action_ids(blocks)}")
+    block, element = found[0]
+    picked = picks.get((str(block.get("block_id")), action_id))
+    if picked is not None:
+        return choice_of(picked)
+    option = element.get("initial_option")
+    if isinstance(option, dict):
+        return option.get("value")
+    return next((element[key] for key in _INITIAL_CHOICE if key in element), None)

@@ -8,9 +8,8 @@ from bot.emulator.common import find_channel, find_message, message_content, mes
 from bot.emulator.context import ApiError, Args, Host, MethodSpec, method
 from bot.emulator.workspace import JSON, Channel, EphemeralMessage
 
-# Slack truncates/refuses chat.postMessage text beyond 40,000 characters (platform-notes §5.2);
-# chat.update documents 4,000.
-POST_MAX_TEXT = 40_000
+# chat.postMessage and chat.postEphemeral truncate text beyond 40,000 characters, with a warning (common.py);
+# chat.update refuses more than 4,000 characters with msg_too_long (its method docs).
 UPDATE_MAX_TEXT = 4_000
 
 
@@ -29,7 +28,6 @@ def resolve_channel(host: Host, value: str) -> Channel:
 
 _CONTENT_ERRORS = (
     "no_text",
-    "msg_too_long",
     "invalid_blocks",
     "invalid_blocks_format",
     "too_many_attachments",
@@ -41,7 +39,14 @@ _METADATA_ERRORS = ("invalid_metadata_format", "invalid_metadata_schema")
 @method(
     "chat.postMessage",
     required=("channel",),
-    errors=("channel_not_found", "not_in_channel", "is_archived", *_CONTENT_ERRORS, *_METADATA_ERRORS),
+    errors=(
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "msg_blocks_too_long",
+        *_CONTENT_ERRORS,
+        *_METADATA_ERRORS,
+    ),
     scopes=("chat:write",),
     missing={"channel": "channel_not_found"},
 )
@@ -49,7 +54,7 @@ async def chat_post_message(host: Host, args: Args) -> JSON:
     channel = resolve_channel(host, args.text("channel"))
     require_postable(host, channel)
     # chat.postMessage documents no invalid_attachments code; malformed attachments are invalid_arguments.
-    content = message_content(args, max_text=POST_MAX_TEXT, bad_attachments="invalid_arguments")
+    content = message_content(args, bad_attachments="invalid_arguments")
     metadata = message_metadata(args)
     message = effects.bot_message(
         host,
@@ -62,7 +67,7 @@ async def chat_post_message(host: Host, args: Args) -> JSON:
         broadcast=args.flag("reply_broadcast"),
     )
     body = host.workspace.message_api(channel, message)
-    return {"channel": channel.id, "ts": message.ts, "message": body}
+    return {"channel": channel.id, "ts": message.ts, "message": body, **content.warnings()}
 
 
 @method(
@@ -85,7 +90,7 @@ async def chat_post_ephemeral(host: Host, args: Args) -> JSON:
     user = args.text("user")
     if user not in channel.members:
         raise ApiError("user_not_in_channel")
-    content = message_content(args, max_text=POST_MAX_TEXT)
+    content = message_content(args, blocks_too_long="invalid_blocks")
     ts = host.workspace.next_ts()
     host.ephemerals.append(
         EphemeralMessage(
@@ -97,7 +102,7 @@ async def chat_post_ephemeral(host: Host, args: Args) -> JSON:
             thread_ts=args.opt_str("thread_ts"),
         )
     )
-    return {"message_ts": ts}
+    return {"message_ts": ts, **content.warnings()}
 
 
 @method(
@@ -109,6 +114,7 @@ async def chat_post_ephemeral(host: Host, args: Args) -> JSON:
         "cant_update_message",
         "is_inactive",
         "invalid_attachments",
+        "msg_too_long",
         *_CONTENT_ERRORS,
         *_METADATA_ERRORS,
     ),
@@ -123,7 +129,7 @@ async def chat_update(host: Host, args: Args) -> JSON:
         raise ApiError("cant_update_message")
     if channel.is_archived:
         raise ApiError("is_inactive")  # Slack: messages in archived channels cannot be edited
-    content = message_content(args, max_text=UPDATE_MAX_TEXT)
+    content = message_content(args, max_text=UPDATE_MAX_TEXT, blocks_too_long="invalid_blocks")
     metadata = message_metadata(args, empty_removes=True)
     changes: dict[str, object] = {"text": content.display_text, "blocks": content.blocks or []}
     if content.attachments is not None:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from bot.emulator.blocks import MESSAGE_MAX_BLOCKS, validate_blocks
+from bot.emulator.blocks import MESSAGE_MAX_BLOCK_TEXT, MESSAGE_MAX_BLOCKS, block_text_length, validate_blocks
 from bot.emulator.context import ApiError, Args, Host
 from bot.emulator.workspace import JSON, Channel, Message
 
@@ -72,6 +72,21 @@ def find_message(channel: Channel, ts: str) -> Message:
     return message
 
 
+# Slack truncates the `text` of a message posted in any way (chat.postMessage, chat.postEphemeral, response_url)
+# to 40,000 characters, posts it anyway and says so with a warning (Slack changelog "Truncating really long
+# messages", 2018; notes §5.2). chat.update refuses more than 4,000 instead (msg_too_long, its method docs).
+TEXT_TRUNCATED_AT = 40_000
+TRUNCATED_WARNING = "message_truncated"
+TRUNCATED_MESSAGE = (
+    "[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters."
+)
+
+
+def truncated(text: str) -> str:
+    """The text as Slack keeps it: at most 40,000 characters."""
+    return text[:TEXT_TRUNCATED_AT]
+
+
 @dataclass(frozen=True)
 class Content:
     """The content arguments of chat.postMessage / postEphemeral / update, validated."""
@@ -80,10 +95,20 @@ class Content:
     blocks: list[JSON] | None
     attachments: list[JSON] | None
     markdown_text: str | None
+    was_truncated: bool = False
 
     @property
     def display_text(self) -> str:
         return self.text if self.text is not None else self.markdown_text or ""
+
+    def warnings(self) -> JSON:
+        """What Slack adds to a successful answer when it truncated the text (nothing otherwise)."""
+        if not self.was_truncated:
+            return {}
+        return {
+            "warning": TRUNCATED_WARNING,
+            "response_metadata": {"messages": [TRUNCATED_MESSAGE], "warnings": [TRUNCATED_WARNING]},
+        }
 
 
 def _decode_list(args: Args, name: str, bad_format: str) -> list[JSON] | None:
@@ -99,9 +124,19 @@ def _decode_list(args: Args, name: str, bad_format: str) -> list[JSON] | None:
 
 
 def message_content(
-    args: Args, *, max_text: int, require: bool = True, bad_attachments: str = "invalid_attachments"
+    args: Args,
+    *,
+    max_text: int | None = None,
+    require: bool = True,
+    bad_attachments: str = "invalid_attachments",
+    blocks_too_long: str = "msg_blocks_too_long",
 ) -> Content:
-    """Validate text / blocks / attachments / markdown_text like Slack (no_text, msg_too_long, invalid_blocks...)."""
+    """Validate text / blocks / attachments / markdown_text like Slack (no_text, invalid_blocks, ...).
+
+    Text over `max_text` is refused with msg_too_long (chat.update); without `max_text` it is truncated to 40,000
+    characters (`Content.warnings()` says so). Blocks carrying more than MESSAGE_MAX_BLOCK_TEXT characters of text
+    are refused with `blocks_too_long` (chat.postMessage documents msg_blocks_too_long; the methods that document no
+    such code answer invalid_blocks)."""
     text = args.opt_str("text")
     markdown_text = args.opt_str("markdown_text")
     blocks = _decode_list(args, "blocks", "invalid_blocks_format")
@@ -110,8 +145,11 @@ def message_content(
         raise ApiError("markdown_text_conflict")
     if require and text is None and markdown_text is None and not blocks and not attachments:
         raise ApiError("no_text")
-    if text is not None and len(text) > max_text:
+    was_truncated = False
+    if text is not None and max_text is not None and len(text) > max_text:
         raise ApiError("msg_too_long")
+    if text is not None and len(text) > TEXT_TRUNCATED_AT:
+        text, was_truncated = truncated(text), True
     if blocks is not None:
         errors = validate_blocks(blocks, max_blocks=MESSAGE_MAX_BLOCKS)
         if errors:
@@ -120,9 +158,15 @@ def message_content(
                 errors=errors,
                 response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
             )
+        length = block_text_length(blocks)
+        if length > MESSAGE_MAX_BLOCK_TEXT:
+            why = f"blocks carry {length} characters of text, more than {MESSAGE_MAX_BLOCK_TEXT} [json-pointer:/blocks]"
+            raise ApiError(blocks_too_long, errors=[why], response_metadata={"messages": [f"[ERROR] {why}"]})
     if attachments is not None and len(attachments) > 100:
         raise ApiError("too_many_attachments")
-    return Content(text=text, blocks=blocks, attachments=attachments, markdown_text=markdown_text)
+    return Content(
+        text=text, blocks=blocks, attachments=attachments, markdown_text=markdown_text, was_truncated=was_truncated
+    )
 
 
 def message_metadata(args: Args, *, empty_removes: bool = False) -> JSON | None:

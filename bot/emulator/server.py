@@ -17,7 +17,7 @@ from aiohttp import web
 
 from bot.emulator import acks, effects, events, payloads, render
 from bot.emulator.acks import PrivateNotice, ResponseTarget
-from bot.emulator.blocks import action_ids, find_elements
+from bot.emulator.blocks import action_ids, find_elements, shown_choice
 from bot.emulator.context import ApiError
 from bot.emulator.courier import Courier
 from bot.emulator.delivery import Delivery, SocketHub
@@ -125,6 +125,8 @@ class SlackEmulator:
         self._response_holds: list[Hold] = []
         self._event_envelopes: dict[str, JSON] = {}
         self._message_events: dict[tuple[str, str], JSON] = {}  # (channel, ts) -> the message event as first sent
+        # (user, channel, ts) -> what the person picked in that message, by (block_id, action_id): their client keeps it
+        self._picks: dict[tuple[str, str, str], dict[tuple[str, str], JSON]] = {}
         self._runner: web.AppRunner | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -724,6 +726,9 @@ class SlackEmulator:
         action, state = payloads.build_action(
             block, element, value=value, selected_option=selected_option, selected_user=selected_user
         )
+        if state is not None:  # the person's client shows what they picked (shown_choice)
+            picks = self._picks.setdefault((user_id, channel.id, message_ts), {})
+            picks[(str(block.get("block_id")), action_id)] = state
         response_url = self._response_url(ResponseTarget(user_id, channel.id, message_ts, ephemeral is not None))
         values = {str(block.get("block_id")): {action_id: state}} if state is not None else {}
         payload = payloads.block_actions(
@@ -739,6 +744,12 @@ class SlackEmulator:
             response_url=response_url,
         )
         return await self._courier.deliver("interactive", payload)
+
+    def shown_choice(self, user_id: str, channel_id: str, message_ts: str, action_id: str) -> object:
+        """What this person's Slack client shows in a select of a message: what they picked in it, until an update
+        gives its block a new block_id; else its initial value (blocks.shown_choice)."""
+        message = self._message(self._channel(channel_id), message_ts)
+        return shown_choice(message.blocks, action_id, self._picks.get((user_id, channel_id, message_ts), {}))
 
     async def click_in_view(
         self,
@@ -842,6 +853,9 @@ class SlackEmulator:
             payload = json.loads(str(form.get("payload", "{}")))
         if not isinstance(payload, dict):
             return web.Response(status=400, text="invalid_payload")
+        refused = acks.response_error(payload)
+        if refused is not None:
+            return web.Response(status=400, text=refused)
         self.responses.append(ResponseUrlPost(target.user, target.channel, payload, str(request.url)))
         acks.apply_response(self, self.notices, target, payload)
         held = next((h for h in self._response_holds if not h.arrived.is_set()), None)

@@ -86,7 +86,11 @@ class IncidentCommands:
         if _BY_NAME.get(word) is not _BY_NAME["open"]:
             return None
         _, title = self._parse_open(rest)
-        return f":hourglass_flowing_sand: Opening an incident: _{blocks.escape(title)}_…" if title else None
+        return (
+            f":hourglass_flowing_sand: Opening an incident: _{blocks.escape(blocks.short_title(title))}_…"
+            if title
+            else None
+        )
 
     def _parse_open(self, rest: str) -> tuple[str, str]:
         """`[severity] <title> [severity]` -> (severity, title); the default severity when none is given."""

@@ -131,9 +131,13 @@ class IncidentOpener:
 
         `request` also says how to tell the opener later (response_url, view), should this process die first."""
         level = self._incidents.severity_or_error(request.severity)
-        title = request.title.strip()
+        title, description = request.title.strip(), request.description.strip()
         if not title:
             raise UserError("An incident needs a title: what is broken, in a few words.")
+        notes: tuple[str, ...] = ()
+        if len(title) > blocks.TITLE_MAX:  # from the command (the form takes no more): shortened, nothing lost
+            title, description = blocks.short_title(title), "\n\n".join(filter(None, (title, description)))
+            notes = (blocks.title_shortened_note(len(request.title.strip())),)
         now = self._clock()
         reply = json.dumps(
             {"response_url": request.response_url, "view_id": request.view_id, "origin": request.origin_channel}
@@ -148,7 +152,7 @@ class IncidentOpener:
                     NewIncident(
                         team_id=request.team_id,
                         title=title,
-                        description=request.description.strip(),
+                        description=description,
                         severity=level.name,
                         opener_id=request.user_id,
                         commander_id=request.user_id,
@@ -171,7 +175,7 @@ class IncidentOpener:
                 raise
             return Opened(existing, created=False)
         try:
-            return await self._set_up(incident.id, attempt=1, tell=tell)
+            return await self._set_up(incident.id, attempt=1, tell=tell, notes=notes)
         except UserError:
             raise  # rolled back: nothing remains
         except TakenOver as error:  # another process finishes it (and tells the opener)
@@ -184,13 +188,15 @@ class IncidentOpener:
                 raise SetupPending(incident) from error
             raise
 
-    async def _set_up(self, incident_id: int, *, attempt: int, tell: Tell | None = None) -> Opened:
+    async def _set_up(
+        self, incident_id: int, *, attempt: int, tell: Tell | None = None, notes: tuple[str, ...] = ()
+    ) -> Opened:
         """Every step not yet done, in order; safe to run again after a crash at any point. The opener is told
-        with `tell`, or (recovering) where their request said."""
+        with `tell`, or (recovering) where their request said; `notes` are told with it."""
         incident, state = await self._load(incident_id)
         level = self._config.severity(incident.severity) or self._config.severities[0]
         recovering = attempt > 1
-        warnings: list[str] = []
+        warnings: list[str] = list(notes)
         if incident.channel_id is None:
             incident = await self._ensure_channel(incident, state, level)
         assert incident.channel_id is not None

@@ -1,8 +1,10 @@
-"""Block Kit for what the bot shows: the incident card, the open-incident modal, lists. Pure functions."""
+"""Block Kit for what the bot shows: the incident card, the open-incident modal, lists. Pure functions, but for the
+fresh block_id each version of the card gets (`card_block_id`)."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -34,9 +36,35 @@ if TYPE_CHECKING:
     from bot.suggestions.engine import Suggestion
 
 from .ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
-from .markup import from_slack, plain_safe, safe_cut, slack_safe, user_text
+from .markup import from_slack, plain_safe, safe_cut, slack_safe
 
-TITLE_MAX = 150  # what the modal accepts; the card header shows at most 150 characters in all
+# What the bot lets one message's blocks carry in all. Slack refuses a message whose blocks carry more than about
+# 13,200 characters of text (msg_blocks_too_long, even with every block within its own limit); its staff speak of
+# 12,000 characters of text plus what the blocks themselves take. The card's and a suggestion's parts are cut so
+# that their sum stays within this (tests/scenarios/test_slack_fidelity_sizes.py measures the worst cases).
+BLOCKS_TEXT_MAX = 12_000
+TITLE_MAX = 150  # of an incident's title: what the modal accepts, and what a longer one is shortened to at open
+
+
+def short_title(title: str) -> str:
+    """A title of at most TITLE_MAX characters: a longer one is cut at a word (where there is one near the end) and
+    ends with "…"."""
+    title = title.strip()
+    if len(title) <= TITLE_MAX:
+        return title
+    head = title[: TITLE_MAX - 1]
+    space = head.rfind(" ")
+    if space >= TITLE_MAX * 2 // 3:
+        head = head[:space]
+    return head.rstrip(" ,;:.-–—") + "…"
+
+
+def title_shortened_note(length: int) -> str:
+    """What the opener is told when their title was shortened (`short_title`)."""
+    return (
+        f":scissors: The title was {length:,} characters long, so I shortened it to {TITLE_MAX} (what the form takes "
+        "and the card's header shows); the whole text is kept as the incident's description."
+    )
 
 
 def _cut(text: str, limit: int) -> str:
@@ -81,6 +109,28 @@ def card_text(config: Config, incident: Incident) -> str:
     )
 
 
+def text_length(blocks: Sequence[dict[str, Any]]) -> int:
+    """The characters of text blocks carry in all, as Slack counts them against its limit (BLOCKS_TEXT_MAX): every
+    `text` string, at any depth."""
+
+    def length(value: object) -> int:
+        if isinstance(value, dict):
+            return sum(len(v) if k == "text" and isinstance(v, str) else length(v) for k, v in value.items())
+        if isinstance(value, list):
+            return sum(length(v) for v in value)
+        return 0
+
+    return length(list(blocks))
+
+
+def card_block_id(incident: Incident) -> str:
+    """The block_id of the card's menus and buttons: a new one for every version of the card. Slack clients keep
+    what a person picked in a menu for as long as its block keeps its block_id, whatever a chat.update says, so
+    a reused block_id would go on showing a stale severity or commander (Slack: "If a message is updated, use a
+    new block_id"). Nothing routes on it: a click acts on the incident of the channel it was made in."""
+    return f"incident.card.{incident.id}.{secrets.token_hex(6)}"
+
+
 def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
     icon = ":white_check_mark:" if incident.status is Status.RESOLVED else ":rotating_light:"
     fields = [
@@ -96,17 +146,16 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
         HeaderBlock(text=_cut(plain_safe(f"{incident.public_id} · {incident.title}"), 150)),
         SectionBlock(text=MarkdownTextObject(text=f"{icon} *{escaped_cut(incident.title, 2900)}*"), fields=fields),
     ]
-    if incident.description:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=escaped_cut(incident.description, 2900))))
     value = str(incident.id)
     if incident.status.is_active:
         current = config.severity(incident.severity)
+        levels = config.severities[:100]  # a menu offers at most 100 options
         elements: list[Any] = [
             StaticSelectElement(
                 action_id=ActionId.SEVERITY,
                 placeholder="Change severity",
-                options=[_severity_option(s) for s in config.severities],
-                initial_option=_severity_option(current) if current else None,
+                options=[_severity_option(s) for s in levels],
+                initial_option=_severity_option(current) if current in levels else None,
             ),
             UserSelectElement(
                 action_id=ActionId.COMMANDER,
@@ -132,13 +181,17 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
                 ),
             )
         )
-        blocks.append(ActionsBlock(block_id=f"incident.card.{incident.id}", elements=elements))
+        blocks.append(ActionsBlock(block_id=card_block_id(incident), elements=elements))
     blocks.append(
         ContextBlock(
             elements=[MarkdownTextObject(text=f"Manage it here with `{config.command}` · `{config.command} help`")]
         )
     )
-    return _dicts(blocks)
+    card = _dicts(blocks)
+    room = min(2900, BLOCKS_TEXT_MAX - text_length(card))  # the description gets what the rest leaves
+    if incident.description and room >= 100:
+        card.insert(2, SectionBlock(text=MarkdownTextObject(text=escaped_cut(incident.description, room))).to_dict())
+    return card
 
 
 def opened_text(incident: Incident, created: bool, warnings: tuple[str, ...]) -> str:
@@ -221,33 +274,61 @@ def user_line(slack_text: str, limit: int) -> str:
     return safe_cut(" ".join(from_slack(slack_text).split()), limit)
 
 
+# `/incident timeline` answers in one ephemeral message of at most this many characters (Slack cuts a message's text
+# at 40,000; this is a few screens): the newest entries that fit, each line bounded, and where the rest is.
+TIMELINE_TEXT_MAX = 12_000
+TIMELINE_FILES_SHOWN = 3  # file names on one line (then "+N more files")
+
+
+def timeline_line(config: Config, entry: TimelineEntry) -> str:
+    """One entry on one line of at most about 900 characters: its time, kinds, author, text, files and a link."""
+    kinds = " ".join(f"{kind_emoji(config, k)} {kind_label(k)}" for k in entry.kinds)
+    who = (
+        f"*{escaped_cut(entry.author_name or entry.author_id or 'someone', 80)}*: "
+        if entry.author_id or entry.author_name
+        else ""
+    )
+    body = user_line(entry.text, 200) if entry.text else "_(message not captured)_"
+    if entry.deleted:
+        body = f"~{body}~ _(deleted)_"
+    elif entry.edited:
+        body += " _(edited)_"
+    if entry.files:
+        body += " " + " ".join(f":paperclip: {escaped_cut(f.name, 100)}" for f in entry.files[:TIMELINE_FILES_SHOWN])
+        if len(entry.files) > TIMELINE_FILES_SHOWN:
+            body += f" _(+{len(entry.files) - TIMELINE_FILES_SHOWN} more files)_"
+    link = f" <{entry.permalink}|view>" if entry.permalink else ""
+    return f"`{entry.at:%b %d %H:%M}` {kinds} · {who}{body}{link}"
+
+
 def timeline_text(config: Config, incident: Incident, entries: Sequence[TimelineEntry], total: int) -> str:
-    """`/incident timeline`: one line per entry, oldest of the shown first, times in UTC."""
+    """`/incident timeline`: one line per entry, oldest of the shown first, times in UTC. At most TIMELINE_TEXT_MAX
+    characters: the newest entries that fit are shown, and the answer says how many earlier ones are not and that
+    the report has them all."""
     if not entries:
         return (
             f"*{incident.public_id}* has nothing on its timeline yet. React to a message with "
             + " ".join(f":{e}:" for e, _ in config.timeline.reactions)
             + f" or use `{config.command} note <text>`."
         )
-    shown = f"the newest {len(entries)} of {total}" if total > len(entries) else f"{total}"
-    lines = [f"*Timeline of {incident.public_id}* ({shown}; times in UTC)"]
-    for entry in entries:
-        kinds = " ".join(f"{kind_emoji(config, k)} {kind_label(k)}" for k in entry.kinds)
-        who = (
-            f"*{escape(entry.author_name or entry.author_id or 'someone')}*: "
-            if entry.author_id or entry.author_name
-            else ""
+    budget = TIMELINE_TEXT_MAX - 300  # the heading and the note
+    lines: list[str] = []
+    for entry in reversed(entries):
+        line = timeline_line(config, entry)
+        if lines and budget - len(line) - 1 < 0:
+            break
+        lines.append(line)
+        budget -= len(line) + 1
+    lines.reverse()
+    shown = f"the newest {len(lines)} of {total}" if total > len(lines) else f"{total}"
+    head = [f"*Timeline of {incident.public_id}* ({shown}; times in UTC)"]
+    if total > len(lines):
+        earlier = total - len(lines)
+        head.append(
+            f"_{earlier} earlier {'entry is' if earlier == 1 else 'entries are'} not shown: "
+            f"`{config.command} report` posts a report with the whole timeline._"
         )
-        body = user_line(entry.text, 200) if entry.text else "_(message not captured)_"
-        if entry.deleted:
-            body = f"~{body}~ _(deleted)_"
-        elif entry.edited:
-            body += " _(edited)_"
-        if entry.files:
-            body += " " + " ".join(f":paperclip: {escape(f.name)}" for f in entry.files)
-        link = f" <{entry.permalink}|view>" if entry.permalink else ""
-        lines.append(f"`{entry.at:%b %d %H:%M}` {kinds} · {who}{body}{link}")
-    return "\n".join(lines)
+    return "\n".join(head + lines)
 
 
 def add_to_timeline_modal(
@@ -308,51 +389,96 @@ def markdown_to_mrkdwn(markdown: str) -> str:
 
 
 NOTE_MAX = 600  # of why a suggestion changed, in a message's text (chat.update takes 4,000 characters)
+NAME_MAX = 250  # of a runbook's, error's or root cause's name where a suggestion shows it
+
+_SUGGESTION_PARTS = {  # part -> its most characters: 10,700 in all, with the context line and the buttons
+    "head": 900,
+    "note": 900,
+    "citation": 1000,
+    "evidence": 2800,
+    "alternatives": 1800,
+    "remediation": 2900,
+}
+
+
+def user_cut(slack_text: str, limit: int) -> str:
+    """`user_text(slack_text)` cut to at most `limit` characters, without leaving half an entity at the end."""
+    return safe_cut(from_slack(slack_text), limit)
+
+
+def _code_closed(text: str) -> str:
+    """Text cut inside inline code (`...`) gets its closing backtick back."""
+    return text + "`" if text.count("`") % 2 else text
+
+
+def listed(title: str, items: Sequence[str], *, each: int, budget: int, most: int) -> str:
+    """A bold title over bullet lines of people's words: each cut to `each` characters, as many as fit in `budget`
+    (at most `most`), then how many more there are. Whole lines are left out rather than cut off mid-way."""
+    lines = [f"*{title}*"]
+    size = len(lines[0])
+    for item in items[:most]:
+        line = f"• {user_cut(item, each)}"
+        if size + 1 + len(line) > budget - 40:  # room for the "and N more" line
+            break
+        lines.append(line)
+        size += 1 + len(line)
+    if len(items) > len(lines) - 1:
+        lines.append(f"_…and {len(items) - (len(lines) - 1)} more_")
+    return "\n".join(lines)
 
 
 def suggestion_text(record: SuggestionRecord) -> str:
     """The message's text (notifications, and clients that show no blocks)."""
-    what = f"{record.root_cause} ({record.error}, {record.runbook})"
+    what = f"{_cut(record.root_cause, 200)} ({_cut(record.error, 200)}, {_cut(record.runbook, 200)})"
     if record.state == "retracted":
-        why = f": {user_text(_cut(record.note, NOTE_MAX))}" if record.note else ""
+        why = f": {user_cut(record.note, NOTE_MAX)}" if record.note else ""
         return f"Suggestion withdrawn: {what}{why}"
     text = f"Likely root cause: {what}, confidence {record.score:.0%}"
     if record.note:
-        text = f"Updated: {text} ({user_text(_cut(record.note, NOTE_MAX))})"
+        text = f"Updated: {text} ({user_cut(record.note, NOTE_MAX)})"
     return text
+
+
+def _names(record: SuggestionRecord) -> tuple[str, str, str]:
+    """The root cause, runbook and error, escaped and cut to NAME_MAX characters each."""
+    return (
+        escaped_cut(record.root_cause, NAME_MAX),
+        escaped_cut(record.runbook, NAME_MAX),
+        escaped_cut(record.error, NAME_MAX),
+    )
+
+
+def _section(text: str, part: str) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=_cut(text, _SUGGESTION_PARTS[part])))
 
 
 def suggestion_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
     """A suggestion as it stands in the channel: with Accept / Dismiss while it stands ("posted"), with why when it
-    replaced another one, withdrawn (with why, no buttons), or as people decided."""
+    replaced another one, withdrawn (with why, no buttons), or as people decided. Each part is cut to its share of
+    BLOCKS_TEXT_MAX (evidence and alternatives by whole lines), so that Slack never refuses the post as too long."""
     if record.state == "retracted":
         return _withdrawn_blocks(record)
-    head = (
-        f":bulb: *Likely root cause: {escape(record.root_cause)}* (confidence {record.score:.0%})\n"
-        f"Runbook *{escape(record.runbook)}* → error `{escape(record.error)}`"
-    )
-    parts: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_cut(head, 2900)))]
+    cause, runbook, error = _names(record)
+    head = f":bulb: *Likely root cause: {cause}* (confidence {record.score:.0%})\nRunbook *{runbook}* → error `{error}`"
+    parts: list[Block] = [_section(head, "head")]
     if record.note:
-        changed = f":arrows_counterclockwise: *Updated:* {user_text(record.note)}"
-        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(changed, 2900))))
-    parts.append(
-        SectionBlock(text=MarkdownTextObject(text=_cut(f"*Citing runbook section*\n{escape(record.citation)}", 2900)))
-    )
+        changed = f":arrows_counterclockwise: *Updated:* {user_cut(record.note, _SUGGESTION_PARTS['note'] - 40)}"
+        parts.append(_section(changed, "note"))
+    citation = _code_closed(escaped_cut(record.citation, _SUGGESTION_PARTS["citation"] - 40))
+    parts.append(_section(f"*Citing runbook section*\n{citation}", "citation"))
     if record.evidence:
-        evidence = "\n".join(f"• {user_text(e)}" for e in record.evidence[:8])
-        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Evidence*\n{evidence}", 2900))))
+        evidence = listed("Evidence", record.evidence, each=400, budget=_SUGGESTION_PARTS["evidence"], most=8)
+        parts.append(_section(evidence, "evidence"))
     if record.alternatives:
-        others = "\n".join(f"• {user_text(a)}" for a in record.alternatives[:6])
-        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Why not the others*\n{others}", 2900))))
+        others = listed(
+            "Why not the others", record.alternatives, each=300, budget=_SUGGESTION_PARTS["alternatives"], most=6
+        )
+        parts.append(_section(others, "alternatives"))
     if record.remediation:
         steps = markdown_to_mrkdwn(record.remediation)
         if steps.count("```") % 2:
             steps += "\n```"
-        parts.append(
-            SectionBlock(
-                text=MarkdownTextObject(text=_cut(f"*Immediate remediation (from the runbook)*\n{steps}", 2900))
-            )
-        )
+        parts.append(_section(f"*Immediate remediation (from the runbook)*\n{steps}", "remediation"))
     if record.state == "posted":
         value = str(record.id)
         parts.append(
@@ -366,7 +492,8 @@ def suggestion_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
                 ],
             )
         )
-        note = f"Suggested from `{escape(record.runbook_path)}` by matching what was said here against the runbooks."
+        path = escaped_cut(record.runbook_path, 300)
+        note = f"Suggested from `{path}` by matching what was said here against the runbooks."
     elif record.state in ("accepted", "dismissed"):
         verb = "Accepted as the root cause" if record.state == "accepted" else "Dismissed"
         note = f"{verb} by {mention(record.decided_by)}."
@@ -377,13 +504,11 @@ def suggestion_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
 
 
 def _withdrawn_blocks(record: SuggestionRecord) -> list[dict[str, Any]]:
-    head = (
-        f":leftwards_arrow_with_hook: *Suggestion withdrawn:* ~{escape(record.root_cause)}~\n"
-        f"Runbook *{escape(record.runbook)}* → error `{escape(record.error)}`"
-    )
-    parts: list[Block] = [SectionBlock(text=MarkdownTextObject(text=_cut(head, 2900)))]
+    cause, runbook, error = _names(record)
+    head = f":leftwards_arrow_with_hook: *Suggestion withdrawn:* ~{cause}~\nRunbook *{runbook}* → error `{error}`"
+    parts: list[Block] = [_section(head, "head")]
     if record.note:
-        parts.append(SectionBlock(text=MarkdownTextObject(text=_cut(f"*Why:* {user_text(record.note)}", 2900))))
+        parts.append(SectionBlock(text=MarkdownTextObject(text=f"*Why:* {user_cut(record.note, 2900)}")))
     note = "A new suggestion will be posted when the evidence points clearly to a root cause."
     parts.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
     return _dicts(parts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -82,10 +83,79 @@ async def test_posting_without_text_blocks_or_attachments_is_refused_with_no_tex
     assert await error_of(client.api_call("chat.postMessage", json={"channel": people.general})) == "no_text"
 
 
-async def test_posting_more_than_40000_characters_is_refused_with_msg_too_long(
-    client: AsyncWebClient, people: People
+TRUNCATION_WARNING = {
+    "messages": [
+        "[WARN] Your message was truncated but still posted. The `text` field accepts up to 40,000 characters."
+    ],
+    "warnings": ["message_truncated"],
+}
+
+
+async def test_posting_more_than_40000_characters_posts_the_first_40000_with_a_message_truncated_warning(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
 ) -> None:
-    assert await error_of(client.chat_postMessage(channel=people.general, text="x" * 40_001)) == "msg_too_long"
+    response = await client.chat_postMessage(channel=people.general, text="x" * 39_999 + "yz")
+
+    stored = emu.workspace.channels[people.general].messages[-1]
+    assert stored.text == "x" * 39_999 + "y"
+    assert response["message"]["text"] == stored.text
+    assert response["warning"] == "message_truncated"
+    assert response["response_metadata"] == TRUNCATION_WARNING
+
+
+async def test_posting_exactly_40000_characters_posts_them_all_without_a_warning(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    response = await client.chat_postMessage(channel=people.general, text="x" * 40_000)
+
+    assert len(emu.workspace.channels[people.general].messages[-1].text) == 40_000
+    assert response.get("warning") is None
+
+
+async def test_an_ephemeral_message_over_40000_characters_is_truncated_with_the_same_warning(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    response = await client.chat_postEphemeral(channel=people.general, user=people.alice, text="x" * 50_000)
+
+    assert [len(e.text) for e in emu.ephemerals] == [40_000]
+    assert response["response_metadata"] == TRUNCATION_WARNING
+
+
+def sections(count: int, length: int) -> list[dict[str, Any]]:
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": "s" * length}} for _ in range(count)]
+
+
+async def test_blocks_carrying_more_than_13200_characters_of_text_in_all_are_refused_with_msg_blocks_too_long(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    blocks = sections(4, 3000) + sections(1, 1201)  # every block within its own limit: 13,201 in all
+
+    with pytest.raises(SlackApiError) as failure:
+        await client.chat_postMessage(channel=people.general, text="t", blocks=blocks)
+
+    assert failure.value.response["error"] == "msg_blocks_too_long"
+    assert emu.workspace.channels[people.general].messages == []
+
+
+async def test_blocks_carrying_13200_characters_of_text_in_all_are_posted(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    await client.chat_postMessage(channel=people.general, text="t", blocks=sections(4, 3000) + sections(1, 1200))
+
+    assert len(emu.workspace.channels[people.general].messages) == 1
+
+
+async def test_updating_a_message_with_blocks_carrying_too_much_text_is_refused_and_the_message_kept(
+    emu: SlackEmulator, client: AsyncWebClient, people: People
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="before", blocks=sections(1, 10))
+
+    call = client.chat_update(channel=people.general, ts=posted["ts"], text="after", blocks=sections(5, 3000))
+
+    assert await error_of(call) == "invalid_blocks"  # chat.update documents no msg_blocks_too_long
+    stored = emu.workspace.channels[people.general].find(posted["ts"])
+    assert stored is not None
+    assert stored.text == "before"
 
 
 async def test_posting_by_channel_name_and_to_a_user_id_works_like_slack(
@@ -324,3 +394,77 @@ async def test_a_file_upload_v2_stores_the_content_and_shares_it_in_the_channel(
     assert file.content == b"timeline"
     assert file.channels == [people.general]
     assert emu.workspace.channels[people.general].messages[-1].files[0]["title"] == "Timeline"
+
+
+async def post_to_response_url(url: str, body: dict[str, Any]) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.post(url, json=body) as response:
+        return response.status, await response.text()
+
+
+async def test_a_response_url_post_over_40000_characters_is_shown_cut_to_40000(
+    emu: SlackEmulator, people: People, receiver: Receiver
+) -> None:
+    await emu.send_command(people.alice, people.general, "/incident", "timeline")
+
+    status, _ = await post_to_response_url(receiver.requests[-1].form["response_url"], {"text": "x" * 45_000})
+
+    assert status == 200
+    assert [len(n.text) for n in emu.notices if n.source == "response_url"] == [40_000]
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [
+        [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}],
+        sections(5, 3000),
+    ],
+    ids=["invalid-block", "too-much-text"],
+)
+async def test_a_response_url_post_with_blocks_slack_refuses_is_answered_400_invalid_blocks_and_not_shown(
+    emu: SlackEmulator, people: People, receiver: Receiver, blocks: list[dict[str, Any]]
+) -> None:
+    await emu.send_command(people.alice, people.general, "/incident", "status")
+
+    answer = await post_to_response_url(receiver.requests[-1].form["response_url"], {"text": "t", "blocks": blocks})
+
+    assert answer == (400, "invalid_blocks")
+    assert [n for n in emu.notices if n.source == "response_url"] == []
+
+
+def severity_select(block_id: str, initial: str) -> list[dict[str, Any]]:
+    options = [{"text": {"type": "plain_text", "text": v.upper()}, "value": v} for v in ("sev1", "sev2", "sev3")]
+    element = {
+        "type": "static_select",
+        "action_id": "severity",
+        "options": options,
+        "initial_option": next(o for o in options if o["value"] == initial),
+    }
+    return [{"type": "actions", "block_id": block_id, "elements": [element]}]
+
+
+async def test_a_client_keeps_showing_what_its_person_picked_while_updates_keep_the_block_id(
+    emu: SlackEmulator, client: AsyncWebClient, people: People, receiver: Receiver
+) -> None:
+    posted = await client.chat_postMessage(channel=people.general, text="card", blocks=severity_select("card", "sev2"))
+    await emu.click(people.alice, people.general, posted["ts"], "severity", selected_option="sev1")
+
+    await client.chat_update(
+        channel=people.general, ts=posted["ts"], text="card", blocks=severity_select("card", "sev3")
+    )
+
+    assert emu.shown_choice(people.alice, people.general, posted["ts"], "severity") == "sev1"  # stale
+    assert emu.shown_choice(people.bob, people.general, posted["ts"], "severity") == "sev3"
+
+
+async def test_a_client_shows_the_initial_option_again_once_an_update_gives_the_block_a_new_block_id(
+    emu: SlackEmulator, client: AsyncWebClient, people: People, receiver: Receiver
+) -> None:
+    posted = await client.chat_postMessage(
+        channel=people.general, text="card", blocks=severity_select("card.1", "sev2")
+    )
+    await emu.click(people.alice, people.general, posted["ts"], "severity", selected_option="sev1")
+
+    blocks = severity_select("card.2", "sev3")
+    await client.chat_update(channel=people.general, ts=posted["ts"], text="card", blocks=blocks)
+
+    assert emu.shown_choice(people.alice, people.general, posted["ts"], "severity") == "sev3"
