@@ -304,6 +304,8 @@ class IncidentBot:
             return web.json_response({"ok": False, "status": "starting"}, status=503)
         if self.slack.me is None:  # events are answered 503 until then: not ready (see `start`)
             return web.json_response({"ok": False, "status": self._identity_problem}, status=503)
+        if self.capture.lost_access is not None:  # tokens_revoked / app_uninstalled: nothing more can be done
+            return web.json_response({"ok": False, "status": self.capture.lost_access}, status=503)
         try:
             await self.db.ping()
         except Exception as e:  # any database failure means not ready; say which kind

@@ -59,6 +59,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.slack_app_events = Counter(
+            "incident_bot_slack_app_events",
+            "What Slack said about the app itself, by type: app_rate_limited (Slack is dropping the app's events of "
+            "a workspace: over 30,000 an hour), tokens_revoked, app_uninstalled.",
+            ["type"],
+            registry=self.registry,
+        )
 
         self.loop_lag = LoopLag()
         self.registry.register(self.loop_lag)

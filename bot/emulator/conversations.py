@@ -245,6 +245,10 @@ async def conversations_history(host: Host, args: Args) -> JSON:
     missing={"channel": "channel_not_found", "ts": "thread_not_found"},
 )
 async def conversations_replies(host: Host, args: Args) -> JSON:
+    """A thread as Slack pages it: `ts` may be the parent's or any reply's. The parent always comes first, whatever
+    `oldest` / `latest` say, and counts towards `limit`; then the replies inside the window, oldest first. The
+    next pages (`cursor`) hold the rest of those replies. So `limit=1` gives the parent alone (with `has_more`
+    when the window holds replies): a reply is found only by reading past the parent."""
     channel = find_channel(host, args.text("channel"))
     message = channel.find(args.text("ts"))
     if message is None:
@@ -252,8 +256,8 @@ async def conversations_replies(host: Host, args: Args) -> JSON:
     root = channel.find(message.thread_ts) if message.is_reply and message.thread_ts else message
     if root is None:
         raise ApiError("thread_not_found")
-    thread = [root, *channel.replies(root.ts)]
-    page, next_cursor = paginate(_window(thread, args), args, default_limit=1000)
+    thread = [root, *_window(channel.replies(root.ts), args)]
+    page, next_cursor = paginate(thread, args, default_limit=1000)
     return {
         "messages": _listed(host, channel, page, args),
         "has_more": bool(next_cursor),

@@ -122,14 +122,52 @@ def edit_message(
     return event
 
 
-def delete_message(host: Host, channel: Channel, message: Message, *, emit: bool = True) -> JSON:
-    """Remove a message; returns the message_deleted event (emitted unless emit=False)."""
+def delete_message(host: Host, channel: Channel, message: Message, *, emit: bool = True) -> list[JSON]:
+    """Delete a message as Slack does; returns the events that makes, in order (emitted unless emit=False).
+
+    A thread parent that still has replies is not removed: it becomes a tombstone (subtype `tombstone`, user
+    USLACKBOT, "This message was deleted.", hidden) that history and replies go on listing, and the event is a
+    message_changed whose `message` is the tombstone, not a message_deleted. Deleting the last reply under a
+    tombstone removes the tombstone as well (a second message_deleted, for the parent)."""
     previous = host.workspace.message_api(channel, message)
-    channel.messages.remove(message)
     if message.ts in channel.pins:
         channel.pins.remove(message.ts)
     event_ts = host.workspace.next_ts()
-    event = events.message_deleted_event(channel, previous, event_ts)
+    made: list[JSON] = []
+    if not message.is_reply and channel.replies(message.ts):
+        _bury(message)
+        after = host.workspace.message_api(channel, message)
+        made.append(events.message_changed_event(channel, previous, after, event_ts))
+    else:
+        channel.messages.remove(message)
+        made.append(events.message_deleted_event(channel, previous, event_ts))
+        root = channel.find(message.thread_ts) if message.is_reply and message.thread_ts else None
+        if root is not None and root.subtype == "tombstone" and not channel.replies(root.ts):
+            buried = host.workspace.message_api(channel, root)
+            channel.messages.remove(root)
+            made.append(events.message_deleted_event(channel, buried, host.workspace.next_ts()))
     if emit:
-        host.emit_event(event, channel)
-    return event
+        for event in made:
+            host.emit_event(event, channel)
+    return made
+
+
+TOMBSTONE_USER = "USLACKBOT"
+TOMBSTONE_TEXT = "This message was deleted."
+
+
+def _bury(message: Message) -> None:
+    """What Slack keeps of a deleted thread parent: its place, its thread and nothing of what it said."""
+    message.subtype = "tombstone"
+    message.user = TOMBSTONE_USER
+    message.text = TOMBSTONE_TEXT
+    message.blocks = []
+    message.attachments = []
+    message.files = []
+    message.metadata = None
+    message.reactions = {}
+    message.edited = None
+    message.bot_id = None
+    message.app_id = None
+    message.client_msg_id = None
+    message.upload = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.emulator.payloads import VERIFICATION_TOKEN
 from bot.emulator.workspace import JSON, Channel, Message, Workspace
 
 
@@ -87,3 +88,40 @@ def reaction_event(kind: str, user_id: str, channel: Channel, message: Message, 
     if message.user:
         event["item_user"] = message.user
     return event
+
+
+def app_rate_limited_payload(ws: Workspace, minute_rate_limited: int) -> JSON:
+    """Slack's notice that it is dropping this app's events of a workspace (more than 30,000 in an hour): a payload
+    of its own, not an event_callback (no `event`, no `event_id`), sent with no subscription (notes §2.3)."""
+    return {
+        "token": VERIFICATION_TOKEN,
+        "type": "app_rate_limited",
+        "team_id": ws.team_id,
+        "minute_rate_limited": minute_rate_limited,
+        "api_app_id": ws.identity.app_id,
+    }
+
+
+def tokens_revoked_event(ws: Workspace, event_ts: str) -> JSON:
+    """The bot's token was revoked (its bot user in `tokens.bot`; this app has no user tokens)."""
+    return {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": [ws.identity.user_id]}, "event_ts": event_ts}
+
+
+def app_uninstalled_event(event_ts: str) -> JSON:
+    return {"type": "app_uninstalled", "event_ts": event_ts}
+
+
+def channel_rename_event(channel: Channel, event_ts: str) -> JSON:
+    """channel_rename (public) / group_rename (private): the channel object, with its new name, no user."""
+    kind = "group_rename" if channel.is_private else "channel_rename"
+    renamed: JSON = {"id": channel.id, "name": channel.name, "created": channel.created}
+    if channel.is_private:
+        renamed |= {"is_channel": False, "is_mpim": False}
+    return {"type": kind, "channel": renamed, "event_ts": event_ts}
+
+
+def channel_archive_event(channel: Channel, user_id: str, event_ts: str) -> JSON:
+    """channel_archive (public, with who archived it) / group_archive (private)."""
+    if channel.is_private:
+        return {"type": "group_archive", "channel": channel.id, "event_ts": event_ts}
+    return {"type": "channel_archive", "channel": channel.id, "user": user_id, "is_moved": 0, "event_ts": event_ts}

@@ -124,6 +124,7 @@ class Dispatcher:
         self.host = host
         self.bot_token = bot_token
         self.app_token = app_token
+        self.revoked: set[str] = set()  # tokens Slack revoked (tokens_revoked / app_uninstalled): token_revoked
         self.calls: list[ApiCall] = []
         self.injections: dict[str, list[Injection]] = {}
         self.after_faults: dict[str, list[AfterFault]] = {}
@@ -271,6 +272,8 @@ class Dispatcher:
             raise ApiError("not_authed")
         if token not in (self.bot_token, self.app_token):
             raise ApiError("invalid_auth")
+        if token in self.revoked:
+            raise ApiError("token_revoked")
         kind = "bot" if token == self.bot_token else "app"
         if kind != spec.token:
             raise ApiError("not_allowed_token_type")

@@ -19,6 +19,7 @@ from bot.emulator import acks, effects, events, payloads, render
 from bot.emulator.acks import PrivateNotice, ResponseTarget
 from bot.emulator.blocks import action_ids, find_elements, shown_choice
 from bot.emulator.context import ApiError
+from bot.emulator.conversations import validate_channel_name
 from bot.emulator.courier import Courier
 from bot.emulator.delivery import Delivery, SocketHub
 from bot.emulator.methods import AfterFault, Dispatcher, Hold, Injection
@@ -589,8 +590,9 @@ class SlackEmulator:
         return await self._deliver_now(event, channel)
 
     async def delete_message(self, user_id: str, channel_id: str, ts: str) -> Delivery | None:
-        """The author deletes their message: gone from history; message_deleted is delivered now.
-        Returns the bot's answer, or None when the app does not receive the event."""
+        """The author deletes their message: gone from history, message_deleted delivered now. A thread parent
+        with replies becomes a tombstone instead, delivered as message_changed (see effects.delete_message).
+        Returns the bot's answer (to the first event), or None when the app does not receive the event."""
         self._user(user_id)
         channel = self._channel(channel_id)
         message = self._message(channel, ts)
@@ -598,9 +600,10 @@ class SlackEmulator:
             raise ValueError(f"only the author ({message.user}) can delete message {ts}; Slack would not let {user_id}")
         if channel.is_archived:
             raise ValueError(f"#{channel.name} is archived")
-        event = effects.delete_message(self, channel, message, emit=False)
+        made = effects.delete_message(self, channel, message, emit=False)
         self._message_events.pop((channel.id, ts), None)
-        return await self._deliver_now(event, channel)
+        answers = [await self._deliver_now(event, channel) for event in made]
+        return answers[0]
 
     async def react(self, user_id: str, channel_id: str, message_ts: str, name: str) -> Delivery | None:
         """A person adds an emoji reaction; reaction_added is delivered now (None: the app does not receive it).
@@ -673,6 +676,71 @@ class SlackEmulator:
         message = effects.join_channel(self, channel, user_id)
         self._message_events[(channel.id, message.ts)] = events.message_event(self.workspace, channel, message)
         return message
+
+    async def notice(self, user_id: str, channel_id: str, subtype: str, text: str) -> Message:
+        """A notice Slack itself writes in a channel about something `user_id` did (channel_topic, pinned_item,
+        bot_add, reminder_add, ...): a message with that subtype, stored and delivered (background)."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        message = effects.system_message(self, channel, user_id, subtype, text)
+        self._message_events[(channel.id, message.ts)] = events.message_event(self.workspace, channel, message)
+        return message
+
+    async def rename_channel(self, user_id: str, channel_id: str, name: str) -> Delivery | None:
+        """A person renames a channel: Slack's channel_name notice (background), then channel_rename (group_rename
+        for a private channel, sent only to its members), delivered now. Returns the bot's answer to the rename
+        event (None: the app does not receive it)."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        validate_channel_name(name)
+        if any(c.name == name and c.id != channel.id for c in self.workspace.channels.values()):
+            raise ValueError(f"name_taken: #{name} exists")
+        old, channel.name = channel.name, name
+        effects.system_message(
+            self, channel, user_id, "channel_name", f'has renamed the channel from "{old}" to "{name}"'
+        )
+        event = events.channel_rename_event(channel, self.workspace.next_ts())
+        return await self._deliver_lifecycle(event, channel if channel.is_private else None)
+
+    async def archive_channel(self, user_id: str, channel_id: str) -> Delivery | None:
+        """A person archives a channel: Slack's channel_archive notice (background), then channel_archive
+        (group_archive for a private channel, sent only to its members), delivered now."""
+        self._user(user_id)
+        channel = self._channel(channel_id)
+        if channel.is_archived:
+            raise ValueError(f"already_archived: #{channel.name}")
+        effects.system_message(self, channel, user_id, "channel_archive", f"<@{user_id}> archived the channel")
+        channel.is_archived = True
+        event = events.channel_archive_event(channel, user_id, self.workspace.next_ts())
+        return await self._deliver_lifecycle(event, channel if channel.is_private else None)
+
+    async def revoke_tokens(self) -> Delivery | None:
+        """The bot's token is revoked: tokens_revoked is delivered now, and the Web API refuses the token from then
+        on (token_revoked)."""
+        self._dispatcher.revoked.add(self.bot_token)
+        return await self._deliver_lifecycle(events.tokens_revoked_event(self.workspace, self.workspace.next_ts()))
+
+    async def uninstall(self) -> list[Delivery | None]:
+        """The app is uninstalled from the workspace: app_uninstalled, then tokens_revoked (Slack sends both, in
+        no promised order), delivered now; the token is refused from then on."""
+        self._dispatcher.revoked.add(self.bot_token)
+        uninstalled = await self._deliver_lifecycle(events.app_uninstalled_event(self.workspace.next_ts()))
+        revoked = await self._deliver_lifecycle(events.tokens_revoked_event(self.workspace, self.workspace.next_ts()))
+        return [uninstalled, revoked]
+
+    async def send_app_rate_limited(self, minute_rate_limited: int | None = None) -> Delivery:
+        """Slack's `app_rate_limited` payload (no `event`: it is not an event_callback), sent without any
+        subscription when the app would get more than 30,000 events of this workspace in an hour. Returns the
+        bot's answer."""
+        minute = minute_rate_limited if minute_rate_limited is not None else int(time.time()) // 60 * 60
+        return await self._courier.deliver("event", events.app_rate_limited_payload(self.workspace, minute))
+
+    async def _deliver_lifecycle(self, event: JSON, channel: Channel | None = None) -> Delivery | None:
+        """Deliver an event that is not about a message after every pending background one (None: not received)."""
+        envelope = self._envelope_for(event, channel)
+        if envelope is None:
+            return None
+        return await self._courier.emit_and_wait(envelope)
 
     def _postable(self, user: User, channel_id: str) -> Channel:
         channel = self._channel(channel_id)

@@ -349,6 +349,8 @@ class Workspace:
         data: JSON = {"type": "message"}
         if message.subtype:
             data["subtype"] = message.subtype
+        if message.subtype == "tombstone":
+            data["hidden"] = True
         data["text"] = message.text
         if message.user:
             data["user"] = message.user

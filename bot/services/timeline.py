@@ -4,6 +4,11 @@
 answer, so it does the least that makes the capture durable (find the incident, parse, one group-committed
 write) and leaves everything else (confirmations, fetching a message a reaction arrived before) to a task.
 
+The same fast path answers, before Slack gets its answer, what Slack sends about the app and the channels
+rather than about what was said: `app_rate_limited` (logged and counted), `tokens_revoked` / `app_uninstalled` (the
+bot is no longer ready: `lost_access`), and a channel renamed or archived (noted on its incident's timeline, the
+incident's channel name kept current).
+
 It is bounded: whatever the database or Slack does, it is over within `CAPTURE_SECONDS` (Slack gives up on a
 request after 3 s), stored or failed (and then Slack is answered 503 and delivers the event again). Every await on
 it can be cut off at once: the channel lookup and the record of a dropped event run in tasks of their own (a
@@ -24,13 +29,27 @@ from typing import Any, TypeVar
 
 from bot.config import Config, kind_label
 from bot.domain.incident import Incident
-from bot.domain.timeline import ChannelMessage, Marked, MessageDeleted, MessageEdited, TimelineEntry
+from bot.domain.timeline import ChannelMessage, Marked, MessageDeleted, MessageEdited, TimelineEntry, ts_to_datetime
 from bot.metrics import Metrics
-from bot.slack.events import CAPTURED_EVENTS, BadEvent, Dropped, channel_message, event_channel, to_capture
+from bot.slack.events import (
+    ACCESS_EVENTS,
+    CAPTURED_EVENTS,
+    CHANNEL_EVENTS,
+    TOMBSTONE,
+    BadEvent,
+    ChannelArchived,
+    ChannelRenamed,
+    Dropped,
+    access_lost,
+    channel_change,
+    channel_message,
+    event_channel,
+    to_capture,
+)
 from bot.slack.gateway import IdentityUnknown, SlackError, SlackGateway
 from bot.slack.http import CAPTURE_SECONDS
 from bot.slack.markup import to_markup
-from bot.storage import AuditEntry, Database, NewEntry, TimelineWriter
+from bot.storage import AuditEntry, Database, IncidentStore, NewEntry, TimelineWriter
 from bot.storage.notify import open_channel_watch
 from bot.storage.writer import BadCapture
 
@@ -46,6 +65,7 @@ MISS_SECONDS = 2.0  # how long "not an incident channel" is believed at most (se
 MAX_MISSES = 10_000
 
 _T = TypeVar("_T")
+_FAST_EVENTS = CAPTURED_EVENTS | CHANNEL_EVENTS | ACCESS_EVENTS
 
 
 class IncidentChannels:
@@ -211,14 +231,16 @@ class TimelineCapture:
         self._slack = slack
         self._db = db
         self._background = background
+        self.lost_access: str | None = None  # why the bot can no longer act in its workspace (tokens_revoked, ...)
 
     @staticmethod
     def wants(payload: dict[str, Any]) -> bool:
-        """Is this an Events API payload the timeline captures (a message or a reaction)?"""
+        """Is this a payload the fast path answers: a message or a reaction the timeline captures, a channel renamed
+        or archived, the bot's access lost, or Slack's `app_rate_limited` (which has no `event`)?"""
+        if payload.get("type") == "app_rate_limited":
+            return True
         event = payload.get("event")
-        return (
-            payload.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") in CAPTURED_EVENTS
-        )
+        return payload.get("type") == "event_callback" and isinstance(event, dict) and event.get("type") in _FAST_EVENTS
 
     async def capture(self, payload: dict[str, Any], *, deadline: float | None = None) -> None:
         """Store what the event means for the timeline; returns once it is committed. Raises if it could not be
@@ -230,8 +252,17 @@ class TimelineCapture:
             await self._capture(payload)
 
     async def _capture(self, payload: dict[str, Any]) -> None:
+        if payload.get("type") == "app_rate_limited":
+            self._rate_limited(payload)
+            return
         event: dict[str, Any] = payload["event"]
         team_id = str(payload.get("team_id") or "")
+        if event.get("type") in ACCESS_EVENTS:
+            self._access_lost(team_id, event)
+            return
+        if event.get("type") in CHANNEL_EVENTS:
+            await self._channel_changed(team_id, payload, event)
+            return
         channel = event_channel(event)
         if not channel:
             return
@@ -254,6 +285,77 @@ class TimelineCapture:
         elif isinstance(capture, ChannelMessage | MessageEdited | MessageDeleted):
             self._on_words(incident_id)  # words said or taken back: the root-cause suggestions re-rank (later)
 
+    def _rate_limited(self, payload: dict[str, Any]) -> None:
+        """Slack is dropping this app's events of the workspace (more than 30,000 in an hour): nothing to store, but
+        operators must know, since what it drops is never delivered again. Answered 200: a non-2xx answer counts
+        towards the failure rate at which Slack turns an app's event subscriptions off."""
+        self._metrics.slack_app_events.labels(type="app_rate_limited").inc()
+        log.warning(
+            "Slack sent app_rate_limited for workspace %s (minute %s): it is dropping this app's events (over "
+            "30,000 an hour); messages and reactions of that time may be missing from incident timelines",
+            payload.get("team_id"),
+            payload.get("minute_rate_limited"),
+        )
+
+    def _access_lost(self, team_id: str, event: dict[str, Any]) -> None:
+        """The bot's token was revoked or the app uninstalled: it can do nothing more in the workspace. Said loudly
+        and on /healthz (not ready), so that someone reinstalls it; a restart with the old token stops at once."""
+        me = self._slack.me
+        if me is None:
+            raise IdentityUnknown()
+        self._metrics.slack_app_events.labels(type=str(event.get("type"))).inc()
+        why = access_lost(event, me)
+        if why is None:
+            log.info("Slack revoked tokens in workspace %s that are not the bot's", team_id)
+            return
+        if self.lost_access is None or event.get("type") == "app_uninstalled":  # (the two come in any order)
+            self.lost_access = why
+        log.error(
+            "%s, workspace %s: the bot can no longer act there. Reinstall the app, set SLACK_BOT_TOKEN to its new "
+            "token and restart.",
+            why,
+            team_id,
+        )
+
+    async def _channel_changed(self, team_id: str, payload: dict[str, Any], event: dict[str, Any]) -> None:
+        """An incident channel renamed or archived: noted on the timeline (once, whatever Slack delivers again) and
+        the incident's channel name kept current. Channels that are no incident's are nothing to the bot."""
+        try:
+            change = channel_change(event)
+        except BadEvent as e:
+            await _in_own_task(self._drop(payload, str(e)))
+            raise Dropped(str(e)) from e
+        incident_id = await self._channels.incident_id(team_id, change.channel_id)
+        if incident_id is None:
+            return
+        event_ts = event.get("event_ts")
+        try:
+            at = ts_to_datetime(str(event_ts)) if event_ts else utcnow()
+        except (ValueError, OverflowError):
+            at = utcnow()
+        event_id = payload.get("event_id")
+        await _in_own_task(self._note_channel_change(incident_id, change, str(event_id) if event_id else None, at))
+
+    async def _note_channel_change(
+        self, incident_id: int, change: ChannelRenamed | ChannelArchived, event_id: str | None, at: datetime
+    ) -> None:
+        async with self._db.transaction() as store:
+            incident = await store.lock(incident_id)
+            if incident is None:
+                return
+            if event_id is not None and not await store.claim_request(incident.team_id, f"event:{event_id}", at):
+                return  # delivered again: noted the first time
+            if isinstance(change, ChannelRenamed):
+                if incident.channel_name == change.name:
+                    return
+                await store.update_fields(incident.id, at, channel_name=change.name)
+                await _note(
+                    store, incident, "", "channel_renamed", at, "channel_name", incident.channel_name, change.name
+                )
+            else:
+                await _note(store, incident, change.user_id or "", "channel_archived", at)
+        log.info("%s: channel %s", incident.public_id, "renamed" if isinstance(change, ChannelRenamed) else "archived")
+
     async def _drop(self, payload: dict[str, Any], reason: str) -> None:
         """Record a signed event that can never be stored (raises if even that cannot be stored: Slack retries)."""
         log.warning("dropped event %s: %s", payload.get("event_id"), reason)
@@ -271,9 +373,10 @@ class TimelineCapture:
         async with self._db.timeline() as store:
             known = await store.has_message(mark.channel_id, mark.ts)
         if not known:
-            # The reaction came before its message (or the message predates the bot): ask Slack for it.
+            # The reaction came before its message (or the message predates the bot): ask Slack for it. (A tombstone
+            # says nothing of what its deleted message said: nothing to store.)
             found = await self._slack.fetch_message(mark.channel_id, mark.ts)
-            if found is not None:
+            if found is not None and found.get("subtype") != TOMBSTONE:
                 await self._writer.write(channel_message(mark.team_id, mark.incident_id, mark.channel_id, found))
         confirm = self._config.timeline.confirm
         try:
@@ -431,6 +534,8 @@ _SYSTEM_ACTIONS = {
     "commander_changed": "Commander changed to <@{new}>",
     "status_changed": "Status changed from {old} to {new}",
     "root_cause_accepted": "Root cause accepted: {new}",
+    "channel_renamed": "Channel renamed from #{old} to #{new}",
+    "channel_archived": "Channel archived",
 }
 
 
@@ -446,7 +551,26 @@ def _system_entry(config: Config, audit: AuditEntry) -> TimelineEntry | None:
     if audit.action != "commander_changed":  # the others hold plain text (a title, a label): in Slack markup here
         old, new = to_markup(old), to_markup(new)
     text = template.format(old=old, new=new)
+    if not audit.actor_id:  # Slack did not say who (a channel renamed): it is not the bot's doing either
+        return TimelineEntry(at=audit.at, kinds=("system",), source="system", text=text, author_name="Slack")
     return TimelineEntry(at=audit.at, kinds=("system",), source="system", text=text, author_id=audit.actor_id)
+
+
+async def _note(
+    store: IncidentStore,
+    incident: Incident,
+    actor: str,
+    action: str,
+    at: datetime,
+    field: str | None = None,
+    old: str | None = None,
+    new: str | None = None,
+) -> None:
+    """A change to the incident that the bot did not make, on its audit log (so on its timeline)."""
+    entry = AuditEntry(
+        actor_id=actor, action=action, at=at, field=field, old_value=old, new_value=new, public_id=incident.public_id
+    )
+    await store.audit(incident.team_id, incident.id, entry)
 
 
 def _label(config: Config, severity: str) -> str:

@@ -20,6 +20,10 @@ from bot.domain.timeline import (
 )
 
 CAPTURED_EVENTS = frozenset({"message", "reaction_added", "reaction_removed"})
+# A channel renamed or archived (group_* for a private channel): noted on its incident's timeline.
+CHANNEL_EVENTS = frozenset({"channel_rename", "group_rename", "channel_archive", "group_archive"})
+# The bot losing its access to the workspace.
+ACCESS_EVENTS = frozenset({"tokens_revoked", "app_uninstalled"})
 
 # What Slack's identifiers look like; anything else in a signed event is a malformed event, not a database outage.
 _TS = re.compile(r"^\d{1,10}\.\d{1,9}$")  # "1712345678.001200" (ten digits reach the year 2286)
@@ -43,6 +47,8 @@ class BadEvent(ValueError):
 
 # Subtypes that are not messages of their own (message_replied only updates the parent's reply count).
 _NOT_MESSAGES = frozenset({"message_replied", "ekm_access_denied", "assistant_app_thread"})
+# What Slack leaves of a deleted thread parent that has replies (user USLACKBOT, "This message was deleted.").
+TOMBSTONE = "tombstone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +119,46 @@ def check_shape(event: dict[str, Any]) -> None:
     _checked(event.get("event_ts"), _TS, "event_ts", optional=True)
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelRenamed:
+    channel_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelArchived:
+    channel_id: str
+    user_id: str | None  # who archived it (channel_archive says; group_archive does not)
+
+
+_CHANNEL_NAME = re.compile(r"^[^\x00-\x20<>&|#]{1,80}$")
+
+
+def channel_change(event: dict[str, Any]) -> ChannelRenamed | ChannelArchived:
+    """A channel_rename / group_rename (`channel` is an object with the new name) or a channel_archive /
+    group_archive (`channel` is the id) event; BadEvent when it is not shaped like Slack's."""
+    if event.get("type") in ("channel_rename", "group_rename"):
+        channel = event.get("channel")
+        if not isinstance(channel, dict):
+            raise BadEvent("a rename without a channel object")
+        name = _checked(channel.get("name"), _CHANNEL_NAME, "channel name")
+        return ChannelRenamed(str(_checked(channel.get("id"), _CHANNEL, "channel")), str(name))
+    channel_id = _checked(event.get("channel"), _CHANNEL, "channel")
+    return ChannelArchived(str(channel_id), _checked(event.get("user"), _USER, "user", optional=True))
+
+
+def access_lost(event: dict[str, Any], me: BotIdentity) -> str | None:
+    """Why the bot can no longer act in the workspace, from an app_uninstalled or tokens_revoked event; None when
+    the tokens revoked are not the bot's."""
+    if event.get("type") == "app_uninstalled":
+        return "the app was uninstalled from the workspace (app_uninstalled)"
+    tokens = event.get("tokens")
+    bots = tokens.get("bot") if isinstance(tokens, dict) else None
+    if isinstance(bots, list) and me.user_id in bots:
+        return "Slack revoked the bot's token (tokens_revoked)"
+    return None
+
+
 def to_capture(
     team_id: str,
     incident_id: int,
@@ -178,6 +224,8 @@ def _message_capture(
     if subtype == "message_changed":
         new = event.get("message") or {}
         previous = event.get("previous_message") or {}
+        if new.get("subtype") == TOMBSTONE:
+            return _buried(team_id, incident_id, channel, event, new, previous, me)
         if me.wrote(new) or not new.get("ts"):
             return None
         if new.get("text", "") == previous.get("text", "") and not new.get("edited"):
@@ -193,6 +241,8 @@ def _message_capture(
         if me.wrote(previous) or not (previous.get("ts") or event.get("deleted_ts")):
             return None
         previous = {"ts": event.get("deleted_ts"), **previous}
+        if previous.get("subtype") == TOMBSTONE:  # the parent's last reply went too: its words were gone already
+            previous = _unsaid(previous)
         return MessageDeleted(
             message=channel_message(team_id, incident_id, channel, previous),
             deleted_ts=str(event.get("event_ts") or event.get("ts") or previous["ts"]),
@@ -200,6 +250,32 @@ def _message_capture(
     if subtype in _NOT_MESSAGES or me.wrote(event) or not event.get("ts"):
         return None
     return channel_message(team_id, incident_id, channel, event)
+
+
+def _buried(
+    team_id: str,
+    incident_id: int,
+    channel: str,
+    event: dict[str, Any],
+    tombstone: dict[str, Any],
+    previous: dict[str, Any],
+    me: BotIdentity,
+) -> MessageDeleted | None:
+    """A thread parent deleted while it has replies: Slack keeps its place as a tombstone and says so with a
+    message_changed. It is a deletion of what the parent said (kept in the record, no longer counted as said),
+    never an edit to "This message was deleted."; the replies stay."""
+    if me.wrote(previous) or not tombstone.get("ts"):
+        return None
+    said = previous if previous.get("subtype") != TOMBSTONE else _unsaid(previous)
+    return MessageDeleted(
+        message=channel_message(team_id, incident_id, channel, {**said, "ts": tombstone["ts"]}),
+        deleted_ts=str(event.get("event_ts") or event.get("ts") or tombstone["ts"]),
+    )
+
+
+def _unsaid(tombstone: dict[str, Any]) -> dict[str, Any]:
+    """A tombstone as the message it stands for: nobody's, saying nothing (what was said is not in it)."""
+    return {"ts": tombstone.get("ts"), "thread_ts": tombstone.get("thread_ts"), "subtype": TOMBSTONE, "text": ""}
 
 
 def channel_message(team_id: str, incident_id: int, channel: str, message: dict[str, Any]) -> ChannelMessage:

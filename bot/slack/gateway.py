@@ -59,6 +59,9 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
 _SLACK_HOOK_HOSTS = frozenset({"hooks.slack.com", "hooks.slack-gov.com"})
 
 
+REPLY_PAGES = 3  # pages of a thread read to find one reply (its window holds the parent and that reply)
+
+
 class SlackError(Exception):
     """A Web API call failed; `code` is Slack's error code (`name_taken`, `not_in_channel`, ...). `retry_after`: the
     seconds Slack asked to wait (HTTP 429 Retry-After), when it said so."""
@@ -251,7 +254,11 @@ class SlackGateway:
         return str(data["permalink"])
 
     async def fetch_message(self, channel: str, ts: str) -> dict[str, Any] | None:
-        """One message by its ts: from the channel's history, or (for thread replies) from its thread."""
+        """One message by its ts, read as Slack documents it: a top-level message from the channel's history
+        (`latest` = `oldest` = ts, inclusive, limit 1); a thread reply, which history never lists, from its thread.
+        `conversations.replies` takes any ts of a thread and always lists the thread's parent first, whatever the
+        window, counting it in `limit`: the window is narrowed to the reply and room left for the parent, and a
+        next page is read (a few at most) should Slack page it differently. None when Slack has no such message."""
         data = await self._call(
             "conversations.history",
             params={"channel": channel, "latest": ts, "oldest": ts, "inclusive": True, "limit": 1},
@@ -259,14 +266,22 @@ class SlackGateway:
         found = [m for m in data.get("messages") or [] if m.get("ts") == ts]
         if found:
             return dict(found[0])
-        try:
-            data = await self._call("conversations.replies", params={"channel": channel, "ts": ts, "limit": 1})
-        except SlackError as e:
-            if e.code in ("thread_not_found", "message_not_found"):
+        params: dict[str, Any] = {"channel": channel, "ts": ts, "oldest": ts, "latest": ts, "inclusive": True}
+        for _ in range(REPLY_PAGES):
+            try:
+                data = await self._call("conversations.replies", params=params | {"limit": 2})
+            except SlackError as e:
+                if e.code in ("thread_not_found", "message_not_found"):
+                    return None
+                raise
+            found = [m for m in data.get("messages") or [] if m.get("ts") == ts]
+            if found:
+                return dict(found[0])
+            cursor = (data.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
                 return None
-            raise
-        found = [m for m in data.get("messages") or [] if m.get("ts") == ts]
-        return dict(found[0]) if found else None
+            params["cursor"] = cursor
+        return None
 
     async def person(self, user: str) -> Person:
         data = await self._call("users.info", params={"user": user})

@@ -10,7 +10,9 @@ from .gateway import WEB_API_METHODS
 from .ids import CallbackId
 
 # What the bot subscribes to. Each needs a scope: message.channels -> channels:history, message.groups ->
-# groups:history, member_joined_channel / member_left_channel -> channels:read + groups:read.
+# groups:history, member_joined_channel / member_left_channel -> channels:read + groups:read, channel_rename /
+# channel_archive -> channels:read, group_rename / group_archive -> groups:read; tokens_revoked and app_uninstalled
+# need none. (app_rate_limited and url_verification come without a subscription.)
 BOT_EVENTS: dict[str, tuple[str, ...]] = {
     "message.channels": ("channels:history",),
     "message.groups": ("groups:history",),
@@ -18,6 +20,12 @@ BOT_EVENTS: dict[str, tuple[str, ...]] = {
     "member_left_channel": ("channels:read", "groups:read"),
     "reaction_added": ("reactions:read",),
     "reaction_removed": ("reactions:read",),
+    "channel_rename": ("channels:read",),
+    "group_rename": ("groups:read",),
+    "channel_archive": ("channels:read",),
+    "group_archive": ("groups:read",),
+    "tokens_revoked": (),
+    "app_uninstalled": (),
 }
 
 SHORTCUTS = [

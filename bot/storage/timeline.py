@@ -57,27 +57,17 @@ def _files(raw: str | None) -> tuple[Attachment, ...]:
     return tuple(Attachment(name=f["name"], type=f["type"], permalink=f.get("permalink")) for f in json.loads(raw))
 
 
-# Message subtypes Slack posts about the channel itself, not what someone said.
-SYSTEM_SUBTYPES = frozenset(
-    {
-        "channel_join",
-        "channel_leave",
-        "channel_topic",
-        "channel_purpose",
-        "channel_name",
-        "channel_archive",
-        "channel_unarchive",
-        "group_join",
-        "group_leave",
-        "group_topic",
-        "group_purpose",
-        "group_name",
-        "pinned_item",
-        "unpinned_item",
-        "channel_convert_to_private",
-        "channel_convert_to_public",
-    }
-)
+# The message subtypes that are what someone said: a person's message (no subtype), a /me message, a file shared
+# with a comment, a thread reply also sent to the channel, an integration's message. Every other subtype is a notice
+# Slack writes itself about the channel (channel_join, channel_topic, channel_purpose, channel_name, pinned_item,
+# bot_add, reminder_add, channel_archive, huddle_thread, ...): kept in the record, but no message of anyone's. An
+# allow-list, so that a notice Slack adds tomorrow is not read as what a responder said.
+SAID_SUBTYPES = frozenset({"me_message", "file_share", "thread_broadcast", "reply_broadcast", "bot_message"})
+
+
+def says_something(subtype: str | None) -> bool:
+    """Is a message of this subtype what someone said (not a notice Slack wrote about the channel)?"""
+    return subtype is None or subtype in SAID_SUBTYPES
 
 
 class TimelineStore:
@@ -136,7 +126,7 @@ class TimelineStore:
             Said(
                 f"{channel}/{ts}",
                 posted_at,
-                "" if subtype in SYSTEM_SUBTYPES else text or "",
+                (text or "") if says_something(subtype) else "",
                 deleted_at is not None,
                 revision,
             )
