@@ -41,7 +41,9 @@ _METADATA_ERRORS = ("invalid_metadata_format", "invalid_metadata_schema")
 @method(
     "chat.postMessage",
     required=("channel",),
-    errors=("channel_not_found", "not_in_channel", "is_archived", *_CONTENT_ERRORS, *_METADATA_ERRORS),
+    # rate_limited (HTTP 200): "Application has posted too many messages" (scripted with fail_next); the per-channel
+    # pace of one a second is the 429 `ratelimited` of Workspace.limits.
+    errors=("channel_not_found", "not_in_channel", "is_archived", "rate_limited", *_CONTENT_ERRORS, *_METADATA_ERRORS),
     scopes=("chat:write",),
     missing={"channel": "channel_not_found"},
 )
