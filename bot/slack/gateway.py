@@ -29,9 +29,10 @@ from .events import BotIdentity
 
 log = logging.getLogger(__name__)
 
-# Every Web API method the bot calls, with the bot scope it needs for that (the manifest is built from this,
-# and a test checks each scope against Slack's method docs). auth.test (who the bot is) is asked at start and needs
-# none; Bolt does not call it (bot/app.py gives Bolt the identity fetched at start).
+# Every Web API method the bot calls, with the bot scopes Slack accepts for it (a test checks them against Slack's
+# method docs). The manifest (bot/slack/manifest.py) grants, for what app.yaml configures, one of them for each method
+# the configured bot calls. auth.test (who the bot is) is asked at start and needs none; Bolt does not call it
+# (bot/app.py gives Bolt the identity fetched at start).
 WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "conversations.create": ("channels:manage", "groups:write"),
@@ -45,7 +46,7 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "conversations.replies": ("channels:history", "groups:history"),
     "chat.getPermalink": (),
     "users.info": ("users:read",),
-    "reactions.add": ("reactions:write",),
+    "reactions.add": ("reactions:write",),  # only to confirm a mark by reaction (timeline.confirm: reaction)
     "files.getUploadURLExternal": ("files:write",),  # both made by files_upload_v2
     "files.completeUploadExternal": ("files:write",),
     "views.open": (),
@@ -325,10 +326,11 @@ class SlackGateway:
                 break
         return found
 
-    async def bot_channel_named(self, name: str) -> CreatedChannel | None:
-        """The channel called `name` that the bot itself created and is in, if there is one."""
+    async def bot_channel_named(self, name: str, *, private: bool) -> CreatedChannel | None:
+        """The channel called `name` that the bot itself created and is in, if there is one (among its private
+        channels or its public ones: the manifest grants reading only the kind the bot creates)."""
         me = await self.identity()
-        for channel in await self._conversations(types="public_channel,private_channel"):
+        for channel in await self._conversations(types="private_channel" if private else "public_channel"):
             if channel.get("name") == name and channel.get("creator") == me.user_id:
                 return CreatedChannel(id=str(channel["id"]), name=name)
         return None
