@@ -1,8 +1,8 @@
 """The only code that calls Slack's Web API.
 
 Methods say what they do and return plain values. Every failure surfaces as `SlackError` with Slack's error
-code. Rate limits (HTTP 429 + Retry-After), 5xx answers and dropped connections are retried by slack_sdk's own
-retry handlers, configured in `create_web_client`.
+code. Rate limits (HTTP 429 + Retry-After, and the HTTP 200 `rate_limited` some methods answer instead), 5xx answers
+and dropped connections are retried by slack_sdk's retry handlers, configured in `create_web_client`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -109,6 +114,33 @@ class CreatedChannel:
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for one Web API answer (slack_sdk's default)
 
 
+class AsyncRateLimitedAnswerRetryHandler(AsyncRetryHandler):
+    """Retries an answer of HTTP 200 `{"ok": false, "error": "rate_limited"}`: chat.postMessage's "Application has
+    posted too many messages" (Slack's workspace-wide limit), which comes without a Retry-After and which slack_sdk's
+    AsyncRateLimitErrorRetryHandler (HTTP 429 only) lets through. Nothing was done, so asking again is safe: after
+    1 s, then 2 s, then 4 s (with jitter)."""
+
+    def __init__(self, max_retry_count: int = 3) -> None:
+        super().__init__(max_retry_count, BackoffRetryIntervalCalculator(backoff_factor=1.0))
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        body = response.body if response is not None else None
+        return response is not None and response.status_code == 200 and (body or {}).get("error") == "rate_limited"
+
+
+def rate_limit_handlers() -> list[AsyncRetryHandler]:
+    """Slack's two ways of saying "too fast" (nothing was done): HTTP 429 with Retry-After, honoured; HTTP 200
+    `rate_limited`, asked again after a pause."""
+    return [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncRateLimitedAnswerRetryHandler(max_retry_count=3)]
+
+
 def create_web_client(token: str, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncWebClient:
     """The Web API client: SLACK_API_URL as base URL, retries for rate limits, server and connection errors."""
     return AsyncWebClient(
@@ -117,7 +149,7 @@ def create_web_client(token: str, base_url: str, *, timeout: float = DEFAULT_TIM
         timeout=timeout,  # type: ignore[arg-type]
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            *rate_limit_handlers(),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
@@ -125,13 +157,11 @@ def create_web_client(token: str, base_url: str, *, timeout: float = DEFAULT_TIM
 
 def once_client(client: AsyncWebClient) -> AsyncWebClient:
     """The same client for calls that are not safe to repeat blindly (creating a channel, posting a message):
-    only a rate limit (429: not performed) is retried. A 5xx, a timeout or a dropped connection may come after
-    Slack did it, so the gateway checks before it tries again (see `SlackGateway.post_once`, `create_channel`)."""
+    only a rate limit (429, or 200 `rate_limited`: not performed) is retried. A 5xx, a timeout or a dropped
+    connection may come after Slack did it, so the gateway checks before it tries again (see
+    `SlackGateway.post_once`, `create_channel`)."""
     return AsyncWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=rate_limit_handlers()
     )
 
 

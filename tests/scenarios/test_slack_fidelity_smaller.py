@@ -1,0 +1,94 @@
+"""Slack as it is in real workspaces (issue 11, item 8): the shortcut's three seconds and its form's size limit,
+invitations Slack refuses for one person or for the whole channel, the report's thread at Slack's pace, Slack's two
+ways of saying "too fast", and menus of at most 100 options. (The emulator's own limits: tests/emulator/.)"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import IncidentBot
+from bot.emulator import SlackEmulator, View
+from bot.slack.ids import CallbackId
+from tests.conftest import People
+
+from .steps import bot_lines, open_incident, run
+
+CONFIG = """
+command: /incident
+severities:
+  - name: sev1
+    label: "SEV1 · Critical"
+    description: Customer-facing outage
+    invite: [{bob}, {carol}, {gina}]
+  - name: sev3
+    label: "SEV3 · Minor"
+    description: Minor feature broken
+default_severity: sev3
+suggestions:
+  enabled: false
+"""
+
+LONG = " ".join(f"word{n}" for n in range(700))  # 4,500 characters: a message Slack takes, too long for a form
+
+
+@pytest.fixture
+def gina(emulator: SlackEmulator) -> str:
+    """A guest account: Slack keeps her out of channels she was not let into."""
+    return emulator.add_user("gina", real_name="Gina Guest")
+
+
+@pytest.fixture
+def config_path(tmp_path: Path, people: People, gina: str) -> Path:
+    path = tmp_path / "app.yaml"
+    path.write_text(CONFIG.format(bob=people.bob, carol=people.carol, gina=gina), encoding="utf-8")
+    return path
+
+
+async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
+    """Slack has delivered everything and the bot has finished what it does after answering."""
+    await emulator.wait_idle()
+    assert await bot.background.drained(within=30)
+    assert await bot.services.in_flight.drained(within=30)
+    await emulator.wait_idle()
+
+
+def timeline_form(emulator: SlackEmulator) -> View:
+    return next(v for v in emulator.views.values() if v.callback_id == CallbackId.ADD_TO_TIMELINE_FORM)
+
+
+def shown_in(view: View) -> str:
+    return str(view.blocks)
+
+
+@asynccontextmanager
+async def incidents_unreadable(bot: IncidentBot) -> AsyncIterator[None]:
+    """The database fails every query of the incidents (as when it breaks, whatever the backend)."""
+    async with bot.db.engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE incidents RENAME TO incidents_away"))
+    try:
+        yield
+    finally:
+        async with bot.db.engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE incidents_away RENAME TO incidents"))
+
+
+# -- Slack's rate limits elsewhere ---------------------------------------------------------------------------
+
+
+async def test_a_channel_line_answered_rate_limited_with_http_200_is_posted_after_a_pause(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search slow")
+    await settled(emulator, bot)
+    emulator.fail_next("chat.postMessage", error="rate_limited")
+
+    await run(emulator, people.alice, channel.id, "ack")
+    await settled(emulator, bot)
+
+    assert [line for line in bot_lines(emulator, channel) if "acknowledged" in line.lower()] != []
+    assert not any("Done, with problems" in n.text for n in emulator.notices if n.user == people.alice)
