@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -69,12 +69,20 @@ class SlackError(Exception):
     """A Web API call failed; `code` is Slack's error code (`name_taken`, `not_in_channel`, ...). `retry_after`: the
     seconds Slack asked to wait (HTTP 429 Retry-After), when it said so."""
 
-    def __init__(self, method: str, code: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        method: str,
+        code: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"Slack refused {method}: {code}")
         self.method = method
         self.code = code
         self.status = status
         self.retry_after = retry_after
+        self.details = details or {}  # the rest of Slack's answer (conversations.invite: `errors`, one per person)
 
     @property
     def ambiguous(self) -> bool:
@@ -103,6 +111,48 @@ IDENTITY_REFUSALS = frozenset(
         "ekm_access_denied",
     }
 )
+
+
+# conversations.invite errors about one invited person (Slack's method docs); any other is about the channel or the
+# app (is_archived, not_in_channel, ratelimited, missing_scope, ...) and would be the same for everyone.
+PERSON_INVITE_ERRORS = frozenset(
+    {
+        "cant_invite",
+        "cant_invite_self",
+        "user_not_found",
+        "user_is_restricted",
+        "user_is_ultra_restricted",
+        "ura_max_channels",
+        "invitee_cant_see_channel",
+        "org_user_not_in_team",
+        "no_permission",
+        "no_external_invite_permission",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """How an invitation went: the people Slack would not add (with its error for each), or, when Slack refused the
+    channel itself (`channel_error`), the people left uninvited because of it."""
+
+    refused: dict[str, str] = field(default_factory=dict)
+    channel_error: str | None = None
+    not_invited: tuple[str, ...] = ()
+
+
+def _refused_people(details: dict[str, Any], wanted: Sequence[str]) -> dict[str, str]:
+    """{person: error} from a conversations.invite refusal's `errors`, when every one is about a person invited."""
+    named: dict[str, str] = {}
+    for item in details.get("errors") or []:
+        if not isinstance(item, dict) or item.get("user") not in wanted:
+            return {}
+        code = str(item.get("error") or "")
+        if code not in PERSON_INVITE_ERRORS | {"already_in_channel"}:
+            return {}
+        if code != "already_in_channel":
+            named[str(item["user"])] = code
+    return named
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +380,8 @@ class SlackGateway:
         except SlackApiError as e:
             code = str(e.response.get("error") or f"http_{e.response.status_code}")
             self._metrics.slack_errors.labels(method=method, error=code).inc()
-            raise SlackError(method, code, e.response.status_code, _retry_after(e.response.headers)) from None
+            details = dict(e.response.data) if isinstance(e.response.data, dict) else {}
+            raise SlackError(method, code, e.response.status_code, _retry_after(e.response.headers), details) from None
         except (SlackClientError, OSError, TimeoutError) as e:
             self._metrics.slack_errors.labels(method=method, error="connection_error").inc()
             raise SlackError(method, "connection_error") from e
@@ -369,24 +420,34 @@ class SlackGateway:
         """The private channels `user` is in (of those the bot is in too: all incident channels)."""
         return {str(c["id"]) for c in await self._conversations(user=user, types="private_channel") if c.get("id")}
 
-    async def invite(self, channel: str, users: Sequence[str]) -> dict[str, str]:
-        """Invite people; returns {user: error code} for those Slack would not add (already there is fine)."""
+    async def invite(self, channel: str, users: Sequence[str]) -> Invited:
+        """Invite people (already there is fine). Slack refuses the whole call when it will not add one of them
+        (saying who in `errors`): the others are then invited without them. An error about the channel itself
+        (archived, rate limited, not in it...) stops there: it is reported once, with who is left uninvited."""
         wanted = list(dict.fromkeys(users))
         if not wanted:
-            return {}
+            return Invited()
         try:
             await self._call("conversations.invite", params={"channel": channel, "users": ",".join(wanted)})
-            return {}
+            return Invited()
         except SlackError as e:
             if e.code == "already_in_channel":
-                return {}
+                return Invited()
+            if e.code not in PERSON_INVITE_ERRORS:
+                return Invited(channel_error=e.code, not_invited=tuple(wanted))
             if len(wanted) == 1:
-                return {wanted[0]: e.code}
-        # One refused person makes Slack refuse the whole call: ask one by one to invite everyone else.
-        failures: dict[str, str] = {}
-        for user in wanted:
-            failures.update(await self.invite(channel, [user]))
-        return failures
+                return Invited(refused={wanted[0]: e.code})
+            named = _refused_people(e.details, wanted)
+        if named:  # Slack said who: invite the others in one more call
+            rest = await self.invite(channel, [u for u in wanted if u not in named])
+            return Invited({**named, **rest.refused}, rest.channel_error, rest.not_invited)
+        refused: dict[str, str] = {}  # Slack did not say who: one person at a time
+        for index, user in enumerate(wanted):
+            alone = await self.invite(channel, [user])
+            refused.update(alone.refused)
+            if alone.channel_error:
+                return Invited(refused, alone.channel_error, tuple(wanted[index:]))
+        return Invited(refused)
 
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._call("conversations.setTopic", params={"channel": channel, "topic": topic[:250]})

@@ -16,7 +16,7 @@ from bot.emulator import SlackEmulator, View
 from bot.slack.ids import CallbackId
 from tests.conftest import People
 
-from .steps import bot_lines, open_incident, run
+from .steps import bot_lines, open_incident, run, wait_for_private
 
 CONFIG = """
 command: /incident
@@ -75,6 +75,63 @@ async def incidents_unreadable(bot: IncidentBot) -> AsyncIterator[None]:
     finally:
         async with bot.db.engine.begin() as conn:
             await conn.execute(text("ALTER TABLE incidents_away RENAME TO incidents"))
+
+
+# -- invitations ---------------------------------------------------------------------------------------------
+
+
+async def test_people_slack_will_not_add_are_each_named_with_slacks_reason_and_the_others_are_invited(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, gina: str
+) -> None:
+    emulator.workspace.policy.refuse_invites(gina, "user_is_restricted")  # a guest kept out of new channels
+    await run(emulator, people.alice, people.general, "open sev1 Payments down")
+    told = await wait_for_private(emulator, people.alice, "Opened *INC-")
+    await settled(emulator, bot)
+
+    channel = emulator.channel_by_name("inc-2026-001-payments-down")
+    assert channel is not None
+    assert {people.alice, people.bob, people.carol} <= channel.members
+    assert gina not in channel.members
+    assert f"I could not invite <@{gina}> (`user_is_restricted`)" in told
+    assert f"<@{people.bob}>" not in told
+    assert f"<@{people.carol}>" not in told
+    # Slack named the guest in its refusal: the others were invited in one more call, not one call per person.
+    assert len(emulator.calls_to("conversations.invite")) == 2
+
+
+async def test_a_channel_slack_refuses_invitations_to_is_reported_once_and_no_one_is_blamed(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search slow")
+    await settled(emulator, bot)
+    channel.members.discard(emulator.bot_user_id)  # someone removed the bot from the incident channel
+    before = len(emulator.calls_to("conversations.invite"))
+
+    await run(emulator, people.alice, channel.id, "severity sev1")
+    told = await wait_for_private(emulator, people.alice, "Done, with problems")
+    await settled(emulator, bot)
+
+    assert len(emulator.calls_to("conversations.invite")) == before + 1
+    assert told.count("refused invitations to this channel (`not_in_channel`)") == 1
+    assert f"I could not invite <@{people.bob}> (" not in told  # nobody blamed for the channel's refusal
+
+
+async def test_invitations_still_rate_limited_after_waiting_stop_and_are_reported_once(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search slow")
+    await settled(emulator, bot)
+    before = len(emulator.calls_to("conversations.invite"))
+    emulator.rate_limit_next("conversations.invite", retry_after=1, times=4)  # the first try and slack_sdk's three
+
+    await run(emulator, people.alice, channel.id, "severity sev1")
+    told = await wait_for_private(emulator, people.alice, "Done, with problems", within=20)
+    await settled(emulator, bot)
+
+    assert len(emulator.calls_to("conversations.invite")) == before + 4  # Retry-After honoured, then no more
+    assert told.count("refused invitations to this channel (`ratelimited`)") == 1
+    assert f"I could not invite <@{people.bob}> (" not in told
+    assert people.bob not in channel.members
 
 
 # -- Slack's rate limits elsewhere ---------------------------------------------------------------------------
