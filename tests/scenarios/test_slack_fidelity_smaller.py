@@ -77,6 +77,71 @@ async def incidents_unreadable(bot: IncidentBot) -> AsyncIterator[None]:
             await conn.execute(text("ALTER TABLE incidents_away RENAME TO incidents"))
 
 
+# -- the message shortcut ------------------------------------------------------------------------------------
+
+
+async def test_the_shortcut_form_opens_at_once_and_says_so_when_the_open_incidents_cannot_be_read(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    said = await emulator.post_message(people.carol, people.general, "customers report login failures")
+
+    async with incidents_unreadable(bot):
+        answer = await emulator.message_shortcut(people.carol, people.general, said.ts, CallbackId.ADD_TO_TIMELINE)
+        await settled(emulator, bot)
+
+    [opened] = emulator.calls_to("views.open")
+    [form] = [v for v in emulator.views.values() if v.user == people.carol]
+    assert answer.status == 200
+    assert opened.ok  # the form opened within the trigger's three seconds, before any database query
+    assert "could not load the open incidents" in shown_in(form)
+    assert "Loading" not in shown_in(form)
+
+
+async def test_a_message_too_long_for_the_form_is_added_whole_from_an_incident_channel(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Login failures")
+    await emulator.join(people.bob, channel.id)
+    said = await emulator.post_message(people.bob, channel.id, LONG)
+
+    await emulator.message_shortcut(people.bob, channel.id, said.ts, CallbackId.ADD_TO_TIMELINE)
+    await emulator.wait_for(
+        lambda: any(v.callback_id == CallbackId.ADD_TO_TIMELINE_FORM for v in emulator.views.values())
+    )
+    form = timeline_form(emulator)
+    await emulator.submit_view(people.bob, form.id, {"kind": {"value": "impact"}})
+    await settled(emulator, bot)
+
+    incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+    assert incident is not None
+    [entry] = [e for e in await bot.services.timeline.entries(incident) if e.source == "shortcut"]
+    assert len(form.private_metadata) <= 3000
+    assert entry.text == LONG
+    assert "Added to the timeline" in shown_in(emulator.views[form.id])
+
+
+async def test_a_message_too_long_for_the_form_in_a_channel_the_bot_cannot_read_is_never_cut(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Login failures")
+    said = await emulator.post_message(people.carol, people.general, LONG)  # #general: the bot is not in it
+
+    await emulator.message_shortcut(people.carol, people.general, said.ts, CallbackId.ADD_TO_TIMELINE)
+    await emulator.wait_for(
+        lambda: any(v.callback_id == CallbackId.ADD_TO_TIMELINE_FORM for v in emulator.views.values())
+    )
+    form = timeline_form(emulator)
+    await emulator.submit_view(people.carol, form.id, {"kind": {"value": "impact"}})
+    await settled(emulator, bot)
+
+    incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+    assert incident is not None
+    assert [e for e in await bot.services.timeline.entries(incident) if e.source == "shortcut"] == []
+    told = shown_in(emulator.views[form.id])
+    assert "too long" in told
+    assert "Invite me" in told
+
+
 # -- invitations ---------------------------------------------------------------------------------------------
 
 
