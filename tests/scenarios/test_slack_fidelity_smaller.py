@@ -4,6 +4,7 @@ ways of saying "too fast", and menus of at most 100 options. (The emulator's own
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,7 +13,9 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import IncidentBot
-from bot.emulator import SlackEmulator, View
+from bot.domain.timeline import ChannelMessage
+from bot.emulator import Channel, SlackEmulator, View
+from bot.reports import markdown_for_slack, report_sections_for_slack
 from bot.slack.ids import CallbackId
 from tests.conftest import People
 
@@ -197,6 +200,103 @@ async def test_invitations_still_rate_limited_after_waiting_stop_and_are_reporte
     assert told.count("refused invitations to this channel (`ratelimited`)") == 1
     assert f"I could not invite <@{people.bob}> (" not in told
     assert people.bob not in channel.members
+
+
+# -- the report's thread -------------------------------------------------------------------------------------
+
+
+async def incident_with_a_long_record(emulator: SlackEmulator, bot: IncidentBot, people: People) -> Channel:
+    """An open incident whose report runs to about ten messages, in a workspace where file uploads are disabled."""
+    emulator.workspace.policy.file_uploads = False
+    channel = await open_incident(emulator, people.alice, people.general, "Very long incident")
+    incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+    assert incident is not None
+    start = 1_764_338_400
+    for n in range(400):
+        await bot.writer.write(
+            ChannelMessage(
+                team_id=incident.team_id,
+                incident_id=incident.id,
+                channel_id=channel.id,
+                ts=f"{start + n}.000100",
+                text=f"step {n}: checked shard {n % 97} and found nothing unusual there",
+                user_id=people.bob,
+            )
+        )
+    async with bot.db.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO marks (team_id, incident_id, channel_id, ts, reaction, kind, user_id, marked_at) "
+                "SELECT team_id, incident_id, channel_id, ts, 'pushpin', 'key_event', user_id, posted_at FROM messages"
+            )
+        )
+    await settled(emulator, bot)
+    return channel
+
+
+async def stored_markdown(bot: IncidentBot, channel: Channel) -> str:
+    async with bot.db.engine.connect() as conn:
+        rows = await conn.execute(text("SELECT markdown FROM reports ORDER BY id"))
+        return str(rows.scalars().all()[-1])
+
+
+def thread_replies(emulator: SlackEmulator, channel: Channel) -> list[str]:
+    summary = next(m for m in channel.messages if m.text.startswith("Post-incident report for"))
+    return [m.text for m in channel.replies(summary.ts)]
+
+
+async def test_a_report_posted_as_thread_replies_keeps_to_slacks_pace_and_loses_nothing(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await incident_with_a_long_record(emulator, bot, people)
+
+    await run(emulator, people.alice, channel.id, "report")
+    await wait_for_private(emulator, people.alice, "of the report", within=60)
+    await settled(emulator, bot)
+
+    sections = report_sections_for_slack(await stored_markdown(bot, channel))
+    assert len(sections) > 6  # more than Slack lets through in one burst
+    assert thread_replies(emulator, channel) == [markdown_for_slack(s) for s in sections]
+    assert [c.http_status for c in emulator.calls_to("chat.postMessage") if c.http_status != 200] == []
+
+
+async def test_a_thread_reply_answered_rate_limited_with_http_200_is_posted_after_a_pause(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await incident_with_a_long_record(emulator, bot, people)
+    upload = emulator.hold("files.getUploadURLExternal")  # the summary is posted; its file is about to be refused
+
+    await run(emulator, people.alice, channel.id, "report")
+    await asyncio.wait_for(upload.arrived.wait(), timeout=30)
+    emulator.fail_next("chat.postMessage", error="rate_limited")  # "Application has posted too many messages"
+    upload.release()
+    await wait_for_private(emulator, people.alice, "of the report", within=60)
+    await settled(emulator, bot)
+
+    sections = report_sections_for_slack(await stored_markdown(bot, channel))
+    assert [c.error for c in emulator.calls_to("chat.postMessage") if not c.ok] == ["rate_limited"]
+    assert thread_replies(emulator, channel) == [markdown_for_slack(s) for s in sections]
+
+
+async def test_a_thread_slack_stops_part_way_is_reported_to_the_person_and_the_report_is_kept(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await incident_with_a_long_record(emulator, bot, people)
+    upload = emulator.hold("files.getUploadURLExternal")
+
+    await run(emulator, people.alice, channel.id, "report")
+    await asyncio.wait_for(upload.arrived.wait(), timeout=30)
+    emulator.workspace.policy.restrict("chat.postMessage")  # an admin restricts the app's posting meanwhile
+    upload.release()
+    told = await wait_for_private(emulator, people.alice, "of the report", within=60)
+    await settled(emulator, bot)
+
+    sections = report_sections_for_slack(await stored_markdown(bot, channel))
+    assert thread_replies(emulator, channel) == []
+    assert "Draft 1 of the report is saved" in told
+    assert "(`restricted_action`)" in told
+    assert f"after 0 of its {len(sections)} parts" in told
+    assert "incident-bot report INC-" in told
 
 
 # -- Slack's rate limits elsewhere ---------------------------------------------------------------------------
