@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.app import IncidentBot
+from bot.config import ConfigError, load_config
 from bot.domain.timeline import ChannelMessage
 from bot.emulator import Channel, SlackEmulator, View
 from bot.reports import markdown_for_slack, report_sections_for_slack
@@ -314,3 +315,32 @@ async def test_a_channel_line_answered_rate_limited_with_http_200_is_posted_afte
 
     assert [line for line in bot_lines(emulator, channel) if "acknowledged" in line.lower()] != []
     assert not any("Done, with problems" in n.text for n in emulator.notices if n.user == people.alice)
+
+
+# -- menus of at most 100 options ----------------------------------------------------------------------------
+
+
+def test_more_than_a_hundred_severities_is_refused_at_load_naming_the_file_and_line(tmp_path: Path) -> None:
+    levels = "".join(f"  - name: sev{n}\n    label: SEV{n}\n    description: level {n}\n" for n in range(101))
+    path = tmp_path / "app.yaml"
+    path.write_text(f"command: /incident\nseverities:\n{levels}default_severity: sev0\n", encoding="utf-8")
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, {})
+
+    assert f"{path}:{3 + 3 * 100}: severities[100]: at most 100 severities" in str(refused.value)
+
+
+def test_more_than_ninety_nine_timeline_kinds_is_refused_at_load_naming_the_file_and_line(tmp_path: Path) -> None:
+    reactions = "".join(f"    emoji{n}: kind{n}\n" for n in range(100))
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        "command: /incident\nseverities:\n  - name: sev1\n    label: SEV1\n    description: outage\n"
+        f"default_severity: sev1\ntimeline:\n  reactions:\n{reactions}",
+        encoding="utf-8",
+    )
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, {})
+
+    assert f"{path}:{9 + 99}: timeline.reactions.emoji99: at most 99 different kinds" in str(refused.value)
