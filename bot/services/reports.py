@@ -223,7 +223,7 @@ class ReportService:
                         e.code,
                     )
                     return (
-                        f"{stored.label} of the report is saved, but Slack stopped me posting it in the thread "
+                        f"The report ({stored.label}) is saved, but Slack stopped me posting it in the thread "
                         f"(`{e.code}`) after {index} of its {len(sections)} parts. Nothing is lost: "
                         f"`{self._config.command} report` posts it again, and `incident-bot report "
                         f"{incident.public_id}` prints it."

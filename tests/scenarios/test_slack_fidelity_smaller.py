@@ -289,12 +289,12 @@ async def test_a_thread_slack_stops_part_way_is_reported_to_the_person_and_the_r
     await asyncio.wait_for(upload.arrived.wait(), timeout=30)
     emulator.workspace.policy.restrict("chat.postMessage")  # an admin restricts the app's posting meanwhile
     upload.release()
-    told = await wait_for_private(emulator, people.alice, "of the report", within=60)
+    told = await wait_for_private(emulator, people.alice, "the report", within=60)
     await settled(emulator, bot)
 
     sections = report_sections_for_slack(await stored_markdown(bot, channel))
     assert thread_replies(emulator, channel) == []
-    assert "Draft 1 of the report is saved" in told
+    assert "The report (Draft 1) is saved" in told
     assert "(`restricted_action`)" in told
     assert f"after 0 of its {len(sections)} parts" in told
     assert "incident-bot report INC-" in told
