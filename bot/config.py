@@ -175,6 +175,11 @@ CONFIG_PATH_VARIABLE = "INCIDENT_BOT_CONFIG"
 SLACK_COMMAND_MAX_LENGTH = 32  # Slack's limit, slash included
 SLACK_APP_NAME_MAX_LENGTH = 35  # Slack's limit for an app's display name
 SEVERITY_LABEL_MAX_LENGTH = 75  # Slack's limit for a select option's text
+# Slack's limit of options in a static select menu: the severities are the options of the card's and the open form's
+# severity menus; the timeline kinds, with "note", those of the shortcut form's kind menu.
+SELECT_MAX_OPTIONS = 100
+SEVERITIES_MAX = SELECT_MAX_OPTIONS
+KINDS_MAX = SELECT_MAX_OPTIONS - 1  # "note" is always offered too
 
 # Placeholders each template may use, with the sample values it is checked against.
 _NAME_TEMPLATE_SAMPLE: dict[str, object] = {
@@ -600,6 +605,13 @@ class _FileReader:
         severities: list[Severity] = []
         first_seen: dict[str, int] = {}
         for index, item in enumerate(items):
+            if index == SEVERITIES_MAX:
+                raise self.error(
+                    item,
+                    f"severities[{index}]",
+                    f"at most {SEVERITIES_MAX} severities (Slack's limit of options in a menu: they are the choices "
+                    f"of the severity menus), got {len(items)}",
+                )
             severity, name_node = self.severity(item, f"severities[{index}]")
             if severity.name in first_seen:
                 raise self.error(
@@ -720,9 +732,20 @@ class _FileReader:
                     )
                 explicit[name] = _line(key_node)
         kinds: dict[str, str] = {}  # a merged-in emoji may be overridden, and keeps its place, as with safe_load
+        where: dict[str, Node] = {}  # emoji -> the node of the kind it got
         for key_node, value_node in pairs:
             emoji = self.emoji(key_node, key, in_key=True)
             kinds[emoji] = self.kind(value_node, f"{key}.{emoji}")
+            where[emoji] = value_node
+        distinct = list(dict.fromkeys(kind for kind in kinds.values() if kind != "note"))
+        if len(distinct) > KINDS_MAX:
+            emoji = next(e for e, kind in kinds.items() if kind == distinct[KINDS_MAX])
+            raise self.error(
+                where[emoji],
+                f"{key}.{emoji}",
+                f"at most {KINDS_MAX} different kinds (with note, Slack's limit of {SELECT_MAX_OPTIONS} options in a "
+                f"menu: they are the choices of the shortcut form's kind menu), got {len(distinct)}",
+            )
         return tuple(kinds.items())
 
     def emoji(self, node: Node, key: str, in_key: bool = False) -> str:

@@ -23,7 +23,7 @@ from bot.app import IncidentBot
 from bot.config import load_config, resolve_config_path
 from bot.emulator import Channel, Message, SlackEmulator
 from bot.slack.ids import ActionId
-from bot.slack.manifest import BOT_EVENTS, bot_scopes
+from bot.slack.manifest import build_manifest
 
 
 def _say(out: TextIO, line: str = "") -> None:
@@ -40,8 +40,6 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             signing_secret=signing_secret,
             bot_token="xoxb-demo",
             app_token="xapp-demo",
-            scopes=bot_scopes(),  # the workspace grants what our manifest asks for, and nothing more
-            events=BOT_EVENTS,
         ) as emu:
             config = load_config(
                 resolve_config_path(environ),
@@ -52,6 +50,7 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
                     "DATABASE_URL": db_url,
                 },
             )
+            emu.install(build_manifest(config))  # the workspace grants what our manifest asks for, and nothing more
             bot = IncidentBot(config)
             await bot.start()
             runner = bot.web_runner()

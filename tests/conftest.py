@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.emulator import SlackEmulator
-from bot.slack.manifest import BOT_EVENTS, bot_scopes
+from bot.slack.manifest import build_manifest
 
 from .databases import PostgresTemplate, async_url, postgres_required, postgres_unavailable_reason
 
@@ -86,11 +86,10 @@ class People:
 
 @pytest.fixture
 async def emulator() -> AsyncIterator[SlackEmulator]:
-    # The workspace grants exactly the scopes and event subscriptions of our manifest: a Web API call the
-    # manifest does not cover fails with missing_scope, an event it does not subscribe to is never delivered.
-    emu = SlackEmulator(
-        signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN, scopes=bot_scopes(), events=BOT_EVENTS
-    )
+    # The workspace grants exactly the scopes and event subscriptions of our manifest (that of the app.yaml the bot
+    # runs with, installed by `serving_at`): a Web API call the manifest does not cover fails with missing_scope, an
+    # event it does not subscribe to is never delivered.
+    emu = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN)
     await emu.start()
     yield emu
     await emu.stop()
@@ -145,6 +144,7 @@ async def serving_at(
 ) -> AsyncIterator[tuple[IncidentBot, str]]:
     """The production app, served over HTTP on loopback: (the bot, its base URL). Where Slack delivers is left to
     the caller (`options`: those of IncidentBot, such as a shorter slack_timeout)."""
+    emulator.install(build_manifest(config))  # the app as installed from the manifest of this app.yaml
     incident_bot = IncidentBot(config, **options)
     await incident_bot.start()
     runner = incident_bot.web_runner()

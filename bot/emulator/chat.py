@@ -39,11 +39,14 @@ _METADATA_ERRORS = ("invalid_metadata_format", "invalid_metadata_schema")
 @method(
     "chat.postMessage",
     required=("channel",),
+    # rate_limited (HTTP 200): "Application has posted too many messages" (scripted with fail_next); the per-channel
+    # pace of one a second is the 429 `ratelimited` of Workspace.limits.
     errors=(
         "channel_not_found",
         "not_in_channel",
         "is_archived",
         "msg_blocks_too_long",
+        "rate_limited",
         *_CONTENT_ERRORS,
         *_METADATA_ERRORS,
     ),

@@ -16,7 +16,7 @@ from bot.emulator.common import (
     require_read_scope,
 )
 from bot.emulator.context import ApiError, Args, Host, MethodSpec, method
-from bot.emulator.workspace import JSON, Channel, Message
+from bot.emulator.workspace import INVITE_REFUSALS, JSON, Channel, Message
 
 _NAME_CHARS = re.compile(r"^[a-z0-9_-]+$")
 _TS = re.compile(r"^\d+(\.\d+)?$")
@@ -75,11 +75,13 @@ async def conversations_create(host: Host, args: Args) -> JSON:
         "cant_invite_self",
         "user_not_found",
         "already_in_channel",
+        *sorted(INVITE_REFUSALS),
     ),
     scopes=("channels:write.invites", "groups:write.invites", "channels:manage", "groups:write"),
     missing={"channel": "channel_not_found", "users": "no_user"},
 )
 async def conversations_invite(host: Host, args: Args) -> JSON:
+    """All or nothing: one person Slack will not add refuses the whole call, with every such person in `errors`."""
     ws = host.workspace
     channel = find_channel(host, args.text("channel"))
     require_active(channel)
@@ -87,12 +89,20 @@ async def conversations_invite(host: Host, args: Args) -> JSON:
     user_ids = [u.strip() for u in args.text("users").split(",") if u.strip()]
     if not user_ids:
         raise ApiError("no_user")
-    for user_id in user_ids:
-        if user_id == ws.identity.user_id:
-            raise ApiError("cant_invite_self")
+    refused: list[JSON] = []
+    for user_id in dict.fromkeys(user_ids):
         user = ws.users.get(user_id)
-        if user is None or user.deleted:
-            raise ApiError("user_not_found")
+        if user_id == ws.identity.user_id:
+            code = "cant_invite_self"
+        elif user is None or user.deleted:
+            code = "user_not_found"
+        elif user_id in ws.policy.uninvitable and user_id not in channel.members:
+            code = ws.policy.uninvitable[user_id]
+        else:
+            continue
+        refused.append({"user": user_id, "ok": False, "error": code})
+    if refused:
+        raise ApiError(str(refused[0]["error"]), errors=refused)
     newcomers = [u for u in dict.fromkeys(user_ids) if u not in channel.members]
     if not newcomers:
         raise ApiError("already_in_channel")

@@ -13,10 +13,12 @@ from bot.emulator.workspace import JSON, File, Message
 @method(
     "files.getUploadURLExternal",
     required=("length", "filename"),
-    errors=("missing_argument", "alt_txt_too_large"),
+    errors=("missing_argument", "alt_txt_too_large", "file_uploads_disabled"),
     scopes=("files:write",),
 )
 async def files_get_upload_url_external(host: Host, args: Args) -> JSON:
+    if not host.workspace.policy.file_uploads:
+        raise ApiError("file_uploads_disabled")  # an admin disabled file uploads for the workspace
     length = args.number("length", 0)
     if length <= 0:
         raise ApiError("missing_argument")

@@ -67,7 +67,14 @@ def _item(host: Host, args: Args) -> tuple[Channel, Message]:
 @method(
     "pins.add",
     required=("channel",),
-    errors=("channel_not_found", "no_item_specified", "not_in_channel", "message_not_found", "already_pinned"),
+    errors=(
+        "channel_not_found",
+        "no_item_specified",
+        "not_in_channel",
+        "message_not_found",
+        "already_pinned",
+        "too_many_pins",
+    ),
     scopes=("pins:write",),
     missing={"channel": "channel_not_found"},
 )
@@ -79,6 +86,8 @@ async def pins_add(host: Host, args: Args) -> JSON:
     message = find_message(channel, args.text("timestamp"))
     if message.ts in channel.pins:
         raise ApiError("already_pinned")
+    if len(channel.pins) >= host.workspace.policy.max_pins:
+        raise ApiError("too_many_pins")
     channel.pins.append(message.ts)
     return {}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -15,12 +16,21 @@ from aiohttp import web
 
 from bot.emulator import chat, conversations, files, items, views
 from bot.emulator.context import JSON_ARGS, ApiError, Args, Host, MethodSpec
-from bot.emulator.workspace import JSON, ApiCall, Fault
+from bot.emulator.workspace import JSON, RESTRICTABLE, ApiCall, Fault
 
 log = logging.getLogger(__name__)
 
+
+def _with_policy_errors(spec: MethodSpec) -> MethodSpec:
+    """A method an admin can restrict for apps also answers restricted_action (see Workspace.policy)."""
+    if spec.name not in RESTRICTABLE:
+        return spec
+    return dataclasses.replace(spec, errors=spec.errors | {"restricted_action"})
+
+
 METHODS: dict[str, MethodSpec] = {
-    spec.name: spec for spec in [*conversations.SPECS, *chat.SPECS, *items.SPECS, *files.SPECS, *views.SPECS]
+    spec.name: _with_policy_errors(spec)
+    for spec in [*conversations.SPECS, *chat.SPECS, *items.SPECS, *files.SPECS, *views.SPECS]
 }
 
 
@@ -284,6 +294,10 @@ class Dispatcher:
             if injection.retry_after is not None:
                 headers["Retry-After"] = str(injection.retry_after)
             return spec, headers, ({"ok": False, "error": injection.error}, injection.status)
+        wait = self.host.workspace.limits.take(name, str(args.get("channel") or ""))
+        if wait is not None:  # over Slack's rate limit: not performed
+            headers["Retry-After"] = str(wait)
+            return spec, headers, ({"ok": False, "error": "ratelimited"}, 429)
         return spec, headers, None
 
     def _scopes(self, kind: str) -> frozenset[str]:
@@ -298,6 +312,8 @@ class Dispatcher:
         for required in spec.required:
             if not call_args.has(required):
                 raise spec.missing_error(required)
+        if spec.name in self.host.workspace.policy.restricted:
+            return {"ok": False, "error": "restricted_action"}
         try:
             result = await spec.handler(self.host, call_args)
         except ApiError as error:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +23,7 @@ class User:
     deleted: bool = False
     tz: str = "UTC"
     app_id: str | None = None  # bot users: the app they belong to
+    is_restricted: bool = False  # a guest (multi-channel guest account)
 
     def to_api(self) -> JSON:
         profile: JSON = {
@@ -52,7 +55,7 @@ class User:
             "is_admin": False,
             "is_owner": False,
             "is_primary_owner": False,
-            "is_restricted": False,
+            "is_restricted": self.is_restricted,
             "is_ultra_restricted": False,
             "is_bot": self.is_bot,
             "is_app_user": False,
@@ -228,6 +231,91 @@ class ResponseUrlPost:
     url: str
 
 
+# Methods a workspace admin can restrict for apps (each documents `restricted_action`).
+RESTRICTABLE = frozenset({"conversations.create", "chat.postMessage", "chat.postEphemeral", "pins.add"})
+# What conversations.invite answers for one person it will not add (each documented for the method).
+INVITE_REFUSALS = frozenset(
+    {
+        "cant_invite",
+        "user_is_restricted",
+        "ura_max_channels",
+        "invitee_cant_see_channel",
+        "org_user_not_in_team",
+        "no_external_invite_permission",
+    }
+)
+MAX_PINS = 100  # Slack's limit of pinned items in one channel
+
+
+@dataclass
+class Policy:
+    """What this workspace's admins (and plan) let apps do. Slack refuses the rest with the errors real workspaces
+    return; a fresh workspace allows everything."""
+
+    restricted: set[str] = field(default_factory=set)  # methods admins restricted for apps: restricted_action
+    file_uploads: bool = True  # False: an admin disabled uploads (files.getUploadURLExternal: file_uploads_disabled)
+    max_pins: int = MAX_PINS  # pins.add beyond this many pins in a channel: too_many_pins
+    uninvitable: dict[str, str] = field(default_factory=dict)  # person -> what conversations.invite answers for them
+
+    def restrict(self, method: str) -> None:
+        """An admin restricts what `method` does for apps (creating channels, posting, pinning): restricted_action."""
+        if method not in RESTRICTABLE:
+            raise ValueError(f"Slack does not answer restricted_action for {method}; one of {sorted(RESTRICTABLE)}")
+        self.restricted.add(method)
+
+    def refuse_invites(self, user_id: str, error: str = "cant_invite") -> None:
+        """conversations.invite will not add this person (a guest kept out of the channel, a user of another
+        organisation...): it answers `error` for them."""
+        if error not in INVITE_REFUSALS:
+            raise ValueError(f"conversations.invite does not answer {error!r} for a person; one of {INVITE_REFUSALS}")
+        self.uninvitable[user_id] = error
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """A rate limit as a token bucket: up to `burst` calls at once, refilled at `per_minute` calls a minute."""
+
+    per_minute: float
+    burst: float
+
+
+# Slack's Web API tiers ("per API method per workspace per app"); Tier 2: "20+ per minute ... occasional bursts".
+TIER_2 = Allowance(per_minute=20, burst=20)
+# chat.postMessage: "one message per second per channel ... Short bursts >1 allowed".
+CHANNEL_POSTS = Allowance(per_minute=60, burst=6)
+
+
+class RateLimits:
+    """Slack's rate limits: a call over its allowance is not performed and is answered HTTP 429, `Retry-After` (whole
+    seconds) and `{"ok": false, "error": "ratelimited"}`. `methods` are limited per method, `per_channel` per method
+    and channel. `enabled = False` lifts every limit; `clock` (seconds) may be replaced to step time in tests."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.enabled = True
+        self.clock = clock
+        self.methods: dict[str, Allowance] = {"conversations.create": TIER_2}
+        self.per_channel: dict[str, Allowance] = {"chat.postMessage": CHANNEL_POSTS}
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}  # (method, channel) -> (tokens, when)
+
+    def take(self, method: str, channel: str) -> int | None:
+        """Count a call: None if it is within its allowance, else the seconds to wait (Retry-After)."""
+        allowance = self.methods.get(method)
+        key = (method, "")
+        if allowance is None and method in self.per_channel:
+            allowance, key = self.per_channel[method], (method, channel)
+        if allowance is None or not self.enabled:
+            return None
+        now = self.clock()
+        rate = allowance.per_minute / 60.0
+        tokens, then = self._buckets.get(key, (allowance.burst, now))
+        tokens = min(allowance.burst, tokens + (now - then) * rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            return None
+        self._buckets[key] = (tokens, now)
+        return max(1, math.ceil((1.0 - tokens) / rate))
+
+
 class Workspace:
     """All mutable state of the emulated Slack team."""
 
@@ -241,6 +329,8 @@ class Workspace:
         self.files: dict[str, File] = {}
         self.bot: BotIdentity | None = None
         self.modal_stacks: dict[str, list[str]] = {}
+        self.policy = Policy()
+        self.limits = RateLimits()
         self._counter = 0
         self._last_ts = 0.0
 

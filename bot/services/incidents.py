@@ -92,16 +92,23 @@ class IncidentService:
         return level
 
     async def invite(self, incident: Incident, users: list[str]) -> list[str]:
-        """Invite people to the incident channel (and record them as participants); returns what went wrong."""
+        """Invite people to the incident channel (and record them as participants); returns what went wrong: each
+        person Slack would not add, and once, a refusal of the channel itself (archived, rate limited...)."""
         assert incident.channel_id is not None
-        failures = await self._slack.invite(incident.channel_id, users)
+        invited = await self._slack.invite(incident.channel_id, users)
         now = self._clock()
         async with self._db.transaction() as store:
             for user in dict.fromkeys(users):
-                if user not in failures:
+                if user not in invited.refused and user not in invited.not_invited:
                     role = "commander" if user == incident.commander_id else "responder"
                     await store.add_participant(incident.id, user, role, now)
-        return [f"I could not invite {blocks.mention(u)} (`{code}`)." for u, code in failures.items()]
+        warnings = [f"I could not invite {blocks.mention(u)} (`{code}`)." for u, code in invited.refused.items()]
+        if invited.channel_error:
+            who = ", ".join(blocks.mention(u) for u in invited.not_invited)
+            warnings.append(
+                f"Slack refused invitations to this channel (`{invited.channel_error}`), so I could not invite {who}."
+            )
+        return warnings
 
     def topic(self, incident: Incident) -> str:
         return self._config.channel.topic_template.format(

@@ -134,9 +134,15 @@ class TimelineShortcut:
         except SlackError as e:
             log.warning("could not open the add-to-timeline form: %s", e.code)
             return
-        active, unsure = await self._incidents.visible_to(
-            shortcut.user_id, await self._incidents.active(shortcut.team_id)
-        )
+        try:
+            active, unsure = await self._incidents.visible_to(
+                shortcut.user_id, await self._incidents.active(shortcut.team_id)
+            )
+        except Exception:  # the database failed: the form says so rather than loading forever
+            log.exception("could not list the open incidents for the add-to-timeline form")
+            text = ":warning: I could not load the open incidents just now; please try again in a moment."
+            await self._fill(view_id, blocks.message_modal("Add to timeline", text))
+            return
         if not active:
             text = f"No incident is open. Open one with `{self._config.command} open <title>`."
             if unsure:
@@ -146,6 +152,9 @@ class TimelineShortcut:
             here = next((i for i in active if i.channel_id == shortcut.channel_id), None)
             preselected = here if here is not None else active[0] if len(active) == 1 else None
             view = blocks.add_to_timeline_modal(self._config, active, preselected, _metadata(shortcut), shortcut.text)
+        await self._fill(view_id, view)
+
+    async def _fill(self, view_id: str, view: dict[str, object]) -> None:
         try:
             await self._slack.update_view(view_id, view)
         except SlackError as e:
@@ -176,27 +185,44 @@ class TimelineShortcut:
             or not await self._incidents.may_see(submission.user_id, incident)
         ):
             raise UserError("That incident is not open, or not one you are in.")
+        channel, ts = str(message["c"]), str(message["t"])
+        text = message.get("x")
         await self._timeline.add_message(
             incident,
             kind=submission.kind,
             added_by=submission.user_id,
             author_id=message.get("a"),
-            text=str(message.get("x") or ""),
-            channel_id=str(message["c"]),
-            ts=str(message["t"]),
+            text=str(text) if text is not None else await self._text_of(channel, ts),
+            channel_id=channel,
+            ts=ts,
             request_key=f"view:{submission.view_id}",
         )
         return f":white_check_mark: Added to the timeline of *{incident.public_id}* as *{kind_label(submission.kind)}*."
 
+    async def _text_of(self, channel: str, ts: str) -> str:
+        """The whole text of a message too long for the form to carry, read from Slack (never cut)."""
+        try:
+            found = await self._slack.fetch_message(channel, ts)
+        except SlackError as e:
+            raise UserError(
+                f"That message is too long for me to carry through the form, and Slack does not let me read it in "
+                f"<#{channel}> (`{e.code}`). Invite me to that channel and try again, or add the message from a "
+                "channel I am in."
+            ) from e
+        if found is None:
+            raise UserError("That message is no longer there (deleted?), so there is nothing to add.")
+        return str(found.get("text") or "")
+
+
+PRIVATE_METADATA_LIMIT = 3000  # Slack's limit on a view's private_metadata, in characters
+
 
 def _metadata(shortcut: MessageShortcut) -> str:
-    """What the form must remember about the message (private_metadata holds at most 3000 characters)."""
-    text = shortcut.text
-    while True:
-        metadata = json.dumps({"c": shortcut.channel_id, "t": shortcut.message_ts, "a": shortcut.author_id, "x": text})
-        if len(metadata) <= 3000:
-            return metadata
-        text = text[: max(0, len(text) - (len(metadata) - 3000) - 16)] + "…"
+    """What the form must remember about the message: where it is, who wrote it and, when it fits in
+    private_metadata, its text. A longer text is never cut: it is read from Slack when the form is submitted."""
+    where = {"c": shortcut.channel_id, "t": shortcut.message_ts, "a": shortcut.author_id}
+    with_text = json.dumps({**where, "x": shortcut.text})  # ASCII only: fits however Slack counts characters
+    return with_text if len(with_text) <= PRIVATE_METADATA_LIMIT else json.dumps(where)
 
 
 class SuggestionButtons:

@@ -330,7 +330,7 @@ class IncidentOpener:
                 ) from e
             failure = e
         # Taken, or perhaps created by us just now although the answer was lost: is it the bot's, and free?
-        found = await self._slack.bot_channel_named(name)
+        found = await self._slack.bot_channel_named(name, private=self._config.channel.private)
         if found is not None:
             async with self._db.transaction() as store:
                 owner = await store.get_by_channel(incident.team_id, found.id)
@@ -503,7 +503,11 @@ class IncidentOpener:
         log.error("giving up opening %s after %d attempts", incident.public_id, MAX_ATTEMPTS)
         if incident.channel_id is None:
             # Remove it only if its channel surely does not exist (an earlier attempt may have created it).
-            found = await self._slack.bot_channel_named(state.channel_intent) if state.channel_intent else None
+            found = (
+                await self._slack.bot_channel_named(state.channel_intent, private=self._config.channel.private)
+                if state.channel_intent
+                else None
+            )
             if found is not None:
                 async with self._db.session() as session, session.begin():
                     adopted = await IncidentStore(session).update_fields(

@@ -3,10 +3,11 @@
 `/incident report` posts a draft (Draft 1, 2, ...); resolving posts the final one and links it in the
 announcement channel. In Slack the report is a summary message with the key facts and the full report as a
 Markdown file (files upload v2); when the file cannot be uploaded, the report follows as thread replies, cut
-at paragraph boundaries and never truncated."""
+at paragraph boundaries and never truncated, about one a second (Slack's pace for posting in a channel)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
+THREAD_PACE = 1.0  # seconds between the report's thread replies: Slack allows about one message a second per channel
+RATE_LIMIT_WAITS = 3  # times one reply waits out a rate limit (after slack_sdk's own retries) before giving up
+_RATE_LIMITED = ("ratelimited", "rate_limited")  # HTTP 429 (with Retry-After) / HTTP 200 "posted too many messages"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -54,7 +59,9 @@ class ReportService:
         timeline: TimelineService,
         suggestions: SuggestionService,
         clock: Callable[[], datetime] = utcnow,
+        pace: float = THREAD_PACE,
     ) -> None:
+        self._pace = pace
         self._config = config
         self._db = db
         self._slack = slack
@@ -160,6 +167,7 @@ class ReportService:
         async with self._db.unit() as stores:
             await stores.reports.set_message(stored.id, ts)
         suffix = "final" if stored.final else f"draft-{stored.version}"
+        problem: str | None = None
         try:
             await self._slack.upload_file(
                 channel,
@@ -172,8 +180,7 @@ class ReportService:
                 log.warning("the report file of %s may not have been shared (%s)", incident.public_id, e.code)
             else:
                 log.info("could not upload the report file (%s); posting it as thread replies", e.code)
-                for section in report_sections_for_slack(stored.markdown):
-                    await self._slack.post_message(channel, markdown_for_slack(section), thread_ts=ts)
+                problem = await self._post_in_thread(incident, stored, ts)
         if stored.final and self._config.announcement_channel:
             try:
                 link = await self._slack.permalink(channel, ts)
@@ -185,6 +192,44 @@ class ReportService:
                 )
             except SlackError as e:
                 log.warning("could not announce the report of %s: %s", incident.public_id, e.code)
+        if problem is not None:
+            raise UserError(problem)
+
+    async def _post_in_thread(self, incident: Incident, stored: StoredReport, thread_ts: str) -> str | None:
+        """The whole report as replies under its summary, in order, one every `pace` seconds; a rate limit is waited
+        out as Slack asks (Retry-After). Returns what to tell the person if Slack stopped it part-way (the report
+        itself is stored whatever happens), else None."""
+        assert incident.channel_id is not None
+        sections = report_sections_for_slack(stored.markdown)
+        loop = asyncio.get_running_loop()
+        due = loop.time()
+        for index, section in enumerate(sections):
+            for waits in range(RATE_LIMIT_WAITS + 1):
+                await asyncio.sleep(max(0.0, due - loop.time()))
+                try:
+                    await self._slack.post_message(
+                        incident.channel_id, markdown_for_slack(section), thread_ts=thread_ts
+                    )
+                    break
+                except SlackError as e:
+                    if e.code in _RATE_LIMITED and waits < RATE_LIMIT_WAITS:
+                        due = loop.time() + (e.retry_after or self._pace * 2 ** (waits + 1))
+                        continue
+                    log.warning(
+                        "the report of %s stopped after %d of %d thread replies: %s",
+                        incident.public_id,
+                        index,
+                        len(sections),
+                        e.code,
+                    )
+                    return (
+                        f"The report ({stored.label}) is saved, but Slack stopped me posting it in the thread "
+                        f"(`{e.code}`) after {index} of its {len(sections)} parts. Nothing is lost: "
+                        f"`{self._config.command} report` posts it again, and `incident-bot report "
+                        f"{incident.public_id}` prints it."
+                    )
+            due = loop.time() + self._pace
+        return None
 
     async def find(self, public_id: str) -> Incident:
         async with self._db.transaction() as store:

@@ -1,8 +1,8 @@
 """The only code that calls Slack's Web API.
 
 Methods say what they do and return plain values. Every failure surfaces as `SlackError` with Slack's error
-code. Rate limits (HTTP 429 + Retry-After), 5xx answers and dropped connections are retried by slack_sdk's own
-retry handlers, configured in `create_web_client`.
+code. Rate limits (HTTP 429 + Retry-After, and the HTTP 200 `rate_limited` some methods answer instead), 5xx answers
+and dropped connections are retried by slack_sdk's retry handlers, configured in `create_web_client`.
 """
 
 from __future__ import annotations
@@ -10,16 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -29,9 +34,10 @@ from .events import BotIdentity
 
 log = logging.getLogger(__name__)
 
-# Every Web API method the bot calls, with the bot scope it needs for that (the manifest is built from this,
-# and a test checks each scope against Slack's method docs). auth.test (who the bot is) is asked at start and needs
-# none; Bolt does not call it (bot/app.py gives Bolt the identity fetched at start).
+# Every Web API method the bot calls, with the bot scopes Slack accepts for it (a test checks them against Slack's
+# method docs). The manifest (bot/slack/manifest.py) grants, for what app.yaml configures, one of them for each method
+# the configured bot calls. auth.test (who the bot is) is asked at start and needs none; Bolt does not call it
+# (bot/app.py gives Bolt the identity fetched at start).
 WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "conversations.create": ("channels:manage", "groups:write"),
@@ -45,7 +51,7 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "conversations.replies": ("channels:history", "groups:history"),
     "chat.getPermalink": (),
     "users.info": ("users:read",),
-    "reactions.add": ("reactions:write",),
+    "reactions.add": ("reactions:write",),  # only to confirm a mark by reaction (timeline.confirm: reaction)
     "files.getUploadURLExternal": ("files:write",),  # both made by files_upload_v2
     "files.completeUploadExternal": ("files:write",),
     "views.open": (),
@@ -66,12 +72,20 @@ class SlackError(Exception):
     """A Web API call failed; `code` is Slack's error code (`name_taken`, `not_in_channel`, ...). `retry_after`: the
     seconds Slack asked to wait (HTTP 429 Retry-After), when it said so."""
 
-    def __init__(self, method: str, code: str, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        method: str,
+        code: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(f"Slack refused {method}: {code}")
         self.method = method
         self.code = code
         self.status = status
         self.retry_after = retry_after
+        self.details = details or {}  # the rest of Slack's answer (conversations.invite: `errors`, one per person)
 
     @property
     def ambiguous(self) -> bool:
@@ -102,6 +116,48 @@ IDENTITY_REFUSALS = frozenset(
 )
 
 
+# conversations.invite errors about one invited person (Slack's method docs); any other is about the channel or the
+# app (is_archived, not_in_channel, ratelimited, missing_scope, ...) and would be the same for everyone.
+PERSON_INVITE_ERRORS = frozenset(
+    {
+        "cant_invite",
+        "cant_invite_self",
+        "user_not_found",
+        "user_is_restricted",
+        "user_is_ultra_restricted",
+        "ura_max_channels",
+        "invitee_cant_see_channel",
+        "org_user_not_in_team",
+        "no_permission",
+        "no_external_invite_permission",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Invited:
+    """How an invitation went: the people Slack would not add (with its error for each), or, when Slack refused the
+    channel itself (`channel_error`), the people left uninvited because of it."""
+
+    refused: dict[str, str] = field(default_factory=dict)
+    channel_error: str | None = None
+    not_invited: tuple[str, ...] = ()
+
+
+def _refused_people(details: dict[str, Any], wanted: Sequence[str]) -> dict[str, str]:
+    """{person: error} from a conversations.invite refusal's `errors`, when every one is about a person invited."""
+    named: dict[str, str] = {}
+    for item in details.get("errors") or []:
+        if not isinstance(item, dict) or item.get("user") not in wanted:
+            return {}
+        code = str(item.get("error") or "")
+        if code not in PERSON_INVITE_ERRORS | {"already_in_channel"}:
+            return {}
+        if code != "already_in_channel":
+            named[str(item["user"])] = code
+    return named
+
+
 @dataclass(frozen=True, slots=True)
 class CreatedChannel:
     id: str
@@ -109,6 +165,33 @@ class CreatedChannel:
 
 
 DEFAULT_TIMEOUT = 30.0  # seconds to wait for one Web API answer (slack_sdk's default)
+
+
+class AsyncRateLimitedAnswerRetryHandler(AsyncRetryHandler):
+    """Retries an answer of HTTP 200 `{"ok": false, "error": "rate_limited"}`: chat.postMessage's "Application has
+    posted too many messages" (Slack's workspace-wide limit), which comes without a Retry-After and which slack_sdk's
+    AsyncRateLimitErrorRetryHandler (HTTP 429 only) lets through. Nothing was done, so asking again is safe: after
+    1 s, then 2 s, then 4 s (with jitter)."""
+
+    def __init__(self, max_retry_count: int = 3) -> None:
+        super().__init__(max_retry_count, BackoffRetryIntervalCalculator(backoff_factor=1.0))
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        body = response.body if response is not None else None
+        return response is not None and response.status_code == 200 and (body or {}).get("error") == "rate_limited"
+
+
+def rate_limit_handlers() -> list[AsyncRetryHandler]:
+    """Slack's two ways of saying "too fast" (nothing was done): HTTP 429 with Retry-After, honoured; HTTP 200
+    `rate_limited`, asked again after a pause."""
+    return [AsyncRateLimitErrorRetryHandler(max_retry_count=3), AsyncRateLimitedAnswerRetryHandler(max_retry_count=3)]
 
 
 def create_web_client(token: str, base_url: str, *, timeout: float = DEFAULT_TIMEOUT) -> AsyncWebClient:
@@ -119,7 +202,7 @@ def create_web_client(token: str, base_url: str, *, timeout: float = DEFAULT_TIM
         timeout=timeout,  # type: ignore[arg-type]
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+            *rate_limit_handlers(),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
@@ -127,13 +210,11 @@ def create_web_client(token: str, base_url: str, *, timeout: float = DEFAULT_TIM
 
 def once_client(client: AsyncWebClient) -> AsyncWebClient:
     """The same client for calls that are not safe to repeat blindly (creating a channel, posting a message):
-    only a rate limit (429: not performed) is retried. A 5xx, a timeout or a dropped connection may come after
-    Slack did it, so the gateway checks before it tries again (see `SlackGateway.post_once`, `create_channel`)."""
+    only a rate limit (429, or 200 `rate_limited`: not performed) is retried. A 5xx, a timeout or a dropped
+    connection may come after Slack did it, so the gateway checks before it tries again (see
+    `SlackGateway.post_once`, `create_channel`)."""
     return AsyncWebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=rate_limit_handlers()
     )
 
 
@@ -314,7 +395,8 @@ class SlackGateway:
         except SlackApiError as e:
             code = str(e.response.get("error") or f"http_{e.response.status_code}")
             self._metrics.slack_errors.labels(method=method, error=code).inc()
-            raise SlackError(method, code, e.response.status_code, _retry_after(e.response.headers)) from None
+            details = dict(e.response.data) if isinstance(e.response.data, dict) else {}
+            raise SlackError(method, code, e.response.status_code, _retry_after(e.response.headers), details) from None
         except (SlackClientError, OSError, TimeoutError) as e:
             self._metrics.slack_errors.labels(method=method, error="connection_error").inc()
             raise SlackError(method, "connection_error") from e
@@ -340,10 +422,11 @@ class SlackGateway:
                 break
         return found
 
-    async def bot_channel_named(self, name: str) -> CreatedChannel | None:
-        """The channel called `name` that the bot itself created and is in, if there is one."""
+    async def bot_channel_named(self, name: str, *, private: bool) -> CreatedChannel | None:
+        """The channel called `name` that the bot itself created and is in, if there is one (among its private
+        channels or its public ones: the manifest grants reading only the kind the bot creates)."""
         me = await self.identity()
-        for channel in await self._conversations(types="public_channel,private_channel"):
+        for channel in await self._conversations(types="private_channel" if private else "public_channel"):
             if channel.get("name") == name and channel.get("creator") == me.user_id:
                 return CreatedChannel(id=str(channel["id"]), name=name)
         return None
@@ -352,24 +435,34 @@ class SlackGateway:
         """The private channels `user` is in (of those the bot is in too: all incident channels)."""
         return {str(c["id"]) for c in await self._conversations(user=user, types="private_channel") if c.get("id")}
 
-    async def invite(self, channel: str, users: Sequence[str]) -> dict[str, str]:
-        """Invite people; returns {user: error code} for those Slack would not add (already there is fine)."""
+    async def invite(self, channel: str, users: Sequence[str]) -> Invited:
+        """Invite people (already there is fine). Slack refuses the whole call when it will not add one of them
+        (saying who in `errors`): the others are then invited without them. An error about the channel itself
+        (archived, rate limited, not in it...) stops there: it is reported once, with who is left uninvited."""
         wanted = list(dict.fromkeys(users))
         if not wanted:
-            return {}
+            return Invited()
         try:
             await self._call("conversations.invite", params={"channel": channel, "users": ",".join(wanted)})
-            return {}
+            return Invited()
         except SlackError as e:
             if e.code == "already_in_channel":
-                return {}
+                return Invited()
+            if e.code not in PERSON_INVITE_ERRORS:
+                return Invited(channel_error=e.code, not_invited=tuple(wanted))
             if len(wanted) == 1:
-                return {wanted[0]: e.code}
-        # One refused person makes Slack refuse the whole call: ask one by one to invite everyone else.
-        failures: dict[str, str] = {}
-        for user in wanted:
-            failures.update(await self.invite(channel, [user]))
-        return failures
+                return Invited(refused={wanted[0]: e.code})
+            named = _refused_people(e.details, wanted)
+        if named:  # Slack said who: invite the others in one more call
+            rest = await self.invite(channel, [u for u in wanted if u not in named])
+            return Invited({**named, **rest.refused}, rest.channel_error, rest.not_invited)
+        refused: dict[str, str] = {}  # Slack did not say who: one person at a time
+        for index, user in enumerate(wanted):
+            alone = await self.invite(channel, [user])
+            refused.update(alone.refused)
+            if alone.channel_error:
+                return Invited(refused, alone.channel_error, tuple(wanted[index:]))
+        return Invited(refused)
 
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._call("conversations.setTopic", params={"channel": channel, "topic": topic[:250]})

@@ -1,23 +1,32 @@
-"""The Slack app manifest, built from app.yaml and from the Web API methods the gateway calls."""
+"""The Slack app manifest, built from app.yaml: only the scopes and events the configured behaviour needs.
+
+What the bot does depends on app.yaml, and so do the permissions it asks for:
+
+- `channel.private`: incident channels are public (channels:*, message.channels) or private (groups:*,
+  message.groups); never both.
+- `timeline.confirm: reaction`: the bot adds a reaction to confirm a mark (reactions:write); otherwise it never reacts.
+- `announcement_channel`: the bot posts there without being a member (chat:write.public) and reads it back after a
+  crash so that an announcement is never posted twice (channels:history).
+
+A change to any of these asks for other scopes: reinstall the app from the new manifest (`incident-bot manifest`).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bot.config import Config
 
-from .gateway import WEB_API_METHODS
 from .ids import CallbackId
 
-# What the bot subscribes to. Each needs a scope: message.channels -> channels:history, message.groups ->
-# groups:history, member_joined_channel / member_left_channel -> channels:read + groups:read, channel_rename /
-# channel_archive -> channels:read, group_rename / group_archive -> groups:read; tokens_revoked and app_uninstalled
-# need none. (app_rate_limited and url_verification come without a subscription.)
-BOT_EVENTS: dict[str, tuple[str, ...]] = {
+# Every event the bot can subscribe to, with the scope Slack requires for it. The configured behaviour picks from
+# these (`bot_events`): messages and reactions in incident channels are the timeline; a rename or an archive of an
+# incident channel is noted on it; tokens_revoked and app_uninstalled need no scope. (app_rate_limited and
+# url_verification come without a subscription.)
+EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "message.channels": ("channels:history",),
     "message.groups": ("groups:history",),
-    "member_joined_channel": ("channels:read", "groups:read"),
-    "member_left_channel": ("channels:read", "groups:read"),
     "reaction_added": ("reactions:read",),
     "reaction_removed": ("reactions:read",),
     "channel_rename": ("channels:read",),
@@ -37,13 +46,59 @@ SHORTCUTS = [
     }
 ]
 
+# The behaviour app.yaml documents as the default (public channels, ephemeral confirmations, no announcements).
+DEFAULT_BEHAVIOUR = Config(path=Path("app.yaml"))
 
-def bot_scopes() -> list[str]:
+
+def method_scopes(config: Config) -> dict[str, tuple[str, ...]]:
+    """Each Web API method the configured bot calls, with the bot scopes the manifest grants for it (Slack accepts
+    any one of a method's scopes; these are the ones for the kind of channel the bot works in)."""
+    kind = "groups" if config.channel.private else "channels"
+    scopes: dict[str, tuple[str, ...]] = {
+        "auth.test": (),
+        "conversations.create": ("groups:write",) if config.channel.private else ("channels:manage",),
+        "conversations.invite": (f"{kind}:write.invites",),
+        "conversations.setTopic": (f"{kind}:write.topic",),
+        "chat.postMessage": ("chat:write",),
+        "chat.postEphemeral": ("chat:write",),
+        "chat.update": ("chat:write",),
+        "chat.getPermalink": (),
+        "pins.add": ("pins:write",),
+        # The incident channels' messages (a reaction's message, the bot's own tagged posts).
+        "conversations.history": (f"{kind}:history",),
+        "conversations.replies": (f"{kind}:history",),
+        "users.info": ("users:read",),
+        "files.getUploadURLExternal": ("files:write",),  # both made by files_upload_v2 (the report file)
+        "files.completeUploadExternal": ("files:write",),
+        "views.open": (),
+        "views.update": (),
+        # Which private incident channels a person is in; the bot's own channels (to adopt one it created behind a
+        # timeout).
+        "users.conversations": (f"{'groups' if config.channel.private else 'channels'}:read",),
+    }
+    if config.timeline.confirm == "reaction":
+        scopes["reactions.add"] = ("reactions:write",)
+    if config.announcement_channel:
+        scopes["chat.postMessage"] = ("chat:write", "chat:write.public")  # posting without being a member
+        scopes["conversations.history"] = tuple(dict.fromkeys((*scopes["conversations.history"], "channels:history")))
+    return scopes
+
+
+def bot_events(config: Config) -> list[str]:
+    """The events the configured bot handles: messages of its kind of incident channel, reactions, renames and
+    archives of its kind of channel, and the app's own lifecycle (tokens revoked, uninstalled)."""
+    kind = "group" if config.channel.private else "channel"
+    message = "message.groups" if config.channel.private else "message.channels"
+    lifecycle = (f"{kind}_rename", f"{kind}_archive", "tokens_revoked", "app_uninstalled")
+    return sorted((message, "reaction_added", "reaction_removed", *lifecycle))
+
+
+def bot_scopes(config: Config) -> list[str]:
     scopes = {"commands"}  # slash commands and shortcuts
-    for needed in WEB_API_METHODS.values():
+    for needed in method_scopes(config).values():
         scopes.update(needed)
-    for needed in BOT_EVENTS.values():
-        scopes.update(needed)
+    for event in bot_events(config):
+        scopes.update(EVENT_SCOPES[event])
     return sorted(scopes)
 
 
@@ -60,7 +115,7 @@ def build_manifest(
         "should_escape": True,
     }
     settings: dict[str, Any] = {
-        "event_subscriptions": {"bot_events": sorted(BOT_EVENTS)},
+        "event_subscriptions": {"bot_events": bot_events(config)},
         "interactivity": {"is_enabled": True},
         "org_deploy_enabled": False,
         "socket_mode_enabled": socket,
@@ -82,6 +137,6 @@ def build_manifest(
             "slash_commands": [command],
             "shortcuts": SHORTCUTS,
         },
-        "oauth_config": {"scopes": {"bot": bot_scopes()}},
+        "oauth_config": {"scopes": {"bot": bot_scopes(config)}},
         "settings": settings,
     }

@@ -17,10 +17,48 @@ from bot.emulator import SlackEmulator
 
 SIGNING_SECRET = "s3cret"
 
+# The emulator's own tests run as a broader app than incident-bot (whose manifest is the emulator's default): one that
+# may also join channels, bookmark, open DMs, work in private channels and hear about mentions and joins.
+GENERIC_SCOPES = frozenset(
+    {
+        "app_mentions:read",
+        "bookmarks:write",
+        "channels:history",
+        "channels:join",
+        "channels:manage",
+        "channels:read",
+        "channels:write.invites",
+        "channels:write.topic",
+        "chat:write",
+        "chat:write.public",
+        "commands",
+        "files:write",
+        "groups:history",
+        "groups:read",
+        "groups:write",
+        "groups:write.invites",
+        "groups:write.topic",
+        "im:write",
+        "pins:write",
+        "reactions:read",
+        "reactions:write",
+        "users:read",
+    }
+)
+GENERIC_EVENTS = frozenset(
+    {"app_mention", "member_joined_channel", "message.channels", "message.groups", "reaction_added"}
+)
+
 
 @pytest.fixture
 async def emu() -> AsyncIterator[SlackEmulator]:
-    emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token="xoxb-emulator", app_token="xapp-emulator")
+    emulator = SlackEmulator(
+        signing_secret=SIGNING_SECRET,
+        bot_token="xoxb-emulator",
+        app_token="xapp-emulator",
+        scopes=GENERIC_SCOPES,
+        events=GENERIC_EVENTS,
+    )
     await emulator.start()
     yield emulator
     await emulator.stop()

@@ -17,8 +17,14 @@ import pytest
 
 from bot.emulator import METHODS
 from bot.emulator.context import GENERIC_ERRORS
+from bot.emulator.workspace import INVITE_REFUSALS, RESTRICTABLE, RateLimits
 
-SPEC_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "slack"
+ROOT = Path(__file__).resolve().parents[2]
+# Slack's reference sits beside the repository (or beside the folder of its worktrees).
+SPEC_DIR = next(
+    (d / "shared" / "slack" for d in ROOT.parents if (d / "shared" / "slack").is_dir()),
+    ROOT.parent / "shared" / "slack",
+)
 
 # platform-notes.md §0.10: errors any method can return.
 NOTES_GENERIC_ERRORS = frozenset(
@@ -235,3 +241,46 @@ def test_the_notes_generic_error_list_is_the_one_in_platform_notes(spec_dir: Pat
 @pytest.mark.parametrize("method", IMPLEMENTED)
 def test_the_bot_scopes_a_method_accepts_are_ones_slack_lists_for_it(spec_dir: Path, method: str) -> None:
     assert set(METHODS[method].scopes) <= documented(spec_dir, method).bot_scopes
+
+
+# The errors real workspaces answer beyond the happy path, each by the methods that answer it.
+MESSY_WORKSPACE_ERRORS = {
+    "conversations.create": {"restricted_action"},
+    "conversations.invite": {"cant_invite", "user_is_restricted"} | INVITE_REFUSALS,
+    "files.getUploadURLExternal": {"file_uploads_disabled"},
+    "pins.add": {"too_many_pins", "restricted_action"},
+    "chat.postMessage": {"rate_limited", "restricted_action"},
+    "chat.postEphemeral": {"restricted_action"},
+}
+
+
+@pytest.mark.parametrize("method", sorted(MESSY_WORKSPACE_ERRORS))
+def test_the_errors_of_a_messy_workspace_are_answered_by_the_methods_slack_documents_them_for(
+    spec_dir: Path, method: str
+) -> None:
+    codes = MESSY_WORKSPACE_ERRORS[method]
+
+    assert codes <= documented(spec_dir, method).errors
+    assert codes <= METHODS[method].all_errors
+
+
+def test_only_methods_documenting_restricted_action_can_be_restricted(spec_dir: Path) -> None:
+    for method in RESTRICTABLE:
+        assert "restricted_action" in documented(spec_dir, method).errors, method
+
+
+# Slack's tiers (platform-notes: t1..t4 = Tier 1..4, t5 = Special): requests a minute, per method.
+TIER_PER_MINUTE = {"t1": 1, "t2": 20, "t3": 50, "t4": 100}
+
+
+@pytest.mark.parametrize("method", sorted(RateLimits().methods))
+def test_a_method_limited_per_workspace_has_the_allowance_of_its_documented_tier(spec_dir: Path, method: str) -> None:
+    tier = load_spec(spec_dir, method)["rate_limits"]
+    allowance = RateLimits().methods[method]
+
+    assert allowance.per_minute == TIER_PER_MINUTE[tier]
+
+
+def test_posting_is_limited_per_channel_to_one_a_second_as_slacks_special_tier_says(spec_dir: Path) -> None:
+    assert load_spec(spec_dir, "chat.postMessage")["rate_limits"] == "t5"
+    assert RateLimits().per_channel["chat.postMessage"].per_minute == 60

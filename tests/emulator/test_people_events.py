@@ -14,9 +14,9 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.emulator import DEFAULT_EVENTS, SlackEmulator
+from bot.emulator import SlackEmulator
 
-from .conftest import SIGNING_SECRET, People, Received, Receiver
+from .conftest import GENERIC_EVENTS, GENERIC_SCOPES, SIGNING_SECRET, People, Received, Receiver
 
 
 def verify(request: Received) -> bool:
@@ -272,7 +272,9 @@ async def test_removing_a_reaction_is_not_delivered_without_the_reaction_removed
 class TestWithReactionRemovedSubscribed:
     @pytest.fixture
     async def emu(self) -> AsyncIterator[SlackEmulator]:
-        emulator = SlackEmulator(signing_secret=SIGNING_SECRET, events=DEFAULT_EVENTS | {"reaction_removed"})
+        emulator = SlackEmulator(
+            signing_secret=SIGNING_SECRET, scopes=GENERIC_SCOPES, events=GENERIC_EVENTS | {"reaction_removed"}
+        )
         await emulator.start()
         yield emulator
         await emulator.stop()

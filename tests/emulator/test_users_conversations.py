@@ -7,9 +7,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.emulator import DEFAULT_SCOPES, SlackEmulator
+from bot.emulator import SlackEmulator
 
-from .conftest import People, error_of
+from .conftest import GENERIC_SCOPES, People, error_of
 
 
 async def test_without_arguments_it_lists_the_public_channels_the_bot_is_a_member_of(
@@ -36,7 +36,7 @@ async def test_each_channel_is_shaped_like_conversations_info_without_is_member_
 
 
 async def test_types_mixes_public_and_private_channels_and_ims() -> None:
-    async with SlackEmulator(scopes=DEFAULT_SCOPES | {"im:read"}) as emu:  # the default manifest lacks im:read
+    async with SlackEmulator(scopes=GENERIC_SCOPES | {"im:read"}) as emu:
         client = AsyncWebClient(token=emu.bot_token, base_url=emu.api_url)
         alice = emu.add_user("alice")
         general = emu.add_channel("general", members=[alice, emu.bot_user_id])

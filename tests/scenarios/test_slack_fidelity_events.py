@@ -15,7 +15,7 @@ from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.domain.timeline import TimelineEntry
 from bot.emulator import Channel, Delivery, SlackEmulator
-from bot.slack.manifest import BOT_EVENTS
+from bot.slack.manifest import DEFAULT_BEHAVIOUR, EVENT_SCOPES, bot_events
 from bot.storage import Seen
 from tests.conftest import APP_TOKEN, People, environment, serving_at
 
@@ -293,7 +293,7 @@ SUBSCRIBED: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.mark.parametrize("subscription", sorted(BOT_EVENTS))
+@pytest.mark.parametrize("subscription", sorted(EVENT_SCOPES))
 async def test_every_event_the_manifest_subscribes_to_is_answered_2xx(
     emulator: SlackEmulator, bot: IncidentBot, subscription: str
 ) -> None:
@@ -306,7 +306,7 @@ async def test_every_event_the_manifest_subscribes_to_is_answered_2xx(
 
 @pytest.mark.parametrize("subscription", ["channel_rename", "channel_archive", "tokens_revoked", "app_uninstalled"])
 def test_the_manifest_subscribes_to_the_lifecycle_events_the_bot_acts_on(subscription: str) -> None:
-    assert subscription in BOT_EVENTS
+    assert subscription in bot_events(DEFAULT_BEHAVIOUR)
 
 
 async def test_an_event_type_the_bot_has_no_use_for_is_still_answered_2xx(
