@@ -269,7 +269,8 @@ async def test_archiving_a_channel_sends_channel_archive_with_who_did_it_and_nob
 
 
 async def test_lifecycle_events_reach_only_an_app_that_subscribed_to_them() -> None:
-    async with SlackEmulator(signing_secret=SIGNING_SECRET) as unsubscribed:
+    events = {"message.channels", "reaction_added", "reaction_removed"}
+    async with SlackEmulator(signing_secret=SIGNING_SECRET, events=events) as unsubscribed:
         unsubscribed.set_request_url("http://127.0.0.1:9/never")
         general = unsubscribed.add_channel("general", members=[unsubscribed.bot_user_id])
 

@@ -133,7 +133,15 @@ def test_public_incident_channels_ask_for_no_private_channel_scope_or_event_and_
     assert {"channels:manage", "channels:write.invites", "channels:write.topic", "channels:history"} <= granted(
         manifest
     )
-    assert subscribed(manifest) == {"message.channels", "reaction_added", "reaction_removed"}
+    assert subscribed(manifest) == {
+        "message.channels",
+        "reaction_added",
+        "reaction_removed",
+        "channel_rename",
+        "channel_archive",
+        "tokens_revoked",
+        "app_uninstalled",
+    }
 
 
 def test_private_incident_channels_confirmed_by_reaction_and_announced_ask_for_exactly_that(tmp_path: Path) -> None:
@@ -146,11 +154,27 @@ def test_private_incident_channels_confirmed_by_reaction_and_announced_ask_for_e
         manifest
     )
     assert {"reactions:write", "chat:write.public", "channels:history"} <= granted(manifest)
-    assert subscribed(manifest) == {"message.groups", "reaction_added", "reaction_removed"}
+    assert subscribed(manifest) == {
+        "message.groups",
+        "reaction_added",
+        "reaction_removed",
+        "group_rename",
+        "group_archive",
+        "tokens_revoked",
+        "app_uninstalled",
+    }
 
 
 def test_the_manifest_subscribes_only_to_events_the_bot_handles(config: Config) -> None:
-    handled = {event.split(".")[0] for event in bot_events(config)}
+    lifecycle = {
+        "channel_rename",
+        "channel_archive",
+        "group_rename",
+        "group_archive",
+        "tokens_revoked",
+        "app_uninstalled",
+    }
+    handled = {event.split(".")[0] for event in bot_events(config)} - lifecycle
 
     assert handled == set(CAPTURED_EVENTS)
     assert not {"member_joined_channel", "member_left_channel"} & set(bot_events(config))
@@ -163,7 +187,10 @@ def test_each_event_the_bot_may_subscribe_to_has_a_scope_slack_requires_for_it(e
         pytest.skip(f"Slack's event docs are not at {SLACK_SPEC}")
     needed = set(json.loads(path.read_text())["scopes"])
 
-    assert needed & set(EVENT_SCOPES[event]), f"{event} needs one of {sorted(needed)}"
+    if not needed:  # tokens_revoked, app_uninstalled: sent to every app
+        assert EVENT_SCOPES[event] == ()
+    else:
+        assert needed & set(EVENT_SCOPES[event]), f"{event} needs one of {sorted(needed)}"
 
 
 def test_the_manifest_has_the_command_events_interactivity_and_socket_mode() -> None:
