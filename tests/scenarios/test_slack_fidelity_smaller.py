@@ -289,7 +289,7 @@ async def test_a_thread_slack_stops_part_way_is_reported_to_the_person_and_the_r
     await asyncio.wait_for(upload.arrived.wait(), timeout=30)
     emulator.workspace.policy.restrict("chat.postMessage")  # an admin restricts the app's posting meanwhile
     upload.release()
-    told = await wait_for_private(emulator, people.alice, "the report", within=60)
+    told = await wait_for_private(emulator, people.alice, "is saved", within=60)
     await settled(emulator, bot)
 
     sections = report_sections_for_slack(await stored_markdown(bot, channel))
