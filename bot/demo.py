@@ -23,7 +23,7 @@ from bot.app import IncidentBot
 from bot.config import load_config, resolve_config_path
 from bot.emulator import Channel, Message, SlackEmulator
 from bot.slack.ids import ActionId
-from bot.slack.manifest import BOT_EVENTS, bot_scopes
+from bot.slack.manifest import BOT_EVENTS, COMMAND_SHOULD_ESCAPE, bot_scopes
 
 
 def _say(out: TextIO, line: str = "") -> None:
@@ -42,6 +42,7 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             app_token="xapp-demo",
             scopes=bot_scopes(),  # the workspace grants what our manifest asks for, and nothing more
             events=BOT_EVENTS,
+            should_escape=COMMAND_SHOULD_ESCAPE,
         ) as emu:
             config = load_config(
                 resolve_config_path(environ),
@@ -92,7 +93,7 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
     assert channel is not None
     _say(out, f"  → the bot opened #{channel.name}")
 
-    await slash(alice, channel.id, f"commander <@{bob}|bob>")
+    await slash(alice, channel.id, "commander @bob")
 
     async def say(user: str, text: str, *reactions: tuple[str, str]) -> None:
         _say(out, f"▶ {emu.workspace.users[user].name} in #{channel.name}: {text}")

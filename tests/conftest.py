@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.emulator import SlackEmulator
-from bot.slack.manifest import BOT_EVENTS, bot_scopes
+from bot.slack.manifest import BOT_EVENTS, COMMAND_SHOULD_ESCAPE, bot_scopes
 
 from .databases import PostgresTemplate, async_url, postgres_required, postgres_unavailable_reason
 
@@ -87,10 +87,18 @@ class People:
 @pytest.fixture
 async def emulator() -> AsyncIterator[SlackEmulator]:
     # The workspace grants exactly the scopes and event subscriptions of our manifest: a Web API call the
-    # manifest does not cover fails with missing_scope, an event it does not subscribe to is never delivered.
+    # manifest does not cover fails with missing_scope, an event it does not subscribe to is never delivered, and a
+    # command's text is escaped as the manifest asks. Events come as Slack sends them: concurrently, out of order,
+    # retried when the bot fails or is slow (the seed, printed, replays the order: SlackEmulator(seed=...)).
     emu = SlackEmulator(
-        signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN, scopes=bot_scopes(), events=BOT_EVENTS
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        app_token=APP_TOKEN,
+        scopes=bot_scopes(),
+        events=BOT_EVENTS,
+        should_escape=COMMAND_SHOULD_ESCAPE,
     )
+    print(f"emulator seed: {emu.seed}")
     await emu.start()
     yield emu
     await emu.stop()

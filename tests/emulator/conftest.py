@@ -19,8 +19,15 @@ SIGNING_SECRET = "s3cret"
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[SlackEmulator]:
-    emulator = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token="xoxb-emulator", app_token="xapp-emulator")
+async def emu(request: pytest.FixtureRequest) -> AsyncIterator[SlackEmulator]:
+    """Slack-like delivery (concurrent, shuffled, retried); `@pytest.mark.ordered_delivery`: in order, no retries."""
+    emulator = SlackEmulator(
+        signing_secret=SIGNING_SECRET,
+        bot_token="xoxb-emulator",
+        app_token="xapp-emulator",
+        ordered=request.node.get_closest_marker("ordered_delivery") is not None,
+    )
+    print(f"emulator seed: {emulator.seed}")
     await emulator.start()
     yield emulator
     await emulator.stop()
