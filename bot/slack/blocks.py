@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -216,13 +216,21 @@ def kind_emoji(config: Config, kind: str) -> str:
     return f":{emoji}:" if emoji else _KIND_EMOJI.get(kind, ":small_blue_diamond:")
 
 
-def user_line(slack_text: str, limit: int) -> str:
-    """What a person wrote (Slack markup), on one line, cut to `limit` characters and safe to show (markup.py)."""
-    return safe_cut(" ".join(from_slack(slack_text).split()), limit)
+def user_line(slack_text: str, limit: int, user_names: Mapping[str, str] | None = None) -> str:
+    """What a person wrote (Slack markup), on one line, cut to `limit` characters and safe to show (markup.py);
+    people mentioned are shown by their names in `user_names`."""
+    return safe_cut(" ".join(from_slack(slack_text, user_names).split()), limit)
 
 
-def timeline_text(config: Config, incident: Incident, entries: Sequence[TimelineEntry], total: int) -> str:
-    """`/incident timeline`: one line per entry, oldest of the shown first, times in UTC."""
+def timeline_text(
+    config: Config,
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    total: int,
+    user_names: Mapping[str, str] | None = None,
+) -> str:
+    """`/incident timeline`: one line per entry, oldest of the shown first, times in UTC; people mentioned are shown
+    by their names in `user_names`."""
     if not entries:
         return (
             f"*{incident.public_id}* has nothing on its timeline yet. React to a message with "
@@ -238,7 +246,7 @@ def timeline_text(config: Config, incident: Incident, entries: Sequence[Timeline
             if entry.author_id or entry.author_name
             else ""
         )
-        body = user_line(entry.text, 200) if entry.text else "_(message not captured)_"
+        body = user_line(entry.text, 200, user_names) if entry.text else "_(message not captured)_"
         if entry.deleted:
             body = f"~{body}~ _(deleted)_"
         elif entry.edited:

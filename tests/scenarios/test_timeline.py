@@ -383,3 +383,21 @@ async def test_authors_are_named_by_their_slack_display_name_looked_up_once(
     assert [e.author_name for e in second if e.kinds == ("finding",)] == ["bob"] * 3
     looked_up = [c.args.get("user") for c in emulator.calls_to("users.info")]
     assert looked_up.count(people.bob) == 1
+
+
+async def test_what_people_typed_is_shown_in_the_timeline_as_they_typed_it_with_people_by_name(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "p99 > 2s & errors < 1% since @carol's deploy")
+    await emulator.react(people.alice, incident.id, posted.ts, "mag")
+    await run(emulator, people.alice, incident.id, "note rollback <approved> by @carol & @bob")
+    await run(emulator, people.alice, incident.id, "commander @bob")
+    await settled(emulator, bot)
+
+    await run(emulator, people.alice, incident.id, "timeline")
+    shown = await wait_for_private(emulator, people.alice, "*Timeline of INC-")
+
+    assert "p99 &gt; 2s &amp; errors &lt; 1% since @carol's deploy" in shown
+    assert "rollback &lt;approved&gt; by @carol &amp; @bob" in shown
+    assert "Commander changed to @bob" in shown
+    assert "&amp;gt;" not in shown and "&amp;amp;" not in shown
