@@ -400,4 +400,22 @@ async def test_what_people_typed_is_shown_in_the_timeline_as_they_typed_it_with_
     assert "p99 &gt; 2s &amp; errors &lt; 1% since @carol's deploy" in shown
     assert "rollback &lt;approved&gt; by @carol &amp; @bob" in shown
     assert "Commander changed to @bob" in shown
-    assert "&amp;gt;" not in shown and "&amp;amp;" not in shown
+    assert "&amp;gt;" not in shown
+    assert "&amp;amp;" not in shown
+
+
+async def test_a_message_marked_before_its_own_event_arrived_is_shown_with_its_words_in_the_timeline(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "pool exhausted on db-2", deliver=False)  # late
+    looking_up = emulator.hold("conversations.history")  # the bot's own look-up of the marked message is slow
+    await emulator.react(people.alice, incident.id, posted.ts, "mag")
+    await asyncio.wait_for(looking_up.arrived.wait(), 5)
+
+    await run(emulator, people.alice, incident.id, "timeline")
+    shown = await wait_for_private(emulator, people.alice, "*Timeline of INC-")
+    looking_up.release()
+
+    [line] = [line for line in shown.splitlines() if "Finding" in line]
+    assert "pool exhausted on db-2" in line
+    assert "*bob*" in line
