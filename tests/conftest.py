@@ -24,6 +24,20 @@ BOT_TOKEN = "xoxb-emulator-token"
 APP_TOKEN = "xapp-emulator-token"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--emulator-seed",
+        type=int,
+        default=None,
+        help="seed of the Slack emulator's delivery order (a failing test prints the one it ran with)",
+    )
+
+
+def emulator_seed(config: pytest.Config) -> int | None:
+    seed = config.getoption("--emulator-seed")
+    return int(seed) if seed is not None else None
+
+
 @pytest.fixture(autouse=True)
 def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
     """slack_sdk sends every call through HTTP(S)_PROXY if set (it ignores NO_PROXY); the emulator is local."""
@@ -85,7 +99,7 @@ class People:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[SlackEmulator]:
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[SlackEmulator]:
     # The workspace grants exactly the scopes and event subscriptions of our manifest: a Web API call the
     # manifest does not cover fails with missing_scope, an event it does not subscribe to is never delivered, and a
     # command's text is escaped as the manifest asks. Events come as Slack sends them: concurrently, out of order,
@@ -97,8 +111,9 @@ async def emulator() -> AsyncIterator[SlackEmulator]:
         scopes=bot_scopes(),
         events=BOT_EVENTS,
         should_escape=COMMAND_SHOULD_ESCAPE,
+        seed=emulator_seed(request.config),
     )
-    print(f"emulator seed: {emu.seed}")
+    print(f"emulator seed: {emu.seed} (pytest --emulator-seed={emu.seed} replays its delivery order)")
     await emu.start()
     yield emu
     await emu.stop()

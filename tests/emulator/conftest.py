@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.emulator import SlackEmulator
+from tests.conftest import emulator_seed
 
 SIGNING_SECRET = "s3cret"
 
@@ -26,8 +27,9 @@ async def emu(request: pytest.FixtureRequest) -> AsyncIterator[SlackEmulator]:
         bot_token="xoxb-emulator",
         app_token="xapp-emulator",
         ordered=request.node.get_closest_marker("ordered_delivery") is not None,
+        seed=emulator_seed(request.config),
     )
-    print(f"emulator seed: {emulator.seed}")
+    print(f"emulator seed: {emulator.seed} (pytest --emulator-seed={emulator.seed} replays its delivery order)")
     await emulator.start()
     yield emulator
     await emulator.stop()
