@@ -197,11 +197,9 @@ class Courier:
 
     def _retry_if_failed(self, delivery: Delivery) -> None:
         """Slack's retries of a failed event delivery, in the background: each after its delay, while the previous
-        attempt failed, unless the bot answered `X-Slack-No-Retry: 1`."""
+        attempt failed."""
         delays = self.policy.retry_delays
-        if delivery.ok or not delays or delivery.failure not in _RETRY_REASONS:
-            return
-        if delivery.failure == "http_error" and _header(delivery.headers, "X-Slack-No-Retry") == "1":
+        if not delays or not _retried(delivery):
             return
 
         async def retry() -> None:
@@ -213,9 +211,7 @@ class Courier:
                     failed = await self.redeliver(delivery, retry_num=number, retry_reason=reason)
                 except RuntimeError:  # the request URL was unset meanwhile: nowhere to retry to
                     return
-                if failed.ok or failed.failure not in _RETRY_REASONS:
-                    return
-                if failed.failure == "http_error" and _header(failed.headers, "X-Slack-No-Retry") == "1":
+                if not _retried(failed):
                     return
 
         self._track(asyncio.get_running_loop().create_task(retry()))
@@ -284,6 +280,13 @@ class Courier:
     async def wait_idle(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _retried(delivery: Delivery) -> bool:
+    """Does Slack deliver this again? Not after a 2xx, nor after a non-2xx answer saying `X-Slack-No-Retry: 1`."""
+    if delivery.ok or delivery.failure not in _RETRY_REASONS:
+        return False
+    return not (delivery.failure == "http_error" and _header(delivery.headers, "X-Slack-No-Retry") == "1")
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
