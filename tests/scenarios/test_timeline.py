@@ -217,6 +217,50 @@ async def test_a_kind_stays_while_one_person_still_has_the_reaction(
     assert after_both == []
 
 
+def reaction(kind: str, user: str, channel: Channel, ts: str, name: str, event_ts: str) -> dict[str, object]:
+    """A reaction_added / reaction_removed event as Slack sends it."""
+    return {
+        "type": kind,
+        "user": user,
+        "item": {"type": "message", "channel": channel.id, "ts": ts},
+        "reaction": name,
+        "event_ts": event_ts,
+    }
+
+
+async def test_a_reaction_removed_before_slack_delivered_its_adding_leaves_the_message_unmarked(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "maybe the cache?")
+    await settled(emulator, bot)
+    added = reaction("reaction_added", people.alice, incident, posted.ts, "mag", emulator.workspace.next_ts())
+    removed = reaction("reaction_removed", people.alice, incident, posted.ts, "mag", emulator.workspace.next_ts())
+
+    await emulator.send_event(removed)  # the two events crossed: the removal is delivered first
+    await emulator.send_event(added)
+    await settled(emulator, bot)
+
+    assert [e for e in await timeline(bot, incident) if e.ts == posted.ts] == []
+
+
+async def test_a_reaction_added_again_after_its_removal_marks_whatever_order_slack_delivers_them_in(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "it is the cache")
+    await settled(emulator, bot)
+    stamps = [emulator.workspace.next_ts() for _ in range(3)]
+    first = reaction("reaction_added", people.alice, incident, posted.ts, "mag", stamps[0])
+    removed = reaction("reaction_removed", people.alice, incident, posted.ts, "mag", stamps[1])
+    again = reaction("reaction_added", people.alice, incident, posted.ts, "mag", stamps[2])
+
+    for event in (again, first, removed):
+        await emulator.send_event(event)
+    await settled(emulator, bot)
+
+    [entry] = [e for e in await timeline(bot, incident) if e.ts == posted.ts]
+    assert entry.kinds == ("finding",)
+
+
 async def test_several_kinds_can_mark_one_message(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
