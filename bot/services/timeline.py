@@ -290,7 +290,7 @@ class TimelineCapture:
             log.info("could not confirm a timeline mark: %s", e.code)
 
 
-LOOK_UPS = 20  # marked messages not captured yet that one read of the timeline asks Slack for
+LOOK_UPS = 5  # marked messages not captured yet that one read of the timeline asks Slack for
 
 
 class TimelineService:
@@ -302,6 +302,7 @@ class TimelineService:
         self._db = db
         self._slack = slack
         self._names: dict[tuple[str, str], str] = {}
+        self._gone: set[tuple[str, str]] = set()  # marked messages Slack did not have (deleted, out of reach)
 
     async def add_note(self, incident: Incident, author: str, text: str, request_key: str | None) -> bool:
         async with self._db.timeline() as store:
@@ -369,22 +370,27 @@ class TimelineService:
     async def _not_yet_captured(self, incident: Incident, marked: list[TimelineEntry]) -> list[TimelineEntry]:
         """Marked messages whose own event has not arrived yet (Slack promises no order, and the mark's own look-up
         may still be under way) are asked of Slack, so that the timeline and the report show their words. Nothing
-        is stored here: the message event, or the mark's look-up, does that. Offline tools ask Slack nothing."""
+        is stored here: the message event, or the mark's look-up, does that. One Slack did not have is not asked
+        for again; offline tools ask Slack nothing."""
         if not self._look_up_names:
             return marked
         filled: list[TimelineEntry] = []
         asked = 0
         for entry in marked:
             uncaptured = not entry.text and not entry.files and entry.author_id is None and entry.author_name is None
-            if uncaptured and entry.channel_id and entry.ts and asked < LOOK_UPS:
+            key = (entry.channel_id or "", entry.ts or "")
+            if uncaptured and all(key) and key not in self._gone and asked < LOOK_UPS:
                 asked += 1
                 try:
-                    found = await self._slack.fetch_message(entry.channel_id, entry.ts)
+                    found = await self._slack.fetch_message(*key)
                 except SlackError as e:
-                    log.info("could not look up marked message %s/%s: %s", entry.channel_id, entry.ts, e.code)
+                    log.info("could not look up marked message %s/%s: %s", *key, e.code)
                     found = None
+                else:
+                    if found is None:
+                        self._gone.add(key)
                 if found is not None:
-                    message = channel_message(incident.team_id, incident.id, entry.channel_id, found)
+                    message = channel_message(incident.team_id, incident.id, key[0], found)
                     entry = _replace(
                         entry,
                         at=message.posted_at,
