@@ -23,7 +23,7 @@ from bot.app import IncidentBot
 from bot.config import load_config, resolve_config_path
 from bot.emulator import Channel, Message, SlackEmulator
 from bot.slack.ids import ActionId
-from bot.slack.manifest import build_manifest
+from bot.slack.manifest import COMMAND_SHOULD_ESCAPE, build_manifest
 
 
 def _say(out: TextIO, line: str = "") -> None:
@@ -40,6 +40,7 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             signing_secret=signing_secret,
             bot_token="xoxb-demo",
             app_token="xapp-demo",
+            should_escape=COMMAND_SHOULD_ESCAPE,
         ) as emu:
             config = load_config(
                 resolve_config_path(environ),
@@ -91,7 +92,7 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
     assert channel is not None
     _say(out, f"  → the bot opened #{channel.name}")
 
-    await slash(alice, channel.id, f"commander <@{bob}|bob>")
+    await slash(alice, channel.id, "commander @bob")
 
     async def say(user: str, text: str, *reactions: tuple[str, str]) -> None:
         _say(out, f"▶ {emu.workspace.users[user].name} in #{channel.name}: {text}")

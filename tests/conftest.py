@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.emulator import SlackEmulator
-from bot.slack.manifest import build_manifest
+from bot.slack.manifest import COMMAND_SHOULD_ESCAPE, build_manifest
 
 from .databases import PostgresTemplate, async_url, postgres_required, postgres_unavailable_reason
 
@@ -22,6 +22,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "emulator-signing-secret"
 BOT_TOKEN = "xoxb-emulator-token"
 APP_TOKEN = "xapp-emulator-token"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--emulator-seed",
+        type=int,
+        default=None,
+        help="seed of the Slack emulator's delivery order (a failing test prints the one it ran with)",
+    )
+
+
+def emulator_seed(config: pytest.Config) -> int | None:
+    seed = config.getoption("--emulator-seed")
+    return int(seed) if seed is not None else None
 
 
 @pytest.fixture(autouse=True)
@@ -85,11 +99,20 @@ class People:
 
 
 @pytest.fixture
-async def emulator() -> AsyncIterator[SlackEmulator]:
+async def emulator(request: pytest.FixtureRequest) -> AsyncIterator[SlackEmulator]:
     # The workspace grants exactly the scopes and event subscriptions of our manifest (that of the app.yaml the bot
     # runs with, installed by `serving_at`): a Web API call the manifest does not cover fails with missing_scope, an
-    # event it does not subscribe to is never delivered.
-    emu = SlackEmulator(signing_secret=SIGNING_SECRET, bot_token=BOT_TOKEN, app_token=APP_TOKEN)
+    # event it does not subscribe to is never delivered, and a command's text is escaped as the manifest asks. Events
+    # come as Slack sends them: concurrently, out of order, retried when the bot fails or is slow (the seed, printed,
+    # replays the order: SlackEmulator(seed=...)).
+    emu = SlackEmulator(
+        signing_secret=SIGNING_SECRET,
+        bot_token=BOT_TOKEN,
+        app_token=APP_TOKEN,
+        should_escape=COMMAND_SHOULD_ESCAPE,
+        seed=emulator_seed(request.config),
+    )
+    print(f"emulator seed: {emu.seed} (pytest --emulator-seed={emu.seed} replays its delivery order)")
     await emu.start()
     yield emu
     await emu.stop()

@@ -79,10 +79,17 @@ class Marked:
 
 @dataclass(frozen=True, slots=True)
 class Unmarked:
+    """A reaction removed. `at` (the removal's event time) orders it against the addings of the same reaction,
+    which Slack may deliver before or after it; with `at` unknown it removes whatever mark there is."""
+
     channel_id: str
     ts: str
     reaction: str
     user_id: str
+    at: datetime | None = None
+    team_id: str = ""
+    incident_id: int | None = None
+    kind: str = ""
 
 
 Capture = ChannelMessage | MessageEdited | MessageDeleted | Marked | Unmarked

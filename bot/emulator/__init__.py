@@ -7,6 +7,10 @@ Usage::
 
 Scripted Web API failures: fail_next / rate_limit_next (refused, nothing happens) and fail_after_performing /
 delay_after_performing / hold (the call takes effect, the answer is lost, late or held).
+
+Delivery is as messy as Slack's (bot/emulator/courier.py): events concurrently, out of order, and retried when the
+bot fails or is slow; `SlackEmulator(seed=N)` replays a run's choices, `ordered=True` delivers strictly in order.
+What people type reaches the bot in Slack's markup (bot/emulator/composer.py).
 """
 
 from bot.emulator.acks import PrivateNotice

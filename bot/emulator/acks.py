@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from bot.emulator import effects
 from bot.emulator.blocks import MESSAGE_MAX_BLOCK_TEXT, MESSAGE_MAX_BLOCKS, block_text_length, validate_blocks
@@ -15,6 +16,11 @@ from bot.emulator.views import check_view, close_stack, close_top, open_modal, u
 from bot.emulator.workspace import JSON, Channel, View, Workspace
 
 log = logging.getLogger(__name__)
+
+# A response_url "can be used up to 5 times within 30 minutes" (Slack's interactivity docs, "Responding to
+# interactions"); past that Slack answers 404 (`used_url`, `expired_url`).
+RESPONSE_URL_USES = 5
+RESPONSE_URL_SECONDS = 30 * 60
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,16 @@ class ResponseTarget:
     channel: str | None
     message_ts: str | None
     is_ephemeral: bool
+    issued: float = field(default_factory=time.monotonic)
+    uses: int = 0
+
+    def refusal(self, lifetime: float) -> str | None:
+        """Why Slack no longer takes a post to this URL (None: it does)."""
+        if time.monotonic() - self.issued > lifetime:
+            return "expired_url"
+        if self.uses >= RESPONSE_URL_USES:
+            return "used_url"
+        return None
 
 
 def show_message(

@@ -33,6 +33,7 @@ class Delivery:
     failure: str | None = None
     request_body: bytes = b""
     request_headers: dict[str, str] = field(default_factory=dict)
+    retry_num: int = 0  # 0: the first delivery; 1-3: Slack's automatic (or a test's) retries of it
 
     @property
     def ok(self) -> bool:

@@ -15,12 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.emulator import acks, effects, events, payloads, render
+from bot.emulator import acks, composer, effects, events, payloads, render
 from bot.emulator.acks import PrivateNotice, ResponseTarget
 from bot.emulator.blocks import action_ids, find_elements, shown_choice
-from bot.emulator.context import ApiError
+from bot.emulator.common import message_content
+from bot.emulator.context import ApiError, Args
 from bot.emulator.conversations import validate_channel_name
-from bot.emulator.courier import Courier
+from bot.emulator.courier import JITTER, RETRY_DELAYS, Courier, DeliveryPolicy
 from bot.emulator.delivery import Delivery, SocketHub
 from bot.emulator.methods import AfterFault, Dispatcher, Hold, Injection
 from bot.emulator.views import close_stack
@@ -70,7 +71,20 @@ class SlackEmulator:
         scopes: Iterable[str] | None = None,
         events: Iterable[str] | None = None,
         delivery_timeout: float = 3.0,
+        ordered: bool = False,
+        seed: int | None = None,
+        jitter: float = JITTER,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        should_escape: bool = True,
+        response_url_seconds: float = acks.RESPONSE_URL_SECONDS,
     ) -> None:
+        """Events are delivered as Slack delivers them: concurrently, in a shuffled order (each waits a random
+        0-`jitter` s), and retried after `retry_delays` (Slack's ~0 s, 1 min, 5 min, compressed) when the bot
+        answers non-2xx or not within `delivery_timeout`. The random choices come from `seed` (random if None;
+        see `self.seed`), so a failure replays with the same seed. `ordered=True`: one after the other, never
+        retried (only for tests of ordering itself).
+
+        `should_escape`: the slash command's setting in the app manifest (how command text is encoded)."""
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.app_token = app_token
@@ -95,7 +109,15 @@ class SlackEmulator:
         self.notices: list[PrivateNotice] = []
         self._dispatcher = Dispatcher(self, bot_token=bot_token, app_token=app_token)
         self._hub = SocketHub(bot.app_id)
-        self._courier = Courier(self._hub, signing_secret=signing_secret, timeout=delivery_timeout)
+        self.seed = seed if seed is not None else secrets.randbelow(2**32)
+        policy = (
+            DeliveryPolicy.in_order(self.seed)
+            if ordered
+            else DeliveryPolicy(seed=self.seed, jitter=jitter, retry_delays=tuple(retry_delays))
+        )
+        self._courier = Courier(self._hub, signing_secret=signing_secret, timeout=delivery_timeout, policy=policy)
+        self.should_escape = should_escape
+        self.response_url_seconds = response_url_seconds
         self._triggers: dict[str, _Trigger] = {}
         self._response_targets: dict[str, ResponseTarget] = {}
         self._response_holds: list[Hold] = []
@@ -337,7 +359,8 @@ class SlackEmulator:
         return channel is None or self.bot_user_id in channel.members
 
     async def _deliver_now(self, event: JSON, channel: Channel) -> Delivery | None:
-        """Deliver an event after every pending background one and return the bot's answer (None: not delivered)."""
+        """Deliver an event now and return the bot's answer to its first delivery (None: not delivered). It may
+        overtake background events still on their way (in order: it goes after them)."""
         envelope = self._envelope_for(event, channel)
         if envelope is None:
             return None
@@ -375,7 +398,8 @@ class SlackEmulator:
         return self._hub.total_connections
 
     async def wait_idle(self) -> None:
-        """Wait until every background delivery (echoes, joins, people's messages) has been answered."""
+        """Wait until every background delivery (echoes, joins, people's messages) and every retry of a failed one
+        has been answered."""
         await self._courier.wait_idle()
 
     async def redeliver(self, delivery: Delivery, *, retry_num: int = 1, retry_reason: str = "http_error") -> Delivery:
@@ -442,8 +466,12 @@ class SlackEmulator:
         retry_num: int | None = None,
         timestamp: int | str | None = None,
         signature: str | None = None,
+        markup: bool = False,
     ) -> Delivery:
-        """A person runs a slash command; returns the bot's ack (its visible effect is applied too)."""
+        """A person runs a slash command; returns the bot's ack (its visible effect is applied too).
+
+        `text` is what they typed: it is sent as Slack sends it (`&<>` escaped; with `should_escape`, `@bob` as
+        `<@U…|bob>`, `#ops` as `<#C…|ops>`, URLs as `<https://…>`). markup=True: `text` is sent exactly as given."""
         self._user(user_id)
         channel = self._channel(channel_id)
         form = payloads.command_form(
@@ -451,7 +479,7 @@ class SlackEmulator:
             user_id=user_id,
             channel=channel,
             command=command,
-            text=text,
+            text=text if markup else composer.command_text(self.workspace, text, should_escape=self.should_escape),
             response_url=self._response_url(ResponseTarget(user_id, channel.id, None, False)),
             trigger_id=self._issue_trigger(user_id),
         )
@@ -493,9 +521,21 @@ class SlackEmulator:
         return await self._courier.deliver("event", payload)
 
     async def post_message(
-        self, user_id: str, channel_id: str, text: str, thread_ts: str | None = None, *, deliver: bool = True
+        self,
+        user_id: str,
+        channel_id: str,
+        text: str,
+        thread_ts: str | None = None,
+        *,
+        deliver: bool = True,
+        markup: bool = False,
     ) -> Message:
         """A person (or another integration's bot user) writes in a channel or thread.
+
+        `text` is what they typed; Slack stores and delivers it in its markup (`a < b` as `a &lt; b`, `@bob` as
+        `<@U…>`, `@here` as `<!here>`, `#ops` as `<#C…|ops>`, a URL as `<https://…>`), with the rich_text blocks
+        its client attaches. markup=True: `text` is already Slack markup (made with the composer's formatting
+        tools: a labelled link, a user group mention...) and is kept as given.
 
         Stored, then delivered to the bot as a message event in the background. deliver=False only stores it (the
         event is lost or late: deliver it later with deliver_message_event()). A bot user made with
@@ -503,6 +543,7 @@ class SlackEmulator:
         """
         user = self._user(user_id)
         channel = self._postable(user, channel_id)
+        text = text if markup else composer.message_text(self.workspace, text)
         ts = self.workspace.next_ts()
         if user.is_bot and user.bot_id:
             app_id = self.app_id if user.id == self.bot_user_id else bot_app_id(user.bot_id)
@@ -525,15 +566,15 @@ class SlackEmulator:
                 thread_ts=thread_ts,
                 team=self.team_id,
                 client_msg_id=str(uuid.uuid4()),
-                blocks=_rich_text(text),
+                blocks=composer.rich_text(text),
             )
         return self._store(channel, message, deliver=deliver)
 
     async def deliver_message_event(self, channel_id: str, ts: str, *, ordered: bool = True) -> Delivery:
-        """Deliver (now, after pending background deliveries) the message event of a stored message.
+        """Deliver now the message event of a stored message (as any background event: with the emulator's jitter,
+        or after pending background deliveries when the emulator is `ordered`).
 
-        `ordered=False` sends it at once, concurrently with whatever else is in flight, as Slack does under load
-        (a burst of events arrives on several connections at the same time).
+        `ordered=False` sends it at once, with no jitter, concurrently with whatever else is in flight.
 
         The event is the one Slack sent (or would have sent) when the message was posted, with a new event_id:
         a late delivery of a message posted with deliver=False, or a duplicate. Raises ValueError if the app
@@ -555,9 +596,13 @@ class SlackEmulator:
         assert delivery is not None
         return delivery
 
-    async def edit_message(self, user_id: str, channel_id: str, ts: str, text: str) -> Delivery | None:
+    async def edit_message(
+        self, user_id: str, channel_id: str, ts: str, text: str, *, markup: bool = False
+    ) -> Delivery | None:
         """The author edits their message: text (and rich_text blocks) replaced, `edited` set; message_changed is
-        delivered now. Returns the bot's answer, or None when the app does not receive the event."""
+        delivered now. Returns the bot's answer, or None when the app does not receive the event.
+
+        `text` is what they typed (encoded as post_message does; markup=True: kept as given)."""
         self._user(user_id)
         channel = self._channel(channel_id)
         message = self._message(channel, ts)
@@ -567,9 +612,10 @@ class SlackEmulator:
             raise ValueError(f"a {message.subtype} message cannot be edited")
         if channel.is_archived:
             raise ValueError(f"#{channel.name} is archived")
+        text = text if markup else composer.message_text(self.workspace, text)
         changes: dict[str, Any] = {"text": text}
         if message.blocks and all(block.get("type") == "rich_text" for block in message.blocks):
-            changes["blocks"] = _rich_text(text)
+            changes["blocks"] = composer.rich_text(text)
         event = effects.edit_message(self, channel, message, changes, editor=user_id, emit=False)
         return await self._deliver_now(event, channel)
 
@@ -624,10 +670,12 @@ class SlackEmulator:
     async def share_file(
         self, user_id: str, channel_id: str, name: str, filetype: str = "png", text: str = ""
     ) -> Message:
-        """A person uploads a file into a channel: a file_share message, stored and delivered (background)."""
+        """A person uploads a file into a channel: a file_share message, stored and delivered (background). `text`,
+        the comment typed with it, is encoded as post_message does."""
         user = self._user(user_id)
         channel = self._postable(user, channel_id)
         ws = self.workspace
+        text = composer.message_text(ws, text)
         file = File(id=ws.new_id("F"), filename=name, length=0, title=name, channels=[channel.id], user=user_id)
         file.content = b""
         ws.files[file.id] = file
@@ -640,7 +688,7 @@ class SlackEmulator:
             subtype="file_share",
             team=self.team_id,
             client_msg_id=str(uuid.uuid4()),
-            blocks=_rich_text(text) if text else [],
+            blocks=composer.rich_text(text) if text else [],
             files=[_file_object(ws.team_id, ws.team_domain, file, filetype, ts)],
             upload=True,
         )
@@ -894,20 +942,33 @@ class SlackEmulator:
 
     # -- HTTP endpoints besides the Web API --------------------------------------------------------------
     async def _on_response_url(self, request: web.Request) -> web.Response:
+        """A POST to a response_url: at most 5 within 30 minutes (then 404 used_url / expired_url); the message is
+        validated as chat.postMessage validates it (400 with the error code, e.g. invalid_blocks, no_text)."""
         target = self._response_targets.get(request.match_info["token"])
         if target is None:
             return web.Response(status=404, text="no_such_response_url")
+        refusal = target.refusal(self.response_url_seconds)
+        if refusal is not None:
+            return web.Response(status=404, text=refusal)
         raw = await request.text()
         try:
             payload = json.loads(raw)
         except json.JSONDecodeError:
             form = dict(await request.post())
-            payload = json.loads(str(form.get("payload", "{}")))
+            try:
+                payload = json.loads(str(form.get("payload", "{}")))
+            except json.JSONDecodeError:
+                payload = None
         if not isinstance(payload, dict):
             return web.Response(status=400, text="invalid_payload")
         refused = acks.response_error(payload)
         if refused is not None:
             return web.Response(status=400, text=refused)
+        try:  # text past 40,000 characters is cut (acks.show_message), as chat.postMessage does
+            message_content(Args(payload), require=not payload.get("delete_original"), blocks_too_long="invalid_blocks")
+        except ApiError as error:
+            return web.Response(status=400, text=error.code)
+        target.uses += 1
         self.responses.append(ResponseUrlPost(target.user, target.channel, payload, str(request.url)))
         acks.apply_response(self, self.notices, target, payload)
         held = next((h for h in self._response_holds if not h.arrived.is_set()), None)
@@ -944,7 +1005,8 @@ class SlackEmulator:
         failed = [f"{d.kind}: status={d.status} {d.failure or ''} {d.body[:200]}" for d in self.failed_deliveries[-5:]]
         raise AssertionError(
             f"condition {name} not met within {timeout}s\n"
-            f"last API calls: {recent or 'none'}\nfailed deliveries: {failed or 'none'}"
+            f"last API calls: {recent or 'none'}\nfailed deliveries: {failed or 'none'}\n"
+            f"emulator seed: {self.seed} (SlackEmulator(seed={self.seed}) replays its delivery order)"
         )
 
     def render_channel(self, channel_id: str) -> str:
@@ -981,17 +1043,6 @@ _MIMETYPES = {
     "zip": "application/zip",
     "mp4": "video/mp4",
 }
-
-
-def _rich_text(text: str) -> list[JSON]:
-    """The blocks Slack's client attaches to a message a person types."""
-    return [
-        {
-            "type": "rich_text",
-            "block_id": secrets.token_hex(2),
-            "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": text}]}],
-        }
-    ]
 
 
 def _file_object(team_id: str, domain: str, file: File, filetype: str, ts: str) -> JSON:

@@ -13,7 +13,7 @@ from bot.config import Config
 from bot.domain.incident import Incident, Status
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
-from bot.slack.markup import from_slack, user_text
+from bot.slack.markup import from_slack, mentioned_users, user_text
 from bot.slack.payloads import CommandRequest, mentioned_user
 from bot.suggestions.decision import POST_AT
 
@@ -215,7 +215,8 @@ class IncidentCommands:
     async def _show_timeline(self, request: CommandRequest, incident: Incident) -> None:
         entries = await self._timeline.entries(incident)
         newest = await self._timeline.with_permalinks(entries[-self._config.timeline.show :])
-        await self._reply(request, blocks.timeline_text(self._config, incident, newest, len(entries)))
+        names = await self._timeline.names(incident.team_id, {u for e in newest for u in mentioned_users(e.text)})
+        await self._reply(request, blocks.timeline_text(self._config, incident, newest, len(entries), names))
 
     async def _status(self, request: CommandRequest, incident: Incident | None) -> None:
         if incident is not None:

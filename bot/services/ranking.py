@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bot.slack.markup import from_slack
 from bot.storage import Database, Said, Seen
 
 from .errors import UserError
@@ -86,12 +87,14 @@ class Evidence:
     seen: Seen = field(default_factory=Seen)
 
     def apply(self, said: Sequence[Said]) -> None:
-        """New, edited and deleted messages and notes, in revision order."""
+        """New, edited and deleted messages and notes, in revision order. They are stored in Slack's markup
+        (`disk &gt; 95% full`, `<@U1>`): the engine reads them as people typed them (`disk > 95% full`, `@U1`)."""
         for change in said:
             if change.gone:
                 self.session.remove(change.key, version=change.revision)
             else:
-                self.session.put(change.key, change.text, at=change.at.timestamp(), version=change.revision)
+                text = from_slack(change.text)
+                self.session.put(change.key, text, at=change.at.timestamp(), version=change.revision)
 
 
 class _Engine:

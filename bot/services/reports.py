@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -30,6 +29,7 @@ from bot.reports import (
 )
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
+from bot.slack.markup import mentioned_users
 from bot.storage import Database, StoredReport
 
 from .errors import UserError
@@ -38,8 +38,6 @@ from .suggestions import SuggestionService, suggestion_record
 from .timeline import TimelineService
 
 log = logging.getLogger(__name__)
-
-_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
 THREAD_PACE = 1.0  # seconds between the report's thread replies: Slack allows about one message a second per channel
 RATE_LIMIT_WAITS = 3  # times one reply waits out a rate limit (after slack_sdk's own retries) before giving up
@@ -74,7 +72,7 @@ class ReportService:
         entries = await self._timeline.entries(incident)
         async with self._db.unit() as stores:
             people = await stores.incidents.participants(incident.id)
-        mentioned = {m for e in entries for m in _MENTION.findall(e.text)}
+        mentioned = {m for e in entries for m in mentioned_users(e.text)}
         names = await self._timeline.names(incident.team_id, {u for u, _ in people} | mentioned)
         return ReportInput(
             incident=incident,

@@ -393,15 +393,19 @@ class TimelineCapture:
             log.info("could not confirm a timeline mark: %s", e.code)
 
 
+LOOK_UPS = 5  # marked messages not captured yet that one read of the timeline asks Slack for
+
+
 class TimelineService:
     """The timeline read back, in order: marked messages, notes, shortcut entries and the bot's own changes."""
 
     def __init__(self, config: Config, db: Database, slack: SlackGateway, *, look_up_names: bool = True) -> None:
-        self._look_up_names = look_up_names  # False: names only from what is stored (offline tools)
+        self._look_up_names = look_up_names  # False: Slack is asked nothing, names only from what is stored (offline)
         self._config = config
         self._db = db
         self._slack = slack
         self._names: dict[tuple[str, str], str] = {}
+        self._gone: set[tuple[str, str]] = set()  # marked messages Slack did not have (deleted, out of reach)
 
     async def add_note(self, incident: Incident, author: str, text: str, request_key: str | None) -> bool:
         async with self._db.timeline() as store:
@@ -462,8 +466,44 @@ class TimelineService:
         async with self._db.transaction() as incidents:
             trail = await incidents.audit_trail(incident.team_id, incident.id)
         system = [e for e in (_system_entry(self._config, a) for a in trail) if e is not None]
+        marked = await self._not_yet_captured(incident, marked)
         everything = sorted([*marked, *added, *system], key=lambda e: (e.at, e.ts or ""))
         return await self._named(incident.team_id, everything)
+
+    async def _not_yet_captured(self, incident: Incident, marked: list[TimelineEntry]) -> list[TimelineEntry]:
+        """Marked messages whose own event has not arrived yet (Slack promises no order, and the mark's own look-up
+        may still be under way) are asked of Slack, so that the timeline and the report show their words. Nothing
+        is stored here: the message event, or the mark's look-up, does that. One Slack did not have is not asked
+        for again; offline tools ask Slack nothing."""
+        if not self._look_up_names:
+            return marked
+        filled: list[TimelineEntry] = []
+        asked = 0
+        for entry in marked:
+            uncaptured = not entry.text and not entry.files and entry.author_id is None and entry.author_name is None
+            key = (entry.channel_id or "", entry.ts or "")
+            if uncaptured and all(key) and key not in self._gone and asked < LOOK_UPS:
+                asked += 1
+                try:
+                    found = await self._slack.fetch_message(*key)
+                except SlackError as e:
+                    log.info("could not look up marked message %s/%s: %s", *key, e.code)
+                    found = None
+                else:
+                    if found is None:
+                        self._gone.add(key)
+                if found is not None:
+                    message = channel_message(incident.team_id, incident.id, key[0], found)
+                    entry = _replace(
+                        entry,
+                        at=message.posted_at,
+                        text=message.text,
+                        author_id=message.user_id,
+                        author_name=message.author_name,
+                        files=message.files,
+                    )
+            filled.append(entry)
+        return filled
 
     async def with_permalinks(self, entries: list[TimelineEntry]) -> list[TimelineEntry]:
         """Fill in links to messages that lack one: asked of Slack once per message, then kept (one write)."""

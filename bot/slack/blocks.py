@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -269,9 +269,10 @@ def kind_emoji(config: Config, kind: str) -> str:
     return f":{emoji}:" if emoji else _KIND_EMOJI.get(kind, ":small_blue_diamond:")
 
 
-def user_line(slack_text: str, limit: int) -> str:
-    """What a person wrote (Slack markup), on one line, cut to `limit` characters and safe to show (markup.py)."""
-    return safe_cut(" ".join(from_slack(slack_text).split()), limit)
+def user_line(slack_text: str, limit: int, user_names: Mapping[str, str] | None = None) -> str:
+    """What a person wrote (Slack markup), on one line, cut to `limit` characters and safe to show (markup.py);
+    people mentioned are shown by their names in `user_names`."""
+    return safe_cut(" ".join(from_slack(slack_text, user_names).split()), limit)
 
 
 # `/incident timeline` answers in one ephemeral message of at most this many characters (Slack cuts a message's text
@@ -280,15 +281,16 @@ TIMELINE_TEXT_MAX = 12_000
 TIMELINE_FILES_SHOWN = 3  # file names on one line (then "+N more files")
 
 
-def timeline_line(config: Config, entry: TimelineEntry) -> str:
-    """One entry on one line of at most about 900 characters: its time, kinds, author, text, files and a link."""
+def timeline_line(config: Config, entry: TimelineEntry, user_names: Mapping[str, str] | None = None) -> str:
+    """One entry on one line of at most about 900 characters: its time, kinds, author, text (people mentioned by
+    their names in `user_names`), files and a link."""
     kinds = " ".join(f"{kind_emoji(config, k)} {kind_label(k)}" for k in entry.kinds)
     who = (
         f"*{escaped_cut(entry.author_name or entry.author_id or 'someone', 80)}*: "
         if entry.author_id or entry.author_name
         else ""
     )
-    body = user_line(entry.text, 200) if entry.text else "_(message not captured)_"
+    body = user_line(entry.text, 200, user_names) if entry.text else "_(message not captured)_"
     if entry.deleted:
         body = f"~{body}~ _(deleted)_"
     elif entry.edited:
@@ -301,10 +303,16 @@ def timeline_line(config: Config, entry: TimelineEntry) -> str:
     return f"`{entry.at:%b %d %H:%M}` {kinds} · {who}{body}{link}"
 
 
-def timeline_text(config: Config, incident: Incident, entries: Sequence[TimelineEntry], total: int) -> str:
-    """`/incident timeline`: one line per entry, oldest of the shown first, times in UTC. At most TIMELINE_TEXT_MAX
-    characters: the newest entries that fit are shown, and the answer says how many earlier ones are not and that
-    the report has them all."""
+def timeline_text(
+    config: Config,
+    incident: Incident,
+    entries: Sequence[TimelineEntry],
+    total: int,
+    user_names: Mapping[str, str] | None = None,
+) -> str:
+    """`/incident timeline`: one line per entry, oldest of the shown first, times in UTC; people mentioned are shown
+    by their names in `user_names`. At most TIMELINE_TEXT_MAX characters: the newest entries that fit are shown, and
+    the answer says how many earlier ones are not and that the report has them all."""
     if not entries:
         return (
             f"*{incident.public_id}* has nothing on its timeline yet. React to a message with "
@@ -314,7 +322,7 @@ def timeline_text(config: Config, incident: Incident, entries: Sequence[Timeline
     budget = TIMELINE_TEXT_MAX - 300  # the heading and the note
     lines: list[str] = []
     for entry in reversed(entries):
-        line = timeline_line(config, entry)
+        line = timeline_line(config, entry, user_names)
         if lines and budget - len(line) - 1 < 0:
             break
         lines.append(line)

@@ -201,9 +201,18 @@ def _capture(
         if item.get("type") != "message" or mark_kind is None or not user or user == me.user_id:
             return None
         ts = str(item.get("ts") or "")
-        if kind == "reaction_removed":
-            return Unmarked(channel_id=channel, ts=ts, reaction=reaction, user_id=user)
         event_ts = event.get("event_ts")
+        if kind == "reaction_removed":
+            return Unmarked(
+                channel_id=channel,
+                ts=ts,
+                reaction=reaction,
+                user_id=user,
+                at=ts_to_datetime(str(event_ts)) if event_ts else now,
+                team_id=team_id,
+                incident_id=incident_id,
+                kind=mark_kind,
+            )
         return Marked(
             team_id=team_id,
             incident_id=incident_id,

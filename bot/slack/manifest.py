@@ -37,6 +37,9 @@ EVENT_SCOPES: dict[str, tuple[str, ...]] = {
     "app_uninstalled": (),
 }
 
+# Escaped text turns @mentions into <@U123|name>, which is how `commander @person` knows who is meant.
+COMMAND_SHOULD_ESCAPE = True
+
 SHORTCUTS = [
     {
         "name": "Add to incident timeline",
@@ -111,8 +114,7 @@ def build_manifest(
         "command": config.command,
         "description": "Open and run incidents",
         "usage_hint": "open [severity] <title> | status | severity <level> | commander @person | resolve | help",
-        # Escaped text turns @mentions into <@U123|name>, which is how `commander @person` knows who is meant.
-        "should_escape": True,
+        "should_escape": COMMAND_SHOULD_ESCAPE,
     }
     settings: dict[str, Any] = {
         "event_subscriptions": {"bot_events": bot_events(config)},

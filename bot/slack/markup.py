@@ -25,6 +25,12 @@ _BROADCAST_WORDS = ("here", "channel", "everyone")
 _BROADCAST = re.compile(r"@(here|channel|everyone)\b", re.IGNORECASE)
 _ANGLE_PING = re.compile(r"<([!@#])")
 _HALF_ENTITY = re.compile(r"&[a-z]*$")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^<>]*)?>")
+
+
+def mentioned_users(slack_text: str) -> set[str]:
+    """The user IDs mentioned in Slack's markup (`<@U1>`, `<@U1|ann>`): whose names `from_slack` needs."""
+    return set(_MENTION.findall(slack_text)) if "<@" in slack_text else set()
 
 
 def from_slack(slack_text: str, user_names: Mapping[str, str] | None = None) -> str:

@@ -173,7 +173,10 @@ class MessageRow(Base):
 
 class MarkRow(Base):
     """One person's reaction that marks a message as a timeline event of a kind. Kept by (channel, ts), so a
-    reaction that arrives before its message is not lost; the kind holds while any person's mark remains."""
+    reaction that arrives before its message is not lost; the kind holds while any person's mark remains.
+
+    A removed reaction leaves its row with `removed_at` (the removal's event time): Slack delivers reaction_added
+    and reaction_removed in no promised order, and an adding older than the removal must not mark again."""
 
     __tablename__ = "marks"
     __table_args__ = (UniqueConstraint("channel_id", "ts", "reaction", "user_id"),)
@@ -187,6 +190,7 @@ class MarkRow(Base):
     kind: Mapped[str] = mapped_column(String(64), nullable=False)
     user_id: Mapped[str] = mapped_column(String(32), nullable=False)
     marked_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class TimelineEntryRow(Base):

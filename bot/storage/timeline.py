@@ -159,7 +159,7 @@ class TimelineStore:
         marks: dict[tuple[str, str], list[str]] = defaultdict(list)
         mark_rows = await self._session.execute(
             select(MarkRow.channel_id, MarkRow.ts, MarkRow.kind, MarkRow.marked_at)
-            .where(MarkRow.incident_id == incident_id)
+            .where(MarkRow.incident_id == incident_id, MarkRow.removed_at.is_(None))
             .order_by(MarkRow.id)
         )
         first_marked: dict[tuple[str, str], datetime] = {}

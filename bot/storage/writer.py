@@ -18,10 +18,11 @@ import logging
 import sqlite3
 from collections import deque
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import and_, delete, func, or_, text
+from sqlalchemy import and_, func, or_, text, update
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -61,6 +62,13 @@ class BadCapture(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+_MARK_KEY = ["channel_id", "ts", "reaction", "user_id"]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def message_values(message: ChannelMessage) -> dict[str, Any]:
@@ -246,9 +254,43 @@ async def _apply_one(conn: AsyncConnection, capture: Capture) -> bool:
         )
         return True
     if isinstance(capture, Marked):
-        stmt = (
-            upsert(conn, MarkRow)
-            .values(
+        stmt = upsert(conn, MarkRow).values(
+            team_id=capture.team_id,
+            incident_id=capture.incident_id,
+            channel_id=capture.channel_id,
+            ts=capture.ts,
+            reaction=capture.reaction,
+            kind=capture.kind,
+            user_id=capture.user_id,
+            marked_at=capture.at,
+        )
+        # A mark held already stays as it is; a removed one comes back only if this adding came after the removal.
+        stmt = stmt.on_conflict_do_update(
+            index_elements=_MARK_KEY,
+            set_={"kind": stmt.excluded.kind, "marked_at": stmt.excluded.marked_at, "removed_at": None},
+            where=and_(MarkRow.removed_at.is_not(None), MarkRow.removed_at < stmt.excluded.marked_at),
+        ).returning(MarkRow.id)
+        return (await conn.execute(stmt)).first() is not None
+    if isinstance(capture, Unmarked):
+        key = and_(
+            MarkRow.channel_id == capture.channel_id,
+            MarkRow.ts == capture.ts,
+            MarkRow.reaction == capture.reaction,
+            MarkRow.user_id == capture.user_id,
+        )
+        if capture.at is None:  # when it happened is not known: whatever mark there is goes
+            result = await conn.execute(
+                update(MarkRow).where(key, MarkRow.removed_at.is_(None)).values(removed_at=utc_now())
+            )
+            return bool(result.rowcount)
+        # Only an adding older than the removal is undone; one that came after it (delivered first) stays.
+        live = await conn.execute(
+            update(MarkRow)
+            .where(key, MarkRow.removed_at.is_(None), MarkRow.marked_at <= capture.at)
+            .values(removed_at=capture.at)
+        )
+        if capture.incident_id is not None:  # remembered, for an adding delivered after it
+            stmt = upsert(conn, MarkRow).values(
                 team_id=capture.team_id,
                 incident_id=capture.incident_id,
                 channel_id=capture.channel_id,
@@ -257,21 +299,14 @@ async def _apply_one(conn: AsyncConnection, capture: Capture) -> bool:
                 kind=capture.kind,
                 user_id=capture.user_id,
                 marked_at=capture.at,
+                removed_at=capture.at,
             )
-            .on_conflict_do_nothing(index_elements=["channel_id", "ts", "reaction", "user_id"])
-            .returning(MarkRow.id)
-        )
-        return (await conn.execute(stmt)).first() is not None
-    if isinstance(capture, Unmarked):
-        result = await conn.execute(
-            delete(MarkRow).where(
-                and_(
-                    MarkRow.channel_id == capture.channel_id,
-                    MarkRow.ts == capture.ts,
-                    MarkRow.reaction == capture.reaction,
-                    MarkRow.user_id == capture.user_id,
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=_MARK_KEY,
+                    set_={"removed_at": stmt.excluded.removed_at},
+                    where=and_(MarkRow.removed_at.is_not(None), MarkRow.removed_at < stmt.excluded.removed_at),
                 )
             )
-        )
-        return bool(result.rowcount)
+        return bool(live.rowcount)
     raise TypeError(f"not a timeline capture: {capture!r}")

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.emulator import SlackEmulator
+from tests.conftest import emulator_seed
 
 SIGNING_SECRET = "s3cret"
 
@@ -51,14 +52,18 @@ GENERIC_EVENTS = frozenset(
 
 
 @pytest.fixture
-async def emu() -> AsyncIterator[SlackEmulator]:
+async def emu(request: pytest.FixtureRequest) -> AsyncIterator[SlackEmulator]:
+    """Slack-like delivery (concurrent, shuffled, retried); `@pytest.mark.ordered_delivery`: in order, no retries."""
     emulator = SlackEmulator(
         signing_secret=SIGNING_SECRET,
         bot_token="xoxb-emulator",
         app_token="xapp-emulator",
         scopes=GENERIC_SCOPES,
         events=GENERIC_EVENTS,
+        ordered=request.node.get_closest_marker("ordered_delivery") is not None,
+        seed=emulator_seed(request.config),
     )
+    print(f"emulator seed: {emulator.seed} (pytest --emulator-seed={emulator.seed} replays its delivery order)")
     await emulator.start()
     yield emulator
     await emulator.stop()

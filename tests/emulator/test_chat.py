@@ -252,8 +252,7 @@ async def test_updating_a_message_replaces_it_and_echoes_message_changed(
     assert stored is not None
     assert stored.text == "after"
     assert stored.edited is not None
-    event = receiver.requests[-1].json["event"]
-    assert event["subtype"] == "message_changed"
+    (event,) = [r.json["event"] for r in receiver.requests if r.json["event"].get("subtype") == "message_changed"]
     assert event["message"]["text"] == "after"
     assert event["previous_message"]["text"] == "before"
 

@@ -225,10 +225,11 @@ async def test_messages_in_channels_the_bot_is_not_in_are_not_delivered(
 async def test_mentioning_the_bot_also_delivers_app_mention(
     emu: SlackEmulator, people: People, receiver: Receiver
 ) -> None:
-    await emu.post_message(people.alice, people.general, f"<@{emu.bot_user_id}> help")
+    await emu.post_message(people.alice, people.general, "@incident-bot help")
     await emu.wait_idle()
 
-    assert [r.json["event"]["type"] for r in receiver.requests] == ["message", "app_mention"]
+    events = sorted((r.json["event"]["type"], r.json["event"]["text"]) for r in receiver.requests)
+    assert events == [("app_mention", f"<@{emu.bot_user_id}> help"), ("message", f"<@{emu.bot_user_id}> help")]
 
 
 async def test_clicking_a_button_sends_block_actions_built_from_the_stored_message(
@@ -405,3 +406,271 @@ async def test_bolt_in_http_mode_refuses_a_stale_timestamp_with_401(
     )
 
     assert delivery.status == 401
+
+
+# -- delivery as messy as Slack's: concurrent, out of order, retried --------------------------------------
+@pytest.fixture
+async def seeded(receiver: Receiver) -> AsyncIterator[SlackEmulator]:
+    """An emulator with a fixed seed, delivering to the receiver."""
+    async with SlackEmulator(signing_secret=SIGNING_SECRET, seed=7) as emulator:
+        emulator.set_request_url(receiver.url)
+        yield emulator
+        await emulator.wait_idle()
+
+
+async def test_by_default_a_burst_of_events_is_delivered_concurrently_and_out_of_order(
+    seeded: SlackEmulator, receiver: Receiver
+) -> None:
+    alice = seeded.add_user("alice")
+    general = seeded.add_channel("general", members=[alice, seeded.bot_user_id])
+    in_flight: list[int] = [0]
+    most = [0]
+
+    async def slow(request: Received) -> web.StreamResponse:
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.1)
+        in_flight[0] -= 1
+        return web.Response()
+
+    receiver.answer = slow
+
+    for n in range(20):
+        await seeded.post_message(alice, general, f"message {n:02}")
+    await seeded.wait_idle()
+
+    arrived = [r.json["event"]["text"] for r in receiver.requests]
+    assert sorted(arrived) == [f"message {n:02}" for n in range(20)]
+    assert arrived != sorted(arrived)
+    assert most[0] > 1
+
+
+async def test_an_event_answered_with_an_error_is_retried_three_times_with_the_same_body_and_fresh_signatures(
+    seeded: SlackEmulator, receiver: Receiver
+) -> None:
+    async def failing(request: Received) -> web.StreamResponse:
+        return web.json_response({"error": "storage unavailable, retry"}, status=503)
+
+    receiver.answer = failing
+
+    first = await seeded.send_event({"type": "app_mention", "user": "U1", "text": "hi", "channel": "C1", "ts": "1.1"})
+    await seeded.wait_idle()
+
+    requests = receiver.requests
+    assert first.status == 503
+    assert [r.headers.get("X-Slack-Retry-Num") for r in requests] == [None, "1", "2", "3"]
+    assert [r.headers.get("X-Slack-Retry-Reason") for r in requests] == [None, "http_error", "http_error", "http_error"]
+    assert {r.body for r in requests} == {requests[0].body}
+    assert all(verify(r) for r in requests)
+    assert [d.retry_num for d in seeded.failed_deliveries] == [0, 1, 2, 3]
+
+
+async def test_a_successful_retry_ends_the_retries(seeded: SlackEmulator, receiver: Receiver) -> None:
+    async def fail_once(request: Received) -> web.StreamResponse:
+        return web.Response(status=500 if len(receiver.requests) == 1 else 200)
+
+    receiver.answer = fail_once
+
+    await seeded.send_event({"type": "app_mention", "user": "U1", "text": "hi", "channel": "C1", "ts": "1.1"})
+    await seeded.wait_idle()
+
+    assert [r.headers.get("X-Slack-Retry-Num") for r in receiver.requests] == [None, "1"]
+
+
+async def test_x_slack_no_retry_stops_the_retries_of_a_failed_delivery(
+    seeded: SlackEmulator, receiver: Receiver
+) -> None:
+    async def refuse(request: Received) -> web.StreamResponse:
+        return web.Response(status=500, headers={"X-Slack-No-Retry": "1"})
+
+    receiver.answer = refuse
+
+    await seeded.send_event({"type": "app_mention", "user": "U1", "text": "hi", "channel": "C1", "ts": "1.1"})
+    await seeded.wait_idle()
+
+    assert len(receiver.requests) == 1
+
+
+async def test_a_slow_bot_gets_the_retry_while_its_first_delivery_is_still_running(receiver: Receiver) -> None:
+    retry_arrived = asyncio.Event()
+    first_saw_the_retry: list[bool] = []
+
+    async def slow_first(request: Received) -> web.StreamResponse:
+        if "X-Slack-Retry-Num" in request.headers:
+            retry_arrived.set()
+            return web.Response()
+        try:
+            await asyncio.wait_for(retry_arrived.wait(), 5)
+            first_saw_the_retry.append(True)
+        except TimeoutError:
+            first_saw_the_retry.append(False)
+        return web.Response()
+
+    receiver.answer = slow_first
+    async with SlackEmulator(signing_secret=SIGNING_SECRET, delivery_timeout=0.2, seed=7) as emu:
+        emu.set_request_url(receiver.url)
+
+        first = await emu.send_event({"type": "app_mention", "user": "U1", "text": "hi", "channel": "C1", "ts": "1"})
+        await emu.wait_idle()
+        await emu.wait_for(lambda: bool(first_saw_the_retry), what="the first delivery finished")
+
+    assert (first.status, first.failure) == (0, "http_timeout")
+    assert receiver.requests[1].headers["X-Slack-Retry-Num"] == "1"
+    assert receiver.requests[1].headers["X-Slack-Retry-Reason"] == "http_timeout"
+    assert first_saw_the_retry == [True]
+
+
+async def test_a_slash_command_or_an_interaction_is_never_retried(seeded: SlackEmulator, receiver: Receiver) -> None:
+    alice = seeded.add_user("alice")
+    general = seeded.add_channel("general", members=[alice, seeded.bot_user_id])
+
+    async def failing(request: Received) -> web.StreamResponse:
+        return web.Response(status=500)
+
+    receiver.answer = failing
+
+    await seeded.send_command(alice, general, "/incident", "status")
+    await seeded.global_shortcut(alice, "declare_incident")
+    await seeded.wait_idle()
+
+    assert len(receiver.requests) == 2
+
+
+@pytest.mark.ordered_delivery
+async def test_in_order_a_failed_event_is_not_retried(emu: SlackEmulator, receiver: Receiver) -> None:
+    async def failing(request: Received) -> web.StreamResponse:
+        return web.Response(status=500)
+
+    receiver.answer = failing
+
+    await emu.send_event({"type": "app_mention", "user": "U1", "text": "hi", "channel": "C1", "ts": "1.1"})
+    await emu.wait_idle()
+
+    assert len(receiver.requests) == 1
+
+
+async def test_a_failed_wait_names_the_seed_that_replays_the_delivery_order(emu: SlackEmulator) -> None:
+    with pytest.raises(AssertionError, match=f"seed={emu.seed}"):
+        await emu.wait_for(lambda: False, timeout=0.01, what="never")
+
+
+# -- what people type, as Slack sends it ----------------------------------------------------------------
+async def test_a_message_arrives_escaped_with_mentions_channels_and_links_as_slack_markup(
+    emu: SlackEmulator, people: People, receiver: Receiver
+) -> None:
+    await emu.post_message(
+        people.alice,
+        people.general,
+        "a < b & c > d, @bob and @here see #general, https://status.example.com/x?a=1&b=2.",
+    )
+    await emu.wait_idle()
+
+    event = receiver.requests[-1].json["event"]
+    assert event["text"] == (
+        f"a &lt; b &amp; c &gt; d, <@{people.bob}> and <!here> see <#{people.general}|general>, "
+        "<https://status.example.com/x?a=1&amp;b=2>."
+    )
+    assert event["blocks"][0]["elements"][0]["elements"] == [
+        {"type": "text", "text": "a < b & c > d, "},
+        {"type": "user", "user_id": people.bob},
+        {"type": "text", "text": " and "},
+        {"type": "broadcast", "range": "here"},
+        {"type": "text", "text": " see "},
+        {"type": "channel", "channel_id": people.general},
+        {"type": "text", "text": ", "},
+        {"type": "link", "url": "https://status.example.com/x?a=1&b=2"},
+        {"type": "text", "text": "."},
+    ]
+
+
+async def test_nothing_in_code_becomes_a_mention_or_link_but_it_is_still_escaped(
+    emu: SlackEmulator, people: People, receiver: Receiver
+) -> None:
+    await emu.post_message(people.alice, people.general, "run `curl <https://x.example|@bob>` now @bob")
+    await emu.wait_idle()
+
+    assert receiver.requests[-1].json["event"]["text"] == (
+        f"run `curl &lt;https://x.example|@bob&gt;` now <@{people.bob}>"
+    )
+
+
+async def test_markup_made_with_the_composers_tools_is_sent_as_given(
+    emu: SlackEmulator, people: People, receiver: Receiver
+) -> None:
+    markup = "<https://x.example|the doc> <!subteam^S1|@oncall>"
+
+    await emu.post_message(people.alice, people.general, markup, markup=True)
+    await emu.wait_idle()
+
+    event = receiver.requests[-1].json["event"]
+    assert event["text"] == markup
+    assert event["blocks"][0]["elements"][0]["elements"] == [
+        {"type": "link", "url": "https://x.example", "text": "the doc"},
+        {"type": "text", "text": " "},
+        {"type": "usergroup", "usergroup_id": "S1"},
+    ]
+
+
+async def test_a_slash_command_with_should_escape_sends_labelled_mentions_channels_and_links(
+    emu: SlackEmulator, people: People, receiver: Receiver
+) -> None:
+    await emu.send_command(people.alice, people.general, "/incident", "commander @bob in #general <now> & https://x.io")
+
+    assert receiver.requests[-1].form["text"] == (
+        f"commander <@{people.bob}|bob> in <#{people.general}|general> &lt;now&gt; &amp; <https://x.io>"
+    )
+
+
+async def test_a_slash_command_without_should_escape_still_escapes_but_keeps_mentions_as_typed(
+    receiver: Receiver,
+) -> None:
+    async with SlackEmulator(signing_secret=SIGNING_SECRET, should_escape=False) as emu:
+        alice = emu.add_user("alice")
+        emu.add_user("bob")
+        general = emu.add_channel("general", members=[alice])
+        emu.set_request_url(receiver.url)
+
+        await emu.send_command(alice, general, "/incident", "commander @bob in #general <now> & https://x.io")
+
+    assert receiver.requests[-1].form["text"] == "commander @bob in #general &lt;now&gt; &amp; https://x.io"
+
+
+# -- response_url limits ------------------------------------------------------------------------------------
+async def test_a_response_url_takes_five_posts_then_answers_404_used_url(
+    emu: SlackEmulator, people: People, receiver: Receiver
+) -> None:
+    await emu.send_command(people.alice, people.general, "/incident", "status")
+    response_url = receiver.requests[-1].form["response_url"]
+
+    answers = [await post_to_response_url(response_url, {"text": f"update {n}"}) for n in range(6)]
+
+    assert answers == [(200, "ok")] * 5 + [(404, "used_url")]
+    assert [r.payload["text"] for r in emu.responses] == [f"update {n}" for n in range(5)]
+
+
+async def test_a_response_url_older_than_its_lifetime_answers_404_expired_url(receiver: Receiver) -> None:
+    async with SlackEmulator(signing_secret=SIGNING_SECRET, response_url_seconds=0.0) as emu:
+        alice = emu.add_user("alice")
+        general = emu.add_channel("general", members=[alice])
+        emu.set_request_url(receiver.url)
+        await emu.send_command(alice, general, "/incident", "status")
+
+        answer = await post_to_response_url(receiver.requests[-1].form["response_url"], {"text": "late"})
+
+        assert answer == (404, "expired_url")
+        assert emu.responses == []
+
+
+async def test_a_response_url_post_is_validated_like_chat_post_message(
+    emu: SlackEmulator, people: People, receiver: Receiver
+) -> None:
+    await emu.send_command(people.alice, people.general, "/incident", "status")
+    response_url = receiver.requests[-1].form["response_url"]
+
+    bad_blocks = await post_to_response_url(response_url, {"text": "x", "blocks": [{"type": "section"}]})
+    nothing = await post_to_response_url(response_url, {"response_type": "ephemeral"})
+
+    assert bad_blocks == (400, "invalid_blocks")
+    assert nothing == (400, "no_text")
+    assert emu.responses == []
+    assert "x" not in emu.render_private(people.alice).splitlines()[1:]

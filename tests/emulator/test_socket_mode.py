@@ -136,3 +136,22 @@ async def test_after_a_disconnect_message_bolt_reconnects_and_deliveries_use_the
     assert len(emu.calls_to("apps.connections.open")) == 2
     assert emu.socket_connections == 2
     assert delivery.json() == {"text": "still here"}
+
+
+async def test_an_event_envelope_nobody_acks_is_sent_again_with_retry_attempt_and_retry_reason() -> None:
+    async with SlackEmulator(delivery_timeout=0.2, seed=7) as emu:
+        alice = emu.add_user("alice")
+        general = emu.add_channel("general", members=[alice, emu.bot_user_id])
+        async with aiohttp.ClientSession() as session, session.ws_connect(await open_socket_url(emu)) as ws:
+            await ws.receive_json()  # hello
+            await emu.post_message(alice, general, "API down")
+            first = await ws.receive_json()  # not acked
+            retry = await ws.receive_json()
+            await ws.send_str(json.dumps({"envelope_id": retry["envelope_id"]}))
+            await emu.wait_idle()
+
+    assert (first["retry_attempt"], first["retry_reason"]) == (0, "")
+    assert (retry["retry_attempt"], retry["retry_reason"]) == (1, "timeout")
+    assert retry["payload"] == first["payload"]
+    assert retry["envelope_id"] != first["envelope_id"]
+    assert [d.retry_num for d in emu.deliveries] == [0, 1]

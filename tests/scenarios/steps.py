@@ -7,9 +7,10 @@ from bot.emulator import Channel, Delivery, SlackEmulator
 COMMAND = "/incident"
 
 
-async def run(emulator: SlackEmulator, user: str, channel: str, text: str) -> Delivery:
-    """A person types `/incident <text>`; Slack must get its answer within 3 seconds."""
-    delivery = await emulator.send_command(user, channel, COMMAND, text)
+async def run(emulator: SlackEmulator, user: str, channel: str, text: str, *, markup: bool = False) -> Delivery:
+    """A person types `/incident <text>` (markup=True: `text` is the command text exactly as Slack sends it); Slack
+    must get its answer within 3 seconds."""
+    delivery = await emulator.send_command(user, channel, COMMAND, text, markup=markup)
     assert delivery.status == 200, (
         f"/incident {text} was answered {delivery.status} ({delivery.failure}): {delivery.body}"
     )
@@ -21,10 +22,12 @@ def incident_channels(emulator: SlackEmulator) -> list[Channel]:
     return [c for c in emulator.workspace.channels.values() if c.name.startswith("inc-")]
 
 
-async def open_incident(emulator: SlackEmulator, user: str, channel: str, text: str) -> Channel:
+async def open_incident(
+    emulator: SlackEmulator, user: str, channel: str, text: str, *, markup: bool = False
+) -> Channel:
     """`/incident open ...` and wait until the incident channel has its pinned card."""
     before = {c.id for c in incident_channels(emulator)}
-    await run(emulator, user, channel, f"open {text}")
+    await run(emulator, user, channel, f"open {text}", markup=markup)
 
     def ready() -> bool:
         return any(c.id not in before and c.pins for c in incident_channels(emulator))

@@ -105,7 +105,7 @@ async def test_the_commander_subcommand_refuses_the_bot_itself(
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Disk full")
 
-    await run(emulator, people.alice, channel.id, f"commander <@{emulator.bot_user_id}>")
+    await run(emulator, people.alice, channel.id, "commander @incident-bot")
 
     assert await wait_for_private(emulator, people.alice, "cannot lead an incident")
     assert (await stored(bot, emulator, channel)).commander_id == people.alice

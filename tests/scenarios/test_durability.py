@@ -73,11 +73,10 @@ async def test_fifty_messages_that_could_not_be_stored_are_all_stored_when_slack
 
     async with database_unavailable(bot.db.url):
         first = await asyncio.gather(*(emulator.deliver_message_event(channel.id, m.ts, ordered=False) for m in posted))
-    assert await stored(bot, "during outage") == 0
-    again = await asyncio.gather(*(emulator.redeliver(d, retry_num=1) for d in first))
+    await emulator.wait_idle()  # Slack's own retries of each, the last of them minutes later (here: compressed)
 
     assert {d.status for d in first} == {503}
-    assert {d.status for d in again} == {200}
+    assert len([d for d in emulator.deliveries if d.retry_num and d.ok]) == 50
     assert await stored(bot, "during outage") == 50
 
 

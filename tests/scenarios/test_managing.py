@@ -62,7 +62,7 @@ async def test_an_unknown_severity_when_opening_is_part_of_the_title(
 async def test_handing_over_the_commander_invites_them_and_shows_them_on_the_card(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, f"commander <@{people.bob}|bob>")
+    await run(emulator, people.alice, incident.id, "commander @bob")
     line = await wait_for_line(emulator, incident, "is now the incident commander")
 
     assert f"<@{people.bob}>" in line
@@ -134,7 +134,7 @@ async def test_status_with_no_incidents_says_so(emulator: SlackEmulator, bot: In
     assert await wait_for_private(emulator, people.carol, "No incidents are open")
 
 
-@pytest.mark.parametrize("subcommand", ["severity sev1", "commander <@U1|x>", "resolve", "ack", "mitigate"])
+@pytest.mark.parametrize("subcommand", ["severity sev1", "commander @bob", "resolve", "ack", "mitigate"])
 async def test_incident_subcommands_outside_an_incident_channel_say_they_need_one(
     emulator: SlackEmulator, bot: IncidentBot, people: People, subcommand: str
 ) -> None:

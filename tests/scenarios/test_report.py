@@ -157,10 +157,12 @@ async def test_a_report_without_a_root_cause_says_it_is_not_determined(
 async def test_text_that_could_ping_or_break_the_report_is_neutralised(
     emulator: SlackEmulator, bot: IncidentBot, people: People
 ) -> None:
-    channel = await open_incident(emulator, people.alice, people.general, "Injection <!channel> test")
-    await say(
-        emulator, channel, people.alice, "<!channel> wake up | col | <@U999> </script> {{ 7*7 }}", "rotating_light"
+    channel = await open_incident(emulator, people.alice, people.general, "Injection @channel test")
+    # As Slack delivers it: a broadcast, a mention of someone this workspace does not know, a typed "</script>".
+    said = await emulator.post_message(
+        people.alice, channel.id, "<!channel> wake up | col | <@U999> &lt;/script&gt; {{ 7*7 }}", markup=True
     )
+    await emulator.react(people.alice, channel.id, said.ts, "rotating_light")
     await settled(emulator, bot)
 
     await run(emulator, people.alice, channel.id, "report")

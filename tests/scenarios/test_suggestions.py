@@ -15,6 +15,7 @@ from bot.config import Config, load_config
 from bot.emulator import Channel, Message, SlackEmulator
 from bot.services import ranking
 from bot.slack.ids import ActionId
+from bot.suggestions.engine import RunbookLibrary
 from tests.conftest import People, environment, serving
 
 from .forgery import send_altered
@@ -49,6 +50,8 @@ SELECT state, count(*) FROM pg_stat_activity GROUP BY state;
 1. Increase MAX_CONNECTIONS: raise the pool size.
 2. PgBouncer: add a connection pooling proxy.
 """
+
+RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"  # the runbooks the bot ships with
 
 SPIKE = [
     "500s on login since 14:30 UTC",
@@ -264,3 +267,30 @@ async def test_when_the_engine_does_not_answer_suggest_says_so_and_the_report_is
     # Assert: a plain answer, and the report was posted (without a root cause) rather than not at all.
     assert "Nothing was lost" in told
     assert "is posted" in reported
+
+
+async def test_the_engine_reads_what_people_typed_not_slacks_escaping_of_it(
+    tmp_path: Path, emulator: SlackEmulator, database_url: str, people: People
+) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(
+        "command: /incident\n"
+        "severities:\n  - name: sev1\n    label: SEV1\n    description: Outage\n"
+        "default_severity: sev1\n"
+        f"suggestions:\n  runbooks: {RUNBOOKS}\n",
+        encoding="utf-8",
+    )
+    typed = "db-1: disk > 95% full & writes fail"  # Slack delivers "disk &gt; 95% full &amp; writes fail"
+    async with serving(load_config(path, environment(emulator, database_url)), emulator) as bot:
+        incident = await open_incident(emulator, people.alice, people.general, "Writes failing on db-1")
+        await talk(emulator, bot, incident, people.alice, [typed])
+
+        await run(emulator, people.alice, incident.id, "suggest")
+        shown = await wait_for_private(emulator, people.alice, "Root-cause ranking")
+
+    session = RunbookLibrary(RUNBOOKS).engine().session()
+    session.put("title", "Writes failing on db-1", at=0.0, hypothesis=True)
+    session.put("message", typed, at=1.0)
+    [expected] = session.rank(1)
+    assert f"1. *{expected.cause.name}*" in shown.splitlines()[1]
+    assert f"(score {expected.score:.2f})" in shown.splitlines()[1]

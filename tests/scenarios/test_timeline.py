@@ -217,6 +217,50 @@ async def test_a_kind_stays_while_one_person_still_has_the_reaction(
     assert after_both == []
 
 
+def reaction(kind: str, user: str, channel: Channel, ts: str, name: str, event_ts: str) -> dict[str, object]:
+    """A reaction_added / reaction_removed event as Slack sends it."""
+    return {
+        "type": kind,
+        "user": user,
+        "item": {"type": "message", "channel": channel.id, "ts": ts},
+        "reaction": name,
+        "event_ts": event_ts,
+    }
+
+
+async def test_a_reaction_removed_before_slack_delivered_its_adding_leaves_the_message_unmarked(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "maybe the cache?")
+    await settled(emulator, bot)
+    added = reaction("reaction_added", people.alice, incident, posted.ts, "mag", emulator.workspace.next_ts())
+    removed = reaction("reaction_removed", people.alice, incident, posted.ts, "mag", emulator.workspace.next_ts())
+
+    await emulator.send_event(removed)  # the two events crossed: the removal is delivered first
+    await emulator.send_event(added)
+    await settled(emulator, bot)
+
+    assert [e for e in await timeline(bot, incident) if e.ts == posted.ts] == []
+
+
+async def test_a_reaction_added_again_after_its_removal_marks_whatever_order_slack_delivers_them_in(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "it is the cache")
+    await settled(emulator, bot)
+    stamps = [emulator.workspace.next_ts() for _ in range(3)]
+    first = reaction("reaction_added", people.alice, incident, posted.ts, "mag", stamps[0])
+    removed = reaction("reaction_removed", people.alice, incident, posted.ts, "mag", stamps[1])
+    again = reaction("reaction_added", people.alice, incident, posted.ts, "mag", stamps[2])
+
+    for event in (again, first, removed):
+        await emulator.send_event(event)
+    await settled(emulator, bot)
+
+    [entry] = [e for e in await timeline(bot, incident) if e.ts == posted.ts]
+    assert entry.kinds == ("finding",)
+
+
 async def test_several_kinds_can_mark_one_message(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
@@ -383,3 +427,39 @@ async def test_authors_are_named_by_their_slack_display_name_looked_up_once(
     assert [e.author_name for e in second if e.kinds == ("finding",)] == ["bob"] * 3
     looked_up = [c.args.get("user") for c in emulator.calls_to("users.info")]
     assert looked_up.count(people.bob) == 1
+
+
+async def test_what_people_typed_is_shown_in_the_timeline_as_they_typed_it_with_people_by_name(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "p99 > 2s & errors < 1% since @carol's deploy")
+    await emulator.react(people.alice, incident.id, posted.ts, "mag")
+    await run(emulator, people.alice, incident.id, "note rollback <approved> by @carol & @bob")
+    await run(emulator, people.alice, incident.id, "commander @bob")
+    await settled(emulator, bot)
+
+    await run(emulator, people.alice, incident.id, "timeline")
+    shown = await wait_for_private(emulator, people.alice, "*Timeline of INC-")
+
+    assert "p99 &gt; 2s &amp; errors &lt; 1% since @carol's deploy" in shown
+    assert "rollback &lt;approved&gt; by @carol &amp; @bob" in shown
+    assert "Commander changed to @bob" in shown
+    assert "&amp;gt;" not in shown
+    assert "&amp;amp;" not in shown
+
+
+async def test_a_message_marked_before_its_own_event_arrived_is_shown_with_its_words_in_the_timeline(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
+) -> None:
+    posted = await emulator.post_message(people.bob, incident.id, "pool exhausted on db-2", deliver=False)  # late
+    looking_up = emulator.hold("conversations.history")  # the bot's own look-up of the marked message is slow
+    await emulator.react(people.alice, incident.id, posted.ts, "mag")
+    await asyncio.wait_for(looking_up.arrived.wait(), 5)
+
+    await run(emulator, people.alice, incident.id, "timeline")
+    shown = await wait_for_private(emulator, people.alice, "*Timeline of INC-")
+    looking_up.release()
+
+    [line] = [line for line in shown.splitlines() if "Finding" in line]
+    assert "pool exhausted on db-2" in line
+    assert "*bob*" in line

@@ -18,13 +18,14 @@ from tests.conftest import People, write_config
 from .steps import incident_channels, open_incident, run, wait_for_private
 from .test_open_form import filled, open_form
 
-# As Slack delivers it: what a person typed as "@channel", "@here", a user group and "@everyone" comes as markup;
-# a typed "<http://evil.example|click here>" comes escaped; a link made with Slack's formatting comes as markup.
+# As Slack delivers it (sent with markup=True): what a person typed as "@channel", "@here", a user group and
+# "@everyone" comes as markup; a typed "<http://evil.example|click here>" comes escaped; a link made with Slack's
+# formatting comes as markup.
 HOSTILE = (
     "<!channel> <!here> <!subteam^S0PAGE|@oncall> &lt;http://evil.example|click here&gt; "
     "<http://evil.example|real label> @everyone"
 )
-# The same, as typed in a modal's text input (modals give plain text, with no markup).
+# The same, as typed (in the message box, or in a modal's text input, which gives plain text with no markup).
 HOSTILE_PLAIN = "@channel @here <!channel> <http://evil.example|click here> @everyone"
 
 LIVE = re.compile(r"<!(channel|here|everyone|subteam)|<(https?://|mailto:)[^<>|]*evil\.example[^<>|]*\|")
@@ -82,13 +83,18 @@ def assert_nothing_live(emulator: SlackEmulator) -> None:
 async def test_a_title_a_note_and_chat_with_markup_are_shown_as_typed_everywhere(
     emulator: SlackEmulator, bot: IncidentBot, people: People
 ) -> None:
-    channel = await open_incident(emulator, people.alice, people.general, f"sev2 {HOSTILE}")
-    await run(emulator, people.alice, channel.id, f"note {HOSTILE}")
-    said = await emulator.post_message(people.alice, channel.id, f"Timeout waiting for connection from pool {HOSTILE}")
+    channel = await open_incident(emulator, people.alice, people.general, f"sev2 {HOSTILE}", markup=True)
+    await run(emulator, people.alice, channel.id, f"note {HOSTILE}", markup=True)
+    await run(emulator, people.alice, channel.id, f"note {HOSTILE_PLAIN}")
+    said = await emulator.post_message(
+        people.alice, channel.id, f"Timeout waiting for connection from pool {HOSTILE}", markup=True
+    )
+    typed = await emulator.post_message(people.alice, channel.id, f"Timeout waiting for connection {HOSTILE_PLAIN}")
     await emulator.react(people.alice, channel.id, said.ts, "pushpin")
+    await emulator.react(people.alice, channel.id, typed.ts, "pushpin")
     await run(emulator, people.alice, channel.id, "severity sev1")
-    await run(emulator, people.alice, channel.id, f"severity {HOSTILE}")
-    await run(emulator, people.alice, channel.id, HOSTILE)  # an unknown subcommand: the help
+    await run(emulator, people.alice, channel.id, f"severity {HOSTILE}", markup=True)
+    await run(emulator, people.alice, channel.id, HOSTILE, markup=True)  # an unknown subcommand: the help
     await run(emulator, people.alice, channel.id, "timeline")
     await run(emulator, people.alice, people.general, "status")
     await run(emulator, people.alice, channel.id, "suggest")
@@ -118,7 +124,7 @@ async def test_a_message_added_with_the_shortcut_is_shown_as_typed_in_the_form_a
     emulator: SlackEmulator, bot: IncidentBot, people: People
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Shortcut outage")
-    elsewhere = await emulator.post_message(people.carol, people.general, HOSTILE)
+    elsewhere = await emulator.post_message(people.carol, people.general, HOSTILE, markup=True)
 
     await emulator.message_shortcut(people.carol, people.general, elsewhere.ts, CallbackId.ADD_TO_TIMELINE)
     await emulator.wait_for(
@@ -136,9 +142,9 @@ async def test_a_link_typed_in_code_stays_dead_when_the_report_is_posted_as_thre
     emulator: SlackEmulator, bot: IncidentBot, people: People
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Phishing in code")
-    typed = (  # as Slack delivers what was typed: < and > escaped, inside a code span and a code block
-        "reset here `&lt;https://evil.example/reset|https://sso.company.com/reset&gt;` "
-        "```&lt;mailto:attacker@evil.example|security@company.com&gt;```"
+    typed = (  # Slack delivers it with < and > escaped, and makes no link inside a code span or a code block
+        "reset here `<https://evil.example/reset|https://sso.company.com/reset>` "
+        "```<mailto:attacker@evil.example|security@company.com>```"
     )
     said = await emulator.post_message(people.alice, channel.id, typed)
     await emulator.react(people.alice, channel.id, said.ts, "pushpin")
