@@ -88,7 +88,7 @@ async def test_after_someone_else_hands_over_the_commander_the_card_shows_them_t
     await emulator.click(people.alice, incident.id, card_ts, ActionId.COMMANDER, selected_user=people.bob)
     await wait_for_line(emulator, incident, f"<@{people.bob}> is now the incident commander")
 
-    await run(emulator, people.bob, incident.id, f"commander <@{people.carol}|carol>")
+    await run(emulator, people.bob, incident.id, "commander @carol")
     await wait_for_line(emulator, incident, f"<@{people.carol}> is now the incident commander")
 
     assert shown(emulator, people.alice, incident, ActionId.COMMANDER) == people.carol
@@ -138,7 +138,7 @@ async def test_the_card_of_an_incident_opened_with_a_very_long_title_is_updated_
 
     for command, field, value in (
         ("severity sev1", "Severity", "SEV1 · Critical"),
-        (f"commander <@{people.bob}|bob>", "Commander", f"<@{people.bob}>"),
+        ("commander @bob", "Commander", f"<@{people.bob}>"),
         ("ack", "Status", "Acknowledged"),
         ("mitigate", "Status", "Mitigated"),
         ("resolve", "Status", "Resolved"),
