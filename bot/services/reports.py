@@ -14,9 +14,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from bot.config import Config
 from bot.domain.incident import Incident
 from bot.reports import (
+    Report,
     ReportInput,
     ReportTemplateError,
     RootCauseInput,
@@ -39,6 +42,7 @@ from .timeline import TimelineService
 
 log = logging.getLogger(__name__)
 
+VERSION_ATTEMPTS = 5  # tries at storing a report under the next free version
 THREAD_PACE = 1.0  # seconds between the report's thread replies: Slack allows about one message a second per channel
 RATE_LIMIT_WAITS = 3  # times one reply waits out a rate limit (after slack_sdk's own retries) before giving up
 _RATE_LIMITED = ("ratelimited", "rate_limited")  # HTTP 429 (with Retry-After) / HTTP 200 "posted too many messages"
@@ -115,7 +119,23 @@ class ReportService:
             raise UserError(f"The report template is broken: {e}") from e
 
     async def generate(self, incident: Incident, actor: str, *, final: bool) -> StoredReport:
-        """Build, store and post a new version of the report."""
+        """Build, store and post a new version of the report. Two asked for at once (a double click, `report` while
+        the incident resolves) each get a version of their own: a version taken meanwhile is built again as the
+        next one."""
+        for attempt in range(VERSION_ATTEMPTS):
+            try:
+                stored, report = await self._build_and_store(incident, actor, final=final)
+                break
+            except IntegrityError:
+                if attempt == VERSION_ATTEMPTS - 1:
+                    raise
+                log.info("report version of %s taken meanwhile; building the next one", incident.public_id)
+        if incident.channel_id:
+            await self._post(incident, stored, summary_blocks(report))
+        return stored
+
+    async def _build_and_store(self, incident: Incident, actor: str, *, final: bool) -> tuple[StoredReport, Report]:
+        """The next version of the report, built and stored (IntegrityError if another took that version first)."""
         async with self._db.unit() as stores:
             version = await stores.reports.next_version(incident.id)
         label = "Final" if final else f"Draft {version}"
@@ -149,9 +169,7 @@ class ReportService:
                 created_by=actor,
                 created_at=data.generated_at,
             )
-        if incident.channel_id:
-            await self._post(incident, stored, summary_blocks(report))
-        return stored
+        return stored, report
 
     async def _post(self, incident: Incident, stored: StoredReport, summary: list[dict[str, Any]]) -> None:
         assert incident.channel_id is not None

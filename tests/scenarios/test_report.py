@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,6 +132,33 @@ async def test_resolving_posts_the_final_report_and_stores_every_version(
     async with bot.db.unit() as stores:
         versions = [(r.version, r.final) for r in await stores.reports.all(incident.id)]
     assert versions == [(1, False), (2, True)]
+
+
+async def test_two_reports_asked_for_at_the_same_moment_each_get_a_version_of_their_own(
+    emulator: SlackEmulator, bot: IncidentBot, people: People
+) -> None:
+    channel = await the_example_incident(emulator, bot, people)
+    await settled(emulator, bot)
+    first = emulator.hold("users.info", perform=False)  # the first report waits for a name, its version chosen
+
+    await run(emulator, people.alice, channel.id, "report")
+    await asyncio.wait_for(first.arrived.wait(), timeout=30)
+    await run(emulator, people.bob, channel.id, "report")  # ... while the second one is built and stored
+    await wait_for_private(emulator, people.bob, "of the report")
+    first.release()
+    await wait_for_private(emulator, people.alice, "of the report")
+    await settled(emulator, bot)
+
+    incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
+    assert incident is not None
+    async with bot.db.unit() as stores:
+        versions = [r.version for r in await stores.reports.all(incident.id)]
+    assert versions == [1, 2]
+    posted = [m.text for m in channel.messages if m.text.startswith("Post-incident report for")]
+    assert sorted(posted) == [
+        f"Post-incident report for {_public_id(channel)} (Draft 1)",
+        f"Post-incident report for {_public_id(channel)} (Draft 2)",
+    ]
 
 
 def _public_id(channel: Channel) -> str:
