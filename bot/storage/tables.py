@@ -270,10 +270,10 @@ class SuggestionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     team_id: Mapped[str] = mapped_column(String(32), nullable=False)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
-    runbook: Mapped[str] = mapped_column(String(255), nullable=False)  # title, without its prefix
+    runbook: Mapped[str] = mapped_column(Text, nullable=False)  # title, without its prefix (as long as it is)
     runbook_path: Mapped[str] = mapped_column(String(512), nullable=False)
-    error: Mapped[str] = mapped_column(String(255), nullable=False)
-    root_cause: Mapped[str] = mapped_column(String(255), nullable=False)
+    error: Mapped[str] = mapped_column(Text, nullable=False)
+    root_cause: Mapped[str] = mapped_column(Text, nullable=False)
     score: Mapped[float] = mapped_column(Float, nullable=False)
     citation: Mapped[str] = mapped_column(Text, nullable=False)
     evidence: Mapped[str] = mapped_column(Text, nullable=False)  # JSON list of strings

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.incident import Status
-from bot.storage import AuditEntry, Database, NewIncident
+from bot.storage import AuditEntry, Database, NewIncident, SuggestionRecord
 from bot.storage.tables import Base
 
 OPENED = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
@@ -47,6 +47,37 @@ async def test_upgrading_twice_changes_nothing(db: Database) -> None:
     async with db.transaction() as store:
         incident = await store.add(new())
     assert incident.public_id == "INC-2026-001"
+
+
+async def test_a_suggestion_from_a_runbook_with_long_names_is_stored_whole(db: Database) -> None:
+    async with db.transaction() as store:
+        incident = await store.add(new("T1"))
+    runbook, error, cause = "Payments " * 40, "CardAuthorizationDeclinedAtTheIssuer" * 10, "Issuer outage " * 30
+    record = SuggestionRecord(
+        id=0,
+        team_id="T1",
+        incident_id=incident.id,
+        runbook=runbook,
+        runbook_path="payments.md",
+        error=error,
+        root_cause=cause,
+        score=0.9,
+        citation="",
+        evidence=(),
+        alternatives=(),
+        remediation="",
+        state="posted",
+        posted_at=OPENED,
+    )
+
+    async with db.unit() as stores:
+        shown = await stores.suggestions.show(record)
+    async with db.unit() as stores:
+        [stored] = await stores.suggestions.for_incident(incident.id)
+
+    assert shown is not None
+    assert min(len(runbook), len(error), len(cause)) > 255
+    assert (stored.runbook, stored.error, stored.root_cause) == (runbook, error, cause)
 
 
 async def test_incident_ids_count_up_per_workspace_and_year(db: Database) -> None:
