@@ -49,9 +49,11 @@ from bot.slack.events import (
 from bot.slack.gateway import IdentityUnknown, SlackError, SlackGateway
 from bot.slack.http import CAPTURE_SECONDS
 from bot.slack.markup import to_markup
-from bot.storage import AuditEntry, Database, IncidentStore, NewEntry, TimelineWriter
+from bot.storage import AuditEntry, Database, NewEntry, TimelineWriter
 from bot.storage.notify import open_channel_watch
 from bot.storage.writer import BadCapture
+
+from .incidents import audit
 
 log = logging.getLogger(__name__)
 
@@ -349,11 +351,11 @@ class TimelineCapture:
                 if incident.channel_name == change.name:
                     return
                 await store.update_fields(incident.id, at, channel_name=change.name)
-                await _note(
+                await audit(
                     store, incident, "", "channel_renamed", at, "channel_name", incident.channel_name, change.name
                 )
             else:
-                await _note(store, incident, change.user_id or "", "channel_archived", at)
+                await audit(store, incident, change.user_id or "", "channel_archived", at)
         log.info("%s: channel %s", incident.public_id, "renamed" if isinstance(change, ChannelRenamed) else "archived")
 
     async def _drop(self, payload: dict[str, Any], reason: str) -> None:
@@ -594,23 +596,6 @@ def _system_entry(config: Config, audit: AuditEntry) -> TimelineEntry | None:
     if not audit.actor_id:  # Slack did not say who (a channel renamed): it is not the bot's doing either
         return TimelineEntry(at=audit.at, kinds=("system",), source="system", text=text, author_name="Slack")
     return TimelineEntry(at=audit.at, kinds=("system",), source="system", text=text, author_id=audit.actor_id)
-
-
-async def _note(
-    store: IncidentStore,
-    incident: Incident,
-    actor: str,
-    action: str,
-    at: datetime,
-    field: str | None = None,
-    old: str | None = None,
-    new: str | None = None,
-) -> None:
-    """A change to the incident that the bot did not make, on its audit log (so on its timeline)."""
-    entry = AuditEntry(
-        actor_id=actor, action=action, at=at, field=field, old_value=old, new_value=new, public_id=incident.public_id
-    )
-    await store.audit(incident.team_id, incident.id, entry)
 
 
 def _label(config: Config, severity: str) -> str:
