@@ -64,7 +64,7 @@ async def _serve(config: Config, host: str, port: int, database_wait: float) -> 
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode; health and metrics on http://%s:%d", host, port)
         else:
-            log.info("listening on http://%s:%d/slack/events", host, port)
+            log.info("ready: Slack's requests are served at http://%s:%d/slack/events", host, port)
         await stop.wait()
         log.info("shutting down")
     finally:
@@ -170,6 +170,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         stream=sys.stderr,
     )
     logging.getLogger("bot.config").setLevel(logging.INFO)  # "using the packaged defaults", in the demo too
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # seven lines of "setup plugin" a start
     try:
         if args.command == "demo":
             from bot.demo import run_demo

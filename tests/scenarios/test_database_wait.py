@@ -130,6 +130,51 @@ async def test_serve_keeps_waiting_while_the_database_port_accepts_and_drops_con
     assert any(said.startswith("waiting for the database") for _, said in answers), answers
 
 
+async def test_serve_keeps_waiting_while_postgresql_says_it_is_starting_up(
+    emulator: SlackEmulator, tmp_path: Path
+) -> None:
+    # What PostgreSQL answers while it recovers or starts: SQLSTATE 57P03 to every connection (asyncpg:
+    # CannotConnectNowError). The stand-in speaks just enough of the protocol to say it.
+    async def starting_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            body = await _message(reader)
+            if int.from_bytes(body[:4], "big") == SSL_REQUEST:
+                writer.write(b"N")  # no TLS here; the client goes on with its startup message
+                await _message(reader)
+            fields = b"SFATAL\0VFATAL\0C57P03\0Mthe database system is starting up\0\0"
+            writer.write(b"E" + (len(fields) + 4).to_bytes(4, "big") + fields)
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(starting_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    log = tmp_path / "serve.log"
+    try:
+        env = environment(emulator, f"postgresql://postgres@127.0.0.1:{port}/test")
+        with serve_process(env, log) as (url, process):
+            answers = await health_answers(url, 3.0)
+            still_running = process.poll() is None
+    finally:
+        server.close()
+
+    assert still_running, log.read_text()
+    assert answers
+    assert all(status == 503 for status, _ in answers)
+    assert any("CannotConnectNowError: the database system is starting up" in said for _, said in answers), answers
+
+
+SSL_REQUEST = 80877103  # the code of PostgreSQL's SSLRequest message
+
+
+async def _message(reader: asyncio.StreamReader) -> bytes:
+    """One untyped startup-phase message from a PostgreSQL client: its length (4 bytes, itself included), then it."""
+    length = int.from_bytes(await reader.readexactly(4), "big")
+    return await reader.readexactly(length - 4)
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     ("change", "told"),
