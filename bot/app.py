@@ -52,6 +52,7 @@ from bot.slack.gateway import (
 from bot.slack.http import MAX_BODY, slack_events_handler
 from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
+from bot.storage.waiting import wait_for_database
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +164,14 @@ class IncidentBot:
         self.ready = False
         self._identity_task: asyncio.Task[None] | None = None
         self._identity_problem = "not asked yet"  # why the identity is not known (shown by /healthz)
+        self._starting = "starting"  # what /healthz says until the bot is ready
         self._identity_attempt = min(IDENTITY_ATTEMPT_SECONDS, slack_timeout)
 
-    async def start(self) -> None:
-        """Upgrade the schema (safe with several replicas starting at once), learn who the bot is from Slack, listen
-        for incident channels other replicas open, finish what a crash left half-open, and mark the bot started.
+    async def start(self, database_wait: float = 0.0) -> None:
+        """Wait for the database (up to `database_wait` s while it does not accept connections yet: see
+        bot/storage/waiting.py; /healthz says so meanwhile), upgrade the schema (safe with several replicas starting
+        at once), learn who the bot is from Slack, listen for incident channels other replicas open, finish what a
+        crash left half-open, and mark the bot started.
 
         Who the bot is (auth.test: its user, its bot id, the workspace it serves) is asked here, once, never on a
         request's way: every request from Slack needs it (which workspace to serve, which messages are the bot's
@@ -185,6 +189,8 @@ class IncidentBot:
         first_answer = asyncio.Event()
         self._identity_task = asyncio.create_task(self._learn_identity(first_answer), name="identity")
         self.metrics.loop_watch.start()  # the event loop's stalls, on /metrics (bot/loopwatch.py)
+        await wait_for_database(self.db, database_wait, on_wait=self._waiting_for_database)
+        self._starting = "starting"
         await self.db.upgrade()
         await self.liveness.start()
         await self.channels.start()
@@ -237,6 +243,9 @@ class IncidentBot:
             finally:
                 first_answer.set()
             await asyncio.sleep(wait)
+
+    def _waiting_for_database(self, reason: str) -> None:
+        self._starting = f"waiting for the database ({reason})"
 
     async def close(self, grace: float = 10.0) -> None:
         """Stop being ready, let work that Slack already got an answer for finish (up to `grace` s), close."""
@@ -301,7 +310,7 @@ class IncidentBot:
 
     async def _health(self) -> web.Response:
         if not self.ready:
-            return web.json_response({"ok": False, "status": "starting"}, status=503)
+            return web.json_response({"ok": False, "status": self._starting}, status=503)
         if self.slack.me is None:  # events are answered 503 until then: not ready (see `start`)
             return web.json_response({"ok": False, "status": self._identity_problem}, status=503)
         if self.capture.lost_access is not None:  # tokens_revoked / app_uninstalled: nothing more can be done

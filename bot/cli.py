@@ -1,4 +1,4 @@
-"""`incident-bot`: serve, demo, db upgrade, manifest."""
+"""`incident-bot`: serve, demo, suggest, report, runbooks lint, db upgrade, manifest, init."""
 
 from __future__ import annotations
 
@@ -13,7 +13,16 @@ from pathlib import Path
 
 import yaml
 
-from bot.config import Config, ConfigError, load_config, require_slack_credentials, resolve_config_path
+from bot.config import (
+    Config,
+    ConfigError,
+    DatabaseUnavailable,
+    load_config,
+    require_slack_credentials,
+    resolve_config_path,
+)
+
+DATABASE_WAIT_SECONDS = 120.0  # `serve --wait-for-database`'s default
 
 log = logging.getLogger("incident_bot")
 
@@ -22,7 +31,7 @@ def _config(environ: Mapping[str, str]) -> Config:
     return load_config(resolve_config_path(environ), environ)
 
 
-async def _serve(config: Config, host: str, port: int) -> None:
+async def _serve(config: Config, host: str, port: int, database_wait: float) -> None:
     from aiohttp import web
 
     from bot.app import IncidentBot
@@ -31,20 +40,31 @@ async def _serve(config: Config, host: str, port: int) -> None:
     runner = bot.web_runner()
     await runner.setup()
     site = web.TCPSite(runner, host, port)
-    await site.start()  # /healthz answers 503 "starting" until the schema is upgraded
+    await site.start()  # /healthz answers 503 ("starting", "waiting for the database") until the bot is ready
+    # SIGTERM stops the bot at any moment, while it waits for its database too (as PID 1 in a container, a
+    # process that does not handle SIGTERM ignores it, and `docker stop` would wait ten seconds to kill it).
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     socket_handler = None
     try:
-        await bot.start()
+        starting = asyncio.create_task(bot.start(database_wait))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            log.info("stopped before the bot was ready")
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            return
+        stopping.cancel()
+        starting.result()  # a start that failed raises here
         if config.slack.app_token is not None:
             socket_handler = bot.socket_mode_handler(config.slack.app_token.reveal())
             await socket_handler.connect_async()  # type: ignore[no-untyped-call]
             log.info("connected to Slack over Socket Mode; health and metrics on http://%s:%d", host, port)
         else:
             log.info("listening on http://%s:%d/slack/events", host, port)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("shutting down")
     finally:
@@ -72,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the bot (HTTP on --host/--port; Socket Mode when SLACK_APP_TOKEN is set)")
     serve.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default 3000)")
+    serve.add_argument(
+        "--wait-for-database",
+        type=_seconds,
+        default=DATABASE_WAIT_SECONDS,
+        metavar="SECONDS",
+        help="at start, how long to keep trying a database that does not accept connections yet, with backoff "
+        f"(default {DATABASE_WAIT_SECONDS:.0f}; 0: try once); a wrong URL or credentials stop it at once",
+    )
 
     demo = sub.add_parser(
         "demo", help="play a short incident against the built-in Slack emulator (no workspace needed)"
@@ -86,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
         "suggest", help="rank likely root causes from the runbooks for some messages (TEXT, or stdin one per line)"
     )
     suggest.add_argument(
-        "--runbooks", type=Path, help="folder of markdown runbooks (default: app.yaml's, or ./runbooks)"
+        "--runbooks",
+        type=Path,
+        help="folder of markdown runbooks (default: app.yaml's; without an app.yaml, the packaged ones)",
     )
     suggest.add_argument("--json", action="store_true", help='print JSON: {"suggestions": [...]}')
     suggest.add_argument(
@@ -109,12 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
     runbooks = sub.add_parser("runbooks", help="runbook tasks")
     runbooks_sub = runbooks.add_subparsers(dest="runbooks_command", required=True, metavar="TASK")
     lint = runbooks_sub.add_parser("lint", help="check runbooks: problems as file:line: message; exit 1 on errors")
-    lint.add_argument("directory", nargs="?", type=Path, help="folder of runbooks (default: app.yaml's, or ./runbooks)")
+    lint.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        help="folder of runbooks (default: app.yaml's; without an app.yaml, the packaged ones)",
+    )
 
     report = sub.add_parser("report", help="render an incident's post-incident report from the database")
     report.add_argument("incident", metavar="INCIDENT_ID", help="e.g. INC-2026-001")
     report.add_argument("--format", choices=("markdown", "html"), default="markdown", help="default: markdown")
     report.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
+
+    init = sub.add_parser(
+        "init", help="write a starter app.yaml and the runbooks into DIR (never overwrites), and what to do next"
+    )
+    init.add_argument("directory", nargs="?", type=Path, default=Path("."), metavar="DIR", help="default: here")
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML) for app.yaml")
     manifest.add_argument("--request-url", help="public https URL of /slack/events (HTTP mode); omit for Socket Mode")
@@ -129,6 +169,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("bot.config").setLevel(logging.INFO)  # "using the packaged defaults", in the demo too
     try:
         if args.command == "demo":
             from bot.demo import run_demo
@@ -144,6 +185,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
                 replay=args.replay,
                 titled=not args.no_title,
             )
+        if args.command == "init":
+            return _init(args.directory)
         if args.command == "runbooks":
             from bot.suggestions.lint import main_lint
 
@@ -170,11 +213,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print(f"database is up to date ({_display_url(config.database_url)})")
             return 0
         require_slack_credentials(config)
-        asyncio.run(_serve(config, args.host, args.port))
+        asyncio.run(_serve(config, args.host, args.port, args.wait_for_database))
         return 0
-    except ConfigError as e:
+    except ConfigError as e:  # DatabaseRefused included
         print(f"incident-bot: {e}", file=sys.stderr)
         return 2
+    except DatabaseUnavailable as e:
+        print(f"incident-bot: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `incident-bot suggest ... | head`: the reader has what it wanted
@@ -212,7 +258,8 @@ async def _report(config: Config, public_id: str, fmt: str) -> str | None:
 
 
 def _runbooks_dir(environ: Mapping[str, str]) -> Path:
-    """The configured runbooks folder; ./runbooks when there is no usable app.yaml (the tools work without one)."""
+    """The configured runbooks folder (without an app.yaml, the packaged ones); ./runbooks when the app.yaml is not
+    usable (the tools work without a valid one)."""
     try:
         return _config(environ).suggestions.runbooks
     except ConfigError:
@@ -287,6 +334,63 @@ def _suggest(
 
 def _utf8(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _init(directory: Path) -> int:
+    """`incident-bot init [DIR]`: the packaged app.yaml and runbooks, copied to edit, and what to do next."""
+    from bot.defaults import WouldOverwrite, copy_defaults
+
+    try:
+        written = copy_defaults(directory)
+    except WouldOverwrite as e:
+        names = "\n".join(f"  {path}" for path in e.existing)
+        print(
+            f"incident-bot: nothing written: these are there already and init never overwrites:\n{names}\n"
+            "Move them away, or run `incident-bot init <another folder>`.",
+            file=sys.stderr,
+        )
+        return 1
+    except OSError as e:
+        print(f"incident-bot: nothing written: cannot write to {directory}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    runbooks = [path for path in written if path.parent.name == "runbooks" and path.name != "README.md"]
+    here = "" if directory.resolve() == Path.cwd().resolve() else f"cd {_shell_quote(str(directory))}\n     "
+    print(
+        f"""Wrote {directory / "app.yaml"} (the bot's behaviour, commented) and {len(runbooks)} runbooks in \
+{directory / "runbooks"} (their format: runbooks/README.md).
+
+Next steps:
+  1. Make them yours: the slash command, channel names, severities and who each invites in app.yaml; your
+     team's runbooks in runbooks/. Check the runbooks with:
+     {here}incident-bot runbooks lint
+  2. Create the Slack app from its manifest: print it with
+     incident-bot manifest --request-url https://<your host>/slack/events > manifest.yaml
+     (no --request-url for Socket Mode), then at https://api.slack.com/apps: Create New App, From a manifest.
+  3. Install the app to your workspace, and give the bot its secrets in the environment:
+     export SLACK_BOT_TOKEN=xoxb-...        # OAuth & Permissions: Bot User OAuth Token
+     export SLACK_SIGNING_SECRET=...        # Basic Information: Signing Secret (HTTP mode)
+     export SLACK_APP_TOKEN=xapp-...        # only for Socket Mode (an app-level token with connections:write)
+     export DATABASE_URL=postgresql://...   # optional: the default is SQLite, incident-bot.db in the folder it runs in
+  4. Start it from {"that" if here else "this"} folder (it reads ./app.yaml):
+     {here}incident-bot serve --port 3000"""
+    )
+    return 0
+
+
+def _shell_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+def _seconds(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, not {value!r}") from None
+    if not 0 <= number <= 86400:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 86400 seconds, not {value}")
+    return number
 
 
 def _at_least_one(value: str) -> int:

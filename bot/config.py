@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import logging
 import re
 import string
 from collections.abc import Mapping
@@ -23,6 +24,10 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from bot.defaults import DEFAULT_APP_YAML
+
+log = logging.getLogger(__name__)
+
 DEFAULT_CONFIG_PATH = Path("app.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///incident-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -30,6 +35,14 @@ DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 class ConfigError(Exception):
     """A startup error the operator can fix: says which file, line and key, and what was expected."""
+
+
+class DatabaseRefused(ConfigError):
+    """At start, the database answered in a way waiting will not mend: wrong host, user, password or database."""
+
+
+class DatabaseUnavailable(Exception):
+    """At start, the database did not accept connections within the time `serve` was given to wait for it."""
 
 
 class Secret:
@@ -258,18 +271,21 @@ _ASYNC_DATABASE_SCHEMES = {
 
 
 def resolve_config_path(environ: Mapping[str, str]) -> Path:
-    """The app.yaml to load: `INCIDENT_BOT_CONFIG` if set (and not empty), else `./app.yaml`, else the one in
-    the source checkout the bot runs from."""
+    """The app.yaml to load: `INCIDENT_BOT_CONFIG` if set (and not empty; it must then exist), else `./app.yaml`,
+    else the one the package carries (`bot/defaults`), which says so in one log line."""
     configured = environ.get(CONFIG_PATH_VARIABLE, "").strip()
     if configured:
         return Path(configured).expanduser()
-    if not DEFAULT_CONFIG_PATH.exists():
-        # Run from elsewhere than the checkout (e.g. `incident-bot demo` from the home directory): the
-        # checkout's own app.yaml, if the bot runs from a source checkout or an editable install.
-        beside_package = Path(__file__).resolve().parents[1] / DEFAULT_CONFIG_PATH.name
-        if beside_package.exists():
-            return beside_package
-    return DEFAULT_CONFIG_PATH
+    if DEFAULT_CONFIG_PATH.is_symlink() or DEFAULT_CONFIG_PATH.exists():  # a dangling link is a mistake to report
+        return DEFAULT_CONFIG_PATH
+    log.info(
+        "no app.yaml in %s and %s is not set: using the packaged defaults (%s and the runbooks beside it); "
+        "`incident-bot init` writes a copy of both to edit",
+        Path.cwd(),
+        CONFIG_PATH_VARIABLE,
+        DEFAULT_APP_YAML,
+    )
+    return DEFAULT_APP_YAML
 
 
 def load_config(path: Path, environ: Mapping[str, str]) -> Config:
@@ -394,8 +410,8 @@ def _compose(path: Path) -> Node | None:
         resolved = path.resolve()
         shown = f"{path} ({resolved})" if str(resolved) != str(path) else str(path)
         raise ConfigError(
-            f"config file not found: {shown}; create it (the repository's app.yaml is a commented example) "
-            f"or set {CONFIG_PATH_VARIABLE} to its path"
+            f"config file not found: {shown}; `incident-bot init` writes a commented one, or set "
+            f"{CONFIG_PATH_VARIABLE} to where yours is (without either, ./app.yaml or the packaged defaults are used)"
         ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read the config file: not UTF-8 text ({exc.reason})") from None

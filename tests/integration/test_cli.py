@@ -301,3 +301,79 @@ def test_suggest_refuses_a_top_below_one(tmp_path: Path) -> None:
 
     assert result.returncode == 2
     assert "--top: must be at least 1" in result.stderr
+
+
+# --- packaged defaults and `init` ------------------------------------------------------------------------
+
+
+def test_without_an_app_yaml_lint_and_suggest_use_the_packaged_runbooks_and_say_so_once(tmp_path: Path) -> None:
+    linted = incident_bot("runbooks", "lint", env={}, cwd=tmp_path)
+    suggested = incident_bot("suggest", "--json", *EXAMPLE_INCIDENT_AS_CHAT, env={}, cwd=tmp_path)
+
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    assert linted.stdout.startswith("10 runbooks")
+    assert suggested.returncode == 0, suggested.stderr
+    assert json.loads(suggested.stdout)["suggestions"][0]["root_cause"] == "Traffic Spike"
+    for result in (linted, suggested):
+        assert result.stderr.count("using the packaged defaults") == 1
+
+
+def test_serve_with_incident_bot_config_naming_a_missing_file_stops_instead_of_using_the_defaults(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "etc" / "app.yaml"
+
+    result = incident_bot(
+        "serve",
+        env={"INCIDENT_BOT_CONFIG": str(missing), "SLACK_BOT_TOKEN": SECRET_TOKEN, "SLACK_SIGNING_SECRET": "shh"},
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 2
+    assert f"config file not found: {missing}" in result.stderr
+    assert "using the packaged defaults" not in result.stderr
+
+
+def test_init_writes_the_packaged_app_yaml_and_runbooks_into_a_new_folder_and_says_what_next(tmp_path: Path) -> None:
+    result = incident_bot("init", "ops/incident-bot", env={}, cwd=tmp_path)
+
+    folder = tmp_path / "ops" / "incident-bot"
+    assert result.returncode == 0, result.stderr
+    assert (folder / "app.yaml").read_bytes() == (ROOT / "app.yaml").read_bytes()
+    assert {p.name: p.read_bytes() for p in (folder / "runbooks").iterdir()} == {
+        p.name: p.read_bytes() for p in (ROOT / "runbooks").iterdir()
+    }
+    assert "cd ops/incident-bot" in result.stdout
+    assert "incident-bot manifest --request-url https://<your host>/slack/events" in result.stdout
+
+
+def test_init_never_overwrites_and_writes_nothing_when_any_file_is_there_already(tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "dns.md").write_text("# Runbook: our own DNS notes\n")
+
+    result = incident_bot("init", env={}, cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "nothing written" in result.stderr
+    assert "runbooks/dns.md" in result.stderr
+    assert not (tmp_path / "app.yaml").exists()
+    assert [p.name for p in (tmp_path / "runbooks").iterdir()] == ["dns.md"]
+    assert (tmp_path / "runbooks" / "dns.md").read_text() == "# Runbook: our own DNS notes\n"
+
+
+def test_init_into_a_path_that_is_a_file_says_it_cannot_write_there(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file\n")
+
+    result = incident_bot("init", "taken", env={}, cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "nothing written: cannot write to taken" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_serve_refuses_a_negative_time_to_wait_for_the_database(tmp_path: Path) -> None:
+    result = incident_bot("serve", "--wait-for-database", "-1", env={}, cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "--wait-for-database: must be from 0 to 86400 seconds" in result.stderr

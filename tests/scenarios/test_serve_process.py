@@ -7,7 +7,7 @@ import itertools
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,20 +23,30 @@ from .steps import card_field, incident_channels, open_incident, run, wait_for_p
 
 @contextmanager
 def serve(env: dict[str, str], log: Path) -> Iterator[str]:
-    """Start `incident-bot serve` on a free port; yields its base URL; stops it (SIGTERM) afterwards."""
+    """Start `incident-bot serve` on a free port with the repository's app.yaml; yields its base URL; stops it."""
+    with serve_process(env | {"INCIDENT_BOT_CONFIG": str(ROOT / "app.yaml")}, log) as (url, _process):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    env: dict[str, str], log: Path, *options: str, command: Sequence[str] = (sys.executable, "-m", "bot")
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`incident-bot serve [options]` on a free port, in the folder of `log` (its output goes there), with `env`
+    over this process's environment; yields its base URL and the process; stops it (SIGTERM) afterwards."""
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env={**os.environ, **env, "INCIDENT_BOT_CONFIG": str(ROOT / "app.yaml")},
+            [*command, "serve", "--host", "127.0.0.1", "--port", str(port), *options],
+            env={**os.environ, **env},
             cwd=log.parent,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
         try:
-            yield f"http://127.0.0.1:{port}"
+            yield f"http://127.0.0.1:{port}", process
         finally:
             process.terminate()
             try:

@@ -24,6 +24,8 @@ from bot.config import (
     require_slack_credentials,
     resolve_config_path,
 )
+from bot.defaults import DEFAULT_APP_YAML, DEFAULT_RUNBOOKS
+from tests.conftest import ROOT
 
 SHIPPED_APP_YAML = Path(__file__).resolve().parents[2] / "app.yaml"
 
@@ -229,7 +231,7 @@ def test_a_missing_file_is_an_error_naming_the_path_and_how_to_fix_it(tmp_path: 
         load_config(path, {})
 
     assert "INCIDENT_BOT_CONFIG" in str(raised.value)
-    assert "create it" in str(raised.value)
+    assert "incident-bot init" in str(raised.value)
 
 
 def test_a_yaml_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -977,8 +979,66 @@ def test_the_config_path_comes_from_incident_bot_config_when_set() -> None:
 
 
 @pytest.mark.parametrize("environ", [{}, {"INCIDENT_BOT_CONFIG": ""}])
-def test_the_config_path_defaults_to_app_yaml_in_the_working_directory(environ: dict[str, str]) -> None:
+def test_the_config_path_defaults_to_app_yaml_in_the_working_directory(
+    environ: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "app.yaml").write_text(MINIMAL, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
     assert resolve_config_path(environ) == Path("app.yaml")
+
+
+def test_without_an_app_yaml_here_the_packaged_defaults_are_used_and_one_log_line_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    caplog.set_level("INFO", logger="bot.config")
+
+    path = resolve_config_path({})
+    config = load_config(path, {})
+
+    assert path == DEFAULT_APP_YAML
+    assert config.suggestions.runbooks == DEFAULT_RUNBOOKS
+    assert config.command == "/incident"
+    said = [record.getMessage() for record in caplog.records]
+    assert len(said) == 1
+    assert "using the packaged defaults" in said[0]
+    assert "incident-bot init" in said[0]
+
+
+def test_an_app_yaml_link_here_that_leads_nowhere_is_reported_not_replaced_by_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "app.yaml").symlink_to(tmp_path / "gone.yaml")
+    monkeypatch.chdir(tmp_path)
+
+    path = resolve_config_path({})
+
+    assert path == Path("app.yaml")
+    with pytest.raises(ConfigError, match=r"config file not found: app\.yaml"):
+        load_config(path, {})
+
+
+def test_a_config_file_named_in_incident_bot_config_that_does_not_exist_is_an_error_not_the_defaults(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "etc" / "app.yaml"
+
+    path = resolve_config_path({"INCIDENT_BOT_CONFIG": str(missing)})
+
+    assert path == missing
+    with pytest.raises(ConfigError, match=r"config file not found: .*incident-bot init"):
+        load_config(path, {})
+
+
+def test_the_packaged_defaults_are_the_repositorys_app_yaml_and_runbooks() -> None:
+    # The root app.yaml and runbooks are links into bot/defaults: a clone works as before, and the wheel carries
+    # them (installed, the package's copies are what this compares with).
+    runbooks = {path.name: path.read_bytes() for path in (ROOT / "runbooks").glob("*.md")}
+
+    assert DEFAULT_APP_YAML.read_bytes() == (ROOT / "app.yaml").read_bytes()
+    assert {path.name: path.read_bytes() for path in DEFAULT_RUNBOOKS.glob("*.md")} == runbooks
+    assert len(runbooks) > 1
 
 
 def test_suggestions_default_to_the_runbooks_folder_beside_the_file(tmp_path: Path) -> None:
