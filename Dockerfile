@@ -17,7 +17,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 COPY --from=build /wheels/ /tmp/wheels/
-RUN pip install --no-cache-dir /tmp/wheels/*.whl \
+# Wheels only: a dependency release without one for this Python fails here, plainly, instead of trying to compile.
+RUN pip install --no-cache-dir --only-binary=:all: /tmp/wheels/*.whl \
     && rm -rf /tmp/wheels
 
 # A system user with a fixed numeric id (Kubernetes' runAsNonRoot can only check a numeric USER), whose home is
@@ -41,8 +42,8 @@ EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=150s --retries=3 \
     CMD ["python", "-c", "import http.client, sys; c = http.client.HTTPConnection('127.0.0.1:3000', timeout=4); c.request('GET', '/healthz'); sys.exit(0 if c.getresponse().status == 200 else 1)"]
 
-# Exec form: the bot is PID 1 and gets SIGTERM itself (it finishes work already acknowledged, then stops).
-# Run with an init (`docker run --init`, `init: true` in compose.yaml) so the root-cause engine's child
-# processes are reaped and a SIGTERM during start-up stops it at once.
+# Exec form: the bot is PID 1 and gets SIGTERM itself (it handles it from the start, while it waits for its
+# database too; it finishes work already acknowledged, then stops). Run with an init (`docker run --init`,
+# `init: true` in compose.yaml) so the root-cause engine's child processes are reaped.
 ENTRYPOINT ["incident-bot"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "3000"]
