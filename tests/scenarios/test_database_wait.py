@@ -115,9 +115,9 @@ async def test_serve_keeps_waiting_while_the_database_port_accepts_and_drops_con
 
     dropping = await asyncio.start_server(drop, "127.0.0.1", 0)
     port = dropping.sockets[0].getsockname()[1]
-    log = tmp_path / "serve.log"
+    log = tmp_path / "serve.log"  # in a folder without an app.yaml, and no INCIDENT_BOT_CONFIG: the packaged defaults
     try:
-        env = environment(emulator, f"postgresql://postgres@127.0.0.1:{port}/test")
+        env = environment(emulator, f"postgresql://postgres@127.0.0.1:{port}/test", INCIDENT_BOT_CONFIG="")
         with serve_process(env, log) as (url, process):
             answers = await health_answers(url, 3.0)
             still_running = process.poll() is None
@@ -125,6 +125,7 @@ async def test_serve_keeps_waiting_while_the_database_port_accepts_and_drops_con
         dropping.close()
 
     assert still_running
+    assert log.read_text().count("using the packaged defaults") == 1
     assert answers
     assert all(status == 503 for status, _ in answers)
     assert any(said.startswith("waiting for the database") for _, said in answers), answers
