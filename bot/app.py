@@ -40,6 +40,7 @@ from bot.services import (
     TimelineShortcut,
 )
 from bot.services.opening import RECONCILE_SECONDS
+from bot.services.seen_before import SeenBefore
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
 from bot.slack.gateway import (
     DEFAULT_TIMEOUT,
@@ -108,7 +109,8 @@ class IncidentBot:
             config, self.db, self.slack, self.metrics, incidents, channels, self.liveness, every=reconcile_seconds
         )
         timeline = TimelineService(config, self.db, self.slack)
-        suggestions = SuggestionService(config, self.db, self.slack, self.background)
+        self.seen_before = SeenBefore(self.db, self.slack)
+        suggestions = SuggestionService(config, self.db, self.slack, self.background, seen_before=self.seen_before)
         reports = ReportService(config, self.db, self.slack, timeline, suggestions)
 
         async def final_report(incident: Incident, actor: str) -> None:

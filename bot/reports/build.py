@@ -151,6 +151,7 @@ class Report:
     participants: tuple[Participant, ...]
     top_remediation: Rich  # one line for the Slack summary
     top_remediation_command: str | None = field(default=None)
+    seen_before: tuple[Rich, ...] = field(default=())  # resolved incidents with the same root cause
 
 
 # -------------------------------------------------------------------------------------------- helpers
@@ -829,6 +830,16 @@ def build_report(data: ReportInput) -> Report:
         timeline=tuple(rows),
         metrics=tuple(_metrics(incident, start, data.severity_label, data.channel_name or incident.channel_name)),
         participants=tuple(Participant(name, role) for name, role in data.participants),
+        seen_before=tuple(
+            (
+                text(
+                    f"{seen.public_id} ({seen.title})"
+                    + (f", resolved {_utc(seen.resolved_at):%Y-%m-%d}" if seen.resolved_at else "")
+                    + f": the same root cause, {seen.root_cause}, was accepted there."
+                ),
+            )
+            for seen in data.seen_before
+        ),
         top_remediation=top,
         top_remediation_command=top_command,
     )

@@ -92,6 +92,16 @@ class RootCauseInput:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SeenBeforeInput:
+    """A resolved incident the channel was told had the same root cause ("Seen before")."""
+
+    public_id: str
+    title: str
+    resolved_at: datetime | None
+    root_cause: str
+
+
 @dataclass(frozen=True)
 class ReportInput:
     incident: Incident
@@ -106,6 +116,7 @@ class ReportInput:
     user_names: Mapping[str, str] = field(default_factory=dict)  # Slack user ID -> display name, for <@U123>
     # Thread replies by the ts of the message they answer (a reply can be the result of an action).
     thread_replies: Mapping[str, tuple[TimelineEntry, ...]] = field(default_factory=dict)
+    seen_before: tuple[SeenBeforeInput, ...] = ()
 
 
 # ------------------------------------------------------------------------------------ runbook sections

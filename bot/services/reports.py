@@ -23,6 +23,7 @@ from bot.reports import (
     ReportInput,
     ReportTemplateError,
     RootCauseInput,
+    SeenBeforeInput,
     build_report,
     markdown_for_slack,
     render_html,
@@ -76,6 +77,13 @@ class ReportService:
         entries = await self._timeline.entries(incident)
         async with self._db.unit() as stores:
             people = await stores.incidents.participants(incident.id)
+            seen_before = []
+            for told in await stores.seen_before.told(incident.id):
+                past = await stores.incidents.get(told.past_incident_id)
+                if past is not None:
+                    seen_before.append(
+                        SeenBeforeInput(past.public_id, past.title, past.resolved_at, told.root_cause[2])
+                    )
         mentioned = {m for e in entries for m in mentioned_users(e.text)}
         names = await self._timeline.names(incident.team_id, {u for u, _ in people} | mentioned)
         return ReportInput(
@@ -89,6 +97,7 @@ class ReportService:
             root_cause=await self._root_cause(incident),
             channel_name=incident.channel_name,
             user_names=names,
+            seen_before=tuple(seen_before),
         )
 
     async def _root_cause(self, incident: Incident) -> RootCauseInput | None:

@@ -42,6 +42,7 @@ from bot.suggestions import decision
 
 from .errors import AlreadyHandled, UserError
 from .ranking import EngineProcess
+from .seen_before import SeenBefore
 from .timeline import Background
 
 if TYPE_CHECKING:
@@ -113,12 +114,14 @@ class SuggestionService:
         slack: SlackGateway,
         background: Background,
         clock: Callable[[], datetime] = utcnow,
+        seen_before: SeenBefore | None = None,
     ) -> None:
         self._config = config
         self._db = db
         self._slack = slack
         self._background = background
         self._clock = clock
+        self._seen_before = seen_before  # told of each root cause that stands or is accepted
         self._running: set[int] = set()
         self._dirty: set[int] = set()
         self._later: dict[int, asyncio.TimerHandle] = {}
@@ -267,6 +270,7 @@ class SuggestionService:
             return _later(e)
         async with self._db.unit() as stores:
             await stores.suggestions.set_message(record.id, ts)
+        self._tell_seen_before(incident, record)
         return None
 
     async def _update(self, incident: Incident, change: Change) -> float | None:
@@ -296,6 +300,7 @@ class SuggestionService:
                 if record.message_ts != ts:
                     async with self._db.unit() as stores:
                         await stores.suggestions.set_message(record.id, ts)
+                self._tell_seen_before(incident, record)
                 return None
         # The message is gone (deleted, or its channel): the new root cause gets a message of its own.
         async with self._db.unit() as stores:
@@ -387,9 +392,18 @@ class SuggestionService:
                     )
             except SlackError as e:
                 log.warning("could not update a suggestion message: %s", e.code)
-        if not accept:
+        if accept:
+            self._tell_seen_before(incident, record)
+        else:
             self.nudge(incident.id)  # nothing stands now: the next best root cause may deserve a post
         return record
+
+    def _tell_seen_before(self, incident: Incident, record: SuggestionRecord) -> None:
+        """After Slack shows a root cause: resolved incidents where people accepted it, told once (in the
+        background: nothing waits for it)."""
+        if self._seen_before is not None:
+            seen_before = self._seen_before
+            self._background.spawn(lambda: seen_before.tell(incident, record.key))
 
     async def accepted(self, incident_id: int) -> SuggestionRecord | None:
         async with self._db.unit() as stores:

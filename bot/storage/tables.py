@@ -304,3 +304,21 @@ class ReportRow(Base):
     created_by: Mapped[str] = mapped_column(String(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class SeenBeforeRow(Base):
+    """A resolved incident an incident's channel was told about ("Seen before"): once per pair, whatever root cause
+    led to it; `message_ts` is the post's (None while it is being posted, or if its post was lost)."""
+
+    __tablename__ = "seen_before"
+    __table_args__ = (UniqueConstraint("incident_id", "past_incident_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    past_incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False)
+    # The root cause both share: the one accepted in the past incident, standing or accepted in this one.
+    runbook: Mapped[str] = mapped_column(Text, nullable=False)
+    error: Mapped[str] = mapped_column(Text, nullable=False)
+    root_cause: Mapped[str] = mapped_column(Text, nullable=False)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    message_ts: Mapped[str | None] = mapped_column(String(32))
