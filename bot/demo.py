@@ -94,12 +94,12 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
 
     await slash(alice, channel.id, "commander @bob")
 
-    async def say(user: str, text: str, *reactions: tuple[str, str]) -> None:
-        _say(out, f"▶ {emu.workspace.users[user].name} in #{channel.name}: {text}")
-        message = await emu.post_message(user, channel.id, text)
+    async def say(user: str, text: str, *reactions: tuple[str, str], where: Channel = channel) -> None:
+        _say(out, f"▶ {emu.workspace.users[user].name} in #{where.name}: {text}")
+        message = await emu.post_message(user, where.id, text)
         for who, emoji in reactions:
             _say(out, f"  {emu.workspace.users[who].name} reacts :{emoji}:")
-            await emu.react(who, channel.id, message.ts, emoji)
+            await emu.react(who, where.id, message.ts, emoji)
         await _settle(emu)
 
     await say(alice, "Customers cannot log in: the User Service API answers 500 on /login", (alice, "rotating_light"))
@@ -144,8 +144,28 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
     await slash(bob, channel.id, "timeline")
     await slash(alice, general, "status")
 
+    _say(out, "\nA week later, the same thing happens again:\n")
+    await slash(bob, general, "open sev2 Login errors again")
+    await emu.wait_for(lambda: len(_incident_channels(emu)) == 2 and bool(_incident_channels(emu)[1].pins))
+    again = _incident_channels(emu)[1]
+    _say(out, f"  → the bot opened #{again.name}")
+    await say(bob, "login answers 500 again, logs show `Timeout waiting for connection from pool`", where=again)
+    await say(
+        bob,
+        'user-service logs are full of "database connection pool exhaustion" and "hard connection acquisition failure"',
+        where=again,
+    )
+    await say(bob, "traffic jumped to 3x normal again, another marketing campaign went out", where=again)
+    await say(bob, "no sign of zombie connections, and no maintenance is running on the database", where=again)
+    with contextlib.suppress(AssertionError):
+        await emu.wait_for(lambda: any(m.text.startswith("Seen before") for m in again.messages), timeout=5)
+    if any(m.text.startswith("Seen before") for m in again.messages):
+        _say(out, f"  → the bot said the root cause was seen before, in {channel.name}, and what fixed it then")
+
     _say(out, "\n" + "═" * 72 + "\nWhat the incident channel shows:\n" + "═" * 72)
     _say(out, emu.render_channel(channel.id))
+    _say(out, "\n" + "═" * 72 + "\nWhat the second incident's channel shows:\n" + "═" * 72)
+    _say(out, emu.render_channel(again.id))
     for user in (alice, bob):
         _say(out, "\n" + "─" * 72)
         _say(out, emu.render_private(user))
@@ -168,4 +188,9 @@ async def _settle(emu: SlackEmulator) -> None:
 
 
 def _incident_channel(emu: SlackEmulator) -> Channel | None:
-    return next((c for c in emu.workspace.channels.values() if c.name.startswith("inc-")), None)
+    return next(iter(_incident_channels(emu)), None)
+
+
+def _incident_channels(emu: SlackEmulator) -> list[Channel]:
+    """The incident channels, oldest first."""
+    return [c for c in emu.workspace.channels.values() if c.name.startswith("inc-")]

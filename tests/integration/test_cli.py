@@ -97,6 +97,8 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "Finding" in out
     assert "Traffic was 3x normal" in out
     assert "accepted *Traffic Spike* as the root cause" in out
+    assert ":repeat: *Seen before.*" in out  # the second incident, like the first
+    assert "What fixed it: @bob: Restarting the service to clear the pool" in out
     report = Path(
         out.split("The final post-incident report (also shared in the channel as a file) is at:")[1].split()[0]
     )
