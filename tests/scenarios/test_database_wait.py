@@ -60,13 +60,16 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         writer.close()
 
 
-async def health_answers(url: str, seconds: float) -> list[tuple[int, str]]:
-    """Every answer of /healthz, asked every 0.2 s for `seconds` (none while the port is not open yet)."""
+async def health_answers(url: str, seconds: float, *, waiting_within: float = 60.0) -> list[tuple[int, str]]:
+    """Every answer of /healthz, asked every 0.2 s for at least `seconds`, and on until it has said it is waiting
+    for the database (a loaded machine can take seconds to start the process; at most `waiting_within` s)."""
     answers: list[tuple[int, str]] = []
     loop = asyncio.get_running_loop()
-    until = loop.time() + seconds
+    started = loop.time()
     async with aiohttp.ClientSession() as session:
-        while loop.time() < until:
+        while loop.time() - started < seconds or not _said_waiting(answers):
+            if loop.time() - started > waiting_within:
+                break
             try:
                 async with session.get(f"{url}/healthz") as response:
                     answers.append((response.status, (await response.json())["status"]))
@@ -74,6 +77,10 @@ async def health_answers(url: str, seconds: float) -> list[tuple[int, str]]:
                 pass
             await asyncio.sleep(0.2)
     return answers
+
+
+def _said_waiting(answers: list[tuple[int, str]]) -> bool:
+    return any(said.startswith("waiting for the database") for _, said in answers)
 
 
 def stopped(process: subprocess.Popen[bytes], within: float = 30) -> int:
