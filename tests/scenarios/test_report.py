@@ -188,7 +188,7 @@ async def test_text_that_could_ping_or_break_the_report_is_neutralised(
     channel = await open_incident(emulator, people.alice, people.general, "Injection @channel test")
     # As Slack delivers it: a broadcast, a mention of someone this workspace does not know, a typed "</script>".
     said = await emulator.post_message(
-        people.alice, channel.id, "<!channel> wake up | col | <@U999> &lt;/script&gt; {{ 7*7 }}", markup=True
+        people.alice, channel.id, "<!channel> wake up | col | <@U999> &lt;/script&gt; {{ 'zq' ~ 'xj' }}", markup=True
     )
     await emulator.react(people.alice, channel.id, said.ts, "rotating_light")
     await settled(emulator, bot)
@@ -202,8 +202,8 @@ async def test_text_that_could_ping_or_break_the_report_is_neutralised(
     assert "<!channel>" not in markdown
     assert "<!channel>" not in str(summary.blocks)
     assert "<@U999>" not in markdown
-    assert "{{ 7*7 }}" in markdown or "{{ 7\\*7 }}" in markdown  # shown, never evaluated
-    assert "49" not in markdown
+    assert "'zq'" in markdown  # the template expression is shown...
+    assert "zqxj" not in markdown  # ...never evaluated (letters: no date, time or link can contain them)
 
 
 async def test_report_outside_an_incident_channel_says_where_it_works(
