@@ -545,3 +545,51 @@ async def test_a_job_past_its_lease_is_run_again_and_only_the_last_runs_writes_c
     assert [(e.actor_id, e.new_value) for e in trail] == [("second", "leased")]
     after = await job(db, "leased")
     assert (after.state, after.attempts, after.claimed_by) == (JobState.DONE, 2, other.boot_id)
+
+
+async def test_a_job_scheduled_in_a_transaction_that_rolls_back_does_not_exist(
+    db: Database, scheduler: Scheduler, clock: ManualClock
+) -> None:
+    calls = Calls()
+    scheduler.register("test", calls)
+
+    async def resolve_and_fail() -> None:
+        async with db.unit() as stores:
+            await stores.jobs.schedule("test", "archive:INC-9", clock.now(), now=clock.now())
+            raise RuntimeError("resolving failed")
+
+    with pytest.raises(RuntimeError, match="resolving failed"):
+        await resolve_and_fail()
+    ran = await scheduler.run_due()
+
+    assert ran == 0
+    async with db.unit() as stores:
+        assert await stores.jobs.get("archive:INC-9") is None
+
+
+async def test_on_sqlite_one_process_runs_jobs_and_another_takes_over_when_it_stops(
+    db: Database, liveness: Liveness, clock: ManualClock
+) -> None:
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("on PostgreSQL every replica runs jobs")
+    other = open_liveness(db.url, new_boot_id())
+    await other.start()
+    first, second = Scheduler(db, liveness, clock=clock), Scheduler(db, other, clock=clock)
+    first_calls, second_calls = Calls(), Calls()
+    first.register("test", first_calls)
+    second.register("test", second_calls)
+    try:
+        await schedule(db, clock, "one")
+        ran_by_first = await first.run_due()
+        await schedule(db, clock, "two")
+        ran_by_second_while_first_runs = await second.run_due()
+        await first.close()
+        ran_by_second_after = await second.run_due()
+    finally:
+        await first.close()
+        await second.close()
+        await other.close()
+
+    assert (ran_by_first, ran_by_second_while_first_runs, ran_by_second_after) == (1, 0, 1)
+    assert first_calls.runs == [("one", 1)]
+    assert second_calls.runs == [("two", 1)]
