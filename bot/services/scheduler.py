@@ -71,6 +71,10 @@ class JobLost(Exception):
     """The job was cancelled, or taken over by another claim, while this run was under way."""
 
 
+class Overran(Exception):
+    """A handler ran past its job's lease and was stopped."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Kind:
     handler: Handler
@@ -371,7 +375,7 @@ class Scheduler:
             return
         run = JobRun(self, job)
         try:
-            await asyncio.wait_for(kind.handler(run), timeout=self._lease)
+            await self._call(kind.handler, run)
             if not run.completed:
                 async with run.completing():
                     pass
@@ -388,8 +392,21 @@ class Scheduler:
                 return
             await self._failed(job, kind, e)
 
+    async def _call(self, handler: Handler, run: JobRun) -> None:
+        """The handler, cancelled if it runs past the lease (before another process may claim its job again)."""
+        task = asyncio.ensure_future(handler(run))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self._lease)
+        finally:
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if not done:
+            raise Overran(f"ran longer than its lease ({self._lease:g} s) and was stopped")
+        task.result()  # the handler's own exception, if it raised
+
     async def _failed(self, job: Job, kind: _Kind, e: BaseException) -> None:
-        error = f"timed out after {self._lease:.0f} s" if isinstance(e, TimeoutError) else f"{type(e).__name__}: {e}"
+        error = str(e) if isinstance(e, Overran) else f"{type(e).__name__}: {e}"
         now = self.clock.now()
         try:
             if job.attempts >= kind.max_attempts:
@@ -421,4 +438,4 @@ class Scheduler:
             return await change(JobStore(session))
 
 
-__all__ = ["Handler", "JobLost", "JobRun", "Scheduler"]
+__all__ = ["Handler", "JobLost", "JobRun", "Overran", "Scheduler"]

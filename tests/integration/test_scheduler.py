@@ -593,3 +593,26 @@ async def test_on_sqlite_one_process_runs_jobs_and_another_takes_over_when_it_st
     assert (ran_by_first, ran_by_second_while_first_runs, ran_by_second_after) == (1, 0, 1)
     assert first_calls.runs == [("one", 1)]
     assert second_calls.runs == [("two", 1)]
+
+
+async def test_a_handler_that_runs_past_its_lease_is_stopped_and_retried(
+    db: Database, liveness: Liveness, clock: ManualClock
+) -> None:
+    attempts: list[int] = []
+
+    async def never_ends(run: JobRun) -> None:
+        attempts.append(run.attempt)
+        await asyncio.Event().wait()
+
+    scheduler = Scheduler(db, liveness, clock=clock, lease=0.05)
+    scheduler.register("test", never_ends)
+    await schedule(db, clock, "endless")
+    try:
+        await scheduler.run_due()
+    finally:
+        await scheduler.close()
+
+    after = await job(db, "endless")
+    assert attempts == [1]
+    assert (after.state, after.attempts) == (JobState.PENDING, 1)
+    assert after.last_error == "ran longer than its lease (0.05 s) and was stopped"
