@@ -29,10 +29,13 @@ The handler contract (what "exactly once" means here)
   gateway's `post_once`), or use the job's key as the remote side's idempotency key (PagerDuty's `dedup_key`).
   `await run.check()` (raises JobLost) before an external effect keeps a cancelled job from acting; do external
   work before `completing()`, never inside it (it holds the job's row lock, and on SQLite the write lock).
-- A handler that raises is retried with backoff (`backoff`: 30 s, 60 s, 120 s, … up to an hour), `attempts` counted
-  and `last_error` kept; after `max_attempts` the job is `failed` and logged as an error.
+- A handler that raises (or runs past its lease) is retried with backoff (`backoff`: 30 s, 60 s, 120 s, … up to an
+  hour), `attempts` counted and `last_error` kept; after `max_attempts` the job is `failed` and logged as an error.
+  A job claimed more than `max_attempts` times without finishing (its process died each time) is failed unrun.
 - Time is the injected clock's (bot/clock.py): due checks, leases and backoff use `clock.now()`, and the polling loop
-  sleeps with `clock.sleep()`, so a test's ManualClock decides when jobs come due.
+  sleeps with `clock.sleep()`, so a test's ManualClock decides when jobs come due. (How long a handler may run is
+  real time, `lease` seconds.) Replicas compare leases written by each other's clocks: they are assumed to agree
+  (NTP) to well within the lease.
 """
 
 from __future__ import annotations
