@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+from bot.clock import Clock, SystemClock
 from bot.config import Config, ConfigError
 from bot.domain.incident import Incident
 from bot.lifecycle import InFlight
@@ -40,6 +41,7 @@ from bot.services import (
     TimelineShortcut,
 )
 from bot.services.opening import RECONCILE_SECONDS
+from bot.services.scheduler import Scheduler
 from bot.services.seen_before import SeenBefore
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
 from bot.slack.gateway import (
@@ -88,10 +90,16 @@ class IncidentBot:
     """One running bot: call `start()` before serving and `close()` at the end."""
 
     def __init__(
-        self, config: Config, *, slack_timeout: float = DEFAULT_TIMEOUT, reconcile_seconds: float = RECONCILE_SECONDS
+        self,
+        config: Config,
+        *,
+        slack_timeout: float = DEFAULT_TIMEOUT,
+        reconcile_seconds: float = RECONCILE_SECONDS,
+        clock: Clock | None = None,
     ) -> None:
         """`slack_timeout`: seconds to wait for one Web API answer; `reconcile_seconds`: how often incidents left
-        half-open are looked for (tests shorten both)."""
+        half-open are looked for (tests shorten both); `clock`: the time jobs come due by (tests pass a
+        ManualClock)."""
         import handlers  # the listeners; see the module docstring
 
         self.config = config
@@ -105,11 +113,14 @@ class IncidentBot:
         self.channels = channels = IncidentChannels(self.db)
         incidents = IncidentService(config, self.db, self.slack, self.metrics)
         self.liveness = open_liveness(config.database_url, new_boot_id())
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        # Work at a time (bot/services/scheduler.py). Services register the job kinds they run.
+        self.scheduler = Scheduler(self.db, self.liveness, clock=self.clock)
         self.opener = IncidentOpener(
             config, self.db, self.slack, self.metrics, incidents, channels, self.liveness, every=reconcile_seconds
         )
         timeline = TimelineService(config, self.db, self.slack)
-        self.seen_before = SeenBefore(self.db, self.slack)
+        self.seen_before = SeenBefore(self.db, self.slack, self.clock.now)
         suggestions = SuggestionService(config, self.db, self.slack, self.background, seen_before=self.seen_before)
         reports = ReportService(config, self.db, self.slack, timeline, suggestions)
 
@@ -205,6 +216,7 @@ class IncidentBot:
             if refused is not None:
                 raise refused
         self.opener.start()  # incidents left half-open by a process that is gone: finished (or rolled back) now
+        self.scheduler.start()  # jobs due (or left running by a process that is gone) run from now on
         # What was built to start (modules, the app, its routes: hundreds of thousands of objects) lives as long as
         # the process: out of the collector's sight, so that its full collections, which the hot path's short-lived
         # objects set off, do not walk all of it each time (they stalled the event loop ~50 ms under ingest).
@@ -256,6 +268,7 @@ class IncidentBot:
             self._identity_task.cancel()
             await asyncio.gather(self._identity_task, return_exceptions=True)
         await self.opener.close()
+        await self.scheduler.close(grace)  # running jobs may finish; those that do not are put back
         if not await self.services.in_flight.drained(grace):
             log.warning("closing with %d requests still being processed", self.services.in_flight.count)
         self.services.suggestions.close()

@@ -1,4 +1,5 @@
 from .database import Database, create_engine, is_sqlite
+from .jobs import Job, JobState, JobStore, Scheduled
 from .reports import ReportStore, StoredReport
 from .repository import AuditEntry, IncidentStore, NewIncident, SetupState
 from .suggestions import SuggestionRecord, SuggestionStore
@@ -9,10 +10,14 @@ __all__ = [
     "AuditEntry",
     "Database",
     "IncidentStore",
+    "Job",
+    "JobState",
+    "JobStore",
     "NewEntry",
     "NewIncident",
     "ReportStore",
     "Said",
+    "Scheduled",
     "Seen",
     "SetupState",
     "StoredReport",

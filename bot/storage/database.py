@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
 
+from .jobs import JobStore
 from .reports import ReportStore
 from .repository import IncidentStore
 from .seen_before import SeenBeforeStore
@@ -30,6 +31,7 @@ class Stores:
     suggestions: SuggestionStore
     reports: ReportStore
     seen_before: SeenBeforeStore
+    jobs: JobStore
 
 
 # Any constant will do; it only has to be the same in every process that shares the database.
@@ -80,6 +82,18 @@ def create_engine(database_url: str) -> AsyncEngine:
     return create_async_engine(database_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def stores_of(session: AsyncSession) -> Stores:
+    """Every store, on one session (and so in its transaction)."""
+    return Stores(
+        incidents=IncidentStore(session),
+        timeline=TimelineStore(session),
+        suggestions=SuggestionStore(session),
+        reports=ReportStore(session),
+        seen_before=SeenBeforeStore(session),
+        jobs=JobStore(session),
+    )
+
+
 class Database:
     """Owns the engine. A service opens one transaction per user intent with `transaction()`."""
 
@@ -98,13 +112,7 @@ class Database:
     async def unit(self) -> AsyncIterator[Stores]:
         """One transaction over every store (commits when the block ends normally)."""
         async with self._sessions() as session, session.begin():
-            yield Stores(
-                IncidentStore(session),
-                TimelineStore(session),
-                SuggestionStore(session),
-                ReportStore(session),
-                SeenBeforeStore(session),
-            )
+            yield stores_of(session)
 
     @asynccontextmanager
     async def timeline(self) -> AsyncIterator[TimelineStore]:

@@ -322,3 +322,28 @@ class SeenBeforeRow(Base):
     root_cause: Mapped[str] = mapped_column(Text, nullable=False)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class JobRow(Base):
+    """Something to do at a time (bot/services/scheduler.py). `key` names one piece of work: scheduling it again
+    finds this row. pending → running (claimed by a process, its boot id, until `lease_until`) → done | failed;
+    pending or running → cancelled."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_jobs_state_due_at", "state", "due_at"),  # what is due, and what is running
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(64), nullable=False)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)  # JSON object
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # pending|running|done|failed|cancelled
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")  # claims so far
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # boot id of the process running it
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
