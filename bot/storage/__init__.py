@@ -1,6 +1,6 @@
 from .database import Database, create_engine, is_sqlite
 from .reports import ReportStore, StoredReport
-from .repository import AuditEntry, IncidentStore, NewIncident, SetupState
+from .repository import AuditEntry, IncidentStore, NewIncident, SetupState, StatusUpdate
 from .suggestions import SuggestionRecord, SuggestionStore
 from .timeline import NewEntry, Said, Seen, TimelineStore
 from .writer import TimelineWriter
@@ -15,6 +15,7 @@ __all__ = [
     "Said",
     "Seen",
     "SetupState",
+    "StatusUpdate",
     "StoredReport",
     "SuggestionRecord",
     "SuggestionStore",
