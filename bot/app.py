@@ -36,9 +36,11 @@ from bot.services import (
     OpenModal,
     ReportService,
     Services,
+    StatusUpdates,
     SuggestionButtons,
     SuggestionService,
     TimelineShortcut,
+    UpdateModal,
 )
 from bot.services.opening import RECONCILE_SECONDS
 from bot.services.scheduler import Scheduler
@@ -123,6 +125,7 @@ class IncidentBot:
         self.seen_before = SeenBefore(self.db, self.slack, self.clock.now)
         suggestions = SuggestionService(config, self.db, self.slack, self.background, seen_before=self.seen_before)
         reports = ReportService(config, self.db, self.slack, timeline, suggestions)
+        updates = StatusUpdates(config, self.db, self.slack)
 
         async def final_report(incident: Incident, actor: str) -> None:
             await reports.generate(incident, actor, final=True)
@@ -143,8 +146,12 @@ class IncidentBot:
             timeline=timeline,
             capture=self.capture,
             opener=self.opener,
-            commands=IncidentCommands(config, incidents, self.opener, timeline, suggestions, reports, self.slack),
+            commands=IncidentCommands(
+                config, incidents, self.opener, timeline, suggestions, reports, self.slack, updates
+            ),
             reports=reports,
+            updates=updates,
+            update_modal=UpdateModal(incidents, updates, self.slack),
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, self.opener, self.slack),
             timeline_shortcut=TimelineShortcut(config, incidents, timeline, self.slack),

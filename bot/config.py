@@ -74,6 +74,18 @@ class Severity:
     label: str  # what the card shows: "SEV1 · Critical"
     description: str  # one line shown in help and the open-incident modal
     invite: tuple[str, ...] = ()  # Slack user IDs invited when an incident opens at, or moves to, this level
+    # How often a status update is due while an incident of this level is not resolved (None: no cadence).
+    update_every_minutes: int | None = None
+
+
+COMMANDER = "commander"  # the role every incident has; kept on the incident itself (`commander_id`)
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    name: str  # the word people type: "comms"
+    label: str  # what the card and the report show: "Communications lead"
+    description: str  # one line shown in help
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +169,7 @@ class Config:
     severities: tuple[Severity, ...] = ()
     default_severity: str = ""
     announcement_channel: str | None = None  # a channel ID (C...) the bot posts new incidents to
+    roles: tuple[Role, ...] = ()  # the roles besides the commander, in the order shown
     timeline: TimelineSettings = field(default_factory=TimelineSettings)
     suggestions: SuggestionSettings = field(default_factory=SuggestionSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
@@ -171,12 +184,24 @@ class Config:
     def severity_names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.severities)
 
+    @property
+    def all_roles(self) -> tuple[Role, ...]:
+        """Every role, the commander first."""
+        return (COMMANDER_ROLE, *self.roles)
+
+    def role(self, name: str) -> Role | None:
+        wanted = name.strip().lower()
+        return next((r for r in self.all_roles if r.name == wanted), None)
+
     def __repr__(self) -> str:
         # Written by hand (the dataclass keeps it) so a database password never reaches a log.
         shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         shown["database_url"] = mask_password(self.database_url)
         fields = ", ".join(f"{name}={value!r}" for name, value in shown.items())
         return f"Config({fields})"
+
+
+COMMANDER_ROLE = Role(COMMANDER, "Commander", "Leads the incident: decides, delegates, keeps it moving.")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -192,6 +217,9 @@ SEVERITY_LABEL_MAX_LENGTH = 75  # Slack's limit for a select option's text
 # severity menus; the timeline kinds, with "note", those of the shortcut form's kind menu.
 SELECT_MAX_OPTIONS = 100
 SEVERITIES_MAX = SELECT_MAX_OPTIONS
+ROLES_MAX = 20  # roles besides the commander: each is a line of the card
+ROLE_LABEL_MAX_LENGTH = 75
+UPDATE_EVERY_MINUTES_MAX = 7 * 24 * 60  # a week
 KINDS_MAX = SELECT_MAX_OPTIONS - 1  # "note" is always offered too
 
 # Placeholders each template may use, with the sample values it is checked against.
@@ -216,6 +244,9 @@ _CHANNEL_ID_RE = re.compile(r"[CG][A-Z0-9]{2,}")
 _CHANNEL_NAME_RE = re.compile(r"[a-z0-9_-]+")
 _EMOJI_NAME_RE = re.compile(r"[a-z0-9_+'-]+")  # Slack's emoji names, without the colons
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]*")
+_ROLE_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
+ROLE_NAME_MAX_LENGTH = 32
+_RESERVED_ROLE_NAMES = ("commander", "none")
 
 _STR = "tag:yaml.org,2002:str"
 _BOOL = "tag:yaml.org,2002:bool"
@@ -231,6 +262,7 @@ _TOP_LEVEL_KEYS = (
     "severities",
     "default_severity",
     "announcement_channel",
+    "roles",
     "timeline",
     "suggestions",
     "report",
@@ -243,14 +275,15 @@ _TIMELINE_CONFIRM_VALUES = ("ephemeral", "reaction", "none")
 TIMELINE_SHOW_MAX = 50  # Slack's limit of blocks in one message
 EMOJI_NAME_MAX_LENGTH = 100  # what the marks table keeps
 KIND_MAX_LENGTH = 64  # what the marks table keeps
-_SEVERITY_KEYS = ("name", "label", "description", "invite")
+_SEVERITY_KEYS = ("name", "label", "description", "invite", "update_every_minutes")
+_ROLE_KEYS = ("name", "label", "description")
 _REQUIRED = {  # what each required key expects, for "missing required key" messages
     "command": 'a slash command like "/incident"',
     "severities": "a list of severities, each with name, label and description",
     "default_severity": "the name of the severity new incidents get",
-    "name": 'a lowercase word like "sev2"',
-    "label": 'a short label like "SEV2 · Major"',
-    "description": "one line saying when to use this severity",
+    "name": 'a lowercase word like "sev2" (a role: "comms")',
+    "label": 'a short label like "SEV2 · Major" (a role: "Communications lead")',
+    "description": "one line saying when to use this severity (or, in roles, what the role does)",
 }
 
 _TOKEN_KINDS = {  # prefix -> what it is, the variable it belongs in
@@ -486,6 +519,8 @@ class _FileReader:
         settings["default_severity"] = self.default_severity(top["default_severity"], severities)
         if "announcement_channel" in top:
             settings["announcement_channel"] = self.announcement_channel(top["announcement_channel"])
+        if "roles" in top:
+            settings["roles"] = self.roles(top["roles"])
         if "timeline" in top:
             settings["timeline"] = self.timeline(top["timeline"])
         settings["suggestions"] = self.suggestions(top.get("suggestions"))
@@ -670,7 +705,75 @@ class _FileReader:
         invite: tuple[str, ...] = ()
         if "invite" in entries:
             invite = self.invite(entries["invite"], f"{key}.invite")
-        return Severity(name=name, label=label, description=description, invite=invite), name_node
+        every: int | None = None
+        if "update_every_minutes" in entries:
+            every = self.update_every_minutes(entries["update_every_minutes"], f"{key}.update_every_minutes")
+        severity = Severity(name=name, label=label, description=description, invite=invite, update_every_minutes=every)
+        return severity, name_node
+
+    def update_every_minutes(self, node: Node, key: str) -> int | None:
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            return None
+        expected = f"null (no cadence) or a whole number of minutes from 1 to {UPDATE_EVERY_MINUTES_MAX} (a week)"
+        if not (isinstance(node, ScalarNode) and node.tag == _INT):
+            raise self.error(node, key, f"expected {expected}, got {_describe(node)}")
+        value = SafeConstructor().construct_yaml_int(node)
+        if not 1 <= value <= UPDATE_EVERY_MINUTES_MAX:
+            raise self.error(node, key, f"expected {expected}, got {value}")
+        return value
+
+    def roles(self, node: Node) -> tuple[Role, ...]:
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            return ()
+        items = self.sequence(node, "roles", "a list of roles, each with name, label and description")
+        roles: list[Role] = []
+        first_seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            key = f"roles[{index}]"
+            if index == ROLES_MAX:
+                raise self.error(item, key, f"at most {ROLES_MAX} roles besides the commander, got {len(items)}")
+            entries = self.mapping(item, key, _ROLE_KEYS, required=("name", "label", "description"))
+            name_node = entries["name"]
+            name = self.string(name_node, f"{key}.name", 'a lowercase word like "comms"')
+            if not _ROLE_NAME_RE.fullmatch(name) or len(name) > ROLE_NAME_MAX_LENGTH:
+                raise self.error(
+                    name_node,
+                    f"{key}.name",
+                    f'expected a lowercase word like "comms" (a-z first, then a-z, 0-9, - and _; at most '
+                    f"{ROLE_NAME_MAX_LENGTH} characters), got {_describe(name_node)}",
+                )
+            if name in _RESERVED_ROLE_NAMES:
+                what = (
+                    "the commander role always exists; leave it out of roles"
+                    if name == COMMANDER
+                    else f'"{name}" is a word of the role command (`role <role> none` clears a role); pick another'
+                )
+                raise self.error(name_node, f"{key}.name", what)
+            if name in first_seen:
+                raise self.error(
+                    name_node,
+                    f"{key}.name",
+                    f'duplicate role "{name}" (already defined on line {first_seen[name]}); names must be unique',
+                )
+            first_seen[name] = _line(name_node)
+            label_node = entries["label"]
+            label = self.text(label_node, f"{key}.label", 'a short label like "Communications lead"')
+            if len(label) > ROLE_LABEL_MAX_LENGTH or "\n" in label:
+                raise self.error(
+                    label_node,
+                    f"{key}.label",
+                    f"expected one line of at most {ROLE_LABEL_MAX_LENGTH} characters, got {len(label)} characters",
+                )
+            description_node = entries["description"]
+            description = self.text(description_node, f"{key}.description", "one line saying what the role does")
+            if "\n" in description:
+                raise self.error(
+                    description_node,
+                    f"{key}.description",
+                    "expected a single line (use a folded scalar, >, to wrap it in the file)",
+                )
+            roles.append(Role(name=name, label=label, description=description))
+        return tuple(roles)
 
     def invite(self, node: Node, key: str) -> tuple[str, ...]:
         expected = 'a Slack user ID like "U012AB3CD" (not a name or @mention)'

@@ -93,6 +93,7 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
     _say(out, f"  → the bot opened #{channel.name}")
 
     await slash(alice, channel.id, "commander @bob")
+    await slash(bob, channel.id, "role comms @alice")
 
     async def say(user: str, text: str, *reactions: tuple[str, str], where: Channel = channel) -> None:
         _say(out, f"▶ {emu.workspace.users[user].name} in #{where.name}: {text}")
@@ -135,6 +136,7 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
         (bob, "white_check_mark"),
     )
     await say(alice, "Error rate back to normal, logins work", (alice, "white_check_mark"))
+    await slash(alice, channel.id, "update Logins work again after a restart of the API service; watching errors")
     await slash(alice, channel.id, "note Traffic was 3x normal after the marketing email went out")
     _say(out, f"▶ bob clicks “Mitigated” on the card in #{channel.name}")
     await emu.click(bob, channel.id, channel.pins[0], ActionId.MITIGATE)

@@ -6,11 +6,12 @@ from .commands import IncidentCommands
 from .errors import UserError
 from .failures import Failures
 from .incidents import IncidentService
-from .interactions import CardActions, OpenModal, SuggestionButtons, TimelineShortcut
+from .interactions import CardActions, OpenModal, SuggestionButtons, TimelineShortcut, UpdateModal
 from .opening import IncidentOpener, Opened, OpenRequest, SetupPending
 from .reports import ReportService
 from .suggestions import SuggestionService
 from .timeline import TimelineCapture, TimelineService
+from .updates import StatusUpdates, update_due
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class Services:
     suggestions: SuggestionService
     suggestion_buttons: SuggestionButtons
     reports: ReportService
+    updates: StatusUpdates
+    update_modal: UpdateModal
     failures: Failures
     in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
@@ -44,10 +47,13 @@ __all__ = [
     "ReportService",
     "Services",
     "SetupPending",
+    "StatusUpdates",
     "SuggestionButtons",
     "SuggestionService",
     "TimelineCapture",
     "TimelineService",
     "TimelineShortcut",
+    "UpdateModal",
     "UserError",
+    "update_due",
 ]

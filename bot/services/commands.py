@@ -7,6 +7,7 @@ the ack and answers the person privately (ephemeral), while changes are announce
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.config import Config
@@ -17,12 +18,13 @@ from bot.slack.markup import from_slack, mentioned_users, user_text
 from bot.slack.payloads import CommandRequest, mentioned_user
 from bot.suggestions.decision import POST_AT
 
-from .errors import UserError
+from .errors import AlreadyHandled, UserError
 from .incidents import Changed, IncidentService
 from .opening import IncidentOpener, OpenRequest, SetupPending
 from .reports import ReportService
 from .suggestions import SuggestionService
 from .timeline import TimelineService
+from .updates import StatusUpdates
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,19 @@ SUBCOMMANDS = (
     Subcommand("status", "status", "Here: this incident's state. Elsewhere: every incident still open.", False),
     Subcommand("severity", "severity <level>", "Change the severity ({levels}).", True, ("sev",)),
     Subcommand("commander", "commander @person", "Hand the incident commander role to someone.", True, ("lead",)),
+    Subcommand(
+        "role",
+        "role [<role> @person|none]",
+        "Give a role ({roles}) to someone and invite them, or clear it with `none`; alone: who holds each role.",
+        True,
+        ("roles",),
+    ),
+    Subcommand(
+        "update",
+        "update [text]",
+        "Post a status update here (and in the announcement channel); without text a form opens.",
+        True,
+    ),
     Subcommand("ack", "ack", "Acknowledge the incident: someone is on it.", True, ("acknowledge",)),
     Subcommand("mitigate", "mitigate", "Mark the impact as mitigated.", True, ("mitigated",)),
     Subcommand("resolve", "resolve", "Resolve the incident.", True, ("resolved", "close")),
@@ -71,7 +86,9 @@ class IncidentCommands:
         suggestions: SuggestionService,
         reports: ReportService,
         slack: SlackGateway,
+        updates: StatusUpdates,
     ) -> None:
+        self._updates = updates
         self._opener = opener
         self._suggestions = suggestions
         self._reports = reports
@@ -105,6 +122,8 @@ class IncidentCommands:
     async def run(self, request: CommandRequest) -> None:
         try:
             await self._run(request)
+        except AlreadyHandled:
+            return  # the same command delivered again: done the first time
         except UserError as e:
             await self._reply(request, f":warning: {e}")
         except SlackError as e:
@@ -133,6 +152,12 @@ class IncidentCommands:
             )
         if sub.name == "note":
             await self._note(request, incident, rest)
+            return
+        if sub.name == "role":
+            await self._role(request, incident, rest)
+            return
+        if sub.name == "update":
+            await self._update(request, incident, rest)
             return
         if sub.name == "timeline":
             await self._show_timeline(request, incident)
@@ -212,6 +237,78 @@ class IncidentCommands:
         await self._timeline.add_note(incident, request.user_id, text.strip(), key)
         await self._reply(request, f":memo: Noted on the timeline of {incident.public_id}.")
 
+    async def _role(self, request: CommandRequest, incident: Incident, rest: str) -> None:
+        """`role` (who holds each), `role <role>` (who holds it), `role <role> @person`, `role <role> none`; the
+        role word and the person in either order."""
+        cmd = self._config.command
+        words = rest.split()
+        user = mentioned_user(rest)
+        others = [w for w in words if not w.startswith("<")]
+        if not words:
+            await self._reply(request, await self._roles_text(incident))
+            return
+        if not others:
+            raise UserError(
+                f"Which role? `{cmd} role <role> @person`, with one of "
+                + ", ".join(f"`{r.name}`" for r in self._config.all_roles)
+                + "."
+            )
+        role = self._incidents.role_or_error(from_slack(others[0]))
+        clear = len(others) > 1 and others[1].lower() == "none" and user is None
+        if user is None and not clear:
+            if len(words) > 1:  # something that is not a person: a name typed without @, a channel, a group
+                raise UserError(
+                    f"Who should be {blocks.escape(role.label)}? Mention a person: `{cmd} role {role.name} @name` "
+                    f"(or `{cmd} role {role.name} none` to clear it)."
+                )
+            holders = await self._incidents.role_holders(incident)
+            await self._reply(
+                request,
+                f"*{blocks.escape(role.label)}* of {incident.public_id}: {blocks.mention(holders.get(role.name))}. "
+                f"{blocks.escape(self._role_description(role.name))}\nGive it: `{cmd} role {role.name} @name`.",
+            )
+            return
+        key = f"command:{request.trigger_id}" if request.trigger_id else None
+        changed = await self._incidents.assign_role(incident.id, request.user_id, role.name, user, request_key=key)
+        if changed.warnings:
+            await self._reply(request, "Done, with problems:\n" + "\n".join(changed.warnings))
+
+    def _role_description(self, name: str) -> str:
+        role = self._config.role(name)
+        return role.description if role else ""
+
+    async def _roles_text(self, incident: Incident) -> str:
+        holders = await self._incidents.role_holders(incident)
+        cmd = self._config.command
+        lines = [f"*Roles of {incident.public_id}*"]
+        lines += [
+            f"• *{blocks.escape(r.label)}* (`{r.name}`): {blocks.mention(holders.get(r.name))} — "
+            f"{blocks.escape(r.description)}"
+            for r in self._config.all_roles
+        ]
+        lines.append(f"Give one: `{cmd} role <role> @name`; clear one: `{cmd} role <role> none`.")
+        return "\n".join(lines)
+
+    async def _update(self, request: CommandRequest, incident: Incident, text: str) -> None:
+        if not text.strip():
+            try:
+                await self._slack.open_view(request.trigger_id, blocks.update_modal(incident))
+            except SlackError as e:
+                raise UserError(
+                    f"I could not open the form (Slack said `{e.code}`). "
+                    f"Give the update right away instead: `{self._config.command} update <text>`."
+                ) from e
+            return
+        key = f"command:{request.trigger_id}" if request.trigger_id else None
+        posted = await self._updates.post(incident, request.user_id, text.strip(), request_key=key)
+        if posted.update is None:
+            return  # the same command delivered again: posted the first time
+        where = f" and in <#{self._config.announcement_channel}>" if self._config.announcement_channel else ""
+        message = f":loudspeaker: Posted the status update of {incident.public_id} here{where}."
+        if posted.warnings:
+            message += "\n" + "\n".join(posted.warnings)
+        await self._reply(request, message)
+
     async def _show_timeline(self, request: CommandRequest, incident: Incident) -> None:
         entries = await self._timeline.entries(incident)
         newest = await self._timeline.with_permalinks(entries[-self._config.timeline.show :])
@@ -220,7 +317,10 @@ class IncidentCommands:
 
     async def _status(self, request: CommandRequest, incident: Incident | None) -> None:
         if incident is not None:
-            await self._reply(request, blocks.card_text(self._config, incident), status_blocks(self._config, incident))
+            holders = await self._incidents.role_holders(incident) if self._config.roles else {}
+            await self._reply(
+                request, blocks.card_text(self._config, incident), status_blocks(self._config, incident, holders)
+            )
             return
         active, unsure = await self._incidents.visible_to(
             request.user_id, await self._incidents.active(request.team_id)
@@ -241,16 +341,17 @@ class IncidentCommands:
     def help_text(self, topic: str = "", *, unknown: str = "", current: Incident | None = None) -> str:
         cmd = self._config.command
         levels = ", ".join(f"`{n}`" for n in self._config.severity_names)
+        roles = ", ".join(f"`{r.name}`" for r in self._config.all_roles)
         sub = _BY_NAME.get(topic)
         if sub is not None:
-            text = f"`{cmd} {sub.usage}`\n{sub.summary.format(levels=levels)}"
+            text = f"`{cmd} {sub.usage}`\n{sub.summary.format(levels=levels, roles=roles)}"
             if current is not None and sub.name == "severity":
                 text += f"\nNow: *{blocks.escape(blocks.severity_label(self._config, current.severity))}*."
             return text
         head = f"I don't know `{user_text(unknown)}`. " if unknown else ""
         lines = [f"{head}*{cmd}* runs incidents from Slack:"]
         lines += [
-            f"• `{cmd} {s.usage}` — {s.summary.format(levels=levels)}"
+            f"• `{cmd} {s.usage}` — {s.summary.format(levels=levels, roles=roles)}"
             + (" _(in an incident channel)_" if s.in_incident_channel else "")
             for s in SUBCOMMANDS
         ]
@@ -270,5 +371,7 @@ def _split(text: str) -> tuple[str, str]:
     return word.lower(), rest
 
 
-def status_blocks(config: Config, incident: Incident) -> list[dict[str, object]]:
-    return [b for b in blocks.incident_card(config, incident) if b.get("type") != "actions"]
+def status_blocks(
+    config: Config, incident: Incident, holders: Mapping[str, str] | None = None
+) -> list[dict[str, object]]:
+    return [b for b in blocks.incident_card(config, incident, holders) if b.get("type") != "actions"]

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.config import Config, Severity
+from bot.config import COMMANDER, Config, Role, Severity
 from bot.domain.incident import Incident, InvalidTransition, Status
 from bot.metrics import Metrics
 from bot.slack import blocks
@@ -110,6 +110,23 @@ class IncidentService:
             )
         return warnings
 
+    def role_or_error(self, name: str) -> Role:
+        role = self._config.role(name)
+        if role is None:
+            known = ", ".join(f"`{r.name}`" for r in self._config.all_roles)
+            raise UserError(
+                f"`{blocks.escape(name)}` is not a role here. Roles: {known} "
+                f"(`{self._config.command} role` lists them with who holds each)."
+            )
+        return role
+
+    async def role_holders(self, incident: Incident) -> dict[str, str]:
+        """role name -> who holds it, the commander first (when there is one), then the other roles held."""
+        async with self._db.transaction() as store:
+            held = await store.role_holders(incident.id)
+        commander = {COMMANDER: incident.commander_id} if incident.commander_id else {}
+        return {**commander, **{r.name: held[r.name] for r in self._config.roles if r.name in held}}
+
     def topic(self, incident: Incident) -> str:
         return self._config.channel.topic_template.format(
             public_id=incident.public_id,
@@ -162,6 +179,43 @@ class IncidentService:
         )
         return await self._announce(after, summary, warnings)
 
+    async def assign_role(
+        self, incident_id: int, actor: str, role_name: str, holder: str | None, *, request_key: str | None = None
+    ) -> Changed:
+        """`holder` takes the role (None: the role is cleared); the commander role is `set_commander`'s."""
+        role = self.role_or_error(role_name)
+        if role.name == COMMANDER:
+            if holder is None:
+                raise UserError(
+                    "An incident always has a commander. Hand the role to someone instead: "
+                    f"`{self._config.command} commander @person`."
+                )
+            return await self.set_commander(incident_id, actor, holder, request_key=request_key)
+        if holder is not None:
+            await self._check_person(holder, f"be {role.label}")
+        label = blocks.escape(role.label)
+        now = self._clock()
+        async with self._db.transaction() as store:
+            incident = await _locked(store, incident_id, request_key, now)
+            current = (await store.role_holders(incident.id)).get(role.name)
+            if current == holder:
+                if holder is None:
+                    raise UserError(f"Nobody is {label} of {incident.public_id}; there is nothing to clear.")
+                raise UserError(f"{blocks.mention(holder)} is already {label} of {incident.public_id}.")
+            if not incident.status.is_active:
+                raise UserError(f"{incident.public_id} is resolved; its roles stay as they were.")
+            await store.set_role(incident.id, role.name, holder, actor, now)
+            await audit(store, incident, actor, "role_assigned", now, role.name, current, holder)
+        if holder is None:
+            summary = (
+                f":bust_in_silhouette: {blocks.mention(actor)} cleared the role *{label}* "
+                f"(was {blocks.mention(current)})."
+            )
+            return await self._announce(incident, summary, [])
+        warnings = await self.invite(incident, [holder])
+        summary = f":bust_in_silhouette: {blocks.mention(holder)} is now *{label}* (set by {blocks.mention(actor)})."
+        return await self._announce(incident, summary, warnings)
+
     async def change_status(
         self, incident_id: int, actor: str, to: Status, *, request_key: str | None = None
     ) -> Changed:
@@ -188,8 +242,11 @@ class IncidentService:
         return changed
 
     async def _check_commander(self, user: str) -> None:
-        """A commander is a real, active, human member of the workspace (not a bot, an app, or a deactivated
-        account), whatever a payload says."""
+        await self._check_person(user, "lead an incident")
+
+    async def _check_person(self, user: str, to: str) -> None:
+        """A commander, or anyone given a role, is a real, active, human member of the workspace (not a bot, an app,
+        or a deactivated account), whatever a payload says. `to`: what they would do ("lead an incident")."""
         try:
             person = await self._slack.person(user)
         except SlackError as e:
@@ -198,9 +255,9 @@ class IncidentService:
             raise
         if not person.is_active_human:
             what = "deactivated" if person.deleted else "a bot or an app, not a person"
-            raise UserError(f"{blocks.mention(user)} cannot lead an incident: that account is {what}.")
+            raise UserError(f"{blocks.mention(user)} cannot {to}: that account is {what}.")
         if person.team_id and person.team_id != await self._slack.served_team():
-            raise UserError(f"{blocks.mention(user)} cannot lead an incident: they are not in this workspace.")
+            raise UserError(f"{blocks.mention(user)} cannot {to}: they are not in this workspace.")
 
     async def _announce(self, incident: Incident, summary: str, warnings: list[str]) -> Changed:
         """After a committed change: update the card in place, the topic, and post one line in the channel."""
@@ -208,11 +265,12 @@ class IncidentService:
             return Changed(incident, summary, tuple(warnings))
         if incident.card_ts:
             try:
+                holders = await self.role_holders(incident) if self._config.roles else {}
                 await self._slack.update_message(
                     incident.channel_id,
                     incident.card_ts,
                     blocks.card_text(self._config, incident),
-                    blocks.incident_card(self._config, incident),
+                    blocks.incident_card(self._config, incident, holders),
                 )
             except SlackError as e:
                 warnings.append(f"I could not update the incident card (`{e.code}`).")

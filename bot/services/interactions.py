@@ -11,7 +11,14 @@ from bot.domain.incident import Status
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.slack.ids import ActionId, ModalBlock
-from bot.slack.payloads import ActionRequest, MessageShortcut, OpenModalSubmission, TimelineFormSubmission
+from bot.slack.markup import to_markup
+from bot.slack.payloads import (
+    ActionRequest,
+    MessageShortcut,
+    OpenModalSubmission,
+    TimelineFormSubmission,
+    UpdateFormSubmission,
+)
 from bot.slack.replies import Ack, ModalReply
 
 from .errors import AlreadyHandled, UserError
@@ -19,6 +26,7 @@ from .incidents import Changed, IncidentService
 from .opening import IncidentOpener, OpenRequest, SetupPending
 from .suggestions import SuggestionService
 from .timeline import TimelineService
+from .updates import StatusUpdates
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +119,46 @@ class OpenModal:
                 await reply.show(f":warning: {e}")
             except SetupPending as e:
                 await reply.show(blocks.pending_text(e.incident))
+
+
+class UpdateModal:
+    """The status update form (`/incident update` without text)."""
+
+    def __init__(self, incidents: IncidentService, updates: StatusUpdates, slack: SlackGateway) -> None:
+        self._incidents = incidents
+        self._updates = updates
+        self._slack = slack
+
+    def errors(self, submission: UpdateFormSubmission) -> dict[str, str]:
+        if not submission.status.strip():
+            return {ModalBlock.UPDATE_STATUS: "Say where things stand: this is what people outside the channel read."}
+        return {}
+
+    async def run(self, submission: UpdateFormSubmission, ack: Ack) -> None:
+        async with ModalReply(ack, self._slack, submission.view_id, "Status update", ":hourglass: Posting…") as reply:
+            try:
+                await reply.show(await self._post(submission))
+            except UserError as e:
+                await reply.show(f":warning: {e}")
+
+    async def _post(self, submission: UpdateFormSubmission) -> str:
+        # The form acts on the incident of the channel it was opened from (kept by Slack with the form).
+        incident = await self._incidents.in_channel(submission.team_id, submission.channel_id)
+        if incident is None:
+            raise UserError("That channel belongs to no incident I know.")
+        # What people type in a form is plain text; stored in Slack's markup, like what they type in a command.
+        posted = await self._updates.post(
+            incident,
+            submission.user_id,
+            to_markup(submission.status),
+            impact=to_markup(submission.impact),
+            next_steps=to_markup(submission.next_steps),
+            request_key=f"view:{submission.view_id}",
+        )
+        text = f":loudspeaker: Posted the status update of *{incident.public_id}* in <#{incident.channel_id}>."
+        if posted.warnings:
+            text += "\n" + "\n".join(posted.warnings)
+        return text
 
 
 class TimelineShortcut:

@@ -233,15 +233,16 @@ class IncidentOpener:
         warnings += await self._announce(incident, state, level, recovering)
         async with self._db.transaction() as store:
             current = await store.lock(incident.id)  # as it is now: people may have changed it already
+            held = await store.role_holders(incident.id)
         assert current is not None
         incident = current
-        if incident.card_ts and (recovering or _shown(incident) != _shown(posted)):
+        if incident.card_ts and (recovering or held or _shown(incident) != _shown(posted)):
             # Changed between the card being posted and its ts being stored (or while the setup was interrupted),
             # so that change could not update the card in place: bring the card up to date now.
             try:
                 await self._slack.update_message(
                     channel, incident.card_ts, blocks.card_text(self._config, incident),
-                    blocks.incident_card(self._config, incident),
+                    blocks.incident_card(self._config, incident, held),
                 )  # fmt: skip
             except SlackError as e:
                 warnings.append(f"I could not update the incident card (`{e.code}`).")

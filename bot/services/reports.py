@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot.config import Config
+from bot.config import COMMANDER, Config
 from bot.domain.incident import Incident
 from bot.reports import (
     Report,
@@ -47,6 +47,27 @@ VERSION_ATTEMPTS = 5  # tries at storing a report under the next free version
 THREAD_PACE = 1.0  # seconds between the report's thread replies: Slack allows about one message a second per channel
 RATE_LIMIT_WAITS = 3  # times one reply waits out a rate limit (after slack_sdk's own retries) before giving up
 _RATE_LIMITED = ("ratelimited", "rate_limited")  # HTTP 429 (with Retry-After) / HTTP 200 "posted too many messages"
+
+
+def _with_roles(
+    config: Config, incident: Incident, people: list[tuple[str, str]], held: dict[str, str]
+) -> list[tuple[str, str]]:
+    """(user, role) of every participant, the role being the labels of the roles they hold at the end ("Commander,
+    Scribe"); someone who holds none is a responder (a commander handed over: a former commander). Holders not
+    recorded as participants (Slack refused to invite them) are listed too."""
+    holders = {COMMANDER: incident.commander_id} if incident.commander_id else {}
+    holders.update({r.name: held[r.name] for r in config.roles if r.name in held})
+    labels: dict[str, list[str]] = {}
+    for role in config.all_roles:
+        user = holders.get(role.name)
+        if user:
+            labels.setdefault(user, []).append(role.label)
+    out: list[tuple[str, str]] = []
+    for user, recorded in people:
+        fallback = "former commander" if recorded == COMMANDER else recorded
+        out.append((user, ", ".join(labels.pop(user, [])) or fallback))
+    out += [(user, ", ".join(roles)) for user, roles in labels.items()]
+    return out
 
 
 def utcnow() -> datetime:
@@ -84,6 +105,8 @@ class ReportService:
                     seen_before.append(
                         SeenBeforeInput(past.public_id, past.title, past.resolved_at, told.root_cause[2])
                     )
+            held = await stores.incidents.role_holders(incident.id)
+        people = _with_roles(self._config, incident, people, held)
         mentioned = {m for e in entries for m in mentioned_users(e.text)}
         names = await self._timeline.names(incident.team_id, {u for u, _ in people} | mentioned)
         return ReportInput(

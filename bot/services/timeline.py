@@ -54,6 +54,7 @@ from bot.storage.notify import open_channel_watch
 from bot.storage.writer import BadCapture
 
 from .incidents import audit
+from .updates import timeline_text as update_line
 
 log = logging.getLogger(__name__)
 
@@ -467,9 +468,22 @@ class TimelineService:
             added = await store.entries(incident.id)
         async with self._db.transaction() as incidents:
             trail = await incidents.audit_trail(incident.team_id, incident.id)
+            updates = await incidents.updates(incident.id)
         system = [e for e in (_system_entry(self._config, a) for a in trail) if e is not None]
+        posted = [
+            TimelineEntry(
+                at=u.posted_at,
+                kinds=("update",),
+                source="update",
+                text=update_line(self._config, u),
+                author_id=u.author_id,
+                channel_id=incident.channel_id if u.message_ts else None,
+                ts=u.message_ts,
+            )
+            for u in updates
+        ]
         marked = await self._not_yet_captured(incident, marked)
-        everything = sorted([*marked, *added, *system], key=lambda e: (e.at, e.ts or ""))
+        everything = sorted([*marked, *added, *system, *posted], key=lambda e: (e.at, e.ts or ""))
         return await self._named(incident.team_id, everything)
 
     async def _not_yet_captured(self, incident: Incident, marked: list[TimelineEntry]) -> list[TimelineEntry]:
@@ -581,8 +595,21 @@ _SYSTEM_ACTIONS = {
 }
 
 
+def _role_entry(config: Config, audit: AuditEntry) -> str:
+    """`role_assigned`: field is the role's name, old and new the holders (user IDs; none when cleared)."""
+    role = config.role(audit.field or "")
+    label = to_markup(role.label if role else audit.field or "a role")
+    if audit.new_value:
+        return f"{label}: <@{audit.new_value}>" + (f" (was <@{audit.old_value}>)" if audit.old_value else "")
+    return f"{label} cleared" + (f" (was <@{audit.old_value}>)" if audit.old_value else "")
+
+
 def _system_entry(config: Config, audit: AuditEntry) -> TimelineEntry | None:
     template = _SYSTEM_ACTIONS.get(audit.action)
+    if audit.action == "role_assigned":
+        return TimelineEntry(
+            at=audit.at, kinds=("system",), source="system", text=_role_entry(config, audit), author_id=audit.actor_id
+        )
     if template is None:
         return None
     old, new = audit.old_value or "", audit.new_value or ""

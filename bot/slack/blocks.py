@@ -30,6 +30,7 @@ from slack_sdk.models.views import View
 from bot.config import Config, Severity, kind_label
 from bot.domain.incident import Incident, Status
 from bot.domain.timeline import TimelineEntry
+from bot.storage.repository import StatusUpdate
 from bot.storage.suggestions import SuggestionRecord
 
 if TYPE_CHECKING:
@@ -131,7 +132,13 @@ def card_block_id(incident: Incident) -> str:
     return f"incident.card.{incident.id}.{secrets.token_hex(6)}"
 
 
-def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
+def roles_text(config: Config, holders: Mapping[str, str]) -> str:
+    """The card's roles line: each role of app.yaml (besides the commander, who has a field) and who holds it."""
+    return "*Roles*\n" + "\n".join(f"{escape(role.label)}: {mention(holders.get(role.name))}" for role in config.roles)
+
+
+def incident_card(config: Config, incident: Incident, holders: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """The pinned card. `holders`: role name -> who holds it (roles of app.yaml; the commander is on the incident)."""
     icon = ":white_check_mark:" if incident.status is Status.RESOLVED else ":rotating_light:"
     fields = [
         MarkdownTextObject(text=f"*Severity*\n{escape(severity_label(config, incident.severity))}"),
@@ -146,6 +153,8 @@ def incident_card(config: Config, incident: Incident) -> list[dict[str, Any]]:
         HeaderBlock(text=_cut(plain_safe(f"{incident.public_id} · {incident.title}"), 150)),
         SectionBlock(text=MarkdownTextObject(text=f"{icon} *{escaped_cut(incident.title, 2900)}*"), fields=fields),
     ]
+    if config.roles:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=roles_text(config, holders or {}))))
     value = str(incident.id)
     if incident.status.is_active:
         current = config.severity(incident.severity)
@@ -250,6 +259,87 @@ def open_incident_modal(config: Config, origin_channel: str, *, severity: str = 
     return dict(view.to_dict())
 
 
+UPDATE_FIELD_MAX = 2900  # each field of the update form: one section of the posted update
+
+
+def _update_field() -> PlainTextInputElement:
+    return PlainTextInputElement(action_id=MODAL_INPUT_ACTION, multiline=True, max_length=UPDATE_FIELD_MAX)
+
+
+def update_modal(incident: Incident) -> dict[str, Any]:
+    """The status update form (`/incident update` without text): current status, impact, next steps. Submitted, it
+    acts on the incident of the channel in its private_metadata (where the command was run)."""
+    assert incident.channel_id is not None
+    view = View(
+        type="modal",
+        callback_id=CallbackId.UPDATE_MODAL,
+        title=PlainTextObject(text="Status update"),
+        submit=PlainTextObject(text="Post"),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=incident.channel_id,
+        blocks=[
+            SectionBlock(text=MarkdownTextObject(text=f"*{incident.public_id}* · {escaped_cut(incident.title, 500)}")),
+            InputBlock(
+                block_id=ModalBlock.UPDATE_STATUS,
+                label="Current status",
+                hint="Where things stand, for people outside the channel: “Failing over to the standby database”",
+                element=_update_field(),
+            ),
+            InputBlock(
+                block_id=ModalBlock.UPDATE_IMPACT,
+                label="Impact",
+                optional=True,
+                hint="Who or what is affected, and how",
+                element=_update_field(),
+            ),
+            InputBlock(
+                block_id=ModalBlock.UPDATE_NEXT_STEPS,
+                label="Next steps",
+                optional=True,
+                hint="What happens next, and when the next update comes",
+                element=_update_field(),
+            ),
+        ],
+    )
+    return dict(view.to_dict())
+
+
+def status_update_text(config: Config, incident: Incident, update: StatusUpdate, *, announced: bool = False) -> str:
+    """The update's notification text. In the announcement channel a private incident is named by its ID only."""
+    label = escape(severity_label(config, update.severity))
+    status = Status(update.status).label
+    if announced and incident.may_be_private:
+        return (
+            f":loudspeaker: Status update on {incident.public_id} (a private incident): {status}, {label}. "
+            "Its channel's members see the update there."
+        )
+    return f":loudspeaker: Status update on {incident.public_id}: {status}, {label} — {user_line(update.text, 300)}"
+
+
+def status_update_blocks(
+    config: Config, incident: Incident, update: StatusUpdate, *, announced: bool = False
+) -> list[dict[str, Any]]:
+    """The posted update: the incident, its status and severity, the update's words (current status, impact, next
+    steps), who posted it and when; in the announcement channel, with a link to the incident channel."""
+    fields = [
+        MarkdownTextObject(text=f"*Status*\n{Status(update.status).label}"),
+        MarkdownTextObject(text=f"*Severity*\n{escape(severity_label(config, update.severity))}"),
+    ]
+    parts: list[Block] = [
+        HeaderBlock(text=_cut(plain_safe(f"Status update · {incident.public_id} · {incident.title}"), 150)),
+        SectionBlock(fields=fields),
+        SectionBlock(text=MarkdownTextObject(text=user_cut(update.text, UPDATE_FIELD_MAX))),
+    ]
+    if update.impact:
+        parts.append(SectionBlock(text=MarkdownTextObject(text="*Impact*\n" + user_cut(update.impact, 2800))))
+    if update.next_steps:
+        parts.append(SectionBlock(text=MarkdownTextObject(text="*Next steps*\n" + user_cut(update.next_steps, 2800))))
+    where = f" · in <#{incident.channel_id}>" if announced and incident.channel_id else ""
+    posted = f"Posted by {mention(update.author_id)} · {slack_date(update.posted_at)}{where}"
+    parts.append(ContextBlock(elements=[MarkdownTextObject(text=posted)]))
+    return _dicts(parts)
+
+
 def message_modal(title: str, text: str) -> dict[str, Any]:
     """A modal that only says something (used to show progress, then the result, of a submitted form)."""
     view = View(
@@ -261,7 +351,7 @@ def message_modal(title: str, text: str) -> dict[str, Any]:
     return dict(view.to_dict())
 
 
-_KIND_EMOJI = {"note": ":memo:", "system": ":gear:"}
+_KIND_EMOJI = {"note": ":memo:", "system": ":gear:", "update": ":loudspeaker:"}
 
 
 def kind_emoji(config: Config, kind: str) -> str:

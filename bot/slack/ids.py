@@ -17,6 +17,7 @@ class CallbackId(StrEnum):
     OPEN_MODAL = "incident.open"
     ADD_TO_TIMELINE = "timeline.add"  # the message shortcut
     ADD_TO_TIMELINE_FORM = "timeline.add.form"
+    UPDATE_MODAL = "incident.update"
 
 
 class ModalBlock(StrEnum):
@@ -25,6 +26,9 @@ class ModalBlock(StrEnum):
     DESCRIPTION = "description"
     INCIDENT = "incident"
     KIND = "kind"
+    UPDATE_STATUS = "update_status"
+    UPDATE_IMPACT = "update_impact"
+    UPDATE_NEXT_STEPS = "update_next_steps"
 
 
 MODAL_INPUT_ACTION = "value"

@@ -150,3 +150,34 @@ def timeline_form_submission(body: dict[str, Any]) -> TimelineFormSubmission:
         kind=chosen(ModalBlock.KIND),
         metadata=str(view.get("private_metadata", "")),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateFormSubmission:
+    """The status update form: its fields as typed (plain text, not Slack's markup)."""
+
+    team_id: str
+    user_id: str
+    view_id: str
+    channel_id: str  # where `/incident update` was run (the form's private_metadata)
+    status: str
+    impact: str
+    next_steps: str
+
+
+def update_form_submission(body: dict[str, Any]) -> UpdateFormSubmission:
+    view = body.get("view") or {}
+    values = (view.get("state") or {}).get("values") or {}
+
+    def typed(block: str) -> str:
+        return str(((values.get(block) or {}).get(MODAL_INPUT_ACTION) or {}).get("value") or "")
+
+    return UpdateFormSubmission(
+        team_id=str((body.get("team") or {}).get("id") or view.get("team_id") or ""),
+        user_id=str((body.get("user") or {}).get("id", "")),
+        view_id=str(view.get("id", "")),
+        channel_id=str(view.get("private_metadata", "")),
+        status=typed(ModalBlock.UPDATE_STATUS),
+        impact=typed(ModalBlock.UPDATE_IMPACT),
+        next_steps=typed(ModalBlock.UPDATE_NEXT_STEPS),
+    )

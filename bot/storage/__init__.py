@@ -1,7 +1,7 @@
 from .database import Database, create_engine, is_sqlite
 from .jobs import Job, JobState, JobStore, Scheduled
 from .reports import ReportStore, StoredReport
-from .repository import AuditEntry, IncidentStore, NewIncident, SetupState
+from .repository import AuditEntry, IncidentStore, NewIncident, SetupState, StatusUpdate
 from .suggestions import SuggestionRecord, SuggestionStore
 from .timeline import NewEntry, Said, Seen, TimelineStore
 from .writer import TimelineWriter
@@ -20,6 +20,7 @@ __all__ = [
     "Scheduled",
     "Seen",
     "SetupState",
+    "StatusUpdate",
     "StoredReport",
     "SuggestionRecord",
     "SuggestionStore",

@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.incident import Incident, Status, format_public_id
 
 from .dialect import upsert
-from .tables import AuditRow, HandledRequestRow, IncidentCounterRow, IncidentRow, ParticipantRow
+from .tables import (
+    AuditRow,
+    HandledRequestRow,
+    IncidentCounterRow,
+    IncidentRoleRow,
+    IncidentRow,
+    ParticipantRow,
+    StatusUpdateRow,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +59,39 @@ class AuditEntry:
     old_value: str | None = None
     new_value: str | None = None
     public_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatusUpdate:
+    """A status update as posted (`/incident update`)."""
+
+    id: int
+    incident_id: int
+    author_id: str
+    status: str  # the incident's status when it was posted
+    severity: str  # and its severity
+    text: str
+    posted_at: datetime
+    impact: str | None = None
+    next_steps: str | None = None
+    message_ts: str | None = None
+    announcement_ts: str | None = None
+
+
+def _update(row: StatusUpdateRow) -> StatusUpdate:
+    return StatusUpdate(
+        id=row.id,
+        incident_id=row.incident_id,
+        author_id=row.author_id,
+        status=row.status,
+        severity=row.severity,
+        text=row.text,
+        posted_at=row.posted_at,
+        impact=row.impact,
+        next_steps=row.next_steps,
+        message_ts=row.message_ts,
+        announcement_ts=row.announcement_ts,
+    )
 
 
 def _to_domain(row: IncidentRow) -> Incident:
@@ -295,6 +336,96 @@ class IncidentStore:
             select(ParticipantRow).where(ParticipantRow.incident_id == incident_id).order_by(ParticipantRow.id)
         )
         return [(r.user_id, r.role) for r in rows]
+
+    # -- roles (the commander is on the incident itself) ------------------------------------------------------
+
+    async def role_holders(self, incident_id: int) -> dict[str, str]:
+        """role name -> the user holding it, for the roles held (the commander not included)."""
+        rows = await self._session.execute(
+            select(IncidentRoleRow.role, IncidentRoleRow.user_id)
+            .where(IncidentRoleRow.incident_id == incident_id)
+            .order_by(IncidentRoleRow.id)
+        )
+        return {str(role): str(user) for role, user in rows.all()}
+
+    async def set_role(self, incident_id: int, role: str, user_id: str | None, by: str, at: datetime) -> None:
+        """`user_id` holds `role` from now on (None: nobody). Call with the incident locked."""
+        await self._session.execute(
+            delete(IncidentRoleRow).where(IncidentRoleRow.incident_id == incident_id, IncidentRoleRow.role == role)
+        )
+        if user_id is not None:
+            self._session.add(
+                IncidentRoleRow(incident_id=incident_id, role=role, user_id=user_id, assigned_by=by, assigned_at=at)
+            )
+        await self._session.flush()
+
+    # -- status updates ---------------------------------------------------------------------------------------
+
+    async def add_update(
+        self,
+        incident: Incident,
+        author_id: str,
+        text: str,
+        at: datetime,
+        *,
+        impact: str | None = None,
+        next_steps: str | None = None,
+        request_key: str | None = None,
+    ) -> StatusUpdate | None:
+        """The update stored, with the incident's status and severity now; None when one with this request key
+        exists already (a redelivered command, a resubmitted form)."""
+        result = await self._session.execute(
+            upsert(self._session, StatusUpdateRow)
+            .values(
+                team_id=incident.team_id,
+                incident_id=incident.id,
+                author_id=author_id,
+                status=incident.status.value,
+                severity=incident.severity,
+                text=text,
+                impact=impact,
+                next_steps=next_steps,
+                posted_at=at,
+                request_key=request_key,
+            )
+            .on_conflict_do_nothing(index_elements=["incident_id", "request_key"])
+            .returning(StatusUpdateRow.id)
+        )
+        new_id = result.scalar_one_or_none()
+        if new_id is None:
+            return None
+        row = await self._session.get(StatusUpdateRow, int(new_id))
+        assert row is not None
+        return _update(row)
+
+    async def set_update_posted(
+        self, update_id: int, *, message_ts: str | None = None, announcement_ts: str | None = None
+    ) -> None:
+        values = {
+            name: value
+            for name, value in (("message_ts", message_ts), ("announcement_ts", announcement_ts))
+            if value is not None
+        }
+        if values:
+            await self._session.execute(update(StatusUpdateRow).where(StatusUpdateRow.id == update_id).values(**values))
+
+    async def updates(self, incident_id: int) -> list[StatusUpdate]:
+        """Every status update of the incident, oldest first."""
+        rows = await self._session.scalars(
+            select(StatusUpdateRow)
+            .where(StatusUpdateRow.incident_id == incident_id)
+            .order_by(StatusUpdateRow.posted_at, StatusUpdateRow.id)
+        )
+        return [_update(r) for r in rows]
+
+    async def last_update_at(self, incident_id: int) -> datetime | None:
+        """When the newest status update of the incident was posted (None: never)."""
+        return await self._session.scalar(
+            select(StatusUpdateRow.posted_at)
+            .where(StatusUpdateRow.incident_id == incident_id)
+            .order_by(StatusUpdateRow.posted_at.desc())
+            .limit(1)
+        )
 
     async def audit(self, team_id: str, incident_id: int | None, entry: AuditEntry) -> None:
         self._session.add(

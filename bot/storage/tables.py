@@ -118,6 +118,44 @@ class ParticipantRow(Base):
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
+class IncidentRoleRow(Base):
+    """Who holds a role of an incident (besides the commander, kept on the incident): one holder per role; a role
+    cleared has no row."""
+
+    __tablename__ = "incident_roles"
+    __table_args__ = (UniqueConstraint("incident_id", "role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)  # a role name of app.yaml's roles
+    user_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    assigned_by: Mapped[str] = mapped_column(String(32), nullable=False)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class StatusUpdateRow(Base):
+    """A status update (`/incident update`): what it said, who posted it and when, the incident's status and
+    severity then, and where it was posted. A redelivered command or a resubmitted form (same request key) is the
+    same row."""
+
+    __tablename__ = "status_updates"
+    __table_args__ = (UniqueConstraint("incident_id", "request_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    status: Mapped[str] = mapped_column(String(32), nullable=False)
+    severity: Mapped[str] = mapped_column(String(64), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)  # the update, or the form's current status
+    impact: Mapped[str | None] = mapped_column(Text)
+    next_steps: Mapped[str | None] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    request_key: Mapped[str | None] = mapped_column(String(255))
+    message_ts: Mapped[str | None] = mapped_column(String(32))  # in the incident channel
+    announcement_ts: Mapped[str | None] = mapped_column(String(32))  # in the announcement channel
+
+
 class AuditRow(Base):
     """Who changed what, when. Kept even when an incident that failed to open is removed (incident_id is then
     NULL and public_id still says which one it was)."""

@@ -99,6 +99,8 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "accepted *Traffic Spike* as the root cause" in out
     assert ":repeat: *Seen before.*" in out  # the second incident, like the first
     assert "What fixed it: @bob: Restarting the service to clear the pool" in out
+    assert "is now *Communications lead*" in out
+    assert "Status update · INC-" in out
     report = Path(
         out.split("The final post-incident report (also shared in the channel as a file) is at:")[1].split()[0]
     )
@@ -107,6 +109,8 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
         assert heading in markdown
     assert "**Traffic Spike**" in markdown
     assert "sudo systemctl restart api-service" in markdown
+    assert "(Communications lead)" in markdown
+    assert "| Update |" in markdown
 
 
 EXAMPLE_INCIDENT_AS_CHAT = [

@@ -185,3 +185,42 @@ async def test_a_participant_is_recorded_once(db: Database) -> None:
 
     assert (first, second) == (True, False)
     assert people == [("U2", "commander")]
+
+
+async def test_a_role_has_one_holder_and_a_cleared_role_none(db: Database) -> None:
+    async with db.transaction() as store:
+        incident = await store.add(new())
+        await store.set_role(incident.id, "comms", "U2", "U1", OPENED)
+        await store.set_role(incident.id, "scribe", "U3", "U1", OPENED)
+        await store.set_role(incident.id, "comms", "U4", "U1", OPENED)
+    async with db.transaction() as store:
+        handed_over = await store.role_holders(incident.id)
+        await store.set_role(incident.id, "scribe", None, "U1", OPENED)
+    async with db.transaction() as store:
+        cleared = await store.role_holders(incident.id)
+
+    assert handed_over == {"scribe": "U3", "comms": "U4"}
+    assert cleared == {"comms": "U4"}
+
+
+async def test_a_status_update_is_stored_once_per_request_key_and_the_newest_time_is_known(db: Database) -> None:
+    async with db.transaction() as store:
+        incident = await store.add(new())
+        never = await store.last_update_at(incident.id)
+        first = await store.add_update(incident, "U2", "Investigating", OPENED, request_key="command:1")
+        again = await store.add_update(incident, "U2", "Investigating", OPENED, request_key="command:1")
+        later = OPENED.replace(hour=9)
+        second = await store.add_update(incident, "U3", "Mitigated", later, impact="EU", request_key="view:V1")
+    async with db.transaction() as store:
+        updates = await store.updates(incident.id)
+        newest = await store.last_update_at(incident.id)
+
+    assert never is None
+    assert first is not None
+    assert second is not None
+    assert again is None
+    assert [(u.author_id, u.text, u.status, u.severity, u.impact) for u in updates] == [
+        ("U2", "Investigating", "open", "sev2", None),
+        ("U3", "Mitigated", "open", "sev2", "EU"),
+    ]
+    assert newest == later

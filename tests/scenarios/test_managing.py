@@ -134,7 +134,10 @@ async def test_status_with_no_incidents_says_so(emulator: SlackEmulator, bot: In
     assert await wait_for_private(emulator, people.carol, "No incidents are open")
 
 
-@pytest.mark.parametrize("subcommand", ["severity sev1", "commander @bob", "resolve", "ack", "mitigate"])
+@pytest.mark.parametrize(
+    "subcommand",
+    ["severity sev1", "commander @bob", "resolve", "ack", "mitigate", "role comms @bob", "update All fine"],
+)
 async def test_incident_subcommands_outside_an_incident_channel_say_they_need_one(
     emulator: SlackEmulator, bot: IncidentBot, people: People, subcommand: str
 ) -> None:
@@ -152,7 +155,8 @@ async def test_help_and_unknown_subcommands_list_every_subcommand(
     await run(emulator, people.alice, people.general, text)
 
     message = await wait_for_private(emulator, people.alice, "/incident open [severity] <title>")
-    for usage in ("status", "severity <level>", "commander @person", "resolve", "help [subcommand]"):
+    usages = ("status", "severity <level>", "commander @person", "role [<role> @person|none]", "update [text]")
+    for usage in (*usages, "resolve", "help [subcommand]"):
         assert f"/incident {usage}" in message
     if text.startswith("frobnicate"):
         assert message.startswith("I don't know `frobnicate`")

@@ -1062,3 +1062,122 @@ def test_suggestions_can_point_elsewhere_and_be_throttled_or_turned_off(tmp_path
 def test_a_negative_suggestion_interval_is_an_error_naming_file_line_and_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"app\.yaml:11: suggestions\.min_interval_seconds: expected a whole number"):
         load(tmp_path, MINIMAL + "suggestions:\n  min_interval_seconds: -5\n")
+
+
+# --- roles and the update cadence ------------------------------------------------------------------------
+
+ROLES = """\
+roles:
+  - name: comms
+    label: Communications lead
+    description: Talks to stakeholders
+  - name: scribe
+    label: Scribe
+    description: Keeps the timeline
+"""
+
+
+def test_the_shipped_app_yaml_has_comms_scribe_and_sme_roles_and_cadences_for_sev1_and_sev2() -> None:
+    config = load_config(SHIPPED_APP_YAML, {})
+
+    assert [r.name for r in config.roles] == ["comms", "scribe", "sme"]
+    assert [r.name for r in config.all_roles] == ["commander", "comms", "scribe", "sme"]
+    assert config.roles[0].label == "Communications lead"
+    assert [s.update_every_minutes for s in config.severities] == [30, 60, None, None]
+
+
+def test_roles_are_read_in_order_and_found_by_name_whatever_the_case(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL + ROLES)
+
+    assert [(r.name, r.label) for r in config.roles] == [("comms", "Communications lead"), ("scribe", "Scribe")]
+    role = config.role(" Comms ")
+    assert role is not None
+    assert role.description == "Talks to stakeholders"
+    assert config.role("chef") is None
+
+
+def test_without_roles_the_commander_is_the_only_role(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL)
+
+    assert config.roles == ()
+    assert [r.name for r in config.all_roles] == ["commander"]
+
+
+def test_roles_may_be_null_or_empty(tmp_path: Path) -> None:
+    assert load(tmp_path, MINIMAL + "roles: null\n").roles == ()
+    assert load(tmp_path, MINIMAL + "roles: []\n").roles == ()
+
+
+@pytest.mark.parametrize(
+    ("role", "line", "key", "problem"),
+    [
+        (
+            "  - name: commander\n    label: Lead\n    description: x\n",
+            11,
+            "roles[0].name",
+            "commander role always exists",
+        ),
+        ("  - name: none\n    label: Nobody\n    description: x\n", 11, "roles[0].name", "pick another"),
+        (
+            "  - name: Comms\n    label: Comms\n    description: x\n",
+            11,
+            "roles[0].name",
+            'a lowercase word like "comms"',
+        ),
+        ("  - name: comms\n    label: Comms\n", 11, "roles[0].description", "missing required key"),
+        ("  - name: comms\n    label: ''\n    description: x\n", 12, "roles[0].label", "got an empty string"),
+        ("  - name: comms\n    label: " + "x" * 76 + "\n    description: x\n", 12, "roles[0].label", "at most 75"),
+        ("  - name: comms\n    label: C\n    description: x\n    invite: []\n", 14, "roles[0].invite", "unknown key"),
+        ("  - comms\n", 11, "roles[0]", "expected a mapping with keys name, label, description"),
+    ],
+)
+def test_a_wrong_role_names_its_line_and_key(tmp_path: Path, role: str, line: int, key: str, problem: str) -> None:
+    with pytest.raises(ConfigError, match=at(line, key) + f".*{re.escape(problem)}"):
+        load(tmp_path, MINIMAL + "roles:\n" + role)
+
+
+def test_a_duplicate_role_names_both_lines(tmp_path: Path) -> None:
+    text = MINIMAL + ROLES + "  - name: comms\n    label: Again\n    description: x\n"
+
+    with pytest.raises(ConfigError, match=at(17, "roles[2].name") + r'duplicate role "comms" .*line 11'):
+        load(tmp_path, text)
+
+
+def test_roles_must_be_a_list(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=at(10, "roles") + "expected a list of roles"):
+        load(tmp_path, MINIMAL + "roles: comms\n")
+
+
+def test_more_than_twenty_roles_are_refused_at_the_twenty_first(tmp_path: Path) -> None:
+    many = "".join(f"  - name: r{n}\n    label: R{n}\n    description: x\n" for n in range(21))
+
+    with pytest.raises(ConfigError, match=at(11 + 3 * 20, "roles[20]") + "at most 20 roles"):
+        load(tmp_path, MINIMAL + "roles:\n" + many)
+
+
+def test_a_severity_may_have_an_update_cadence_in_minutes(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "    description: Customer-facing outage\n",
+        "    description: Customer-facing outage\n    update_every_minutes: 30\n",
+    )
+    config = load(tmp_path, text)
+
+    assert [s.update_every_minutes for s in config.severities] == [30, None]
+
+
+@pytest.mark.parametrize("value", ["0", "10081", "'30'", "30.5", "true", "[30]"])
+def test_a_wrong_update_cadence_names_its_line(tmp_path: Path, value: str) -> None:
+    text = MINIMAL.replace(
+        "    description: Degraded service\n", f"    description: Degraded service\n    update_every_minutes: {value}\n"
+    )
+
+    with pytest.raises(ConfigError, match=at(9, "severities[1].update_every_minutes") + "expected null .*1 to 10080"):
+        load(tmp_path, text)
+
+
+def test_a_null_update_cadence_means_none(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        "    description: Degraded service\n", "    description: Degraded service\n    update_every_minutes: null\n"
+    )
+
+    assert load(tmp_path, text).severities[1].update_every_minutes is None
