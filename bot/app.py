@@ -29,6 +29,7 @@ from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.services import (
     CardActions,
     Failures,
+    FollowupService,
     IncidentCommands,
     IncidentOpener,
     IncidentService,
@@ -53,6 +54,7 @@ from bot.slack.http import MAX_BODY, slack_events_handler
 from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
 from bot.storage.waiting import wait_for_database
+from bot.trackers import tracker_for
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +111,13 @@ class IncidentBot:
         )
         timeline = TimelineService(config, self.db, self.slack)
         suggestions = SuggestionService(config, self.db, self.slack, self.background)
-        reports = ReportService(config, self.db, self.slack, timeline, suggestions)
+        self.followups = followups = FollowupService(
+            config, self.db, self.slack, timeline.names, tracker_for(config.followups)
+        )
+        reports = ReportService(config, self.db, self.slack, timeline, suggestions, followups=followups)
 
         async def final_report(incident: Incident, actor: str) -> None:
+            await followups.announce_open(incident)
             await reports.generate(incident, actor, final=True)
 
         incidents.on_resolved = final_report
@@ -130,8 +136,11 @@ class IncidentBot:
             timeline=timeline,
             capture=self.capture,
             opener=self.opener,
-            commands=IncidentCommands(config, incidents, self.opener, timeline, suggestions, reports, self.slack),
+            commands=IncidentCommands(
+                config, incidents, self.opener, timeline, suggestions, reports, self.slack, followups
+            ),
             reports=reports,
+            followups=followups,
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, self.opener, self.slack),
             timeline_shortcut=TimelineShortcut(config, incidents, timeline, self.slack),

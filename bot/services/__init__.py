@@ -5,6 +5,7 @@ from bot.lifecycle import InFlight
 from .commands import IncidentCommands
 from .errors import UserError
 from .failures import Failures
+from .followups import ExportOutcome, FollowupService
 from .incidents import IncidentService
 from .interactions import CardActions, OpenModal, SuggestionButtons, TimelineShortcut
 from .opening import IncidentOpener, Opened, OpenRequest, SetupPending
@@ -28,13 +29,16 @@ class Services:
     suggestions: SuggestionService
     suggestion_buttons: SuggestionButtons
     reports: ReportService
+    followups: FollowupService
     failures: Failures
     in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
 
 __all__ = [
     "CardActions",
+    "ExportOutcome",
     "Failures",
+    "FollowupService",
     "IncidentCommands",
     "IncidentOpener",
     "IncidentService",

@@ -1,4 +1,5 @@
 from .database import Database, create_engine, is_sqlite
+from .followups import Followup, FollowupStore
 from .reports import ReportStore, StoredReport
 from .repository import AuditEntry, IncidentStore, NewIncident, SetupState
 from .suggestions import SuggestionRecord, SuggestionStore
@@ -8,6 +9,8 @@ from .writer import TimelineWriter
 __all__ = [
     "AuditEntry",
     "Database",
+    "Followup",
+    "FollowupStore",
     "IncidentStore",
     "NewEntry",
     "NewIncident",

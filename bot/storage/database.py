@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
 
+from .followups import FollowupStore
 from .reports import ReportStore
 from .repository import IncidentStore
 from .suggestions import SuggestionStore
@@ -28,6 +29,7 @@ class Stores:
     timeline: TimelineStore
     suggestions: SuggestionStore
     reports: ReportStore
+    followups: FollowupStore
 
 
 # Any constant will do; it only has to be the same in every process that shares the database.
@@ -96,7 +98,13 @@ class Database:
     async def unit(self) -> AsyncIterator[Stores]:
         """One transaction over every store (commits when the block ends normally)."""
         async with self._sessions() as session, session.begin():
-            yield Stores(IncidentStore(session), TimelineStore(session), SuggestionStore(session), ReportStore(session))
+            yield Stores(
+                IncidentStore(session),
+                TimelineStore(session),
+                SuggestionStore(session),
+                ReportStore(session),
+                FollowupStore(session),
+            )
 
     @asynccontextmanager
     async def timeline(self) -> AsyncIterator[TimelineStore]:
