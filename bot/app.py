@@ -117,10 +117,10 @@ class IncidentBot:
         reports = ReportService(config, self.db, self.slack, timeline, suggestions, followups=followups)
 
         async def final_report(incident: Incident, actor: str) -> None:
-            await followups.announce_open(incident)
             await reports.generate(incident, actor, final=True)
 
         incidents.on_resolved = final_report
+        incidents.resolution_note = followups.open_listing  # the follow-ups still open, in the "resolved" line
         self.capture = TimelineCapture(
             config,
             channels,

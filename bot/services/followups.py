@@ -381,16 +381,16 @@ class FollowupService:
 
     # -- at resolution -----------------------------------------------------------------------------------------
 
-    async def announce_open(self, incident: Incident) -> None:
-        """The follow-ups still open, listed in the incident channel (when the incident resolves)."""
+    async def open_listing(self, incident: Incident) -> str | None:
+        """The follow-ups still open, for the line that says the incident is resolved (None: none is open)."""
         still_open = await self.open_ones(incident)
-        if not still_open or incident.channel_id is None:
-            return
+        if not still_open:
+            return None
         count = len(still_open)
         lines = [f":clipboard: *{count} follow-up{'s' if count != 1 else ''} still open* for {incident.public_id}:"]
         lines += [f"{f.number}. {self.describe(f, with_export=True)}" for f in still_open]
         lines.append(f"_`{self._config.command} followup done <n>` when one is done._")
-        await self._post(incident, "\n".join(lines))
+        return "\n".join(lines)
 
     # -- the export --------------------------------------------------------------------------------------------
 

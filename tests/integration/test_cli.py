@@ -97,6 +97,8 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "Finding" in out
     assert "Traffic was 3x normal" in out
     assert "accepted *Traffic Spike* as the root cause" in out
+    assert "added follow-up #1: *Raise MAX_CONNECTIONS of the user service*" in out
+    assert "*2 follow-ups still open* for INC-" in out
     report = Path(
         out.split("The final post-incident report (also shared in the channel as a file) is at:")[1].split()[0]
     )
@@ -105,6 +107,7 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
         assert heading in markdown
     assert "**Traffic Spike**" in markdown
     assert "sudo systemctl restart api-service" in markdown
+    assert "### 3.4. Follow-ups\n\n1.  Raise MAX\\_CONNECTIONS of the user service" in markdown
 
 
 EXAMPLE_INCIDENT_AS_CHAT = [
