@@ -107,7 +107,7 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
         assert heading in markdown
     assert "**Traffic Spike**" in markdown
     assert "sudo systemctl restart api-service" in markdown
-    assert "### 3.4. Follow-ups\n\n1.  Raise MAX\\_CONNECTIONS of the user service" in markdown
+    assert "### 3.4. Follow-ups\n\n1.  Raise MAX_CONNECTIONS of the user service" in markdown
 
 
 EXAMPLE_INCIDENT_AS_CHAT = [
