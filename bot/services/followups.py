@@ -400,9 +400,12 @@ class FollowupService:
         return f"incident-bot-followup-{incident.team_id}-{incident.public_id}-{followup.number}"
 
     async def pending_exports(self) -> list[int]:
-        """The follow-ups whose export is not done yet (pending or failed): what a retry job calls `export` for."""
+        """The follow-ups whose export to the configured tracker is not done yet (pending or failed): what a retry
+        job calls `export` for. None without a tracker."""
+        if self.tracker is None:
+            return []
         async with self._db.unit() as stores:
-            return await stores.followups.pending_exports()
+            return await stores.followups.pending_exports(self.tracker.target)
 
     async def export(self, followup_id: int) -> ExportOutcome:
         """File the follow-up's issue unless it is filed; safe to call again at any time (see the module docstring)."""

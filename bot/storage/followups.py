@@ -172,9 +172,12 @@ class FollowupStore:
             .values(export_state="failed", export_error=error, export_uncertain=uncertain, export_claimed_until=None)
         )
 
-    async def pending_exports(self) -> list[int]:
-        """Follow-ups whose export is not done (pending or failed), oldest first: what a retry would pick up."""
+    async def pending_exports(self, target: str) -> list[int]:
+        """Follow-ups for `target` whose export is not done (pending or failed), oldest first: what a retry would
+        pick up."""
         rows = await self._session.scalars(
-            select(FollowupRow.id).where(FollowupRow.export_state.in_(("pending", "failed"))).order_by(FollowupRow.id)
+            select(FollowupRow.id)
+            .where(FollowupRow.export_target == target, FollowupRow.export_state.in_(("pending", "failed")))
+            .order_by(FollowupRow.id)
         )
         return list(rows)

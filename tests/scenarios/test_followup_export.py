@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +15,10 @@ from bot.app import IncidentBot
 from bot.config import Config, FollowupSettings, GitHubExport, JiraExport, Secret
 from bot.domain.incident import Incident
 from bot.emulator import Channel, SlackEmulator
+from bot.services import FollowupService
+from bot.services.followups import LEASE
 from bot.storage import Followup
+from bot.trackers import NewIssue
 from tests.conftest import People, serving
 from tests.fakes.trackers import FakeGitHub, FakeJira
 
@@ -216,6 +220,40 @@ async def test_concurrent_exports_of_one_followup_file_one_issue(
     assert len(github.issues) == 1
     assert {o.state for o in outcomes} <= {"exported", "busy"}
     assert sum(1 for o in outcomes if o.state == "exported" and not o.already) == 1
+
+
+async def test_an_attempt_that_died_after_filing_holds_the_followup_until_its_claim_ends_then_its_issue_is_found(
+    emulator: SlackEmulator, github_bot: IncidentBot, on_github: Channel, people: People, github: FakeGitHub
+) -> None:
+    github.fail_next(503)
+    await run(emulator, people.alice, on_github.id, "followup Add PgBouncer")
+    await settled(emulator, github_bot)
+    [followup] = await followups_of(github_bot, on_github)
+    incident = await incident_of(github_bot, on_github)
+    # Another process claims the export, files the issue, and dies before recording it.
+    now = datetime.now(UTC)
+    async with github_bot.db.unit() as stores:
+        await stores.followups.claim_export(followup.id, now, now + LEASE)
+    assert github_bot.followups.tracker is not None
+    await github_bot.followups.tracker.create(
+        NewIssue("[INC-2026-001] Add PgBouncer", "Add PgBouncer", FollowupService.marker(followup, incident))
+    )
+
+    meanwhile = await github_bot.followups.export(followup.id)
+    later = FollowupService(  # a replica whose clock is past the dead process's claim
+        github_bot.config,
+        github_bot.db,
+        github_bot.slack,
+        github_bot.services.timeline.names,
+        github_bot.followups.tracker,
+        clock=lambda: datetime.now(UTC) + LEASE + timedelta(seconds=1),
+    )
+    after = await later.export(followup.id)
+
+    assert meanwhile.state == "busy"
+    assert after.state == "exported"
+    assert after.found
+    assert len(github.issues) == 1
 
 
 async def test_a_command_slack_delivers_twice_files_one_issue(
