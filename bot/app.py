@@ -30,6 +30,7 @@ from bot.metrics import CONTENT_TYPE_LATEST, Metrics
 from bot.services import (
     CardActions,
     Failures,
+    FollowupService,
     IncidentCommands,
     IncidentOpener,
     IncidentService,
@@ -58,6 +59,7 @@ from bot.slack.http import MAX_BODY, slack_events_handler
 from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
 from bot.storage.waiting import wait_for_database
+from bot.trackers import tracker_for
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +126,17 @@ class IncidentBot:
         timeline = TimelineService(config, self.db, self.slack)
         self.seen_before = SeenBefore(self.db, self.slack, self.clock.now)
         suggestions = SuggestionService(config, self.db, self.slack, self.background, seen_before=self.seen_before)
-        reports = ReportService(config, self.db, self.slack, timeline, suggestions)
         updates = StatusUpdates(config, self.db, self.slack)
+        self.followups = followups = FollowupService(
+            config, self.db, self.slack, timeline.names, tracker_for(config.followups)
+        )
+        reports = ReportService(config, self.db, self.slack, timeline, suggestions, followups=followups)
 
         async def final_report(incident: Incident, actor: str) -> None:
             await reports.generate(incident, actor, final=True)
 
         incidents.on_resolved = final_report
+        incidents.resolution_note = followups.open_listing  # the follow-ups still open, in the "resolved" line
         self.capture = TimelineCapture(
             config,
             channels,
@@ -147,11 +153,12 @@ class IncidentBot:
             capture=self.capture,
             opener=self.opener,
             commands=IncidentCommands(
-                config, incidents, self.opener, timeline, suggestions, reports, self.slack, updates
+                config, incidents, self.opener, timeline, suggestions, reports, self.slack, updates, followups
             ),
             reports=reports,
             updates=updates,
             update_modal=UpdateModal(incidents, updates, self.slack),
+            followups=followups,
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, self.opener, self.slack),
             timeline_shortcut=TimelineShortcut(config, incidents, timeline, self.slack),

@@ -233,7 +233,7 @@ async def _report(config: Config, public_id: str, fmt: str) -> str | None:
     """Render from the database only: no Slack calls (names come from those the bot has stored)."""
     from bot.domain.incident import Status
     from bot.metrics import Metrics
-    from bot.services import ReportService, SuggestionService, UserError
+    from bot.services import FollowupService, ReportService, SuggestionService, UserError
     from bot.services.timeline import Background, TimelineService
     from bot.slack.gateway import SlackGateway, create_web_client
     from bot.storage import Database
@@ -243,7 +243,8 @@ async def _report(config: Config, public_id: str, fmt: str) -> str | None:
         slack = SlackGateway(create_web_client("", config.slack.api_url), Metrics())
         timeline = TimelineService(config, db, slack, look_up_names=False)
         suggestions = SuggestionService(config, db, slack, Background())
-        reports = ReportService(config, db, slack, timeline, suggestions)
+        followups = FollowupService(config, db, slack, timeline.names, None)  # read only: nothing is exported
+        reports = ReportService(config, db, slack, timeline, suggestions, followups=followups)
         try:
             incident = await reports.find(public_id)
             label = "Final" if incident.status is Status.RESOLVED else "Draft"

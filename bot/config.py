@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DEFAULT_CONFIG_PATH = Path("app.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///incident-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_GITHUB_API_URL = "https://api.github.com"
 
 
 class ConfigError(Exception):
@@ -147,6 +148,38 @@ class ReportSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class GitHubExport:
+    """Follow-ups exported as GitHub issues: `followups.export.github` in app.yaml, the token from the environment."""
+
+    repository: str  # "owner/name"
+    labels: tuple[str, ...] = ()
+    token: Secret | None = None  # GITHUB_TOKEN
+    api_url: str = DEFAULT_GITHUB_API_URL  # GITHUB_API_URL, without a trailing "/"
+
+
+@dataclass(frozen=True, slots=True)
+class JiraExport:
+    """Follow-ups exported as Jira Cloud issues: `followups.export.jira` in app.yaml, the credentials from the
+    environment."""
+
+    site: str  # "https://example.atlassian.net", without a trailing "/": browse links point here
+    project: str  # the project key: "OPS"
+    issue_type: str = "Task"
+    email: str | None = None  # JIRA_EMAIL
+    token: Secret | None = None  # JIRA_API_TOKEN
+    api_url: str | None = None  # JIRA_URL: where the REST API is called (default: the site)
+
+    @property
+    def base_url(self) -> str:
+        return self.api_url or self.site
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupSettings:
+    export: GitHubExport | JiraExport | None = None  # at most one tracker
+
+
+@dataclass(frozen=True, slots=True)
 class SlackSettings:
     """From the environment (never from app.yaml)."""
 
@@ -173,6 +206,7 @@ class Config:
     timeline: TimelineSettings = field(default_factory=TimelineSettings)
     suggestions: SuggestionSettings = field(default_factory=SuggestionSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
+    followups: FollowupSettings = field(default_factory=FollowupSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
 
@@ -266,7 +300,14 @@ _TOP_LEVEL_KEYS = (
     "timeline",
     "suggestions",
     "report",
+    "followups",
 )
+_FOLLOWUP_KEYS = ("export",)
+_EXPORT_KEYS = ("github", "jira")
+_GITHUB_KEYS = ("repository", "labels")
+_JIRA_KEYS = ("site", "project", "issue_type")
+_REPOSITORY_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
+_JIRA_PROJECT_RE = re.compile(r"[A-Z][A-Z0-9_]+")
 _REPORT_KEYS = ("author", "template")
 _SUGGESTION_KEYS = ("enabled", "runbooks", "min_interval_seconds")
 _CHANNEL_KEYS = ("name_template", "private", "topic_template")
@@ -284,6 +325,9 @@ _REQUIRED = {  # what each required key expects, for "missing required key" mess
     "name": 'a lowercase word like "sev2" (a role: "comms")',
     "label": 'a short label like "SEV2 · Major" (a role: "Communications lead")',
     "description": "one line saying when to use this severity (or, in roles, what the role does)",
+    "repository": "a GitHub repository like owner/name",
+    "site": "your Jira Cloud site, like https://example.atlassian.net",
+    "project": "a Jira project key like OPS",
 }
 
 _TOKEN_KINDS = {  # prefix -> what it is, the variable it belongs in
@@ -325,6 +369,8 @@ def load_config(path: Path, environ: Mapping[str, str]) -> Config:
     """Read `path` (YAML) and the Slack/database settings in `environ`; raise `ConfigError` on any problem."""
     root = _compose(path)
     settings = _FileReader(str(path)).read(root)
+    if "followups" in settings:
+        settings["followups"] = _with_tracker_credentials(settings["followups"], environ)
     return Config(
         path=path.resolve(),
         slack=_slack_settings(environ),
@@ -396,6 +442,37 @@ def _slack_settings(environ: Mapping[str, str]) -> SlackSettings:
         app_token=_token(environ, "SLACK_APP_TOKEN"),
         api_url=_api_url(environ.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL),
     )
+
+
+def _with_tracker_credentials(settings: FollowupSettings, environ: Mapping[str, str]) -> FollowupSettings:
+    """The export's secrets and endpoints from the environment. A missing token is not an error here (commands such as
+    `manifest` need none): an export without one fails, is recorded, and says which variable to set."""
+    export = settings.export
+    if isinstance(export, GitHubExport):
+        url = environ.get("GITHUB_API_URL", "").strip() or DEFAULT_GITHUB_API_URL
+        export = dataclasses.replace(
+            export, token=_secret(environ, "GITHUB_TOKEN"), api_url=_http_url("GITHUB_API_URL", url).rstrip("/")
+        )
+    elif isinstance(export, JiraExport):
+        url = environ.get("JIRA_URL", "").strip()
+        export = dataclasses.replace(
+            export,
+            email=environ.get("JIRA_EMAIL", "").strip() or None,
+            token=_secret(environ, "JIRA_API_TOKEN"),
+            api_url=_http_url("JIRA_URL", url).rstrip("/") if url else None,
+        )
+    return FollowupSettings(export=export)
+
+
+def _http_url(variable: str, url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(f"{variable}: expected an http(s) URL, got {mask_password(url)!r}")
+    return url
 
 
 def _secret(environ: Mapping[str, str], name: str) -> Secret | None:
@@ -526,7 +603,56 @@ class _FileReader:
         settings["suggestions"] = self.suggestions(top.get("suggestions"))
         if "report" in top:
             settings["report"] = self.report(top["report"])
+        if "followups" in top:
+            settings["followups"] = self.followups(top["followups"])
         return settings
+
+    def followups(self, node: Node) -> FollowupSettings:
+        entries = self.mapping(node, "followups", _FOLLOWUP_KEYS)
+        export_node = entries.get("export")
+        if export_node is None or (isinstance(export_node, ScalarNode) and export_node.tag == _NULL):
+            return FollowupSettings()
+        trackers = self.mapping(export_node, "followups.export", _EXPORT_KEYS)
+        if len(trackers) > 1:
+            raise self.error(export_node, "followups.export", "expected one tracker (github or jira), got both")
+        if "github" in trackers:
+            return FollowupSettings(export=self.github(trackers["github"]))
+        if "jira" in trackers:
+            return FollowupSettings(export=self.jira(trackers["jira"]))
+        return FollowupSettings()
+
+    def github(self, node: Node) -> GitHubExport:
+        key = "followups.export.github"
+        entries = self.mapping(node, key, _GITHUB_KEYS, required=("repository",))
+        repository = self.text(entries["repository"], f"{key}.repository", "a repository like owner/name")
+        if not _REPOSITORY_RE.fullmatch(repository):
+            raise self.error(
+                entries["repository"], f"{key}.repository", f"expected a repository like owner/name, got {repository!r}"
+            )
+        labels: list[str] = []
+        if "labels" in entries:
+            for item in self.sequence(entries["labels"], f"{key}.labels", "a list of label names"):
+                labels.append(self.text(item, f"{key}.labels", "a label name"))
+        return GitHubExport(repository=repository, labels=tuple(labels))
+
+    def jira(self, node: Node) -> JiraExport:
+        key = "followups.export.jira"
+        entries = self.mapping(node, key, _JIRA_KEYS, required=("site", "project"))
+        site = self.text(entries["site"], f"{key}.site", "your Jira Cloud site, like https://example.atlassian.net")
+        parts = urlsplit(site)
+        if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/"):
+            raise self.error(
+                entries["site"], f"{key}.site", f"expected a site like https://example.atlassian.net, got {site!r}"
+            )
+        project = self.text(entries["project"], f"{key}.project", "a project key like OPS")
+        if not _JIRA_PROJECT_RE.fullmatch(project):
+            raise self.error(
+                entries["project"], f"{key}.project", f"expected a project key like OPS (A-Z, 0-9, _), got {project!r}"
+            )
+        issue_type = "Task"
+        if "issue_type" in entries:
+            issue_type = self.text(entries["issue_type"], f"{key}.issue_type", "an issue type name like Task")
+        return JiraExport(site=site.rstrip("/"), project=project, issue_type=issue_type)
 
     def report(self, node: Node) -> ReportSettings:
         entries = self.mapping(node, "report", _REPORT_KEYS)

@@ -138,6 +138,8 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
     await say(alice, "Error rate back to normal, logins work", (alice, "white_check_mark"))
     await slash(alice, channel.id, "update Logins work again after a restart of the API service; watching errors")
     await slash(alice, channel.id, "note Traffic was 3x normal after the marketing email went out")
+    await slash(alice, channel.id, "followup Raise MAX_CONNECTIONS of the user service @bob due in 7 days")
+    await slash(bob, channel.id, "followup Put PgBouncer in front of the users database")
     _say(out, f"▶ bob clicks “Mitigated” on the card in #{channel.name}")
     await emu.click(bob, channel.id, channel.pins[0], ActionId.MITIGATE)
     await _settle(emu)

@@ -15,7 +15,7 @@ from bot.config import kind_label
 from bot.domain.incident import Incident, Status
 from bot.domain.timeline import TimelineEntry
 
-from .model import ReportInput, RootCauseInput, Step, parse_steps, split_name
+from .model import FollowupInput, ReportInput, RootCauseInput, Step, parse_steps, split_name
 from .text import (
     CodeBlock,
     Rich,
@@ -146,6 +146,8 @@ class Report:
     runbook_verification_intro: Rich
     long_term_intro: Rich
     long_term: tuple[Item, ...]  # 3.3
+    followups: tuple[Item, ...]  # 3.4, the follow-up actions recorded with `/incident followup`
+    followups_missing: str
     timeline: tuple[TimelineRow, ...]
     metrics: tuple[Metric, ...]
     participants: tuple[Participant, ...]
@@ -827,6 +829,8 @@ def build_report(data: ReportInput) -> Report:
         runbook_verification_intro=verification_intro,
         long_term_intro=long_term_intro,
         long_term=tuple(long_term),
+        followups=tuple(_followup_item(f) for f in sorted(data.followups, key=lambda f: f.number)),
+        followups_missing="No follow-up actions were recorded.",
         timeline=tuple(rows),
         metrics=tuple(_metrics(incident, start, data.severity_label, data.channel_name or incident.channel_name)),
         participants=tuple(Participant(name, role) for name, role in data.participants),
@@ -843,6 +847,26 @@ def build_report(data: ReportInput) -> Report:
         top_remediation=top,
         top_remediation_command=top_command,
     )
+
+
+def _followup_item(followup: FollowupInput) -> Item:
+    facts = [
+        Fact("Owner", (text(followup.owner or "not assigned"),)),
+        Fact("Due", (text(followup.due_on.isoformat() if followup.due_on else "no date set"),)),
+    ]
+    if followup.done:
+        when = f" on {_long_date(_utc(followup.done_at))}" if followup.done_at is not None else ""
+        facts.append(Fact("State", (text(f"Done{when}"),)))
+    else:
+        facts.append(Fact("State", (text("Open"),)))
+    if followup.issue_url:
+        facts.append(
+            Fact(
+                "Tracked in",
+                (text(f"{followup.tracker or 'the tracker'} {followup.issue_id}: "), code(followup.issue_url)),
+            )
+        )
+    return Item((text(_one_line(followup.text)),), tuple(facts))
 
 
 def _summary(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from bot.domain.incident import Incident
@@ -102,6 +102,21 @@ class SeenBeforeInput:
     root_cause: str
 
 
+@dataclass(frozen=True, slots=True)
+class FollowupInput:
+    """A follow-up action (`/incident followup`), as recorded, with its owner named."""
+
+    number: int
+    text: str  # plain text, as typed
+    owner: str | None = None  # display name
+    due_on: date | None = None
+    done: bool = False
+    done_at: datetime | None = None
+    tracker: str | None = None  # "GitHub", "Jira"
+    issue_id: str | None = None
+    issue_url: str | None = None
+
+
 @dataclass(frozen=True)
 class ReportInput:
     incident: Incident
@@ -117,6 +132,7 @@ class ReportInput:
     # Thread replies by the ts of the message they answer (a reply can be the result of an action).
     thread_replies: Mapping[str, tuple[TimelineEntry, ...]] = field(default_factory=dict)
     seen_before: tuple[SeenBeforeInput, ...] = ()
+    followups: tuple[FollowupInput, ...] = ()  # in their order (number)
 
 
 # ------------------------------------------------------------------------------------ runbook sections

@@ -5,6 +5,7 @@ from bot.lifecycle import InFlight
 from .commands import IncidentCommands
 from .errors import UserError
 from .failures import Failures
+from .followups import ExportOutcome, FollowupService
 from .incidents import IncidentService
 from .interactions import CardActions, OpenModal, SuggestionButtons, TimelineShortcut, UpdateModal
 from .opening import IncidentOpener, Opened, OpenRequest, SetupPending
@@ -31,13 +32,16 @@ class Services:
     reports: ReportService
     updates: StatusUpdates
     update_modal: UpdateModal
+    followups: FollowupService
     failures: Failures
     in_flight: InFlight  # listeners do their after-ack work inside `async with in_flight:`
 
 
 __all__ = [
     "CardActions",
+    "ExportOutcome",
     "Failures",
+    "FollowupService",
     "IncidentCommands",
     "IncidentOpener",
     "IncidentService",

@@ -19,6 +19,7 @@ from bot.slack.payloads import CommandRequest, mentioned_user
 from bot.suggestions.decision import POST_AT
 
 from .errors import AlreadyHandled, UserError
+from .followups import FollowupService
 from .incidents import Changed, IncidentService
 from .opening import IncidentOpener, OpenRequest, SetupPending
 from .reports import ReportService
@@ -70,6 +71,13 @@ SUBCOMMANDS = (
     Subcommand(
         "suggest", "suggest", "The likely root causes from the runbooks, with scores (only you see them).", True
     ),
+    Subcommand(
+        "followup",
+        "followup <what> [@owner] [due <date>] | list | done <n>",
+        "Add a follow-up action, list them (only you see it), or mark one done.",
+        True,
+        ("followups", "follow-up"),
+    ),
     Subcommand("report", "report", "Post a draft post-incident report here (resolving posts the final one).", True),
     Subcommand("help", "help [subcommand]", "This help, or the help of one subcommand.", False),
 )
@@ -87,8 +95,10 @@ class IncidentCommands:
         reports: ReportService,
         slack: SlackGateway,
         updates: StatusUpdates,
+        followups: FollowupService,
     ) -> None:
         self._updates = updates
+        self._followups = followups
         self._opener = opener
         self._suggestions = suggestions
         self._reports = reports
@@ -161,6 +171,9 @@ class IncidentCommands:
             return
         if sub.name == "timeline":
             await self._show_timeline(request, incident)
+            return
+        if sub.name == "followup":
+            await self._followups.run(request, incident, rest, lambda text: self._reply(request, text))
             return
         if sub.name == "report":
             stored = await self._reports.generate(incident, request.user_id, final=False)

@@ -48,6 +48,9 @@ class IncidentService:
     ) -> None:
         # Called after an incident is resolved (the final report); set by the composition root.
         self.on_resolved: Callable[[Incident, str], Awaitable[None]] | None = None
+        # What the "resolved" line in the channel adds (the follow-ups still open), if anything; set by the
+        # composition root.
+        self.resolution_note: Callable[[Incident], Awaitable[str | None]] | None = None
         self._config = config
         self._db = db
         self._slack = slack
@@ -233,7 +236,16 @@ class IncidentService:
             Status.MITIGATED: ":adhesive_bandage: {who} marked the incident mitigated.",
             Status.RESOLVED: ":white_check_mark: {who} resolved the incident.",
         }
-        changed = await self._announce(after, verbs[to].format(who=blocks.mention(actor)), [])
+        summary = verbs[to].format(who=blocks.mention(actor))
+        if to is Status.RESOLVED and self.resolution_note is not None:
+            try:
+                note = await self.resolution_note(after)
+            except Exception:  # the resolution stands whatever the note does
+                log.exception("could not add the resolution note of %s", after.public_id)
+                note = None
+            if note:
+                summary += "\n" + note
+        changed = await self._announce(after, summary, [])
         if to is Status.RESOLVED and self.on_resolved is not None:
             try:
                 await self.on_resolved(after, actor)

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.config import COMMANDER, Config
 from bot.domain.incident import Incident
 from bot.reports import (
+    FollowupInput,
     Report,
     ReportInput,
     ReportTemplateError,
@@ -37,6 +38,7 @@ from bot.slack.markup import mentioned_users
 from bot.storage import Database, StoredReport
 
 from .errors import UserError
+from .followups import FollowupService
 from .ranking import EngineUnavailable
 from .suggestions import SuggestionService, suggestion_record
 from .timeline import TimelineService
@@ -84,7 +86,9 @@ class ReportService:
         suggestions: SuggestionService,
         clock: Callable[[], datetime] = utcnow,
         pace: float = THREAD_PACE,
+        followups: FollowupService | None = None,
     ) -> None:
+        self._followups = followups
         self._pace = pace
         self._config = config
         self._db = db
@@ -107,8 +111,10 @@ class ReportService:
                     )
             held = await stores.incidents.role_holders(incident.id)
         people = _with_roles(self._config, incident, people, held)
+        followups = await self._followups.of_incident(incident) if self._followups is not None else []
         mentioned = {m for e in entries for m in mentioned_users(e.text)}
-        names = await self._timeline.names(incident.team_id, {u for u, _ in people} | mentioned)
+        owners = {f.owner_id for f in followups if f.owner_id}
+        names = await self._timeline.names(incident.team_id, {u for u, _ in people} | mentioned | owners)
         return ReportInput(
             incident=incident,
             severity_label=blocks.severity_label(self._config, incident.severity),
@@ -121,6 +127,20 @@ class ReportService:
             channel_name=incident.channel_name,
             user_names=names,
             seen_before=tuple(seen_before),
+            followups=tuple(
+                FollowupInput(
+                    number=f.number,
+                    text=f.text,
+                    owner=names.get(f.owner_id, f.owner_id) if f.owner_id else None,
+                    due_on=f.due_on,
+                    done=not f.is_open,
+                    done_at=f.done_at,
+                    tracker=self._followups.tracker_name(f) if self._followups is not None else None,
+                    issue_id=f.issue_id,
+                    issue_url=f.issue_url,
+                )
+                for f in followups
+            ),
         )
 
     async def _root_cause(self, incident: Incident) -> RootCauseInput | None:

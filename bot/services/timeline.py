@@ -592,6 +592,8 @@ _SYSTEM_ACTIONS = {
     "root_cause_accepted": "Root cause accepted: {new}",
     "channel_renamed": "Channel renamed from #{old} to #{new}",
     "channel_archived": "Channel archived",
+    "followup_added": "Follow-up added: {new}",
+    "followup_done": "Follow-up done: {new}",
 }
 
 

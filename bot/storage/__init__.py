@@ -1,4 +1,5 @@
 from .database import Database, create_engine, is_sqlite
+from .followups import Followup, FollowupStore
 from .jobs import Job, JobState, JobStore, Scheduled
 from .reports import ReportStore, StoredReport
 from .repository import AuditEntry, IncidentStore, NewIncident, SetupState, StatusUpdate
@@ -9,6 +10,8 @@ from .writer import TimelineWriter
 __all__ = [
     "AuditEntry",
     "Database",
+    "Followup",
+    "FollowupStore",
     "IncidentStore",
     "Job",
     "JobState",

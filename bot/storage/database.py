@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
 
+from .followups import FollowupStore
 from .jobs import JobStore
 from .reports import ReportStore
 from .repository import IncidentStore
@@ -32,6 +33,7 @@ class Stores:
     reports: ReportStore
     seen_before: SeenBeforeStore
     jobs: JobStore
+    followups: FollowupStore
 
 
 # Any constant will do; it only has to be the same in every process that shares the database.
@@ -91,6 +93,7 @@ def stores_of(session: AsyncSession) -> Stores:
         reports=ReportStore(session),
         seen_before=SeenBeforeStore(session),
         jobs=JobStore(session),
+        followups=FollowupStore(session),
     )
 
 

@@ -3,11 +3,12 @@ mirror them (a test compares the two) and are what the repositories query."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.engine import Dialect
@@ -385,3 +387,43 @@ class JobRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class FollowupRow(Base):
+    """An action agreed during an incident (`/incident followup`), numbered 1, 2, ... per incident, and its export to
+    an issue tracker. `request_key` (the slash command's trigger) makes a redelivered command find this row.
+
+    Export: `export_target` names the tracker it goes to ("github:owner/name", "jira:OPS"; NULL: none configured
+    when it was added), `export_state` is pending | exported | failed. An attempt claims the row until
+    `export_claimed_until` and sets `export_uncertain` (an issue may exist) until its answer says otherwise; the next
+    attempt then looks for the issue by its marker before creating one (services/followups.py)."""
+
+    __tablename__ = "followups"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "number"),
+        UniqueConstraint("incident_id", "request_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer, nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)  # plain text, as typed
+    owner_id: Mapped[str | None] = mapped_column(String(32))
+    due_on: Mapped[date | None] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), nullable=False)  # open | done
+    created_by: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    done_by: Mapped[str | None] = mapped_column(String(32))
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    request_key: Mapped[str | None] = mapped_column(String(255))
+    export_target: Mapped[str | None] = mapped_column(String(255))
+    export_state: Mapped[str | None] = mapped_column(String(16), index=True)
+    export_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    export_uncertain: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    export_claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    export_first_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    export_error: Mapped[str | None] = mapped_column(Text)
+    issue_id: Mapped[str | None] = mapped_column(String(64))  # GitHub's issue number, Jira's issue key
+    issue_url: Mapped[str | None] = mapped_column(Text)
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -101,6 +101,8 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "What fixed it: @bob: Restarting the service to clear the pool" in out
     assert "is now *Communications lead*" in out
     assert "Status update · INC-" in out
+    assert "added follow-up #1: *Raise MAX_CONNECTIONS of the user service*" in out
+    assert "*2 follow-ups still open* for INC-" in out
     report = Path(
         out.split("The final post-incident report (also shared in the channel as a file) is at:")[1].split()[0]
     )
@@ -111,6 +113,7 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "sudo systemctl restart api-service" in markdown
     assert "(Communications lead)" in markdown
     assert "| Update |" in markdown
+    assert "### 3.4. Follow-ups\n\n1.  Raise MAX_CONNECTIONS of the user service" in markdown
 
 
 EXAMPLE_INCIDENT_AS_CHAT = [

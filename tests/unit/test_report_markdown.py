@@ -29,7 +29,13 @@ def headings(markdown: str) -> list[str]:
 def test_the_report_has_the_examples_headings_in_order_then_timeline_metrics_and_participants() -> None:
     markdown = render_markdown(build_report(example_input()))
 
-    assert headings(markdown) == [*EXAMPLE_HEADINGS, "## 4. Timeline", "## 5. Metrics", "## 6. Participants"]
+    assert headings(markdown) == [
+        *EXAMPLE_HEADINGS,
+        "### 3.4. Follow-ups",
+        "## 4. Timeline",
+        "## 5. Metrics",
+        "## 6. Participants",
+    ]
 
 
 def test_the_example_incident_yields_the_examples_report_with_its_key_facts() -> None:
