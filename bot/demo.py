@@ -145,6 +145,12 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
     await _settle(emu)
     await slash(alice, channel.id, "report")
     await slash(bob, channel.id, "resolve")
+    # The final report is shared once Slack lets the bot post again (a channel takes one message a second after a
+    # burst): wait for it rather than for a quiet moment.
+    with contextlib.suppress(AssertionError):
+        await emu.wait_for(
+            lambda: any(f.filename.endswith("final.md") and f.content for f in emu.workspace.files.values()), timeout=30
+        )
     await slash(bob, channel.id, "timeline")
     await slash(alice, general, "status")
 
@@ -162,7 +168,7 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
     await say(bob, "traffic jumped to 3x normal again, another marketing campaign went out", where=again)
     await say(bob, "no sign of zombie connections, and no maintenance is running on the database", where=again)
     with contextlib.suppress(AssertionError):
-        await emu.wait_for(lambda: any(m.text.startswith("Seen before") for m in again.messages), timeout=5)
+        await emu.wait_for(lambda: any(m.text.startswith("Seen before") for m in again.messages), timeout=20)
     if any(m.text.startswith("Seen before") for m in again.messages):
         _say(out, f"  → the bot said the root cause was seen before, in {channel.name}, and what fixed it then")
 
