@@ -26,6 +26,7 @@ from bot.config import Config, ConfigError
 from bot.domain.incident import Incident
 from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.paging import PagingClient
 from bot.services import (
     CardActions,
     Failures,
@@ -40,6 +41,7 @@ from bot.services import (
     TimelineShortcut,
 )
 from bot.services.opening import RECONCILE_SECONDS
+from bot.services.paging import Pager
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
 from bot.slack.gateway import (
     DEFAULT_TIMEOUT,
@@ -103,6 +105,9 @@ class IncidentBot:
         self.background = Background()
         self.channels = channels = IncidentChannels(self.db)
         incidents = IncidentService(config, self.db, self.slack, self.metrics)
+        self.paging_client = PagingClient(config.paging)
+        self.pager = Pager(config, self.db, self.slack, self.background, self.paging_client)
+        incidents.pager = self.pager if config.paging.enabled else None
         self.liveness = open_liveness(config.database_url, new_boot_id())
         self.opener = IncidentOpener(
             config, self.db, self.slack, self.metrics, incidents, channels, self.liveness, every=reconcile_seconds
@@ -130,7 +135,9 @@ class IncidentBot:
             timeline=timeline,
             capture=self.capture,
             opener=self.opener,
-            commands=IncidentCommands(config, incidents, self.opener, timeline, suggestions, reports, self.slack),
+            commands=IncidentCommands(
+                config, incidents, self.opener, timeline, suggestions, reports, self.slack, self.pager
+            ),
             reports=reports,
             card_actions=CardActions(incidents, self.slack),
             open_modal=OpenModal(config, self.opener, self.slack),
@@ -260,6 +267,7 @@ class IncidentBot:
         if not await self.background.drained(grace):
             log.warning("closing with background work still running")
         self.services.suggestions.release()
+        await self.paging_client.close()
         await self.writer.close()
         await self.channels.close()
         await self.liveness.close()

@@ -578,6 +578,10 @@ _SYSTEM_ACTIONS = {
     "root_cause_accepted": "Root cause accepted: {new}",
     "channel_renamed": "Channel renamed from #{old} to #{new}",
     "channel_archived": "Channel archived",
+    "paged": "Paged {new}",
+    "page_failed": "Paging failed: {new}",
+    "page_resolved": "Page resolved: {new}",
+    "page_resolve_failed": "Resolving a page failed: {new}",
 }
 
 
