@@ -11,6 +11,7 @@ import pytest
 from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.emulator import Channel, SlackEmulator
+from bot.slack.ids import ActionId
 from bot.storage.pages import Page
 from tests.conftest import People, environment
 from tests.fakes.opsgenie import FakeOpsgenie
@@ -138,6 +139,30 @@ async def test_an_incident_opened_at_a_severity_that_pages_pages_its_services_on
     assert og.priority == "P1"
     assert lines_with(emulator, channel, "app.yaml pages it for *SEV1 · Critical* incidents")
     assert "Paged payments (PagerDuty)" in await timeline_texts(emulator, bot, channel)
+
+
+async def test_an_open_command_slack_delivers_twice_pages_once(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, pagerduty: FakePagerDuty
+) -> None:
+    first = await run(emulator, people.alice, people.general, "open sev2 Refunds fail")
+    await emulator.redeliver(first, retry_num=1, retry_reason="http_timeout")
+    await emulator.wait_for(lambda: len(pagerduty.events) == 1, what="a page")
+    await settled(emulator, bot)
+
+    assert len(pagerduty.events) == 1
+    assert len(pagerduty.alerts) == 1
+
+
+async def test_a_severity_chosen_on_the_card_pages_too(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, pagerduty: FakePagerDuty
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Refunds fail")
+
+    await emulator.click(people.bob, channel.id, channel.pins[0], ActionId.SEVERITY, selected_option="sev2")
+    line = await wait_for_line(emulator, channel, "Paged *payments* on PagerDuty")
+
+    assert "*SEV2 · Major*" in line
+    assert len(pagerduty.alerts) == 1
 
 
 async def test_an_incident_opened_at_a_severity_that_pages_nobody_pages_nobody(

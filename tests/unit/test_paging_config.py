@@ -190,3 +190,11 @@ def test_serve_exits_2_before_serving_when_a_paging_key_is_missing(
 
 def test_with_every_key_set_serve_may_start(tmp_path: Path) -> None:
     require_paging_keys(load_config(write(tmp_path, PAGING), KEYS))
+
+
+def test_the_shipped_app_yaml_shows_the_page_key_on_every_severity_and_documents_paging() -> None:
+    text = SHIPPED_APP_YAML.read_text(encoding="utf-8")
+
+    assert len(re.findall(r"^    page: \[\]$", text, re.MULTILINE)) == 4
+    for key in ("paging:", "services:", "pagerduty_routing_key_env", "opsgenie_api_key_env", "PAGERDUTY_EVENTS_URL"):
+        assert re.search(rf"^#.*{key}", text, re.MULTILINE), key
