@@ -106,7 +106,7 @@ class IncidentBot:
         self.channels = channels = IncidentChannels(self.db)
         incidents = IncidentService(config, self.db, self.slack, self.metrics)
         self.paging_client = PagingClient(config.paging)
-        self.pager = Pager(config, self.db, self.slack, self.background, self.paging_client)
+        self.pager = Pager(config, self.db, self.slack, self.background, self.paging_client, self.metrics)
         incidents.pager = self.pager if config.paging.enabled else None
         self.liveness = open_liveness(config.database_url, new_boot_id())
         self.opener = IncidentOpener(

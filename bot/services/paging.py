@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.config import PROVIDER_NAMES, Config, PagingService, Severity
 from bot.domain.incident import Incident
+from bot.metrics import Metrics
 from bot.paging import Alert, PagingClient, PagingFailed
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway
@@ -53,8 +54,10 @@ class Pager:
         slack: SlackGateway,
         background: Background,
         client: PagingClient,
+        metrics: Metrics,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        self._metrics = metrics
         self._config = config
         self._db = db
         self._slack = slack
@@ -135,6 +138,7 @@ class Pager:
                 raise PagingFailed(page.provider, f"{page.service} is no longer a service in app.yaml", retry=False)
             await self._client.trigger(service, self._alert(incident, page))
         except PagingFailed as e:
+            self._count(page, "trigger", e)
             await self._failed(incident, page, "page_failed", e)
             await self._post(incident, self._trigger_failed_text(page, e))
             return False
@@ -142,6 +146,7 @@ class Pager:
             async with self._db.transaction() as store:
                 await store.pages.release(page_id)
             raise
+        self._count(page, "trigger")
         at = self._clock()
         async with self._db.transaction() as store:
             page = await store.pages.sent(page_id, "trigger", at)
@@ -171,6 +176,7 @@ class Pager:
                 raise PagingFailed(page.provider, f"{page.service} is no longer a service in app.yaml", retry=False)
             await self._client.resolve(service, page.dedup_key, f"{incident.public_id} was resolved in Slack.")
         except PagingFailed as e:
+            self._count(page, "resolve", e)
             await self._failed(incident, page, "page_resolve_failed", e, actor)
             if page.triggered_at is not None:
                 await self._post(
@@ -183,6 +189,7 @@ class Pager:
             async with self._db.transaction() as store:
                 await store.pages.release(page_id)
             raise
+        self._count(page, "resolve")
         at = self._clock()
         async with self._db.transaction() as store:
             page = await store.pages.sent(page_id, "resolve", at)
@@ -191,6 +198,15 @@ class Pager:
             done = f":white_check_mark: The page of *{page.service}* on {_provider(page)} is resolved."
             await self._post(incident, done)
         return True
+
+    def _count(self, page: Page, action: str, error: PagingFailed | None = None) -> None:
+        if error is None:
+            outcome = "accepted"
+        elif error.status is not None:
+            outcome = str(error.status)
+        else:
+            outcome = "no_answer" if error.retry else "not_sent"
+        self._metrics.pages.labels(provider=page.provider, action=action, outcome=outcome).inc()
 
     async def _failed(
         self, incident: Incident, page: Page, action: str, error: PagingFailed, actor: str | None = None
@@ -232,9 +248,10 @@ class Pager:
                 f"*{service.name}* was already paged for {current.public_id} "
                 f"({page.triggered_at:%H:%M} UTC, {how}); it is not paged twice."
             )
-        self.trigger_soon(page.id)
         if added is not None:
+            self.trigger_soon(page.id, first=True)  # only once, whoever gets it first (this, or the opening's)
             return None
+        self.trigger_soon(page.id)  # asked again: tried again, unless it is being sent right now
         if page.last_error:
             return f"Paging *{service.name}* again (last time: {blocks.escape(page.last_error)})."
         return f"*{service.name}* is being paged already; the channel will say when {service.provider_name} has it."

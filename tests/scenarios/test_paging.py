@@ -13,11 +13,11 @@ from bot.config import Config, load_config
 from bot.emulator import Channel, SlackEmulator
 from bot.slack.ids import ActionId
 from bot.storage.pages import Page
-from tests.conftest import People, environment
+from tests.conftest import People, environment, serving
 from tests.fakes.opsgenie import FakeOpsgenie
 from tests.fakes.pagerduty import FakePagerDuty
 
-from .steps import bot_lines, open_incident, private_texts, run, wait_for_private
+from .steps import bot_lines, incident_channels, open_incident, private_texts, run, wait_for_private
 
 PAYMENTS_KEY = "0123456789abcdef0123456789abcdef"  # a PagerDuty integration key is 32 characters
 SEARCH_KEY = "fedcba9876543210fedcba9876543210"
@@ -151,6 +151,24 @@ async def test_an_open_command_slack_delivers_twice_pages_once(
 
     assert len(pagerduty.events) == 1
     assert len(pagerduty.alerts) == 1
+
+
+async def test_an_incident_whose_opening_slack_interrupted_pages_once_the_reconciler_finishes_it(
+    emulator: SlackEmulator, config: Config, people: People, pagerduty: FakePagerDuty
+) -> None:
+    async with serving(config, emulator, slack_timeout=1.0, reconcile_seconds=0.2) as bot:
+        emulator.fail_after_performing("conversations.create", status=503)  # created, but the answer is lost
+        emulator.fail_next("users.conversations", error="internal_error", times=1)  # and it cannot look for it yet
+        await run(emulator, people.alice, people.general, "open sev2 Refunds fail")
+
+        await wait_for_private(emulator, people.alice, "Slack is not answering right now")
+        await wait_for_private(emulator, people.alice, "Opened *INC-2026-001*", within=10)
+        [channel] = incident_channels(emulator)
+        await wait_for_line(emulator, channel, "Paged *payments* on PagerDuty")
+        await settled(emulator, bot)
+
+    assert len(pagerduty.events) == 1
+    assert pagerduty.alerts[0].body["links"][0]["href"].endswith(f"channel={channel.id}")
 
 
 async def test_a_severity_chosen_on_the_card_pages_too(
@@ -364,6 +382,8 @@ async def test_a_page_the_provider_does_not_accept_is_told_in_the_channel_and_re
     assert page.last_error is not None
     assert page.last_error.startswith(said)
     assert (page.retry_at is not None) == (retry_after is not None)
+    metrics = bot.metrics.render().decode()
+    assert f'incident_bot_pages_total{{action="trigger",outcome="{status}",provider="pagerduty"}} 1.0' in metrics
 
 
 async def test_a_failed_page_is_sent_again_when_asked_again_and_then_said_once(
