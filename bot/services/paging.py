@@ -279,13 +279,16 @@ class Pager:
         level = self._config.severity(incident.severity)
         rank = self._config.severities.index(level) if level is not None else len(self._config.severities)
         label = level.label if level is not None else incident.severity
-        title = from_slack(incident.title)
+        # A private incident's title and channel name are for its channel's members only (as in the announcement).
+        private = incident.may_be_private
+        title = "a private incident" if private else from_slack(incident.title)
+        channel_name = "" if private or not incident.channel_name else f"#{incident.channel_name}"
         details = {
             "incident": incident.public_id,
             "title": title,
             "severity": label,
             "status": incident.status.label,
-            "slack_channel": f"#{incident.channel_name}" if incident.channel_name else "",
+            "slack_channel": channel_name,
             "paged_by": page.requested_by if page.reason == "command" else f"app.yaml (severity {incident.severity})",
         }
         links: tuple[tuple[str, str], ...] = ()
@@ -293,7 +296,7 @@ class Pager:
             links = (
                 (
                     f"https://slack.com/app_redirect?team={incident.team_id}&channel={incident.channel_id}",
-                    f"Slack: #{incident.channel_name or incident.channel_id}",
+                    f"Slack: {channel_name or 'the incident channel'}",
                 ),
             )
         return Alert(

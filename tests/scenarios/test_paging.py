@@ -3,6 +3,7 @@ resolved when the incident is; against local fakes of PagerDuty's Events API v2 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from bot.config import Config, load_config
 from bot.emulator import Channel, SlackEmulator
 from bot.slack.ids import ActionId
 from bot.storage.pages import Page
-from tests.conftest import People, environment, serving
+from tests.conftest import ROOT, People, environment, serving
 from tests.fakes.opsgenie import FakeOpsgenie
 from tests.fakes.pagerduty import FakePagerDuty
 
@@ -416,3 +417,46 @@ async def test_a_page_whose_trigger_is_retried_later_is_idempotent(
 
     assert again is False
     assert len(pagerduty.events) == 1
+
+
+# --- what a page says, and where paging is not set up -------------------------------------------------------
+
+
+async def test_a_private_incidents_page_names_neither_its_title_nor_its_channel(
+    tmp_path: Path, emulator: SlackEmulator, database_url: str, people: People, pagerduty: FakePagerDuty
+) -> None:
+    path = tmp_path / "private.yaml"
+    path.write_text(CONFIG.replace("command: /incident\n", "command: /incident\nchannel:\n  private: true\n"))
+    config = load_config(
+        path,
+        environment(
+            emulator,
+            database_url,
+            PAGERDUTY_EVENTS_URL=pagerduty.url,
+            PAGERDUTY_KEY_PAYMENTS=PAYMENTS_KEY,
+            PAGERDUTY_KEY_SEARCH=SEARCH_KEY,
+            OPSGENIE_KEY_PLATFORM=PLATFORM_KEY,
+        ),
+    )
+    async with serving(config, emulator) as bot:
+        channel = await open_incident(emulator, people.alice, people.general, "sev2 Acquisition talks leaked")
+        await wait_for_line(emulator, channel, "Paged *payments*")
+        await settled(emulator, bot)
+
+    [alert] = pagerduty.alerts
+    sent = json.dumps(alert.body)
+    assert "Acquisition" not in sent
+    assert channel.name not in sent
+    assert alert.summary.endswith(": a private incident (SEV2 · Major)")
+    assert alert.body["links"][0]["href"].endswith(f"channel={channel.id}")  # useful to its members only
+
+
+async def test_where_paging_is_not_set_up_the_command_says_so(
+    emulator: SlackEmulator, database_url: str, people: People
+) -> None:
+    config = load_config(ROOT / "app.yaml", environment(emulator, database_url))
+    async with serving(config, emulator):
+        channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+        await run(emulator, people.bob, channel.id, "page payments")
+
+        assert "app.yaml" in await wait_for_private(emulator, people.bob, "Paging is not set up here")
