@@ -181,7 +181,8 @@ class Pager:
             if page.triggered_at is not None:
                 await self._post(
                     incident,
-                    f":warning: I could not resolve the page of *{page.service}* on {_provider(page)}: {e.what}. "
+                    f":warning: I could not resolve the page of *{page.service}* on {_provider(page)}: "
+                    f"{blocks.escape(e.what)}. "
                     f"It is still open there: resolve it in {_provider(page)}.",
                 )
             return False
@@ -265,7 +266,7 @@ class Pager:
             )
         service = self._config.paging.service(name) if name else None
         if service is None:
-            head = f"`{blocks.escape(name)}` is not a service I can page." if name else "Which service?"
+            head = f"`{blocks.escaped_cut(name, 80)}` is not a service I can page." if name else "Which service?"
             return_list = self.services_text()
             raise UserError(f"{head} {return_list}\nFor example: `{cmd} page {self._config.paging.services[0].name}`.")
         return service

@@ -333,6 +333,29 @@ async def test_resolving_the_incident_resolves_every_page_of_it(
     assert "Page resolved: payments (PagerDuty)" in await timeline_texts(emulator, bot, channel)
 
 
+async def test_a_resolve_the_provider_does_not_accept_is_told_and_can_be_sent_again_later(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, pagerduty: FakePagerDuty
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "sev2 Refunds fail")
+    await wait_for_line(emulator, channel, "Paged *payments*")
+    await settled(emulator, bot)
+    pagerduty.fail_next(500)
+
+    await run(emulator, people.alice, channel.id, "resolve")
+    line = await wait_for_line(emulator, channel, "I could not resolve the page of *payments* on PagerDuty")
+    await settled(emulator, bot)
+    [page] = await pages_of(emulator, bot, channel)
+    again = await bot.pager.resolve(page.id, people.alice)  # what a retry job would do
+
+    assert "failed on its side (HTTP 500)" in line
+    assert "It is still open there" in line
+    assert page.resolved_at is None
+    assert again is True
+    assert pagerduty.open_alerts() == []
+    assert await bot.pager.resolve(page.id, people.alice) is False  # resolved once: nothing more is sent
+    assert len(pagerduty.accepted("resolve")) == 1
+
+
 async def test_a_resolved_incident_is_not_paged(
     emulator: SlackEmulator, bot: IncidentBot, people: People, pagerduty: FakePagerDuty
 ) -> None:
