@@ -27,6 +27,7 @@ from bot.config import Config, ConfigError
 from bot.domain.incident import Incident
 from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
+from bot.paging import PagingClient
 from bot.services import (
     CardActions,
     Failures,
@@ -44,6 +45,7 @@ from bot.services import (
     UpdateModal,
 )
 from bot.services.opening import RECONCILE_SECONDS
+from bot.services.paging import Pager
 from bot.services.scheduler import Scheduler
 from bot.services.seen_before import SeenBefore
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
@@ -116,6 +118,9 @@ class IncidentBot:
         self.background = Background()
         self.channels = channels = IncidentChannels(self.db)
         incidents = IncidentService(config, self.db, self.slack, self.metrics)
+        self.paging_client = PagingClient(config.paging)
+        self.pager = Pager(config, self.db, self.slack, self.background, self.paging_client, self.metrics)
+        incidents.pager = self.pager if config.paging.enabled else None
         self.liveness = open_liveness(config.database_url, new_boot_id())
         self.clock: Clock = clock if clock is not None else SystemClock()
         # Work at a time (bot/services/scheduler.py). Services register the job kinds they run.
@@ -153,7 +158,16 @@ class IncidentBot:
             capture=self.capture,
             opener=self.opener,
             commands=IncidentCommands(
-                config, incidents, self.opener, timeline, suggestions, reports, self.slack, updates, followups
+                config,
+                incidents,
+                self.opener,
+                timeline,
+                suggestions,
+                reports,
+                self.slack,
+                updates,
+                followups,
+                pager=self.pager,
             ),
             reports=reports,
             updates=updates,
@@ -289,6 +303,7 @@ class IncidentBot:
         if not await self.background.drained(grace):
             log.warning("closing with background work still running")
         self.services.suggestions.release()
+        await self.paging_client.close()
         await self.writer.close()
         await self.channels.close()
         await self.liveness.close()

@@ -18,6 +18,7 @@ from bot.config import (
     ConfigError,
     DatabaseUnavailable,
     load_config,
+    require_paging_keys,
     require_slack_credentials,
     resolve_config_path,
 )
@@ -214,6 +215,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             print(f"database is up to date ({_display_url(config.database_url)})")
             return 0
         require_slack_credentials(config)
+        require_paging_keys(config)
         asyncio.run(_serve(config, args.host, args.port, args.wait_for_database))
         return 0
     except ConfigError as e:  # DatabaseRefused included

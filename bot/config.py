@@ -32,6 +32,8 @@ DEFAULT_CONFIG_PATH = Path("app.yaml")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///incident-bot.db"
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_GITHUB_API_URL = "https://api.github.com"
+DEFAULT_PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com"
+DEFAULT_OPSGENIE_API_URL = "https://api.opsgenie.com"
 
 
 class ConfigError(Exception):
@@ -77,6 +79,7 @@ class Severity:
     invite: tuple[str, ...] = ()  # Slack user IDs invited when an incident opens at, or moves to, this level
     # How often a status update is due while an incident of this level is not resolved (None: no cadence).
     update_every_minutes: int | None = None
+    page: tuple[str, ...] = ()  # paging services paged when an incident opens at, or moves to, this level
 
 
 COMMANDER = "commander"  # the role every incident has; kept on the incident itself (`commander_id`)
@@ -87,6 +90,40 @@ class Role:
     name: str  # the word people type: "comms"
     label: str  # what the card and the report show: "Communications lead"
     description: str  # one line shown in help
+
+
+PAGERDUTY = "pagerduty"
+OPSGENIE = "opsgenie"
+PROVIDER_NAMES = {PAGERDUTY: "PagerDuty", OPSGENIE: "Opsgenie"}
+
+
+@dataclass(frozen=True, slots=True)
+class PagingService:
+    """A service the bot can page: its name in app.yaml and `/incident page <name>`, and where its key is."""
+
+    name: str
+    provider: str  # PAGERDUTY (Events API v2 routing key) or OPSGENIE (Alert API key)
+    key_variable: str  # the environment variable holding the routing key / API key (app.yaml never holds it)
+    key: Secret | None = None  # its value, from the environment; None when the variable is not set
+
+    @property
+    def provider_name(self) -> str:
+        return PROVIDER_NAMES[self.provider]
+
+
+@dataclass(frozen=True, slots=True)
+class PagingSettings:
+    services: tuple[PagingService, ...] = ()
+    pagerduty_url: str = DEFAULT_PAGERDUTY_EVENTS_URL  # PAGERDUTY_EVENTS_URL (tests point it at a fake)
+    opsgenie_url: str = DEFAULT_OPSGENIE_API_URL  # OPSGENIE_API_URL
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.services)
+
+    def service(self, name: str) -> PagingService | None:
+        wanted = name.strip().lower()
+        return next((s for s in self.services if s.name == wanted), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +244,7 @@ class Config:
     suggestions: SuggestionSettings = field(default_factory=SuggestionSettings)
     report: ReportSettings = field(default_factory=ReportSettings)
     followups: FollowupSettings = field(default_factory=FollowupSettings)
+    paging: PagingSettings = field(default_factory=PagingSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
 
@@ -301,6 +339,7 @@ _TOP_LEVEL_KEYS = (
     "suggestions",
     "report",
     "followups",
+    "paging",
 )
 _FOLLOWUP_KEYS = ("export",)
 _EXPORT_KEYS = ("github", "jira")
@@ -308,6 +347,12 @@ _GITHUB_KEYS = ("repository", "labels")
 _JIRA_KEYS = ("site", "project", "issue_type")
 _REPOSITORY_RE = re.compile(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+")
 _JIRA_PROJECT_RE = re.compile(r"[A-Z][A-Z0-9_]+")
+_PAGING_KEYS = ("services",)
+_PAGING_SERVICE_KEYS = ("name", "pagerduty_routing_key_env", "opsgenie_api_key_env")
+_PAGING_KEY_VARIABLES = {"pagerduty_routing_key_env": PAGERDUTY, "opsgenie_api_key_env": OPSGENIE}
+_SERVICE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
+SERVICE_NAME_MAX_LENGTH = 64
+_ENV_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
 _REPORT_KEYS = ("author", "template")
 _SUGGESTION_KEYS = ("enabled", "runbooks", "min_interval_seconds")
 _CHANNEL_KEYS = ("name_template", "private", "topic_template")
@@ -316,7 +361,7 @@ _TIMELINE_CONFIRM_VALUES = ("ephemeral", "reaction", "none")
 TIMELINE_SHOW_MAX = 50  # Slack's limit of blocks in one message
 EMOJI_NAME_MAX_LENGTH = 100  # what the marks table keeps
 KIND_MAX_LENGTH = 64  # what the marks table keeps
-_SEVERITY_KEYS = ("name", "label", "description", "invite", "update_every_minutes")
+_SEVERITY_KEYS = ("name", "label", "description", "invite", "update_every_minutes", "page")
 _ROLE_KEYS = ("name", "label", "description")
 _REQUIRED = {  # what each required key expects, for "missing required key" messages
     "command": 'a slash command like "/incident"',
@@ -328,6 +373,7 @@ _REQUIRED = {  # what each required key expects, for "missing required key" mess
     "repository": "a GitHub repository like owner/name",
     "site": "your Jira Cloud site, like https://example.atlassian.net",
     "project": "a Jira project key like OPS",
+    "services": "a list of services, each with a name and pagerduty_routing_key_env or opsgenie_api_key_env",
 }
 
 _TOKEN_KINDS = {  # prefix -> what it is, the variable it belongs in
@@ -371,6 +417,8 @@ def load_config(path: Path, environ: Mapping[str, str]) -> Config:
     settings = _FileReader(str(path)).read(root)
     if "followups" in settings:
         settings["followups"] = _with_tracker_credentials(settings["followups"], environ)
+    if "paging" in settings:
+        settings["paging"] = _paging_from_environment(settings["paging"], environ)
     return Config(
         path=path.resolve(),
         slack=_slack_settings(environ),
@@ -403,6 +451,18 @@ def require_slack_credentials(config: Config) -> None:
         hint = "; or set SLACK_APP_TOKEN (xapp-...) to use Socket Mode, which needs no signing secret"
     if missing:
         raise ConfigError(f"missing Slack credentials for {mode}: set {' and '.join(missing)} in the environment{hint}")
+
+
+def require_paging_keys(config: Config) -> None:
+    """Raise `ConfigError` when a paging service's key variable is not set (only `serve` asks: tools that never page
+    still load). A page that cannot go out is found at start, not in the middle of an incident."""
+    missing = [service for service in config.paging.services if service.key is None]
+    if missing:
+        named = ", ".join(f"{s.key_variable} (service {s.name}, {s.provider_name})" for s in missing)
+        raise ConfigError(
+            f"{config.path}: paging: set {named} in the environment: app.yaml names the variable holding each "
+            "service's key, never the key itself"
+        )
 
 
 def mask_password(url: str) -> str:
@@ -473,6 +533,28 @@ def _http_url(variable: str, url: str) -> str:
     if not valid:
         raise ConfigError(f"{variable}: expected an http(s) URL, got {mask_password(url)!r}")
     return url
+
+
+def _paging_from_environment(paging: PagingSettings, environ: Mapping[str, str]) -> PagingSettings:
+    return dataclasses.replace(
+        paging,
+        services=tuple(dataclasses.replace(s, key=_secret(environ, s.key_variable)) for s in paging.services),
+        pagerduty_url=_base_url(environ, "PAGERDUTY_EVENTS_URL", DEFAULT_PAGERDUTY_EVENTS_URL),
+        opsgenie_url=_base_url(environ, "OPSGENIE_API_URL", DEFAULT_OPSGENIE_API_URL),
+    )
+
+
+def _base_url(environ: Mapping[str, str], name: str, default: str) -> str:
+    """An http(s) base URL from the environment, without a trailing slash."""
+    url = environ.get(name, "").strip() or default
+    try:
+        parts = urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(f"{name}: expected an http(s) URL like {default}, got {mask_password(url)!r}")
+    return url.rstrip("/")
 
 
 def _secret(environ: Mapping[str, str], name: str) -> Secret | None:
@@ -571,6 +653,7 @@ class _FileReader:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        self._services: set[str] = set()  # the paging services' names, once read (severities may page them)
 
     def error(self, node: Node, key: str, problem: str) -> ConfigError:
         prefix = f"{key}: " if key else ""
@@ -591,6 +674,10 @@ class _FileReader:
         settings["command"] = self.command(top["command"])
         if "channel" in top:
             settings["channel"] = self.channel(top["channel"])
+        paging = self.paging(top["paging"]) if "paging" in top else None
+        if paging is not None:
+            settings["paging"] = paging
+        self._services = {s.name for s in paging.services} if paging is not None else set()
         severities = self.severities(top["severities"])
         settings["severities"] = severities
         settings["default_severity"] = self.default_severity(top["default_severity"], severities)
@@ -834,7 +921,12 @@ class _FileReader:
         every: int | None = None
         if "update_every_minutes" in entries:
             every = self.update_every_minutes(entries["update_every_minutes"], f"{key}.update_every_minutes")
-        severity = Severity(name=name, label=label, description=description, invite=invite, update_every_minutes=every)
+        page: tuple[str, ...] = ()
+        if "page" in entries:
+            page = self.page(entries["page"], f"{key}.page")
+        severity = Severity(
+            name=name, label=label, description=description, invite=invite, update_every_minutes=every, page=page
+        )
         return severity, name_node
 
     def update_every_minutes(self, node: Node, key: str) -> int | None:
@@ -900,6 +992,78 @@ class _FileReader:
                 )
             roles.append(Role(name=name, label=label, description=description))
         return tuple(roles)
+
+    def page(self, node: Node, key: str) -> tuple[str, ...]:
+        known = ", ".join(sorted(self._services))
+        expected = f"names of services under paging.services ({known})" if known else "names of paging services"
+        services: list[str] = []
+        for index, item in enumerate(self.sequence(node, key, f"a list of {expected}, like [payments]")):
+            name = self.string(item, f"{key}[{index}]", f"one of the {expected}")
+            if not self._services:
+                raise self.error(
+                    item,
+                    f"{key}[{index}]",
+                    f'no paging services are configured, so "{name}" cannot be paged; add it under '
+                    "paging.services (with the environment variable holding its key)",
+                )
+            if name not in self._services:
+                close = difflib.get_close_matches(name, sorted(self._services), n=1)
+                hint = f' (did you mean "{close[0]}"?)' if close else ""
+                got = f"got {_describe(item)}{hint}"
+                raise self.error(item, f"{key}[{index}]", f"expected one of the {expected}, {got}")
+            if name not in services:
+                services.append(name)
+        return tuple(services)
+
+    def paging(self, node: Node) -> PagingSettings:
+        entries = self.mapping(node, "paging", _PAGING_KEYS, required=("services",))
+        expected = "a list of services, each with a name and pagerduty_routing_key_env or opsgenie_api_key_env"
+        items = self.sequence(entries["services"], "paging.services", expected)
+        if not items:
+            raise self.error(entries["services"], "paging.services", f"expected {expected}, got an empty list")
+        services: list[PagingService] = []
+        first_seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            key = f"paging.services[{index}]"
+            fields = self.mapping(item, key, _PAGING_SERVICE_KEYS, required=("name",))
+            name_node = fields["name"]
+            name = self.string(name_node, f"{key}.name", 'a service name like "payments"')
+            if not _SERVICE_NAME_RE.fullmatch(name) or len(name) > SERVICE_NAME_MAX_LENGTH:
+                raise self.error(
+                    name_node,
+                    f"{key}.name",
+                    f'expected a service name like "payments" (lowercase a-z, 0-9, - and _, at most '
+                    f"{SERVICE_NAME_MAX_LENGTH} characters), got {_describe(name_node)}",
+                )
+            if name in first_seen:
+                raise self.error(
+                    name_node,
+                    f"{key}.name",
+                    f'duplicate service "{name}" (already defined on line {first_seen[name]}); names must be unique',
+                )
+            first_seen[name] = _line(name_node)
+            given = [k for k in _PAGING_KEY_VARIABLES if k in fields]
+            if len(given) != 1:
+                what = "both" if given else "neither"
+                raise self.error(
+                    item,
+                    key,
+                    f"expected exactly one of pagerduty_routing_key_env (PagerDuty Events API v2) or "
+                    f"opsgenie_api_key_env (Opsgenie), got {what}",
+                )
+            variable_node = fields[given[0]]
+            variable = self.string(
+                variable_node, f"{key}.{given[0]}", "the name of an environment variable like PAGERDUTY_KEY_PAYMENTS"
+            )
+            if not _ENV_NAME_RE.fullmatch(variable):
+                raise self.error(
+                    variable_node,
+                    f"{key}.{given[0]}",
+                    "expected the NAME of the environment variable holding the key (uppercase A-Z, 0-9 and _, like "
+                    "PAGERDUTY_KEY_PAYMENTS; the key itself never goes in app.yaml), got a value that is not shown",
+                )
+            services.append(PagingService(name=name, provider=_PAGING_KEY_VARIABLES[given[0]], key_variable=variable))
+        return PagingSettings(services=tuple(services))
 
     def invite(self, node: Node, key: str) -> tuple[str, ...]:
         expected = 'a Slack user ID like "U012AB3CD" (not a name or @mention)'

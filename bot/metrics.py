@@ -66,6 +66,14 @@ class Metrics:
             ["type"],
             registry=self.registry,
         )
+        self.pages = Counter(
+            "incident_bot_pages",
+            "Events sent to the paging providers, by provider (pagerduty, opsgenie), action (trigger, resolve) and "
+            "outcome: accepted, the HTTP status of a refusal (400, 429, 500, ...), no_answer, or not_sent (the key's "
+            "variable is not set, the service is no longer in app.yaml).",
+            ["provider", "action", "outcome"],
+            registry=self.registry,
+        )
 
         self.loop_lag = LoopLag()
         self.registry.register(self.loop_lag)

@@ -22,6 +22,7 @@ from .errors import AlreadyHandled, UserError
 from .followups import FollowupService
 from .incidents import Changed, IncidentService
 from .opening import IncidentOpener, OpenRequest, SetupPending
+from .paging import Pager
 from .reports import ReportService
 from .suggestions import SuggestionService
 from .timeline import TimelineService
@@ -67,6 +68,7 @@ SUBCOMMANDS = (
     Subcommand("mitigate", "mitigate", "Mark the impact as mitigated.", True, ("mitigated",)),
     Subcommand("resolve", "resolve", "Resolve the incident.", True, ("resolved", "close")),
     Subcommand("note", "note <text>", "Add a note to the incident timeline.", True),
+    Subcommand("page", "page <service>", "Page the on-call of a service now (PagerDuty or Opsgenie).", True),
     Subcommand("timeline", "timeline", "The newest entries of the timeline (only you see them).", True),
     Subcommand(
         "suggest", "suggest", "The likely root causes from the runbooks, with scores (only you see them).", True
@@ -96,9 +98,11 @@ class IncidentCommands:
         slack: SlackGateway,
         updates: StatusUpdates,
         followups: FollowupService,
+        pager: Pager | None = None,
     ) -> None:
         self._updates = updates
         self._followups = followups
+        self._pager = pager
         self._opener = opener
         self._suggestions = suggestions
         self._reports = reports
@@ -174,6 +178,8 @@ class IncidentCommands:
             return
         if sub.name == "followup":
             await self._followups.run(request, incident, rest, lambda text: self._reply(request, text))
+        if sub.name == "page":
+            await self._page(request, incident, rest)
             return
         if sub.name == "report":
             stored = await self._reports.generate(incident, request.user_id, final=False)
@@ -321,6 +327,19 @@ class IncidentCommands:
         if posted.warnings:
             message += "\n" + "\n".join(posted.warnings)
         await self._reply(request, message)
+
+    async def _page(self, request: CommandRequest, incident: Incident, rest: str) -> None:
+        if self._pager is None:
+            raise UserError("Paging is not set up here.")
+        words = from_slack(rest).split()
+        if not words:
+            self._pager.service_or_error("")  # raises: paging is not set up, or which service (with the list)
+            return
+        name = words[0].lower()
+        key = f"command:{request.trigger_id}" if request.trigger_id else None
+        answer = await self._pager.page(incident, name, request.user_id, key)
+        if answer:
+            await self._reply(request, answer)
 
     async def _show_timeline(self, request: CommandRequest, incident: Incident) -> None:
         entries = await self._timeline.entries(incident)

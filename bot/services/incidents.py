@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from bot.config import COMMANDER, Config, Role, Severity
 from bot.domain.incident import Incident, InvalidTransition, Status
@@ -22,6 +23,9 @@ from bot.slack.markup import plain_safe
 from bot.storage import AuditEntry, Database, IncidentStore
 
 from .errors import AlreadyHandled, UserError
+
+if TYPE_CHECKING:
+    from .paging import Pager
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,8 @@ class IncidentService:
         # What the "resolved" line in the channel adds (the follow-ups still open), if anything; set by the
         # composition root.
         self.resolution_note: Callable[[Incident], Awaitable[str | None]] | None = None
+        # Pages the on-call as app.yaml says for a severity, and resolves the pages; set by the composition root.
+        self.pager: Pager | None = None
         self._config = config
         self._db = db
         self._slack = slack
@@ -154,13 +160,18 @@ class IncidentService:
                 raise UserError(f"{before.public_id} is resolved; its severity stays as it was.")
             after = await store.save(dataclasses.replace(before, severity=level.name), now)
             await audit(store, after, actor, "severity_changed", now, "severity", before.severity, level.name)
+            if self.pager is not None:
+                await self.pager.plan(store, after, level, actor, now)
         old_label = blocks.escape(blocks.severity_label(self._config, before.severity))
         summary = (
             f":arrows_counterclockwise: {blocks.mention(actor)} changed the severity "
             f"from *{old_label}* to *{blocks.escape(level.label)}*."
         )
         warnings = await self.invite(after, list(level.invite)) if level.invite else []
-        return await self._announce(after, summary, warnings)
+        changed = await self._announce(after, summary, warnings)
+        if self.pager is not None and level.page:
+            await self.pager.send_unsent(after.id)
+        return changed
 
     async def set_commander(
         self, incident_id: int, actor: str, commander: str, *, request_key: str | None = None
@@ -231,6 +242,11 @@ class IncidentService:
                 raise UserError(f"{e}.") from e
             after = await store.save(after, now)
             await audit(store, after, actor, "status_changed", now, "status", before.status.value, to.value)
+            resolving = (
+                await self.pager.resolving(store, after, now)
+                if self.pager is not None and to is Status.RESOLVED
+                else []
+            )
         verbs = {
             Status.ACKNOWLEDGED: ":eyes: {who} acknowledged the incident.",
             Status.MITIGATED: ":adhesive_bandage: {who} marked the incident mitigated.",
@@ -246,6 +262,8 @@ class IncidentService:
             if note:
                 summary += "\n" + note
         changed = await self._announce(after, summary, [])
+        if self.pager is not None and resolving:
+            self.pager.resolve_soon(resolving, actor)
         if to is Status.RESOLVED and self.on_resolved is not None:
             try:
                 await self.on_resolved(after, actor)

@@ -165,6 +165,8 @@ class IncidentOpener:
                 )
                 await store.add_participant(incident.id, request.user_id, "commander", now)
                 await audit(store, incident, request.user_id, "opened", now, new=title)
+                if self._incidents.pager is not None:  # recorded with the incident; sent once it is set up
+                    await self._incidents.pager.plan(store, incident, level, request.user_id, now)
         except IntegrityError:
             # The same request raced us from another delivery or replica and won: that one is the incident.
             if not request.request_key:
@@ -255,6 +257,8 @@ class IncidentOpener:
         async with self._db.transaction() as store:  # done: the response_url (a capability) is not kept
             await store.update_setup(incident.id, opener_told=True, setup_done=True, setup_owner=None, setup_reply=None)
         log.info("opened %s in #%s%s", incident.public_id, incident.channel_name, " (recovered)" if recovering else "")
+        if self._incidents.pager is not None:  # the pages asked for at opening, now that the channel can be told
+            await self._incidents.pager.send_unsent(incident.id)
         return Opened(incident, created=True, warnings=tuple(warnings))
 
     async def _check_still_mine(self, incident_id: int) -> None:
@@ -526,6 +530,8 @@ class IncidentOpener:
             return
         async with self._db.transaction() as store:
             await store.update_setup(incident.id, setup_done=True, setup_owner=None, opener_told=True, setup_reply=None)
+        if self._incidents.pager is not None:
+            await self._incidents.pager.send_unsent(incident.id)
         if not state.opener_told:
             await self._tell(state, incident, blocks.opened_text(incident, True, ("Setting it up failed.",)))
 

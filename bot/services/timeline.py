@@ -594,6 +594,10 @@ _SYSTEM_ACTIONS = {
     "channel_archived": "Channel archived",
     "followup_added": "Follow-up added: {new}",
     "followup_done": "Follow-up done: {new}",
+    "paged": "Paged {new}",
+    "page_failed": "Paging failed: {new}",
+    "page_resolved": "Page resolved: {new}",
+    "page_resolve_failed": "Resolving a page failed: {new}",
 }
 
 

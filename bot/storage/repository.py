@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.incident import Incident, Status, format_public_id
 
 from .dialect import upsert
+from .pages import PageStore
 from .tables import (
     AuditRow,
     HandledRequestRow,
@@ -137,6 +138,11 @@ _MUTABLE_FIELDS = (
 class IncidentStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+
+    @property
+    def pages(self) -> PageStore:
+        """The incidents' pages, in this transaction."""
+        return PageStore(self._session)
 
     async def _next_number(self, team_id: str, year: int) -> int:
         """Atomically hand out the next number for (workspace, year): one upsert, no read-then-write race.

@@ -427,3 +427,30 @@ class FollowupRow(Base):
     issue_id: Mapped[str | None] = mapped_column(String(64))  # GitHub's issue number, Jira's issue key
     issue_url: Mapped[str | None] = mapped_column(Text)
     exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PageRow(Base):
+    """A service paged (or to be paged) for an incident: one row per (incident, service), so a page is never made
+    twice; the trigger and the resolve are each recorded as the provider answers them (services/paging.py)."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("incident_id", "service"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    service: Mapped[str] = mapped_column(String(64), nullable=False)  # its name in app.yaml's paging.services
+    provider: Mapped[str] = mapped_column(String(16), nullable=False)  # pagerduty | opsgenie
+    dedup_key: Mapped[str] = mapped_column(String(255), nullable=False)  # PagerDuty dedup_key / Opsgenie alias
+    reason: Mapped[str] = mapped_column(String(16), nullable=False)  # severity (app.yaml) | command
+    severity: Mapped[str] = mapped_column(String(64), nullable=False)  # the incident's severity when asked
+    requested_by: Mapped[str] = mapped_column(String(32), nullable=False)  # who asked, or whose change paged
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    trigger_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    triggered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the provider accepted the trigger
+    resolve_wanted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the incident was resolved
+    resolve_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # accepted, or nothing was ever sent
+    last_error: Mapped[str | None] = mapped_column(Text)  # the last failure, as told in the channel
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # not before (a 429's Retry-After)
+    sending_until: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a sender's lease: one at a time

@@ -1,0 +1,203 @@
+"""The only code that calls the paging providers: PagerDuty's Events API v2 and Opsgenie's Alert API v2.
+
+Both have the same shape, which is all the bot needs: a trigger keyed by a deduplication key chosen by the caller (a
+second trigger with the key of an open alert creates no new alert: PagerDuty's `dedup_key`, Opsgenie's `alias`), and
+a resolve (close) by that key. Both answer 202 when they accepted the event. What a failure means is decided here:
+
+- refused (HTTP 400 and other 4xx but 429: an invalid event or key): sending it again will not help until the
+  configuration is fixed;
+- not now (429, 5xx, no answer): try again later; a 429's Retry-After says when. The deduplication key makes a
+  repeated trigger safe even if the first one was accepted behind a lost answer.
+
+Nothing is retried here: the caller records the failure and may call again (a retry job, or the person asking).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+
+from bot.config import OPSGENIE, PAGERDUTY, PagingService, PagingSettings
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_SECONDS = 10.0
+PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")  # most severe first
+OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+PAGERDUTY_SUMMARY_MAX = 1024
+OPSGENIE_MESSAGE_MAX = 130
+OPSGENIE_DESCRIPTION_MAX = 15000
+SOURCE = "incident-bot"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What a trigger says about the incident."""
+
+    dedup_key: str
+    summary: str  # one line: "INC-2026-001: API 500 errors (SEV1 · Critical)"
+    rank: int  # the incident's severity: 0 the most severe (its place in app.yaml's list)
+    details: dict[str, str] = field(default_factory=dict)
+    links: tuple[tuple[str, str], ...] = ()  # (href, text)
+
+
+class PagingFailed(Exception):
+    """The provider did not accept the event. `retry` says whether sending it again later may help."""
+
+    def __init__(
+        self, provider: str, what: str, *, status: int | None = None, retry: bool, retry_after: float | None = None
+    ) -> None:
+        super().__init__(what)
+        self.provider = provider
+        self.status = status
+        self.what = what  # plain words, told in the channel
+        self.retry = retry
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After
+
+
+class PagingClient:
+    """Sends triggers and resolves. Its HTTP session is made on first use (never at import or construction)."""
+
+    def __init__(self, settings: PagingSettings, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def trigger(self, service: PagingService, alert: Alert) -> None:
+        key = _key(service)
+        if service.provider == PAGERDUTY:
+            body: dict[str, Any] = {
+                "routing_key": key,
+                "event_action": "trigger",
+                "dedup_key": alert.dedup_key,
+                "payload": {
+                    "summary": _cut(alert.summary, PAGERDUTY_SUMMARY_MAX),
+                    "source": SOURCE,
+                    "severity": PAGERDUTY_SEVERITIES[min(alert.rank, len(PAGERDUTY_SEVERITIES) - 1)],
+                    "component": service.name,
+                    "custom_details": alert.details,
+                },
+                "links": [{"href": href, "text": text} for href, text in alert.links],
+                "client": SOURCE,
+            }
+            await self._pagerduty(body)
+            return
+        description = "\n".join([*(f"{k}: {v}" for k, v in alert.details.items()), *(h for h, _ in alert.links)])
+        await self._opsgenie(
+            key,
+            "/v2/alerts",
+            {
+                "message": _cut(alert.summary, OPSGENIE_MESSAGE_MAX),
+                "alias": alert.dedup_key,
+                "description": _cut(description, OPSGENIE_DESCRIPTION_MAX),
+                "details": alert.details,
+                "priority": OPSGENIE_PRIORITIES[min(alert.rank, len(OPSGENIE_PRIORITIES) - 1)],
+                "source": SOURCE,
+                "entity": service.name,
+            },
+        )
+
+    async def resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
+        key = _key(service)
+        if service.provider == PAGERDUTY:
+            await self._pagerduty({"routing_key": key, "event_action": "resolve", "dedup_key": dedup_key})
+            return
+        await self._opsgenie(
+            key,
+            f"/v2/alerts/{quote(dedup_key, safe='')}/close?identifierType=alias",
+            {"source": SOURCE, "note": note},
+        )
+
+    # -- the two APIs ---------------------------------------------------------------------------------------
+
+    async def _pagerduty(self, body: dict[str, Any]) -> None:
+        status, answer, retry_after = await self._post(
+            PAGERDUTY, f"{self._settings.pagerduty_url}/v2/enqueue", body, {}
+        )
+        if status == 202:
+            return
+        errors = answer.get("errors")
+        if not isinstance(errors, list):
+            errors = []
+        said = "; ".join(str(e) for e in errors) or str(answer.get("message") or "")
+        raise _failure(PAGERDUTY, status, said, retry_after)
+
+    async def _opsgenie(self, key: str, path: str, body: dict[str, Any]) -> None:
+        headers = {"Authorization": f"GenieKey {key}"}
+        status, answer, retry_after = await self._post(OPSGENIE, f"{self._settings.opsgenie_url}{path}", body, headers)
+        if status == 202:
+            return
+        raise _failure(OPSGENIE, status, str(answer.get("message") or ""), retry_after)
+
+    async def _post(
+        self, provider: str, url: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], float | None]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+        try:
+            async with self._session.post(url, json=body, headers=headers) as response:
+                try:
+                    answer = await response.json(content_type=None)
+                except (ValueError, aiohttp.ClientPayloadError):
+                    answer = None
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+                return response.status, answer if isinstance(answer, dict) else {}, retry_after
+        except TimeoutError:
+            raise PagingFailed(provider, f"no answer within {self._timeout:g} s", retry=True) from None
+        except aiohttp.ClientError as e:
+            raise PagingFailed(provider, f"could not reach it ({type(e).__name__})", retry=True) from None
+
+
+def _key(service: PagingService) -> str:
+    if service.key is None:
+        raise PagingFailed(service.provider, f"{service.key_variable} is not set in the bot's environment", retry=False)
+    return service.key.reveal()
+
+
+def _failure(provider: str, status: int, said: str, retry_after: float | None) -> PagingFailed:
+    said = f": {said}" if said else ""
+    if status == 429:
+        when = f"; it asks to wait {retry_after:g} s" if retry_after is not None else ""
+        return PagingFailed(
+            provider, f"rate limited (HTTP 429){when}", status=status, retry=True, retry_after=retry_after
+        )
+    if status >= 500:
+        return PagingFailed(provider, f"failed on its side (HTTP {status}){said}", status=status, retry=True)
+    if status in (401, 403):
+        return PagingFailed(provider, f"refused the key (HTTP {status}){said}", status=status, retry=False)
+    return PagingFailed(provider, f"refused the event (HTTP {status}){said}", status=status, retry=False)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (a number, or an HTTP date)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+__all__ = ["OPSGENIE", "PAGERDUTY", "Alert", "PagingClient", "PagingFailed"]
