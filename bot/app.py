@@ -44,6 +44,7 @@ from bot.services import (
     TimelineShortcut,
     UpdateModal,
 )
+from bot.services.archiving import Archiver
 from bot.services.opening import RECONCILE_SECONDS
 from bot.services.paging import Pager
 from bot.services.scheduler import Scheduler
@@ -117,12 +118,12 @@ class IncidentBot:
         self.writer = TimelineWriter(self.db)
         self.background = Background()
         self.channels = channels = IncidentChannels(self.db)
-        incidents = IncidentService(config, self.db, self.slack, self.metrics)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        incidents = IncidentService(config, self.db, self.slack, self.metrics, self.clock.now)
         self.paging_client = PagingClient(config.paging)
         self.pager = Pager(config, self.db, self.slack, self.background, self.paging_client, self.metrics)
         incidents.pager = self.pager if config.paging.enabled else None
         self.liveness = open_liveness(config.database_url, new_boot_id())
-        self.clock: Clock = clock if clock is not None else SystemClock()
         # Work at a time (bot/services/scheduler.py). Services register the job kinds they run.
         self.scheduler = Scheduler(self.db, self.liveness, clock=self.clock)
         self.opener = IncidentOpener(
@@ -141,6 +142,11 @@ class IncidentBot:
             await reports.generate(incident, actor, final=True)
 
         incidents.on_resolved = final_report
+        # Channels archived some days after resolution (app.yaml `archive`); the job kind is always known, so that
+        # jobs scheduled before `archive` was turned off finish (doing nothing).
+        self.archiver = Archiver(config, self.db, self.slack, followups.open_ones, self.clock.now)
+        self.archiver.register(self.scheduler)
+        incidents.archiver = self.archiver if config.archive.enabled else None
         incidents.resolution_note = followups.open_listing  # the follow-ups still open, in the "resolved" line
         self.capture = TimelineCapture(
             config,

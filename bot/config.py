@@ -217,6 +217,18 @@ class FollowupSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchiveSettings:
+    """`archive` in app.yaml: incident channels archived some days after resolution (off unless `after_days`)."""
+
+    after_days: int | None = None  # None: never archived by the bot
+    wait_for_followups: bool = True  # not while follow-ups of the incident are still open
+
+    @property
+    def enabled(self) -> bool:
+        return self.after_days is not None
+
+
+@dataclass(frozen=True, slots=True)
 class SlackSettings:
     """From the environment (never from app.yaml)."""
 
@@ -245,6 +257,7 @@ class Config:
     report: ReportSettings = field(default_factory=ReportSettings)
     followups: FollowupSettings = field(default_factory=FollowupSettings)
     paging: PagingSettings = field(default_factory=PagingSettings)
+    archive: ArchiveSettings = field(default_factory=ArchiveSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
 
@@ -340,7 +353,10 @@ _TOP_LEVEL_KEYS = (
     "report",
     "followups",
     "paging",
+    "archive",
 )
+_ARCHIVE_KEYS = ("after_days", "wait_for_followups")
+ARCHIVE_AFTER_DAYS_MAX = 365
 _FOLLOWUP_KEYS = ("export",)
 _EXPORT_KEYS = ("github", "jira")
 _GITHUB_KEYS = ("repository", "labels")
@@ -692,7 +708,28 @@ class _FileReader:
             settings["report"] = self.report(top["report"])
         if "followups" in top:
             settings["followups"] = self.followups(top["followups"])
+        if "archive" in top:
+            settings["archive"] = self.archive(top["archive"])
         return settings
+
+    def archive(self, node: Node) -> ArchiveSettings:
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            return ArchiveSettings()
+        entries = self.mapping(node, "archive", _ARCHIVE_KEYS)
+        after_days: int | None = None
+        if "after_days" in entries:
+            days = entries["after_days"]
+            expected = f"null (never) or a whole number of days from 1 to {ARCHIVE_AFTER_DAYS_MAX}"
+            if not (isinstance(days, ScalarNode) and days.tag in (_INT, _NULL)):
+                raise self.error(days, "archive.after_days", f"expected {expected}, got {_describe(days)}")
+            if days.tag == _INT:
+                after_days = SafeConstructor().construct_yaml_int(days)
+                if not 1 <= after_days <= ARCHIVE_AFTER_DAYS_MAX:
+                    raise self.error(days, "archive.after_days", f"expected {expected}, got {after_days}")
+        wait = ArchiveSettings().wait_for_followups
+        if "wait_for_followups" in entries:
+            wait = self.boolean(entries["wait_for_followups"], "archive.wait_for_followups")
+        return ArchiveSettings(after_days=after_days, wait_for_followups=wait)
 
     def followups(self, node: Node) -> FollowupSettings:
         entries = self.mapping(node, "followups", _FOLLOWUP_KEYS)

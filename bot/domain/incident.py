@@ -33,7 +33,7 @@ _ALLOWED: dict[Status, frozenset[Status]] = {
     Status.OPEN: frozenset({Status.ACKNOWLEDGED, Status.MITIGATED, Status.RESOLVED}),
     Status.ACKNOWLEDGED: frozenset({Status.MITIGATED, Status.RESOLVED}),
     Status.MITIGATED: frozenset({Status.RESOLVED}),
-    Status.RESOLVED: frozenset(),
+    Status.RESOLVED: frozenset({Status.OPEN}),  # reopened (`/incident reopen`, before the channel is archived)
 }
 
 
@@ -79,6 +79,8 @@ class Incident:
             return dataclasses.replace(self, status=to, acknowledged_at=at)
         if to is Status.MITIGATED:
             return dataclasses.replace(self, status=to, mitigated_at=at)
+        if to is Status.OPEN:  # reopened: not resolved any more (the earlier milestones stay as they happened)
+            return dataclasses.replace(self, status=to, resolved_at=None)
         return dataclasses.replace(self, status=to, resolved_at=at)
 
     def changes_from(self, before: Incident) -> dict[str, tuple[object, object]]:

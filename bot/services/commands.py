@@ -67,6 +67,12 @@ SUBCOMMANDS = (
     Subcommand("ack", "ack", "Acknowledge the incident: someone is on it.", True, ("acknowledge",)),
     Subcommand("mitigate", "mitigate", "Mark the impact as mitigated.", True, ("mitigated",)),
     Subcommand("resolve", "resolve", "Resolve the incident.", True, ("resolved", "close")),
+    Subcommand(
+        "reopen",
+        "reopen",
+        "Reopen a resolved incident (before its channel is archived); archiving waits for the next resolution.",
+        True,
+    ),
     Subcommand("note", "note <text>", "Add a note to the incident timeline.", True),
     Subcommand("page", "page <service>", "Page the on-call of a service now (PagerDuty or Opsgenie).", True),
     Subcommand("timeline", "timeline", "The newest entries of the timeline (only you see them).", True),
@@ -213,7 +219,12 @@ class IncidentCommands:
                     f"(now: {blocks.mention(incident.commander_id)})."
                 )
             return await self._incidents.set_commander(incident.id, actor, user)
-        to = {"ack": Status.ACKNOWLEDGED, "mitigate": Status.MITIGATED, "resolve": Status.RESOLVED}[sub.name]
+        to = {
+            "ack": Status.ACKNOWLEDGED,
+            "mitigate": Status.MITIGATED,
+            "resolve": Status.RESOLVED,
+            "reopen": Status.OPEN,
+        }[sub.name]
         return await self._incidents.change_status(incident.id, actor, to)
 
     async def _open(self, request: CommandRequest, rest: str) -> None:

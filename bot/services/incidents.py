@@ -25,6 +25,7 @@ from bot.storage import AuditEntry, Database, IncidentStore
 from .errors import AlreadyHandled, UserError
 
 if TYPE_CHECKING:
+    from .archiving import Archiver
     from .paging import Pager
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class IncidentService:
         self.resolution_note: Callable[[Incident], Awaitable[str | None]] | None = None
         # Pages the on-call as app.yaml says for a severity, and resolves the pages; set by the composition root.
         self.pager: Pager | None = None
+        # Archives the channel some days after resolution (app.yaml `archive`); set by the composition root.
+        self.archiver: Archiver | None = None
         self._config = config
         self._db = db
         self._slack = slack
@@ -233,9 +236,15 @@ class IncidentService:
     async def change_status(
         self, incident_id: int, actor: str, to: Status, *, request_key: str | None = None
     ) -> Changed:
+        """`to` OPEN reopens a resolved incident (`/incident reopen`): its channel's archiving is cancelled."""
         now = self._clock()
-        async with self._db.transaction() as store:
+        async with self._db.unit() as stores:
+            store = stores.incidents
             before = await _locked(store, incident_id, request_key, now)
+            if to is Status.OPEN and before.status.is_active:
+                raise UserError(
+                    f"{before.public_id} is {before.status.value}, not resolved: there is nothing to reopen."
+                )
             try:
                 after = before.with_status(to, now)
             except InvalidTransition as e:
@@ -247,7 +256,12 @@ class IncidentService:
                 if self.pager is not None and to is Status.RESOLVED
                 else []
             )
+            if self.archiver is not None and to is Status.RESOLVED:
+                await self.archiver.schedule(stores, after, now)
+            if self.archiver is not None and before.status is Status.RESOLVED:
+                await self.archiver.cancel(stores, before, now)
         verbs = {
+            Status.OPEN: ":leftwards_arrow_with_hook: {who} reopened the incident.",
             Status.ACKNOWLEDGED: ":eyes: {who} acknowledged the incident.",
             Status.MITIGATED: ":adhesive_bandage: {who} marked the incident mitigated.",
             Status.RESOLVED: ":white_check_mark: {who} resolved the incident.",

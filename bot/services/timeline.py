@@ -592,6 +592,8 @@ _SYSTEM_ACTIONS = {
     "root_cause_accepted": "Root cause accepted: {new}",
     "channel_renamed": "Channel renamed from #{old} to #{new}",
     "channel_archived": "Channel archived",
+    "archive_waiting": "Archiving the channel waits for {new}",
+    "archive_refused": "Slack refused to archive the channel: {new}",
     "followup_added": "Follow-up added: {new}",
     "followup_done": "Follow-up done: {new}",
     "paged": "Paged {new}",

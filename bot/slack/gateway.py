@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     "auth.test": (),
     "conversations.create": ("channels:manage", "groups:write"),
+    "conversations.archive": ("channels:manage", "groups:write"),  # archiving a resolved incident's channel
     "conversations.invite": ("channels:write.invites", "groups:write.invites"),
     "conversations.setTopic": ("channels:write.topic", "groups:write.topic"),
     "chat.postMessage": ("chat:write", "chat:write.public"),
@@ -463,6 +464,14 @@ class SlackGateway:
             if alone.channel_error:
                 return Invited(refused, alone.channel_error, tuple(wanted[index:]))
         return Invited(refused)
+
+    async def archive(self, channel: str) -> None:
+        """Archive the channel; one already archived counts as done (so a repeated call is harmless)."""
+        try:
+            await self._call("conversations.archive", json={"channel": channel})
+        except SlackError as e:
+            if e.code != "already_archived":
+                raise
 
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._call("conversations.setTopic", params={"channel": channel, "topic": topic[:250]})

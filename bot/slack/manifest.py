@@ -60,6 +60,8 @@ def method_scopes(config: Config) -> dict[str, tuple[str, ...]]:
     scopes: dict[str, tuple[str, ...]] = {
         "auth.test": (),
         "conversations.create": ("groups:write",) if config.channel.private else ("channels:manage",),
+        # Archiving a resolved incident's channel (app.yaml `archive`): the scope that creates the channel.
+        "conversations.archive": ("groups:write",) if config.channel.private else ("channels:manage",),
         "conversations.invite": (f"{kind}:write.invites",),
         "conversations.setTopic": (f"{kind}:write.topic",),
         "chat.postMessage": ("chat:write",),

@@ -1181,3 +1181,36 @@ def test_a_null_update_cadence_means_none(tmp_path: Path) -> None:
     )
 
     assert load(tmp_path, text).severities[1].update_every_minutes is None
+
+
+# --- archiving ------------------------------------------------------------------------------------------------
+
+
+def test_archiving_is_off_unless_app_yaml_says_after_how_many_days(tmp_path: Path) -> None:
+    config = load(tmp_path, MINIMAL)
+
+    assert config.archive.enabled is False
+    assert config.archive.after_days is None
+
+
+def test_archiving_after_some_days_waits_for_followups_unless_told_not_to(tmp_path: Path) -> None:
+    waiting = load(tmp_path, MINIMAL + "archive:\n  after_days: 7\n")
+    not_waiting = load(tmp_path, MINIMAL + "archive:\n  after_days: 30\n  wait_for_followups: false\n")
+
+    assert (waiting.archive.enabled, waiting.archive.after_days, waiting.archive.wait_for_followups) == (True, 7, True)
+    assert (not_waiting.archive.after_days, not_waiting.archive.wait_for_followups) == (30, False)
+
+
+@pytest.mark.parametrize("days", ["0", "366", "1.5", '"7"'])
+def test_an_archiving_delay_out_of_range_or_not_whole_is_an_error_naming_file_line_and_key(
+    tmp_path: Path, days: str
+) -> None:
+    with pytest.raises(ConfigError, match=r"app\.yaml:11: archive\.after_days: expected null \(never\) or a whole"):
+        load(tmp_path, MINIMAL + f"archive:\n  after_days: {days}\n")
+
+
+def test_an_unknown_archiving_key_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(
+        ConfigError, match=r'app\.yaml:11: archive\.after_day: unknown key \(did you mean "after_days"\?\)'
+    ):
+        load(tmp_path, MINIMAL + "archive:\n  after_day: 7\n")

@@ -64,3 +64,18 @@ def test_changes_list_each_differing_field_with_old_and_new_value() -> None:
         "status": (Status.OPEN, Status.MITIGATED),
         "mitigated_at": (None, T1),
     }
+
+
+def test_reopening_a_resolved_incident_makes_it_open_and_unresolved_keeping_its_earlier_milestones() -> None:
+    resolved = incident().with_status(Status.ACKNOWLEDGED, T0).with_status(Status.RESOLVED, T1)
+
+    reopened = resolved.with_status(Status.OPEN, T1)
+
+    assert reopened.status is Status.OPEN
+    assert reopened.resolved_at is None
+    assert reopened.acknowledged_at == T0
+
+
+def test_an_acknowledged_incident_cannot_be_reopened() -> None:
+    with pytest.raises(InvalidTransition, match="is acknowledged and cannot become open"):
+        incident(Status.ACKNOWLEDGED).with_status(Status.OPEN, T1)
