@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 
-from bot.emulator import effects
+from bot.emulator import effects, events
 from bot.emulator.common import (
     READ_SCOPES,
     conversation_type,
@@ -287,7 +287,14 @@ async def conversations_archive(host: Host, args: Args) -> JSON:
     if channel.is_archived:
         raise ApiError("already_archived")
     require_member(host, channel)
+    # As when a person archives it (SlackEmulator.archive_channel): Slack's notice in the channel, then
+    # channel_archive (group_archive for a private channel) to subscribed apps, the archiving app included.
+    me = host.workspace.identity.user_id
+    effects.system_message(host, channel, me, "channel_archive", f"<@{me}> archived the channel")
     channel.is_archived = True
+    host.emit_event(
+        events.channel_archive_event(channel, me, host.workspace.next_ts()), channel if channel.is_private else None
+    )
     return {}
 
 

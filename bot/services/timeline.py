@@ -356,6 +356,9 @@ class TimelineCapture:
                     store, incident, "", "channel_renamed", at, "channel_name", incident.channel_name, change.name
                 )
             else:
+                me = self._slack.me
+                if me is not None and change.user_id == me.user_id:
+                    return  # the bot archived it (bot/services/archiving.py), and noted it then
                 await audit(store, incident, change.user_id or "", "channel_archived", at)
         log.info("%s: channel %s", incident.public_id, "renamed" if isinstance(change, ChannelRenamed) else "archived")
 

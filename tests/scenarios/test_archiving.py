@@ -133,6 +133,8 @@ async def test_the_channel_is_archived_after_the_delay_with_a_last_line_and_not_
     assert "The record and the report stay" in last
     assert bot_lines(emulator, incident)[-1] == last
     assert await job_state(bot, archive_key(resolved)) == "done"
+    await emulator.wait_idle()  # Slack's channel_archive event for the bot's own archive is noted no second time
+    assert [entry.action for entry in await audit_actions(bot, resolved)].count("channel_archived") == 1
 
 
 async def test_reopening_before_the_delay_cancels_the_archiving(
