@@ -46,6 +46,7 @@ from bot.services import (
 )
 from bot.services.opening import RECONCILE_SECONDS
 from bot.services.paging import Pager
+from bot.services.reminders import UpdateReminders
 from bot.services.scheduler import Scheduler
 from bot.services.seen_before import SeenBefore
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
@@ -117,21 +118,31 @@ class IncidentBot:
         self.writer = TimelineWriter(self.db)
         self.background = Background()
         self.channels = channels = IncidentChannels(self.db)
-        incidents = IncidentService(config, self.db, self.slack, self.metrics)
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        incidents = IncidentService(config, self.db, self.slack, self.metrics, self.clock.now)
         self.paging_client = PagingClient(config.paging)
         self.pager = Pager(config, self.db, self.slack, self.background, self.paging_client, self.metrics)
         incidents.pager = self.pager if config.paging.enabled else None
         self.liveness = open_liveness(config.database_url, new_boot_id())
-        self.clock: Clock = clock if clock is not None else SystemClock()
         # Work at a time (bot/services/scheduler.py). Services register the job kinds they run.
         self.scheduler = Scheduler(self.db, self.liveness, clock=self.clock)
         self.opener = IncidentOpener(
-            config, self.db, self.slack, self.metrics, incidents, channels, self.liveness, every=reconcile_seconds
+            config,
+            self.db,
+            self.slack,
+            self.metrics,
+            incidents,
+            channels,
+            self.liveness,
+            clock=self.clock.now,
+            every=reconcile_seconds,
         )
         timeline = TimelineService(config, self.db, self.slack)
         self.seen_before = SeenBefore(self.db, self.slack, self.clock.now)
         suggestions = SuggestionService(config, self.db, self.slack, self.background, seen_before=self.seen_before)
-        updates = StatusUpdates(config, self.db, self.slack)
+        updates = StatusUpdates(config, self.db, self.slack, self.clock.now)
+        self.reminders = UpdateReminders(config, self.db, self.slack, incidents, self.clock)
+        self.reminders.register(self.scheduler)
         self.followups = followups = FollowupService(
             config, self.db, self.slack, timeline.names, tracker_for(config.followups)
         )

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -162,9 +163,7 @@ def free_socket() -> socket.socket:
 
 
 @asynccontextmanager
-async def serving_at(
-    config: Config, emulator: SlackEmulator, **options: float
-) -> AsyncIterator[tuple[IncidentBot, str]]:
+async def serving_at(config: Config, emulator: SlackEmulator, **options: Any) -> AsyncIterator[tuple[IncidentBot, str]]:
     """The production app, served over HTTP on loopback: (the bot, its base URL). Where Slack delivers is left to
     the caller (`options`: those of IncidentBot, such as a shorter slack_timeout)."""
     emulator.install(build_manifest(config))  # the app as installed from the manifest of this app.yaml
@@ -183,7 +182,7 @@ async def serving_at(
 
 
 @asynccontextmanager
-async def serving(config: Config, emulator: SlackEmulator, **options: float) -> AsyncIterator[IncidentBot]:
+async def serving(config: Config, emulator: SlackEmulator, **options: Any) -> AsyncIterator[IncidentBot]:
     """`serving_at`, with the emulator delivering to it."""
     async with serving_at(config, emulator, **options) as (incident_bot, url):
         emulator.set_request_url(f"{url}/slack/events")
