@@ -4,12 +4,11 @@ severity without a cadence."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.app import IncidentBot
 from bot.clock import ManualClock
@@ -18,9 +17,8 @@ from bot.emulator import Channel, SlackEmulator
 from bot.storage.tables import JobRow
 from tests.conftest import People, serving
 
-from .steps import bot_lines, open_incident, run
+from .steps import bot_lines, jobs_done, open_incident, run
 
-GUARD = 30.0  # seconds before a test that hangs fails instead (never an assertion on how long anything takes)
 REMINDER = ":alarm_clock:"
 
 
@@ -37,37 +35,13 @@ async def bot(
         yield incident_bot
 
 
-async def settled(bot: IncidentBot, clock: ManualClock) -> None:
-    """Every job due by the clock's time has run (the bot's own polling or this pass, whichever claims it)."""
-
-    async def due_left() -> int:
-        async with bot.db.session() as session:
-            return int(
-                await session.scalar(
-                    select(func.count())
-                    .select_from(JobRow)
-                    .where(JobRow.state.in_(["pending", "running"]), JobRow.due_at <= clock.now())
-                )
-                or 0
-            )
-
-    async def drain() -> None:
-        while True:
-            await bot.scheduler.run_due()
-            if not await due_left():
-                return
-            await asyncio.sleep(0.05)
-
-    await asyncio.wait_for(drain(), GUARD)
-
-
 def reminders(emulator: SlackEmulator, channel: Channel) -> list[str]:
     return [line for line in bot_lines(emulator, channel) if line.startswith(REMINDER)]
 
 
 async def after(bot: IncidentBot, clock: ManualClock, minutes: int) -> None:
     clock.advance(timedelta(minutes=minutes))
-    await settled(bot, clock)
+    await jobs_done(bot, clock)
 
 
 async def test_an_overdue_update_is_reminded_once_per_period_with_the_command_to_post_it(
@@ -79,7 +53,7 @@ async def test_an_overdue_update_is_reminded_once_per_period_with_the_command_to
     before_due = reminders(emulator, incident)
     await after(bot, clock, 2)  # 31 min: one period overdue
     first = reminders(emulator, incident)
-    await settled(bot, clock)  # the scheduler runs again in the same period
+    await jobs_done(bot, clock)  # the scheduler runs again in the same period
     again = reminders(emulator, incident)
     await after(bot, clock, 30)  # 61 min: the next period
     second = reminders(emulator, incident)
