@@ -1,4 +1,5 @@
-"""A local PagerDuty Events API v2 (`POST /v2/enqueue`), as documented: a real aiohttp server on loopback.
+"""A local PagerDuty Events API v2 (`POST /v2/enqueue`), as documented: a real aiohttp server on loopback. The demo
+pages through it (no network), and tests page through it (tests/fakes/pagerduty.py re-exports it).
 
 What it does as PagerDuty does (developer.pagerduty.com, "Send an Alert Event" and "Events API v2 Overview"):
 - 202 `{"status": "success", "message": "Event processed", "dedup_key": ...}` for an accepted event;
@@ -21,8 +22,6 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import FakeServer
-
 SEVERITIES = ("critical", "error", "warning", "info")
 ACTIONS = ("trigger", "acknowledge", "resolve")
 
@@ -44,9 +43,12 @@ class Failure:
     retry_after: str | None = None
 
 
-class FakePagerDuty(FakeServer):
+class FakePagerDuty:
+    """`start()` serves it on a free loopback port (`url`), `stop()` ends it."""
+
     def __init__(self, routing_keys: set[str]) -> None:
-        super().__init__()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
         self.routing_keys = set(routing_keys)  # the integration keys of the services that exist
         self.events: list[dict[str, Any]] = []  # every request body received, in order (refused ones too)
         self.alerts: list[PdAlert] = []  # every alert ever opened, oldest first
@@ -54,6 +56,22 @@ class FakePagerDuty(FakeServer):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/enqueue", self._enqueue)
+
+    async def start(self) -> str:
+        app = web.Application()
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     def fail_next(self, status: int, times: int = 1, *, retry_after: str | None = None) -> None:
         """The next `times` events are answered `status` (429, 500, 400) and not processed."""
