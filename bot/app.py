@@ -47,6 +47,8 @@ from bot.services import (
 from bot.services.archiving import Archiver
 from bot.services.opening import RECONCILE_SECONDS
 from bot.services.paging import Pager
+from bot.services.reminders import UpdateReminders
+from bot.services.retries import Retries
 from bot.services.scheduler import Scheduler
 from bot.services.seen_before import SeenBefore
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
@@ -121,21 +123,35 @@ class IncidentBot:
         self.clock: Clock = clock if clock is not None else SystemClock()
         incidents = IncidentService(config, self.db, self.slack, self.metrics, self.clock.now)
         self.paging_client = PagingClient(config.paging)
-        self.pager = Pager(config, self.db, self.slack, self.background, self.paging_client, self.metrics)
+        self.pager = Pager(
+            config, self.db, self.slack, self.background, self.paging_client, self.metrics, self.clock.now
+        )
         incidents.pager = self.pager if config.paging.enabled else None
         self.liveness = open_liveness(config.database_url, new_boot_id())
         # Work at a time (bot/services/scheduler.py). Services register the job kinds they run.
         self.scheduler = Scheduler(self.db, self.liveness, clock=self.clock)
         self.opener = IncidentOpener(
-            config, self.db, self.slack, self.metrics, incidents, channels, self.liveness, every=reconcile_seconds
+            config,
+            self.db,
+            self.slack,
+            self.metrics,
+            incidents,
+            channels,
+            self.liveness,
+            clock=self.clock.now,
+            every=reconcile_seconds,
         )
         timeline = TimelineService(config, self.db, self.slack)
         self.seen_before = SeenBefore(self.db, self.slack, self.clock.now)
         suggestions = SuggestionService(config, self.db, self.slack, self.background, seen_before=self.seen_before)
-        updates = StatusUpdates(config, self.db, self.slack)
+        updates = StatusUpdates(config, self.db, self.slack, self.clock.now)
+        self.reminders = UpdateReminders(config, self.db, self.slack, incidents, self.clock)
+        self.reminders.register(self.scheduler)
         self.followups = followups = FollowupService(
-            config, self.db, self.slack, timeline.names, tracker_for(config.followups)
+            config, self.db, self.slack, timeline.names, tracker_for(config.followups), clock=self.clock.now
         )
+        # Failed exports and pages are tried again by the scheduler (bot/services/retries.py).
+        Retries(followups, self.pager).register(self.scheduler)
         reports = ReportService(config, self.db, self.slack, timeline, suggestions, followups=followups)
 
         async def final_report(incident: Incident, actor: str) -> None:

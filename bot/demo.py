@@ -3,27 +3,38 @@
 The very same bot as `serve` (Bolt app, services, storage, gateway) runs in this process on loopback, and the
 emulator plays Slack: it delivers signed slash commands, button clicks and messages over HTTP, and answers the
 bot's Web API calls. At the end the demo prints what people would see in Slack.
+
+The demo's clock is a ManualClock (bot/clock.py) that the script moves: half an hour passes in an instant, so that
+the overdue status-update reminder (a scheduler job) comes due. Paging goes to a PagerDuty Events API v2 stand-in
+on loopback (bot/emulator/pagerduty.py), configured for the demo only: no network, nothing leaves the machine.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 import socket
 import sys
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from aiohttp import web
 
 from bot.app import IncidentBot
-from bot.config import load_config, resolve_config_path
+from bot.clock import ManualClock
+from bot.config import PAGERDUTY, PagingService, PagingSettings, Secret, load_config, resolve_config_path
 from bot.emulator import Channel, Message, SlackEmulator
+from bot.emulator.pagerduty import FakePagerDuty
 from bot.slack.ids import ActionId
 from bot.slack.manifest import COMMAND_SHOULD_ESCAPE, build_manifest
+
+DEMO_SERVICE = "user-service"  # the service the demo pages (PagerDuty, through the local stand-in)
+DEMO_ROUTING_KEY = "0123456789abcdef0123456789abcdef"  # a made-up routing key (PagerDuty's are 32 characters)
 
 
 def _say(out: TextIO, line: str = "") -> None:
@@ -42,6 +53,8 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             app_token="xapp-demo",
             should_escape=COMMAND_SHOULD_ESCAPE,
         ) as emu:
+            pagerduty = FakePagerDuty({DEMO_ROUTING_KEY})
+            await pagerduty.start()
             config = load_config(
                 resolve_config_path(environ),
                 {
@@ -51,8 +64,14 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
                     "DATABASE_URL": db_url,
                 },
             )
+            # Paging, for the demo only: one PagerDuty service, sent to the stand-in.
+            service = PagingService(DEMO_SERVICE, PAGERDUTY, "DEMO_PAGERDUTY_KEY", Secret(DEMO_ROUTING_KEY))
+            config = dataclasses.replace(
+                config, paging=PagingSettings(services=(service,), pagerduty_url=pagerduty.url)
+            )
             emu.install(build_manifest(config))  # the workspace grants what our manifest asks for, and nothing more
-            bot = IncidentBot(config)
+            clock = ManualClock(datetime.now(UTC))
+            bot = IncidentBot(config, clock=clock)
             await bot.start()
             runner = bot.web_runner()
             await runner.setup()
@@ -61,11 +80,12 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             await web.SockSite(runner, sock).start()
             emu.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
             try:
-                await _play(emu, config.command, out, report_dir)
+                await _play(emu, config.command, out, report_dir, clock, pagerduty)
             finally:
                 await emu.wait_idle()
                 await runner.cleanup()
                 await bot.close()
+                await pagerduty.stop()
         _say(
             out,
             "\n(The demo used a throw-away SQLite database; `--database-url` keeps one.)" if not database_url else "",
@@ -73,7 +93,9 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
     return 0
 
 
-async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path) -> None:
+async def _play(
+    emu: SlackEmulator, command: str, out: TextIO, report_path: Path, clock: ManualClock, pagerduty: FakePagerDuty
+) -> None:
     alice = emu.add_user("alice", real_name="Alice Adams (on call)")
     bob = emu.add_user("bob", real_name="Bob Brown (SRE)")
     general = emu.add_channel("general", members=[alice, bob])
@@ -111,6 +133,13 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
         (bob, "mag"),
     )
     await say(bob, "and `Timeout waiting for connection from pool` on every request", (bob, "mag"))
+    await slash(alice, channel.id, f"page {DEMO_SERVICE}")
+    with contextlib.suppress(AssertionError):
+        await emu.wait_for(lambda: bool(pagerduty.accepted("trigger")), timeout=10)
+    for event in pagerduty.accepted("trigger"):
+        _say(out, f"  → PagerDuty (the demo's local stand-in) got a trigger: “{event['payload']['summary']}”")
+        _say(out, f"    severity {event['payload']['severity']}, dedup_key {event['dedup_key']}")
+    await _settle(emu)
     await say(alice, "traffic jumped to 3x normal at 14:30, right after the marketing email went out")
     await say(bob, "no sign of zombie connections, and no maintenance is running on the database")
 
@@ -136,6 +165,17 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
         (bob, "white_check_mark"),
     )
     await say(alice, "Error rate back to normal, logins work", (alice, "white_check_mark"))
+    _say(out, "⏩ half an hour passes without a status update (the demo moves its clock 31 minutes on)")
+    clock.advance(timedelta(minutes=31))
+
+    def reminded() -> bool:
+        return any(m.bot_id == emu.bot_id and m.text.startswith(":alarm_clock:") for m in channel.messages)
+
+    with contextlib.suppress(AssertionError):
+        await emu.wait_for(reminded, timeout=10)
+    if reminded():
+        _say(out, "  → the bot reminded the comms lead (alice) that a status update is due")
+    await _settle(emu)
     await slash(alice, channel.id, "update Logins work again after a restart of the API service; watching errors")
     await slash(alice, channel.id, "note Traffic was 3x normal after the marketing email went out")
     await slash(alice, channel.id, "followup Raise MAX_CONNECTIONS of the user service @bob due in 7 days")
@@ -151,6 +191,10 @@ async def _play(emu: SlackEmulator, command: str, out: TextIO, report_path: Path
         await emu.wait_for(
             lambda: any(f.filename.endswith("final.md") and f.content for f in emu.workspace.files.values()), timeout=30
         )
+    with contextlib.suppress(AssertionError):
+        await emu.wait_for(lambda: bool(pagerduty.accepted("resolve")), timeout=10)
+    if pagerduty.accepted("resolve"):
+        _say(out, "  → the page was resolved on PagerDuty (the stand-in) with the incident")
     await slash(bob, channel.id, "timeline")
     await slash(alice, general, "status")
 

@@ -184,6 +184,7 @@ class IncidentCommands:
             return
         if sub.name == "followup":
             await self._followups.run(request, incident, rest, lambda text: self._reply(request, text))
+            return
         if sub.name == "page":
             await self._page(request, incident, rest)
             return

@@ -28,6 +28,7 @@ from bot.storage import AuditEntry, Database, Followup, IncidentStore
 from bot.trackers import NewIssue, Tracker, TrackerError
 
 from .errors import UserError
+from .retries import schedule_export_retry
 
 log = logging.getLogger(__name__)
 
@@ -439,6 +440,8 @@ class FollowupService:
                 await stores.followups.export_failed(
                     followup.id, e.message, uncertain=e.ambiguous or (may_exist and not searched)
                 )
+                # Tried again by the scheduler, with backoff (bot/services/retries.py).
+                await schedule_export_retry(stores.jobs, followup.id, followup.export_attempts + 1, self._clock())
                 await self._audit(
                     stores.incidents, incident, "", "followup_export_failed", self._clock(), followup, e.message
                 )

@@ -23,6 +23,7 @@ from bot.slack.markup import plain_safe
 from bot.storage import AuditEntry, Database, IncidentStore
 
 from .errors import AlreadyHandled, UserError
+from .updates import plan_reminder
 
 if TYPE_CHECKING:
     from .archiving import Archiver
@@ -165,6 +166,8 @@ class IncidentService:
             await audit(store, after, actor, "severity_changed", now, "severity", before.severity, level.name)
             if self.pager is not None:
                 await self.pager.plan(store, after, level, actor, now)
+            # The next status update falls due by the new severity's cadence (or never).
+            await plan_reminder(store.jobs, self._config, after, await store.last_update_at(after.id), now)
         old_label = blocks.escape(blocks.severity_label(self._config, before.severity))
         summary = (
             f":arrows_counterclockwise: {blocks.mention(actor)} changed the severity "

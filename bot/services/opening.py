@@ -39,6 +39,7 @@ from bot.storage.notify import announce_channel
 from .errors import UserError
 from .incidents import IncidentService, audit
 from .timeline import IncidentChannels
+from .updates import plan_reminder
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,7 @@ class IncidentOpener:
                 await audit(store, incident, request.user_id, "opened", now, new=title)
                 if self._incidents.pager is not None:  # recorded with the incident; sent once it is set up
                     await self._incidents.pager.plan(store, incident, level, request.user_id, now)
+                await plan_reminder(store.jobs, self._config, incident, None, now)  # the first status update's
         except IntegrityError:
             # The same request raced us from another delivery or replica and won: that one is the incident.
             if not request.request_key:

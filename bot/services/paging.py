@@ -30,6 +30,7 @@ from bot.storage.pages import NewPage, Page
 
 from .errors import UserError
 from .incidents import audit
+from .retries import schedule_page_retry
 from .timeline import Background
 
 log = logging.getLogger(__name__)
@@ -215,12 +216,23 @@ class Pager:
         at = self._clock()
         retry_at = at + timedelta(seconds=error.retry_after) if error.retry_after is not None else None
         log.warning("%s: %s %s on %s: %s", incident.public_id, action, page.service, page.provider, error.what)
+        which = "resolve" if action == "page_resolve_failed" else "trigger"
+        attempts = page.resolve_attempts if which == "resolve" else page.trigger_attempts
         async with self._db.transaction() as store:
             await store.pages.failed(page.id, error.what, retry_at)
+            if error.retry:  # tried again by the scheduler, with backoff (bot/services/retries.py)
+                await schedule_page_retry(
+                    store.jobs, page.id, which, attempts, actor or page.requested_by, at, error.retry_after
+                )
             await audit(
                 store, incident, actor or page.requested_by, action, at, "service", page.reason,
                 f"{_named(page)}: {error.what}",
             )  # fmt: skip
+
+    async def busy(self, page_id: int, action: str) -> bool:
+        """Whether another sender holds the page now (a retry finding it so tries again later)."""
+        async with self._db.transaction() as store:
+            return await store.pages.sending(page_id, self._clock())
 
     # -- `/incident page <service>` ---------------------------------------------------------------------------
 

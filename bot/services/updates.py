@@ -23,6 +23,7 @@ from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.slack.markup import to_markup
 from bot.storage import Database, StatusUpdate
+from bot.storage.jobs import JobStore
 
 from .errors import UserError
 
@@ -51,6 +52,31 @@ def update_due(incident: Incident, last_update_at: datetime | None, now: datetim
     if now <= due:
         return due
     return due + period * ((now - due) // period)
+
+
+KIND = "update-reminder"  # the scheduler job that reminds of an overdue update (reminders.py)
+
+
+def reminder_key(incident_id: int, due: datetime) -> str:
+    return f"{KIND}:{incident_id}:{due.isoformat()}"
+
+
+async def plan_reminder(
+    jobs: JobStore,
+    config: Config,
+    incident: Incident,
+    last_update_at: datetime | None,
+    now: datetime,
+    *,
+    at: datetime | None = None,
+) -> datetime | None:
+    """Schedule the reminder job for the update due at `at` (default: now): the next one, or the current overdue
+    period's. None when none is ever due."""
+    due = update_due(incident, last_update_at, at or now, config)
+    if due is None:
+        return None
+    await jobs.schedule(KIND, reminder_key(incident.id, due), due, {"incident_id": incident.id}, now=now)
+    return due
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +148,8 @@ class StatusUpdates:
                 next_steps=(next_steps or "").strip() or None,
                 request_key=request_key,
             )
+            if update is not None:  # the next update is due a period from this one
+                await plan_reminder(store.jobs, self._config, current, update.posted_at, self._clock())
         if update is None:
             return Posted(None)
         warnings: list[str] = []

@@ -107,6 +107,11 @@ class PageStore:
         row = await self._session.get(PageRow, page_id, populate_existing=True)
         return None if row is None else _page(row)
 
+    async def sending(self, page_id: int, now: datetime) -> bool:
+        """Whether a sender holds the page's lease now."""
+        until = await self._session.scalar(select(PageRow.sending_until).where(PageRow.id == page_id))
+        return until is not None and until > now
+
     async def find(self, incident_id: int, service: str) -> Page | None:
         row = await self._session.scalar(
             select(PageRow).where(PageRow.incident_id == incident_id, PageRow.service == service)

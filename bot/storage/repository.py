@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.incident import Incident, Status, format_public_id
 
 from .dialect import upsert
+from .jobs import JobStore
 from .pages import PageStore
 from .tables import (
     AuditRow,
@@ -143,6 +144,11 @@ class IncidentStore:
     def pages(self) -> PageStore:
         """The incidents' pages, in this transaction."""
         return PageStore(self._session)
+
+    @property
+    def jobs(self) -> JobStore:
+        """The scheduler's jobs, in this transaction."""
+        return JobStore(self._session)
 
     async def _next_number(self, team_id: str, year: int) -> int:
         """Atomically hand out the next number for (workspace, year): one upsert, no read-then-write race.

@@ -103,6 +103,13 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert "Status update · INC-" in out
     assert "added follow-up #1: *Raise MAX_CONNECTIONS of the user service*" in out
     assert "*2 follow-ups still open* for INC-" in out
+    assert ":pager: @alice paged *user-service* on PagerDuty for INC-" in out  # through the local stand-in
+    assert "got a trigger: “INC-" in out
+    assert ": API 500 Errors on User Service (SEV1 · Critical)”" in out
+    assert "The page of *user-service* on PagerDuty is resolved." in out
+    assert ":alarm_clock: @alice A status update for INC-" in out  # the comms lead, once the demo's clock moved on
+    assert out.count(":alarm_clock:") == 1
+    assert "Something went wrong" not in out
     report = Path(
         out.split("The final post-incident report (also shared in the channel as a file) is at:")[1].split()[0]
     )

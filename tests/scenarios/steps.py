@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from bot.clock import ManualClock
 from bot.emulator import Channel, Delivery, SlackEmulator
+from bot.storage.tables import JobRow
+
+if TYPE_CHECKING:
+    from bot.app import IncidentBot
 
 COMMAND = "/incident"
 
@@ -72,3 +82,27 @@ def bot_lines(emulator: SlackEmulator, channel: Channel) -> list[str]:
     """Messages the bot posted in the channel, oldest first, without the card."""
     pinned = set(channel.pins)
     return [m.text for m in channel.messages if m.bot_id == emulator.bot_id and m.ts not in pinned]
+
+
+async def jobs_done(bot: IncidentBot, clock: ManualClock) -> None:
+    """Every job due by the clock's time has run (the bot's own polling or this pass, whichever claims it)."""
+
+    async def due_left() -> int:
+        async with bot.db.session() as session:
+            return int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(JobRow)
+                    .where(JobRow.state.in_(["pending", "running"]), JobRow.due_at <= clock.now())
+                )
+                or 0
+            )
+
+    async def drain() -> None:
+        while True:
+            await bot.scheduler.run_due()
+            if not await due_left():
+                return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(drain(), 30.0)  # a guard against a hang, not a timed assertion

@@ -1,0 +1,149 @@
+"""Retries as scheduler jobs, with the test clock, on SQLite and PostgreSQL: a follow-up export GitHub refused and a
+page (trigger or resolve) PagerDuty refused are sent again once the clock has moved past their backoff, and once."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from bot.app import IncidentBot
+from bot.clock import ManualClock
+from bot.config import Config, FollowupSettings, GitHubExport, Secret
+from bot.emulator import SlackEmulator
+from tests.conftest import People, serving
+from tests.fakes.pagerduty import FakePagerDuty
+from tests.fakes.trackers import FakeGitHub
+
+from .steps import jobs_done, open_incident, run, wait_for_private
+from .test_paging import config, opsgenie, pagerduty, settled, wait_for_line  # noqa: F401 (fixtures)
+
+GITHUB_TOKEN = "ghp_test_token"
+REPOSITORY = "acme/ops"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def github() -> AsyncIterator[FakeGitHub]:
+    fake = FakeGitHub(token=GITHUB_TOKEN, repository=REPOSITORY)
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+async def bot(
+    config: Config,  # noqa: F811 (test_paging's: paging to the fakes)
+    emulator: SlackEmulator,
+    people: People,
+    github: FakeGitHub,
+    clock: ManualClock,
+) -> AsyncIterator[IncidentBot]:
+    export = GitHubExport(repository=REPOSITORY, labels=("incident",), token=Secret(GITHUB_TOKEN), api_url=github.url)
+    exporting = dataclasses.replace(config, followups=FollowupSettings(export=export))
+    async with serving(exporting, emulator, clock=clock) as incident_bot:
+        yield incident_bot
+
+
+async def test_an_export_github_refused_is_filed_once_the_clock_moves_past_its_backoff(
+    emulator: SlackEmulator, bot: IncidentBot, clock: ManualClock, people: People, github: FakeGitHub
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    github.fail_next(503)
+    await run(emulator, people.alice, channel.id, "followup Add PgBouncer")
+    await wait_for_private(emulator, people.alice, "GitHub answered 503")
+    await settled(emulator, bot)
+
+    await jobs_done(bot, clock)
+    before = len(github.issues)
+    clock.advance(timedelta(seconds=31))
+    await jobs_done(bot, clock)
+    after = len(github.issues)
+    clock.advance(timedelta(hours=2))
+    await jobs_done(bot, clock)
+
+    assert before == 0
+    assert after == 1
+    assert len(github.issues) == 1
+    assert await bot.followups.pending_exports() == []
+
+
+async def test_a_page_pagerduty_refused_is_sent_once_the_clock_moves_past_its_backoff(
+    emulator: SlackEmulator,
+    bot: IncidentBot,
+    clock: ManualClock,
+    people: People,
+    pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    pagerduty.fail_next(500)
+    await run(emulator, people.bob, channel.id, "page search")
+    await wait_for_line(emulator, channel, "I could not page *search* on PagerDuty")
+    await settled(emulator, bot)
+
+    await jobs_done(bot, clock)
+    before = len(pagerduty.accepted("trigger"))
+    clock.advance(timedelta(seconds=31))
+    await jobs_done(bot, clock)
+    line = await wait_for_line(emulator, channel, "paged *search* on PagerDuty")
+    clock.advance(timedelta(hours=2))
+    await jobs_done(bot, clock)
+
+    assert before == 0
+    assert "paged *search* on PagerDuty" in line
+    assert len(pagerduty.accepted("trigger")) == 1
+    assert len(pagerduty.events) == 2  # the refused one and the retry: nothing more
+    assert len(pagerduty.alerts) == 1
+
+
+async def test_a_resolve_pagerduty_refused_is_sent_once_the_clock_moves_past_its_backoff(
+    emulator: SlackEmulator,
+    bot: IncidentBot,
+    clock: ManualClock,
+    people: People,
+    pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "sev2 Refunds fail")
+    await wait_for_line(emulator, channel, "Paged *payments*")
+    await settled(emulator, bot)
+    pagerduty.fail_next(500)
+    await run(emulator, people.alice, channel.id, "resolve")
+    await wait_for_line(emulator, channel, "I could not resolve the page of *payments* on PagerDuty")
+    await settled(emulator, bot)
+
+    still_open = len(pagerduty.open_alerts())
+    clock.advance(timedelta(seconds=31))
+    await jobs_done(bot, clock)
+    await wait_for_line(emulator, channel, "The page of *payments* on PagerDuty is resolved")
+    clock.advance(timedelta(hours=2))
+    await jobs_done(bot, clock)
+
+    assert still_open == 1
+    assert pagerduty.open_alerts() == []
+    assert len(pagerduty.accepted("resolve")) == 1
+
+
+async def test_a_page_pagerduty_refuses_as_invalid_is_not_retried(
+    emulator: SlackEmulator,
+    bot: IncidentBot,
+    clock: ManualClock,
+    people: People,
+    pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    pagerduty.fail_next(400)
+    await run(emulator, people.bob, channel.id, "page search")
+    await wait_for_line(emulator, channel, "I could not page *search* on PagerDuty")
+    await settled(emulator, bot)
+
+    clock.advance(timedelta(hours=2))
+    await jobs_done(bot, clock)
+
+    assert len(pagerduty.events) == 1
+    assert pagerduty.alerts == []
