@@ -195,6 +195,8 @@ async def _play(
         await emu.wait_for(lambda: bool(pagerduty.accepted("resolve")), timeout=10)
     if pagerduty.accepted("resolve"):
         _say(out, "  → the page was resolved on PagerDuty (the stand-in) with the incident")
+        with contextlib.suppress(AssertionError):  # and the channel told, once Slack lets the bot post again
+            await emu.wait_for(lambda: any("on PagerDuty is resolved" in m.text for m in channel.messages), timeout=30)
     await slash(bob, channel.id, "timeline")
     await slash(alice, general, "status")
 
