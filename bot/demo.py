@@ -80,7 +80,13 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             await web.SockSite(runner, sock).start()
             emu.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
             try:
-                await _play(emu, config.command, out, report_dir, clock, pagerduty)
+                shared = await _play(emu, config.command, out, report_dir, clock, pagerduty)
+                if not shared:  # Slack did not get the final report within the demo's wait: the record has it
+                    incident = await bot.services.reports.find("INC-" + str(clock.now().year) + "-001")
+                    path = report_dir / f"{incident.public_id}-report-final.md"
+                    path.write_text(await bot.services.reports.render(incident, "Final"), encoding="utf-8")
+                    _say(out, "\n" + "═" * 72)
+                    _say(out, f"The final post-incident report (rendered from the record) is at:\n  {path}")
             finally:
                 await emu.wait_idle()
                 await runner.cleanup()
@@ -95,7 +101,8 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
 
 async def _play(
     emu: SlackEmulator, command: str, out: TextIO, report_path: Path, clock: ManualClock, pagerduty: FakePagerDuty
-) -> None:
+) -> bool:
+    """Play the incidents; whether the final report of the first was shared in its channel (and written)."""
     alice = emu.add_user("alice", real_name="Alice Adams (on call)")
     bob = emu.add_user("bob", real_name="Bob Brown (SRE)")
     general = emu.add_channel("general", members=[alice, bob])
@@ -226,11 +233,14 @@ async def _play(
         _say(out, "\n" + "─" * 72)
         _say(out, emu.render_private(user))
     reports = [f for f in emu.workspace.files.values() if f.filename.endswith("final.md") and f.content]
-    if reports:
-        path = report_path / reports[-1].filename
-        path.write_bytes(reports[-1].content or b"")
-        _say(out, "\n" + "═" * 72)
-        _say(out, f"The final post-incident report (also shared in the channel as a file) is at:\n  {path}")
+    if not reports:
+        _say(out, "\n(The final report was not shared in the channel within the demo's wait.)")
+        return False
+    path = report_path / reports[-1].filename
+    path.write_bytes(reports[-1].content or b"")
+    _say(out, "\n" + "═" * 72)
+    _say(out, f"The final post-incident report (also shared in the channel as a file) is at:\n  {path}")
+    return True
 
 
 async def _settle(emu: SlackEmulator) -> None:

@@ -110,9 +110,8 @@ def test_demo_plays_an_incident_without_a_slack_workspace(tmp_path: Path) -> Non
     assert ":alarm_clock: @alice A status update for INC-" in out  # the comms lead, once the demo's clock moved on
     assert out.count(":alarm_clock:") == 1
     assert "Something went wrong" not in out
-    report = Path(
-        out.split("The final post-incident report (also shared in the channel as a file) is at:")[1].split()[0]
-    )
+    assert "The final post-incident report (" in out, result.stderr[-3000:]
+    report = Path(out.split("The final post-incident report (")[1].split("is at:")[1].split()[0])
     markdown = report.read_text(encoding="utf-8")
     for heading in ("## 1. Executive Summary", "## 2. Root Cause", "### 3.1. Immediate Remediation Taken"):
         assert heading in markdown
