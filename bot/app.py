@@ -45,6 +45,7 @@ from bot.services import (
     UpdateModal,
 )
 from bot.services.archiving import Archiver
+from bot.services.fingerprints import Fingerprints
 from bot.services.opening import RECONCILE_SECONDS
 from bot.services.paging import Pager
 from bot.services.reminders import UpdateReminders
@@ -163,6 +164,10 @@ class IncidentBot:
         self.archiver = Archiver(config, self.db, self.slack, followups.open_ones, self.clock.now)
         self.archiver.register(self.scheduler)
         incidents.archiver = self.archiver if config.archive.enabled else None
+        # Resolved incidents' evidence fingerprinted, so that a later incident that says much the same is told so.
+        fingerprints = Fingerprints(self.db, lambda: suggestions.engine, self.clock.now)
+        fingerprints.register(self.scheduler)
+        incidents.fingerprints = fingerprints if config.suggestions.enabled else None
         incidents.resolution_note = followups.open_listing  # the follow-ups still open, in the "resolved" line
         self.capture = TimelineCapture(
             config,

@@ -153,7 +153,7 @@ class Report:
     participants: tuple[Participant, ...]
     top_remediation: Rich  # one line for the Slack summary
     top_remediation_command: str | None = field(default=None)
-    seen_before: tuple[Rich, ...] = field(default=())  # resolved incidents with the same root cause
+    seen_before: tuple[Rich, ...] = field(default=())  # resolved incidents with the same root cause or evidence
 
 
 # -------------------------------------------------------------------------------------------- helpers
@@ -839,7 +839,11 @@ def build_report(data: ReportInput) -> Report:
                 text(
                     f"{seen.public_id} ({seen.title})"
                     + (f", resolved {_utc(seen.resolved_at):%Y-%m-%d}" if seen.resolved_at else "")
-                    + f": the same root cause, {seen.root_cause}, was accepted there."
+                    + (
+                        f": the same root cause, {seen.root_cause}, was accepted there."
+                        if seen.root_cause is not None
+                        else f": its channel said much the same ({', '.join(seen.shared[:6])})."
+                    )
                 ),
             )
             for seen in data.seen_before

@@ -94,12 +94,14 @@ class RootCauseInput:
 
 @dataclass(frozen=True, slots=True)
 class SeenBeforeInput:
-    """A resolved incident the channel was told had the same root cause ("Seen before")."""
+    """A resolved incident the channel was told had the same root cause, or evidence much like this one's ("Seen
+    before")."""
 
     public_id: str
     title: str
     resolved_at: datetime | None
-    root_cause: str
+    root_cause: str | None  # the same root cause, accepted in both; None when told on the evidence
+    shared: tuple[str, ...] = ()  # told on the evidence: the distinctive terms both channels said
 
 
 @dataclass(frozen=True, slots=True)

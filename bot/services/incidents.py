@@ -27,6 +27,7 @@ from .updates import plan_reminder
 
 if TYPE_CHECKING:
     from .archiving import Archiver
+    from .fingerprints import Fingerprints
     from .paging import Pager
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ class IncidentService:
         self.pager: Pager | None = None
         # Archives the channel some days after resolution (app.yaml `archive`); set by the composition root.
         self.archiver: Archiver | None = None
+        # Fingerprints a resolved incident's evidence, to tell a later one like it "Seen before"; set by the
+        # composition root.
+        self.fingerprints: Fingerprints | None = None
         self._config = config
         self._db = db
         self._slack = slack
@@ -261,6 +265,8 @@ class IncidentService:
             )
             if self.archiver is not None and to is Status.RESOLVED:
                 await self.archiver.schedule(stores, after, now)
+            if self.fingerprints is not None and to is Status.RESOLVED:
+                await self.fingerprints.schedule(stores, after, now)
             if self.archiver is not None and before.status is Status.RESOLVED:
                 await self.archiver.cancel(stores, before, now)
         verbs = {

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.slack.markup import from_slack
 from bot.storage import Database, Said, Seen
+from bot.suggestions.resemblance import Bag, Resemblances, fingerprint
 
 from .errors import UserError
 
@@ -78,13 +79,26 @@ class Ranking:
 # ------------------------------------------------------------------------------------------- in the process
 
 
+@dataclass(frozen=True, slots=True)
+class Alike:
+    """A resolved incident whose evidence the incident's resembles strongly enough to say so
+    (bot/suggestions/resemblance.py): the distinctive terms both said, as written in this incident."""
+
+    incident_id: int
+    score: float
+    margin: float
+    shared: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class Evidence:
-    """An incident's evidence state: the engine session, and how far the database was read into it."""
+    """An incident's evidence state: the engine session, its bag of terms (for resemblance to past incidents), and
+    how far the database was read into them."""
 
     engine: SuggestionEngine
     session: Session
     seen: Seen = field(default_factory=Seen)
+    bag: Bag = field(default_factory=Bag)
 
     def apply(self, said: Sequence[Said]) -> None:
         """New, edited and deleted messages and notes, in revision order. They are stored in Slack's markup
@@ -92,9 +106,11 @@ class Evidence:
         for change in said:
             if change.gone:
                 self.session.remove(change.key, version=change.revision)
+                self.bag.remove(change.key)
             else:
                 text = from_slack(change.text)
                 self.session.put(change.key, text, at=change.at.timestamp(), version=change.revision)
+                self.bag.put(change.key, text)
 
 
 class _Engine:
@@ -108,8 +124,11 @@ class _Engine:
         self.loop = asyncio.new_event_loop()
         self.db: Database | None = None
         self.evidence: OrderedDict[int, Evidence] = OrderedDict()
+        self.past: dict[str, tuple[tuple[int, Any], Resemblances]] = {}  # workspace -> (version, its index)
 
-    def rank(self, incident_id: int, top: int, title: str | None = None, learned: Learned | None = None) -> Ranking:
+    def _evidence(self, incident_id: int, title: str | None) -> Evidence:
+        """The incident's evidence, brought up to date with the database (and its title, a hypothesis said before
+        everything else)."""
         engine = self.library.engine()
         evidence = self.evidence.get(incident_id)
         if evidence is None or evidence.engine is not engine:  # new here, or the runbooks changed: rebuild
@@ -117,10 +136,62 @@ class _Engine:
         self.evidence[incident_id] = evidence
         self.evidence.move_to_end(incident_id)
         self.loop.run_until_complete(self._catch_up(incident_id, evidence))
-        if title is not None:  # the incident's title: a hypothesis, said before everything else
+        if title is not None:
             evidence.session.put(TITLE, title, at=0.0, version=0, hypothesis=True)
+            evidence.bag.put(TITLE, title)
         self._make_room()
-        return Ranking(tuple(evidence.session.rank(top, learned)), engine.threshold)
+        return evidence
+
+    def rank(self, incident_id: int, top: int, title: str | None = None, learned: Learned | None = None) -> Ranking:
+        evidence = self._evidence(incident_id, title)
+        return Ranking(tuple(evidence.session.rank(top, learned)), evidence.engine.threshold)
+
+    def resemble(self, incident_id: int, team_id: str, title: str | None = None) -> Alike | None:
+        """The workspace's resolved incident this one's evidence resembles strongly enough to say so, or None."""
+        evidence = self._evidence(incident_id, title)
+        index = self.loop.run_until_complete(self._past(team_id))
+        said = len(evidence.bag) - (1 if title is not None else 0)
+        found = index.best(evidence.bag.counts, said, besides=incident_id)
+        if found is None:
+            return None
+        return Alike(found.incident_id, found.score, found.margin, evidence.bag.as_written(found.shared))
+
+    def fingerprint(self, incident_id: int, title: str) -> tuple[dict[str, int], int]:
+        """What is kept of a resolved incident's evidence, read from the database from the start, and how many
+        messages it was made from (its evidence state, if kept, is not touched: it is read apart)."""
+        bag = Bag()
+        bag.put(TITLE, title)
+
+        async def read() -> None:
+            if self.db is None:
+                self.db = Database(self.database_url)
+            seen = Seen()
+            while True:
+                async with self.db.timeline() as store:
+                    said, seen = await store.said_since(incident_id, seen, READ_BATCH)
+                for change in said:
+                    if change.gone:
+                        bag.remove(change.key)
+                    else:
+                        bag.put(change.key, from_slack(change.text))
+                if len(said) < READ_BATCH:
+                    return
+
+        self.loop.run_until_complete(read())
+        return fingerprint(bag.counts), len(bag) - 1
+
+    async def _past(self, team_id: str) -> Resemblances:
+        """The index of the workspace's resolved incidents' fingerprints, read again when one was written."""
+        if self.db is None:
+            self.db = Database(self.database_url)
+        async with self.db.unit() as stores:
+            version = await stores.fingerprints.version(team_id)
+            held = self.past.get(team_id)
+            if held is not None and held[0] == version:
+                return held[1]
+            index = Resemblances(await stores.fingerprints.resolved(team_id))
+        self.past[team_id] = (version, index)
+        return index
 
     def _make_room(self) -> None:
         """Drop the least recently ranked incidents' evidence beyond KEPT_INCIDENTS or KEPT_MESSAGES (never the
@@ -257,6 +328,16 @@ class EngineProcess:
         decided about root causes in earlier incidents (see `Session.rank`)."""
         ranking: Ranking = await self._run("rank", incident_id, top, title, dict(learned or {}))
         return ranking
+
+    async def resemble(self, incident_id: int, team_id: str, *, title: str | None = None) -> Alike | None:
+        """The resolved incident of the workspace whose evidence the incident's resembles (see `Alike`), or None."""
+        alike: Alike | None = await self._run("resemble", incident_id, team_id, title)
+        return alike
+
+    async def fingerprint(self, incident_id: int, title: str) -> tuple[dict[str, int], int]:
+        """The resolved incident's fingerprint, from everything said in it, and how many messages that was."""
+        found: tuple[dict[str, int], int] = await self._run("fingerprint", incident_id, title)
+        return found
 
     async def runbook(self, title: str) -> Runbook | None:
         runbook: Runbook | None = await self._run("runbook", title)

@@ -107,7 +107,13 @@ class ReportService:
                 past = await stores.incidents.get(told.past_incident_id)
                 if past is not None:
                     seen_before.append(
-                        SeenBeforeInput(past.public_id, past.title, past.resolved_at, told.root_cause[2])
+                        SeenBeforeInput(
+                            past.public_id,
+                            past.title,
+                            past.resolved_at,
+                            told.root_cause[2] if told.root_cause is not None else None,
+                            told.shared,
+                        )
                     )
             held = await stores.incidents.role_holders(incident.id)
         people = _with_roles(self._config, incident, people, held)

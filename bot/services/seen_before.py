@@ -8,6 +8,11 @@ is explainable (the post says which root cause both share and who accepted it th
 weak, since a suggestion stands only when the evidence is strong (`bot.suggestions.decision`). Each past incident
 is told once per incident, across replicas (`seen_before` rows claimed under the incident's lock), and a private
 past incident is never named outside its channel.
+
+Without a root cause in common, a resolved incident whose captured evidence closely resembles this one's (what
+both channels said, `bot.suggestions.resemblance`, checked by the engine's process after each burst of messages) is
+told too, once, with the distinctive words both said and how strong the resemblance is, so that people can judge
+it; never when either incident's accepted root cause contradicts the other's.
 """
 
 from __future__ import annotations
@@ -18,17 +23,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.domain.incident import Incident
+from bot.domain.incident import Incident, Status
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import Database
 from bot.storage.reports import StoredReport
 from bot.storage.seen_before import PastIncident, Told, Triple
 
+from .ranking import Alike
+
 log = logging.getLogger(__name__)
 
 MOST = 3  # past incidents named in one post (the newest)
 FIX_MAX = 300  # characters of what fixed a past incident
+SHOWN_WORDS = 8  # words both said, shown in a post on the resemblance of evidence
 
 
 def utcnow() -> datetime:
@@ -93,6 +101,49 @@ class SeenBefore:
         async with self._db.unit() as stores:
             await stores.seen_before.set_message(incident.id, claimed, ts)
 
+    async def tell_alike(self, incident: Incident, alike: Alike) -> None:
+        """Tell the incident's channel, once, that its evidence closely resembles a resolved incident's (`alike`),
+        unless a root cause accepted in either contradicts the other's (it was a different problem)."""
+        if incident.channel_id is None:
+            return
+        async with self._db.unit() as stores:
+            past = await stores.incidents.get(alike.incident_id)
+            if (
+                past is None
+                or past.team_id != incident.team_id
+                or past.status is not Status.RESOLVED
+                or past.may_be_private  # its details stay in its own channel
+            ):
+                return
+            then = await stores.seen_before.accepted_in(past)
+            mine = [s for s in await stores.suggestions.for_incident(incident.id) if s.state in ("accepted", "posted")]
+            if then is not None and any(s.key != then.root_cause for s in mine):
+                return  # what points to a root cause here points elsewhere than what was accepted there
+            await stores.incidents.lock(incident.id)
+            if not await stores.seen_before.claim_alike(incident.id, past.id, alike.shared, alike.score, self._clock()):
+                return
+            actions = [
+                e for e in await stores.timeline.marked_messages(past.id) if "action_taken" in e.kinds and not e.deleted
+            ]
+            first = (actions[0].text, actions[0].author_id) if actions else None
+            report = await stores.reports.latest(past.id)
+        told = await self._resemblance(then or PastIncident(past, None, None, None), first, report)
+        try:
+            ts = await self._slack.post_once(
+                incident.channel_id,
+                f"Seen before? What is said here closely resembles {past.public_id}",
+                alike_blocks(told, alike),
+                tag=Tag("incident_seen_before", incident.id, past.id),
+            )
+        except SlackError as e:
+            log.warning("could not tell %s it resembles %s: %s", incident.public_id, past.public_id, e.code)
+            if not e.ambiguous:
+                async with self._db.unit() as stores:
+                    await stores.seen_before.unclaim(incident.id, [past.id])
+            return
+        async with self._db.unit() as stores:
+            await stores.seen_before.set_message(incident.id, [past.id], ts)
+
     async def told(self, incident_id: int) -> list[tuple[Told, Incident]]:
         """The past incidents the incident's channel was told about, with those incidents (for the report)."""
         async with self._db.unit() as stores:
@@ -118,6 +169,7 @@ def seen_before_text(told: list[Resemblance]) -> str:
 
 
 def seen_before_blocks(told: list[Resemblance]) -> list[dict[str, Any]]:
+    assert told[0].past.root_cause is not None
     runbook, error, cause = (blocks.escaped_cut(name, blocks.NAME_MAX) for name in told[0].past.root_cause)
     head = (
         f":repeat: *Seen before.* The root cause the evidence points to, *{cause}* (runbook *{runbook}* → "
@@ -125,22 +177,54 @@ def seen_before_blocks(told: list[Resemblance]) -> list[dict[str, Any]]:
     )
     sections: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
     for r in told:
-        incident = r.past.incident
-        where = f"<#{incident.channel_id}>" if incident.channel_id else ""
-        resolved = f", resolved {blocks.slack_date(incident.resolved_at)}" if incident.resolved_at else ""
         by = f" (accepted by {blocks.mention(r.past.accepted_by)})" if r.past.accepted_by else ""
-        lines = [f"*{incident.public_id}* {blocks.escaped_cut(incident.title, 150)} {where}{resolved}{by}"]
-        if r.fixed_by is not None:
-            author = f"{blocks.mention(r.fixed_by_author)}: " if r.fixed_by_author else ""
-            lines.append(f"What fixed it: {author}{blocks.user_line(r.fixed_by, FIX_MAX)}")
-        else:
-            lines.append("What fixed it: no message was marked as an action taken.")
-        if r.report_link:
-            lines.append(f"<{r.report_link}|Its report>")
+        lines = [_past_line(r.past.incident) + by, *_fix_lines(r)]
         sections.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}})
     why = "Matched on the accepted root cause (the same runbook section), not on wording."
     sections.append({"type": "context", "elements": [{"type": "mrkdwn", "text": why}]})
     return sections
+
+
+def alike_blocks(told: Resemblance, alike: Alike) -> list[dict[str, Any]]:
+    """The post for a resemblance of evidence: which incident, the words both said, its root cause if one was
+    accepted, what fixed it, its report, and how strong the match is."""
+    words = ", ".join(f"`{blocks.escaped_cut(w, 60)}`" for w in alike.shared[:SHOWN_WORDS])
+    head = (
+        f":repeat: *Seen before?* What is said here closely resembles a resolved incident. Both channels said {words}."
+    )
+    lines = [_past_line(told.past.incident)]
+    if told.past.root_cause is not None:
+        cause = blocks.escaped_cut(told.past.root_cause[2], blocks.NAME_MAX)
+        by = f" (accepted by {blocks.mention(told.past.accepted_by)})" if told.past.accepted_by else ""
+        lines.append(f"Its root cause: *{cause}*{by}")
+    lines.extend(_fix_lines(told))
+    why = (
+        f"Matched on the wording of the evidence (resemblance {alike.score:.2f}, {alike.margin:.2f} clear of the "
+        "next most alike incident), not on a root cause: check that it is the same problem before acting on it."
+    )
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": why}]},
+    ]
+
+
+def _past_line(incident: Incident) -> str:
+    where = f"<#{incident.channel_id}>" if incident.channel_id else ""
+    resolved = f", resolved {blocks.slack_date(incident.resolved_at)}" if incident.resolved_at else ""
+    return f"*{incident.public_id}* {blocks.escaped_cut(incident.title, 150)} {where}{resolved}"
+
+
+def _fix_lines(r: Resemblance) -> list[str]:
+    lines = []
+    if r.fixed_by is not None:
+        author = f"{blocks.mention(r.fixed_by_author)}: " if r.fixed_by_author else ""
+        lines.append(f"What fixed it: {author}{blocks.user_line(r.fixed_by, FIX_MAX)}")
+    else:
+        lines.append("What fixed it: no message was marked as an action taken.")
+    if r.report_link:
+        lines.append(f"<{r.report_link}|Its report>")
+    return lines
 
 
 def _count(n: int) -> str:

@@ -121,7 +121,8 @@ class SuggestionService:
         self._slack = slack
         self._background = background
         self._clock = clock
-        self._seen_before = seen_before  # told of each root cause that stands or is accepted
+        self._seen_before = seen_before  # told of each root cause that stands or is accepted, and of resemblances
+        self._alike: set[tuple[int, int]] = set()  # (incident, past incident) resemblances handed to it
         self._running: set[int] = set()
         self._dirty: set[int] = set()
         self._later: dict[int, asyncio.TimerHandle] = {}
@@ -206,6 +207,7 @@ class SuggestionService:
                 await self._engine.forget(incident.id)  # over: its evidence is no longer kept in memory
             return None
         ranked, threshold = await self._rank(incident, top=10)
+        await self._look_for_alike(incident)
         now = self._clock()
         async with self._db.unit() as stores:
             await stores.incidents.lock(incident.id)  # one decision at a time, also across replicas
@@ -397,6 +399,21 @@ class SuggestionService:
         else:
             self.nudge(incident.id)  # nothing stands now: the next best root cause may deserve a post
         return record
+
+    async def _look_for_alike(self, incident: Incident) -> None:
+        """A resolved incident whose evidence this one's closely resembles is told once, in the background."""
+        seen_before = self._seen_before
+        if seen_before is None:
+            return
+        try:
+            alike = await self.engine.resemble(incident.id, incident.team_id, title=incident.title)
+        except UserError as e:
+            log.info("no resemblance looked for in %s: %s", incident.public_id, e)
+            return
+        if alike is None or (incident.id, alike.incident_id) in self._alike:
+            return
+        self._alike.add((incident.id, alike.incident_id))
+        self._background.spawn(lambda: seen_before.tell_alike(incident, alike))
 
     def _tell_seen_before(self, incident: Incident, record: SuggestionRecord) -> None:
         """After Slack shows a root cause: resolved incidents where people accepted it, told once (in the

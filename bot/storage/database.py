@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import migrations
 
+from .fingerprints import FingerprintStore
 from .followups import FollowupStore
 from .jobs import JobStore
 from .reports import ReportStore
@@ -34,6 +35,7 @@ class Stores:
     seen_before: SeenBeforeStore
     jobs: JobStore
     followups: FollowupStore
+    fingerprints: FingerprintStore
 
 
 # Any constant will do; it only has to be the same in every process that shares the database.
@@ -94,6 +96,7 @@ def stores_of(session: AsyncSession) -> Stores:
         seen_before=SeenBeforeStore(session),
         jobs=JobStore(session),
         followups=FollowupStore(session),
+        fingerprints=FingerprintStore(session),
     )
 
 

@@ -1,8 +1,9 @@
 """Resolved incidents whose accepted root cause is the one an incident's evidence points to, and which of them its
-channel was told about ("Seen before")."""
+channel was told about ("Seen before"), on a shared root cause or on the resemblance of what both channels said."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -20,10 +21,10 @@ Triple = tuple[str, str, str]  # runbook, error, root cause
 
 @dataclass(frozen=True, slots=True)
 class PastIncident:
-    """A resolved incident, its accepted root cause and who accepted it."""
+    """A resolved incident, its accepted root cause and who accepted it (None: none was accepted)."""
 
     incident: Incident
-    root_cause: Triple
+    root_cause: Triple | None
     accepted_by: str | None
     accepted_at: datetime | None
 
@@ -33,9 +34,11 @@ class Told:
     """A past incident an incident's channel was told about."""
 
     past_incident_id: int
-    root_cause: Triple
+    root_cause: Triple | None  # None: told on the resemblance of the evidence
     posted_at: datetime
     message_ts: str | None
+    shared: tuple[str, ...] = ()  # on the evidence: the distinctive terms both said
+    score: float | None = None
 
 
 class SeenBeforeStore:
@@ -61,6 +64,40 @@ class SeenBeforeStore:
             .limit(limit)
         )
         return [PastIncident(_to_domain(row), root_cause, by, at) for row, by, at in rows.all()]
+
+    async def accepted_in(self, incident: Incident) -> PastIncident | None:
+        """The incident with the root cause people accepted in it, or None when none was."""
+        row = (
+            await self._session.execute(
+                select(SuggestionRow.runbook, SuggestionRow.error, SuggestionRow.root_cause)
+                .add_columns(SuggestionRow.decided_by, SuggestionRow.decided_at)
+                .where(SuggestionRow.incident_id == incident.id, SuggestionRow.state == "accepted")
+                .order_by(SuggestionRow.decided_at.desc())
+                .limit(1)
+            )
+        ).first()
+        if row is None:
+            return None
+        return PastIncident(incident, (row[0], row[1], row[2]), row[3], row[4])
+
+    async def claim_alike(
+        self, incident_id: int, past_id: int, shared: tuple[str, ...], score: float, at: datetime
+    ) -> bool:
+        """Note that the channel of `incident_id` is being told that its evidence resembles `past_id`'s; False when
+        it was told about that incident before (on either ground)."""
+        inserted = await self._session.execute(
+            upsert(self._session, SeenBeforeRow)
+            .values(
+                incident_id=incident_id,
+                past_incident_id=past_id,
+                shared=json.dumps(list(shared)),
+                score=round(score, 4),
+                posted_at=at,
+            )
+            .on_conflict_do_nothing(index_elements=["incident_id", "past_incident_id"])
+            .returning(SeenBeforeRow.past_incident_id)
+        )
+        return inserted.scalar_one_or_none() is not None
 
     async def claim(self, incident_id: int, past: list[int], root_cause: Triple, at: datetime) -> list[int]:
         """Note that the channel of `incident_id` is being told about `past`; returns those it was not told about
@@ -105,6 +142,13 @@ class SeenBeforeStore:
             select(SeenBeforeRow).where(SeenBeforeRow.incident_id == incident_id).order_by(SeenBeforeRow.id)
         )
         return [
-            Told(row.past_incident_id, (row.runbook, row.error, row.root_cause), row.posted_at, row.message_ts)
+            Told(
+                row.past_incident_id,
+                (row.runbook, row.error or "", row.root_cause or "") if row.runbook is not None else None,
+                row.posted_at,
+                row.message_ts,
+                tuple(json.loads(row.shared)) if row.shared else (),
+                row.score,
+            )
             for row in rows
         ]

@@ -356,12 +356,30 @@ class SeenBeforeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
     past_incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False)
-    # The root cause both share: the one accepted in the past incident, standing or accepted in this one.
-    runbook: Mapped[str] = mapped_column(Text, nullable=False)
-    error: Mapped[str] = mapped_column(Text, nullable=False)
-    root_cause: Mapped[str] = mapped_column(Text, nullable=False)
+    # The root cause both share: the one accepted in the past incident, standing or accepted in this one. None when
+    # the match was on the evidence (what both channels said), not on a root cause.
+    runbook: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    root_cause: Mapped[str | None] = mapped_column(Text)
+    # A match on the evidence: the distinctive terms both said (JSON list, as written here), and the resemblance.
+    shared: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     message_ts: Mapped[str | None] = mapped_column(String(32))
+
+
+class FingerprintRow(Base):
+    """What is kept of a resolved incident's evidence to recognise it later ("Seen before" by resemblance,
+    bot/suggestions/resemblance.py): its most frequent terms and their counts (JSON object). Written by a job at
+    each resolution (bot/services/fingerprints.py); only the fingerprints of incidents resolved now are compared."""
+
+    __tablename__ = "incident_fingerprints"
+
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    team_id: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    terms: Mapped[str] = mapped_column(Text, nullable=False)
+    messages: Mapped[int] = mapped_column(Integer, nullable=False)  # how many messages it was made from
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class JobRow(Base):

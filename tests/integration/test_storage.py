@@ -224,3 +224,30 @@ async def test_a_status_update_is_stored_once_per_request_key_and_the_newest_tim
         ("U3", "Mitigated", "open", "sev2", "EU"),
     ]
     assert newest == later
+
+
+async def test_fingerprints_are_kept_per_workspace_replaced_on_a_new_resolution_and_only_resolved_ones_compared(
+    db: Database,
+) -> None:
+    # Arrange: two resolved incidents of T1, one of T2.
+    later = OPENED.replace(hour=9)
+    async with db.transaction() as store:
+        one = await store.save((await store.add(new("T1"))).with_status(Status.RESOLVED, later), later)
+        two = await store.save((await store.add(new("T1"))).with_status(Status.RESOLVED, later), later)
+        other = await store.save((await store.add(new("T2"))).with_status(Status.RESOLVED, later), later)
+    async with db.unit() as stores:
+        await stores.fingerprints.put(one.id, "T1", {"x509": 3}, 14, later)
+        await stores.fingerprints.put(two.id, "T1", {"disk": 2}, 9, later)
+        await stores.fingerprints.put(other.id, "T2", {"x509": 1}, 5, later)
+        before = await stores.fingerprints.version("T1")
+
+    # Act: the first is resolved again with more said; the second is reopened.
+    async with db.unit() as stores:
+        await stores.fingerprints.put(one.id, "T1", {"x509": 4, "unknown+author": 1}, 16, later.replace(hour=10))
+        await stores.incidents.save(two.with_status(Status.OPEN, later), later)
+
+    async with db.unit() as stores:
+        compared = await stores.fingerprints.resolved("T1")
+        after = await stores.fingerprints.version("T1")
+    assert compared == {one.id: {"x509": 4, "unknown+author": 1}}
+    assert after != before
