@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.slack.markup import from_slack
 from bot.storage import Database, Said, Seen
-from bot.suggestions.resemblance import Bag, Resemblances, fingerprint
+from bot.suggestions.resemblance import Bag, Resemblances, due, fingerprint
 
 from .errors import UserError
 
@@ -99,6 +99,7 @@ class Evidence:
     session: Session
     seen: Seen = field(default_factory=Seen)
     bag: Bag = field(default_factory=Bag)
+    checked: tuple[int, Resemblances] | None = None  # messages when last compared with past incidents, and their index
 
     def apply(self, said: Sequence[Said]) -> None:
         """New, edited and deleted messages and notes, in revision order. They are stored in Slack's markup
@@ -151,6 +152,9 @@ class _Engine:
         evidence = self._evidence(incident_id, title)
         index = self.loop.run_until_complete(self._past(team_id))
         said = len(evidence.bag) - (1 if title is not None else 0)
+        if evidence.checked is not None and evidence.checked[1] is index and not due(said, evidence.checked[0]):
+            return None  # checked against this index at about this length: nothing to add
+        evidence.checked = (said, index)
         found = index.best(evidence.bag.counts, said, besides=incident_id)
         if found is None:
             return None

@@ -13,6 +13,10 @@ from bot.domain.incident import Status
 from .dialect import upsert
 from .tables import FingerprintRow, IncidentRow
 
+# Resolved incidents compared, the most recently resolved: the engine's process rebuilds their index when one is
+# written (about a second at 500: bench/seen_before.py).
+MOST = 500
+
 
 class FingerprintStore:
     def __init__(self, session: AsyncSession) -> None:
@@ -39,12 +43,15 @@ class FingerprintStore:
         ).one()
         return int(row[0]), row[1]
 
-    async def resolved(self, team_id: str) -> dict[int, dict[str, int]]:
-        """The fingerprints of the workspace's incidents that are resolved now (a reopened one is not compared)."""
+    async def resolved(self, team_id: str, most: int = MOST) -> dict[int, dict[str, int]]:
+        """The fingerprints of the workspace's incidents that are resolved now (a reopened one is not compared), the
+        `most` most recently resolved."""
         rows = await self._session.execute(
             select(FingerprintRow.incident_id, FingerprintRow.terms)
             .join(IncidentRow, IncidentRow.id == FingerprintRow.incident_id)
             .where(FingerprintRow.team_id == team_id, IncidentRow.status == Status.RESOLVED.value)
+            .order_by(IncidentRow.resolved_at.desc(), IncidentRow.id.desc())
+            .limit(most)
         )
         return {incident_id: json.loads(terms) for incident_id, terms in rows.all()}
 

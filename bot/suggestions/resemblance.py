@@ -28,15 +28,28 @@ from __future__ import annotations
 
 import heapq
 import math
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .text import analyze, generic_weight, is_stopword
 
 PAIR = "+"  # joins the two terms of a pair: "certif+expir"
-FINGERPRINT_TERMS = 600  # terms kept of a resolved incident (its most frequent)
+FINGERPRINT_TERMS = 300  # terms kept of a resolved incident (its most frequent)
 QUERY_TERMS = 400  # terms of the current incident compared (its weightiest): bounds the cost of a check
+# A term said in more past incidents than this is an everyday word there: it still counts in the norms, but past
+# incidents are not scored through it (its idf is near its floor), which bounds a check at QUERY_TERMS x MAX_POSTINGS.
+MAX_POSTINGS = 300
+
+
+def due(said: int, checked: int | None) -> bool:
+    """Whether an incident of `said` messages, last checked at `checked`, is checked again: after each message
+    while it is short, then each time it has grown by a tenth, so that checks over an incident's life cost in all
+    about as much as ten checks at its end (a check reads its whole vocabulary)."""
+    return checked is None or said >= checked + max(1, checked // 10)
+
 
 MIN_MESSAGES = 12
 MIN_SCORE = 0.55
@@ -136,6 +149,7 @@ def _tf(n: int) -> float:
     return 1.0 + math.log(n)
 
 
+@lru_cache(maxsize=65536)
 def _term_weight(term: str) -> float:
     if PAIR in term:
         first, second = term.split(PAIR, 1)
@@ -152,36 +166,47 @@ class Resemblances:
         for counts in past.values():
             df.update(counts.keys())
         self._df = df
-        self._idf = {term: math.log((self.size + 1) / (n + 0.5)) + 0.1 for term, n in df.items()}
-        self._postings: dict[str, list[tuple[int, float]]] = {}
+        lists: dict[str, tuple[list[int], list[float]]] = {}
         for incident_id, counts in past.items():
-            vector = {t: _tf(n) * self._idf[t] * _term_weight(t) for t, n in counts.items() if n > 0}
+            vector = {t: _tf(n) * self._idf(t) * _term_weight(t) for t, n in counts.items() if n > 0}
             norm = math.sqrt(sum(w * w for w in vector.values())) or 1.0
             for term, w in vector.items():
-                self._postings.setdefault(term, []).append((incident_id, w / norm))
+                ids, weights = lists.setdefault(term, ([], []))
+                ids.append(incident_id)
+                weights.append(w / norm)
+        # Compact: two arrays per term (12 bytes a posting, not a tuple's 70).
+        self._postings = {term: (array("q", ids), array("d", weights)) for term, (ids, weights) in lists.items()}
+
+    def _idf(self, term: str) -> float:
+        return math.log((self.size + 1) / (self._df[term] + 0.5)) + 0.1
 
     def distinctive(self, term: str) -> bool:
         return self._df.get(term, 0) <= max(1, math.floor(DISTINCTIVE_SHARE * self.size))
 
     def ranked(self, counts: Mapping[str, int], top: int = 3, besides: int | None = None) -> list[Resemblance]:
         """The past incidents most alike, best first (cosine of tf-idf vectors), with what they share."""
-        vector = {t: _tf(n) * self._idf[t] * _term_weight(t) for t, n in counts.items() if n > 0 and t in self._idf}
+        df = self._df
+        vector = {t: _tf(n) * self._idf(t) * _term_weight(t) for t, n in counts.items() if n > 0 and t in df}
         if not vector:
             return []
         # The norm is over everything the incident said, known to the past or not: an incident that says much
         # else resembles less.
-        unknown = sum(_tf(n) ** 2 for t, n in counts.items() if n > 0 and t not in self._idf) * UNKNOWN_WEIGHT
+        unknown = sum(_tf(n) ** 2 for t, n in counts.items() if n > 0 and t not in df) * UNKNOWN_WEIGHT
         norm = math.sqrt(sum(w * w for w in vector.values()) + unknown) or 1.0
         query = heapq.nlargest(QUERY_TERMS, vector.items(), key=lambda item: item[1])
         scores: dict[int, float] = {}
         contributions: dict[int, list[tuple[float, str]]] = {}
         for term, w in query:
-            for incident_id, pw in self._postings.get(term, ()):
+            ids, weights = self._postings[term]
+            if len(ids) > MAX_POSTINGS:
+                continue
+            distinctive = self.distinctive(term)
+            for incident_id, pw in zip(ids, weights, strict=True):
                 if incident_id == besides:
                     continue
                 part = w / norm * pw
                 scores[incident_id] = scores.get(incident_id, 0.0) + part
-                if self.distinctive(term):
+                if distinctive:
                     contributions.setdefault(incident_id, []).append((part, term))
         best = heapq.nlargest(top + 1, scores.items(), key=lambda item: (item[1], -item[0]))
         ranked = []
