@@ -14,10 +14,10 @@ import json
 import logging
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import yaml
@@ -323,13 +323,11 @@ _TOPIC_TEMPLATE_SAMPLE: dict[str, object] = {
 }
 
 _COMMAND_RE = re.compile(r"/[a-z0-9_-]+")
-_SEVERITY_NAME_RE = re.compile(r"[a-z0-9_-]+")
 _USER_ID_RE = re.compile(r"[UW][A-Z0-9]{2,}")
 _CHANNEL_ID_RE = re.compile(r"[CG][A-Z0-9]{2,}")
 _CHANNEL_NAME_RE = re.compile(r"[a-z0-9_-]+")
 _EMOJI_NAME_RE = re.compile(r"[a-z0-9_+'-]+")  # Slack's emoji names, without the colons
 _KIND_RE = re.compile(r"[a-z][a-z0-9_]*")
-_ROLE_NAME_RE = re.compile(r"[a-z][a-z0-9_-]*")
 ROLE_NAME_MAX_LENGTH = 32
 _RESERVED_ROLE_NAMES = ("commander", "none")
 
@@ -366,7 +364,6 @@ _JIRA_PROJECT_RE = re.compile(r"[A-Z][A-Z0-9_]+")
 _PAGING_KEYS = ("services",)
 _PAGING_SERVICE_KEYS = ("name", "pagerduty_routing_key_env", "opsgenie_api_key_env")
 _PAGING_KEY_VARIABLES = {"pagerduty_routing_key_env": PAGERDUTY, "opsgenie_api_key_env": OPSGENIE}
-_SERVICE_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
 SERVICE_NAME_MAX_LENGTH = 64
 _ENV_NAME_RE = re.compile(r"[A-Z_][A-Z0-9_]*")
 _REPORT_KEYS = ("author", "template")
@@ -379,6 +376,34 @@ EMOJI_NAME_MAX_LENGTH = 100  # what the marks table keeps
 KIND_MAX_LENGTH = 64  # what the marks table keeps
 _SEVERITY_KEYS = ("name", "label", "description", "invite", "update_every_minutes", "page")
 _ROLE_KEYS = ("name", "label", "description")
+
+
+@dataclass(frozen=True)
+class _Names:
+    """What the names of a list of named entries (each a `noun`) must be: else "expected {like} ({rule}), got ..."."""
+
+    noun: str
+    pattern: re.Pattern[str]
+    like: str
+    rule: str
+    max_length: int | None = None
+
+
+_SEVERITY_NAMES = _Names("severity", re.compile(r"[a-z0-9_-]+"), 'a lowercase word like "sev2"', "a-z, 0-9, - and _")
+_ROLE_NAMES = _Names(
+    "role",
+    re.compile(r"[a-z][a-z0-9_-]*"),
+    'a lowercase word like "comms"',
+    f"a-z first, then a-z, 0-9, - and _; at most {ROLE_NAME_MAX_LENGTH} characters",
+    ROLE_NAME_MAX_LENGTH,
+)
+_SERVICE_NAMES = _Names(
+    "service",
+    re.compile(r"[a-z0-9][a-z0-9_-]*"),
+    'a service name like "payments"',
+    f"lowercase a-z, 0-9, - and _, at most {SERVICE_NAME_MAX_LENGTH} characters",
+    SERVICE_NAME_MAX_LENGTH,
+)
 _REQUIRED = {  # what each required key expects, for "missing required key" messages
     "command": 'a slash command like "/incident"',
     "severities": "a list of severities, each with name, label and description",
@@ -664,6 +689,15 @@ def _line(node: Node) -> int:
     return mark.line + 1 if mark is not None else 1
 
 
+class _Named(NamedTuple):
+    """One entry of a list of named entries: its node, its key (like "roles[2]"), its name and its fields."""
+
+    node: Node
+    key: str
+    name: str
+    fields: dict[str, Node]
+
+
 class _FileReader:
     """Walks the node tree of one file, checking each key, so each error can say file:line and key path."""
 
@@ -903,55 +937,31 @@ class _FileReader:
         items = self.sequence(node, "severities", "a list of severities, each with name, label and description")
         if not items:
             raise self.error(node, "severities", "expected at least one severity, got an empty list")
-        severities: list[Severity] = []
-        first_seen: dict[str, int] = {}
-        for index, item in enumerate(items):
-            if index == SEVERITIES_MAX:
-                raise self.error(
-                    item,
-                    f"severities[{index}]",
-                    f"at most {SEVERITIES_MAX} severities (Slack's limit of options in a menu: they are the choices "
-                    f"of the severity menus), got {len(items)}",
-                )
-            severity, name_node = self.severity(item, f"severities[{index}]")
-            if severity.name in first_seen:
-                raise self.error(
-                    name_node,
-                    f"severities[{index}].name",
-                    f'duplicate severity "{severity.name}" (already defined on line '
-                    f"{first_seen[severity.name]}); names must be unique",
-                )
-            first_seen[severity.name] = _line(name_node)
-            severities.append(severity)
-        return tuple(severities)
+        too_many = (
+            f"at most {SEVERITIES_MAX} severities (Slack's limit of options in a menu: they are the choices of the "
+            f"severity menus), got {len(items)}"
+        )
+        return tuple(
+            self.severity(name, fields, key)
+            for _, key, name, fields in self.named(
+                items,
+                "severities",
+                _SEVERITY_NAMES,
+                _SEVERITY_KEYS,
+                required=("name", "label", "description"),
+                most=(SEVERITIES_MAX, too_many),
+            )
+        )
 
-    def severity(self, node: Node, key: str) -> tuple[Severity, Node]:
-        """The severity, and the node of its name (for the line of a duplicate)."""
-        entries = self.mapping(node, key, _SEVERITY_KEYS, required=("name", "label", "description"))
-        name_node = entries["name"]
-        name = self.string(name_node, f"{key}.name", 'a lowercase word like "sev2"')
-        if not _SEVERITY_NAME_RE.fullmatch(name):
-            raise self.error(
-                name_node,
-                f"{key}.name",
-                f'expected a lowercase word like "sev2" (a-z, 0-9, - and _), got {_describe(name_node)}',
-            )
-        label_node = entries["label"]
-        label = self.text(label_node, f"{key}.label", 'a short label like "SEV2 · Major"')
-        if len(label) > SEVERITY_LABEL_MAX_LENGTH:
-            raise self.error(
-                label_node,
-                f"{key}.label",
-                f"expected at most {SEVERITY_LABEL_MAX_LENGTH} characters (Slack's limit), got {len(label)}",
-            )
-        description_node = entries["description"]
-        description = self.text(description_node, f"{key}.description", "one line saying when to use it")
-        if "\n" in description:
-            raise self.error(
-                description_node,
-                f"{key}.description",
-                "expected a single line (use a folded scalar, >, to wrap it in the file)",
-            )
+    def severity(self, name: str, entries: dict[str, Node], key: str) -> Severity:
+        label = self.label(
+            entries["label"],
+            f"{key}.label",
+            'a short label like "SEV2 · Major"',
+            SEVERITY_LABEL_MAX_LENGTH,
+            one_line=False,
+        )
+        description = self.line(entries["description"], f"{key}.description", "one line saying when to use it")
         invite: tuple[str, ...] = ()
         if "invite" in entries:
             invite = self.invite(entries["invite"], f"{key}.invite")
@@ -961,10 +971,9 @@ class _FileReader:
         page: tuple[str, ...] = ()
         if "page" in entries:
             page = self.page(entries["page"], f"{key}.page")
-        severity = Severity(
+        return Severity(
             name=name, label=label, description=description, invite=invite, update_every_minutes=every, page=page
         )
-        return severity, name_node
 
     def update_every_minutes(self, node: Node, key: str) -> int | None:
         if isinstance(node, ScalarNode) and node.tag == _NULL:
@@ -981,52 +990,26 @@ class _FileReader:
         if isinstance(node, ScalarNode) and node.tag == _NULL:
             return ()
         items = self.sequence(node, "roles", "a list of roles, each with name, label and description")
+        too_many = f"at most {ROLES_MAX} roles besides the commander, got {len(items)}"
         roles: list[Role] = []
-        first_seen: dict[str, int] = {}
-        for index, item in enumerate(items):
-            key = f"roles[{index}]"
-            if index == ROLES_MAX:
-                raise self.error(item, key, f"at most {ROLES_MAX} roles besides the commander, got {len(items)}")
-            entries = self.mapping(item, key, _ROLE_KEYS, required=("name", "label", "description"))
-            name_node = entries["name"]
-            name = self.string(name_node, f"{key}.name", 'a lowercase word like "comms"')
-            if not _ROLE_NAME_RE.fullmatch(name) or len(name) > ROLE_NAME_MAX_LENGTH:
-                raise self.error(
-                    name_node,
-                    f"{key}.name",
-                    f'expected a lowercase word like "comms" (a-z first, then a-z, 0-9, - and _; at most '
-                    f"{ROLE_NAME_MAX_LENGTH} characters), got {_describe(name_node)}",
-                )
+        for _, key, name, entries in self.named(
+            items, "roles", _ROLE_NAMES, _ROLE_KEYS, required=_ROLE_KEYS, most=(ROLES_MAX, too_many)
+        ):
             if name in _RESERVED_ROLE_NAMES:
                 what = (
                     "the commander role always exists; leave it out of roles"
                     if name == COMMANDER
                     else f'"{name}" is a word of the role command (`role <role> none` clears a role); pick another'
                 )
-                raise self.error(name_node, f"{key}.name", what)
-            if name in first_seen:
-                raise self.error(
-                    name_node,
-                    f"{key}.name",
-                    f'duplicate role "{name}" (already defined on line {first_seen[name]}); names must be unique',
-                )
-            first_seen[name] = _line(name_node)
-            label_node = entries["label"]
-            label = self.text(label_node, f"{key}.label", 'a short label like "Communications lead"')
-            if len(label) > ROLE_LABEL_MAX_LENGTH or "\n" in label:
-                raise self.error(
-                    label_node,
-                    f"{key}.label",
-                    f"expected one line of at most {ROLE_LABEL_MAX_LENGTH} characters, got {len(label)} characters",
-                )
-            description_node = entries["description"]
-            description = self.text(description_node, f"{key}.description", "one line saying what the role does")
-            if "\n" in description:
-                raise self.error(
-                    description_node,
-                    f"{key}.description",
-                    "expected a single line (use a folded scalar, >, to wrap it in the file)",
-                )
+                raise self.error(entries["name"], f"{key}.name", what)
+            label = self.label(
+                entries["label"],
+                f"{key}.label",
+                'a short label like "Communications lead"',
+                ROLE_LABEL_MAX_LENGTH,
+                one_line=True,
+            )
+            description = self.line(entries["description"], f"{key}.description", "one line saying what the role does")
             roles.append(Role(name=name, label=label, description=description))
         return tuple(roles)
 
@@ -1059,26 +1042,9 @@ class _FileReader:
         if not items:
             raise self.error(entries["services"], "paging.services", f"expected {expected}, got an empty list")
         services: list[PagingService] = []
-        first_seen: dict[str, int] = {}
-        for index, item in enumerate(items):
-            key = f"paging.services[{index}]"
-            fields = self.mapping(item, key, _PAGING_SERVICE_KEYS, required=("name",))
-            name_node = fields["name"]
-            name = self.string(name_node, f"{key}.name", 'a service name like "payments"')
-            if not _SERVICE_NAME_RE.fullmatch(name) or len(name) > SERVICE_NAME_MAX_LENGTH:
-                raise self.error(
-                    name_node,
-                    f"{key}.name",
-                    f'expected a service name like "payments" (lowercase a-z, 0-9, - and _, at most '
-                    f"{SERVICE_NAME_MAX_LENGTH} characters), got {_describe(name_node)}",
-                )
-            if name in first_seen:
-                raise self.error(
-                    name_node,
-                    f"{key}.name",
-                    f'duplicate service "{name}" (already defined on line {first_seen[name]}); names must be unique',
-                )
-            first_seen[name] = _line(name_node)
+        for item, key, name, fields in self.named(
+            items, "paging.services", _SERVICE_NAMES, _PAGING_SERVICE_KEYS, required=("name",)
+        ):
             given = [k for k in _PAGING_KEY_VARIABLES if k in fields]
             if len(given) != 1:
                 what = "both" if given else "neither"
@@ -1262,6 +1228,59 @@ class _FileReader:
         return value
 
     # -- building blocks -----------------------------------------------------------------------------------
+
+    def named(
+        self,
+        items: list[Node],
+        key: str,
+        names: _Names,
+        allowed: tuple[str, ...],
+        *,
+        required: tuple[str, ...],
+        most: tuple[int, str] | None = None,
+    ) -> Iterator[_Named]:
+        """The entries of a list of mappings each with a name (roles, severities, paging services), in order: each a
+        mapping of `allowed` keys with the `required` ones, its name as `names` says and unlike any before it; past
+        `most[0]` entries, the error `most[1]`."""
+        first_seen: dict[str, int] = {}
+        for index, item in enumerate(items):
+            item_key = f"{key}[{index}]"
+            if most is not None and index == most[0]:
+                raise self.error(item, item_key, most[1])
+            fields = self.mapping(item, item_key, allowed, required=required)
+            name_node = fields["name"]
+            name = self.string(name_node, f"{item_key}.name", names.like)
+            if not names.pattern.fullmatch(name) or (names.max_length is not None and len(name) > names.max_length):
+                raise self.error(
+                    name_node, f"{item_key}.name", f"expected {names.like} ({names.rule}), got {_describe(name_node)}"
+                )
+            if name in first_seen:
+                raise self.error(
+                    name_node,
+                    f"{item_key}.name",
+                    f'duplicate {names.noun} "{name}" (already defined on line {first_seen[name]}); '
+                    "names must be unique",
+                )
+            first_seen[name] = _line(name_node)
+            yield _Named(item, item_key, name, fields)
+
+    def label(self, node: Node, key: str, expected: str, max_length: int, *, one_line: bool) -> str:
+        """A short label of at most `max_length` characters, with `one_line` on a single line."""
+        label = self.text(node, key, expected)
+        if one_line and (len(label) > max_length or "\n" in label):
+            raise self.error(
+                node, key, f"expected one line of at most {max_length} characters, got {len(label)} characters"
+            )
+        if len(label) > max_length:
+            raise self.error(node, key, f"expected at most {max_length} characters (Slack's limit), got {len(label)}")
+        return label
+
+    def line(self, node: Node, key: str, expected: str) -> str:
+        """A text on a single line."""
+        value = self.text(node, key, expected)
+        if "\n" in value:
+            raise self.error(node, key, "expected a single line (use a folded scalar, >, to wrap it in the file)")
+        return value
 
     def string(self, node: Node, key: str, expected: str) -> str:
         if not (isinstance(node, ScalarNode) and node.tag == _STR):

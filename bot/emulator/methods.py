@@ -9,7 +9,7 @@ import json
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -76,6 +76,9 @@ class AfterFault:
     status: int = 500
     delay: float = 0.0
     hold: Hold | None = None
+
+
+_Scripted = TypeVar("_Scripted", Injection, AfterFault)
 
 
 def outage_response(status: int) -> web.Response:
@@ -162,26 +165,6 @@ class Dispatcher:
     def inject_after(self, method: str, fault: AfterFault) -> None:
         self.after_faults.setdefault(method, []).append(fault)
 
-    def _take_injection(self, method: str) -> Injection | None:
-        queue = self.injections.get(method)
-        if not queue:
-            return None
-        injection = queue[0]
-        injection.remaining -= 1
-        if injection.remaining <= 0:
-            queue.pop(0)
-        return injection
-
-    def _take_after_fault(self, method: str) -> AfterFault | None:
-        queue = self.after_faults.get(method)
-        if not queue:
-            return None
-        fault = queue[0]
-        fault.remaining -= 1
-        if fault.remaining <= 0:
-            queue.pop(0)
-        return fault
-
     async def _until_closing(self, event: asyncio.Event | None = None, seconds: float | None = None) -> None:
         """Wait for `event` (or `seconds`), cut short when the emulator stops."""
         waiters = [asyncio.ensure_future(self.closing.wait())]
@@ -217,7 +200,7 @@ class Dispatcher:
                 body, status = early
             else:
                 assert spec is not None
-                fault = self._take_after_fault(name)  # only calls that get this far are performed
+                fault = _take(self.after_faults, name)  # only calls that get this far are performed
                 if fault is not None:
                     return await self._faulted(spec, args, headers, fault)
                 body = await self._perform(spec, args)
@@ -289,7 +272,7 @@ class Dispatcher:
             raise ApiError("not_allowed_token_type")
         scopes = self._scopes(kind)
         headers = {"X-OAuth-Scopes": ",".join(sorted(scopes)), "X-Accepted-OAuth-Scopes": ",".join(spec.scopes)}
-        injection = self._take_injection(name)
+        injection = _take(self.injections, name)
         if injection is not None:
             if injection.retry_after is not None:
                 headers["Retry-After"] = str(injection.retry_after)
@@ -323,3 +306,15 @@ class Dispatcher:
                 ) from error
             return {"ok": False, "error": error.code, **error.extra}
         return {"ok": True, **result}
+
+
+def _take(queues: dict[str, list[_Scripted]], method: str) -> _Scripted | None:
+    """The first scripted fault queued for `method`, if any; it leaves the queue once it has run `remaining` times."""
+    queue = queues.get(method)
+    if not queue:
+        return None
+    scripted = queue[0]
+    scripted.remaining -= 1
+    if scripted.remaining <= 0:
+        queue.pop(0)
+    return scripted

@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.emulator.loopback import LoopbackServer
+
 SEVERITIES = ("critical", "error", "warning", "info")
 ACTIONS = ("trigger", "acknowledge", "resolve")
 
@@ -43,12 +45,11 @@ class Failure:
     retry_after: str | None = None
 
 
-class FakePagerDuty:
+class FakePagerDuty(LoopbackServer):
     """`start()` serves it on a free loopback port (`url`), `stop()` ends it."""
 
     def __init__(self, routing_keys: set[str]) -> None:
-        self._runner: web.AppRunner | None = None
-        self.url = ""
+        super().__init__()
         self.routing_keys = set(routing_keys)  # the integration keys of the services that exist
         self.events: list[dict[str, Any]] = []  # every request body received, in order (refused ones too)
         self.alerts: list[PdAlert] = []  # every alert ever opened, oldest first
@@ -56,22 +57,6 @@ class FakePagerDuty:
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v2/enqueue", self._enqueue)
-
-    async def start(self) -> str:
-        app = web.Application()
-        self.routes(app)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.url = f"http://127.0.0.1:{port}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     def fail_next(self, status: int, times: int = 1, *, retry_after: str | None = None) -> None:
         """The next `times` events are answered `status` (429, 500, 400) and not processed."""

@@ -23,6 +23,7 @@ from bot.emulator.context import ApiError, Args
 from bot.emulator.conversations import validate_channel_name
 from bot.emulator.courier import JITTER, RETRY_DELAYS, Courier, DeliveryPolicy
 from bot.emulator.delivery import Delivery, SocketHub
+from bot.emulator.loopback import Listener
 from bot.emulator.methods import AfterFault, Dispatcher, Hold, Injection
 from bot.emulator.views import close_stack
 from bot.emulator.workspace import (
@@ -125,9 +126,7 @@ class SlackEmulator:
         self._message_events: dict[tuple[str, str], JSON] = {}  # (channel, ts) -> the message event as first sent
         # (user, channel, ts) -> what the person picked in that message, by (block_id, action_id): their client keeps it
         self._picks: dict[tuple[str, str, str], dict[tuple[str, str], JSON]] = {}
-        self._runner: web.AppRunner | None = None
-        self._host = "127.0.0.1"
-        self._port = 0
+        self._listener = Listener()
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -137,11 +136,7 @@ class SlackEmulator:
         app.router.add_post("/upload/{file_id}", self._on_upload)
         app.router.add_get("/link/", self._hub.handle)
         app.router.add_get("/link", self._hub.handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        self._host = host
-        self._port = int(self._runner.addresses[0][1])
+        await self._listener.open(app, host, port, shutdown_timeout=1.0)
         self._dispatcher.open()
         await self._courier.open()
 
@@ -153,9 +148,7 @@ class SlackEmulator:
             held.release()
         await self._courier.close()
         await self._hub.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._listener.close()
 
     async def __aenter__(self) -> SlackEmulator:
         await self.start()
@@ -169,7 +162,7 @@ class SlackEmulator:
     # -- identity and addresses ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        return self._listener.url
 
     @property
     def api_url(self) -> str:
@@ -378,7 +371,7 @@ class SlackEmulator:
         return trigger.user, trigger.view_id
 
     def socket_url(self) -> str:
-        return f"ws://{self._host}:{self._port}/link/?ticket={self._hub.issue_ticket()}&app_id={self.app_id}"
+        return f"ws://{self._listener.host}:{self._listener.port}/link/?ticket={self._hub.issue_ticket()}&app_id={self.app_id}"
 
     # -- delivery plumbing --------------------------------------------------------------------------------
     def set_request_url(self, url: str | None) -> None:

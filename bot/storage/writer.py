@@ -254,23 +254,8 @@ async def _apply_one(conn: AsyncConnection, capture: Capture) -> bool:
         )
         return True
     if isinstance(capture, Marked):
-        stmt = upsert(conn, MarkRow).values(
-            team_id=capture.team_id,
-            incident_id=capture.incident_id,
-            channel_id=capture.channel_id,
-            ts=capture.ts,
-            reaction=capture.reaction,
-            kind=capture.kind,
-            user_id=capture.user_id,
-            marked_at=capture.at,
-        )
         # A mark held already stays as it is; a removed one comes back only if this adding came after the removal.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=_MARK_KEY,
-            set_={"kind": stmt.excluded.kind, "marked_at": stmt.excluded.marked_at, "removed_at": None},
-            where=and_(MarkRow.removed_at.is_not(None), MarkRow.removed_at < stmt.excluded.marked_at),
-        ).returning(MarkRow.id)
-        return (await conn.execute(stmt)).first() is not None
+        return await _upsert_mark(conn, capture, capture.incident_id, capture.at, removed=False)
     if isinstance(capture, Unmarked):
         key = and_(
             MarkRow.channel_id == capture.channel_id,
@@ -290,23 +275,36 @@ async def _apply_one(conn: AsyncConnection, capture: Capture) -> bool:
             .values(removed_at=capture.at)
         )
         if capture.incident_id is not None:  # remembered, for an adding delivered after it
-            stmt = upsert(conn, MarkRow).values(
-                team_id=capture.team_id,
-                incident_id=capture.incident_id,
-                channel_id=capture.channel_id,
-                ts=capture.ts,
-                reaction=capture.reaction,
-                kind=capture.kind,
-                user_id=capture.user_id,
-                marked_at=capture.at,
-                removed_at=capture.at,
-            )
-            await conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=_MARK_KEY,
-                    set_={"removed_at": stmt.excluded.removed_at},
-                    where=and_(MarkRow.removed_at.is_not(None), MarkRow.removed_at < stmt.excluded.removed_at),
-                )
-            )
+            await _upsert_mark(conn, capture, capture.incident_id, capture.at, removed=True)
         return bool(live.rowcount)
     raise TypeError(f"not a timeline capture: {capture!r}")
+
+
+async def _upsert_mark(
+    conn: AsyncConnection, mark: Marked | Unmarked, incident_id: int, at: datetime, *, removed: bool
+) -> bool:
+    """Writes the row of `mark` (an adding, or with `removed` a removal kept for an adding delivered after it), made
+    at `at`. A row there already changes only when it was removed before `at`: an adding then marks again, a removal
+    moves the removal later. True when a row was written."""
+    stmt = upsert(conn, MarkRow).values(
+        team_id=mark.team_id,
+        incident_id=incident_id,
+        channel_id=mark.channel_id,
+        ts=mark.ts,
+        reaction=mark.reaction,
+        kind=mark.kind,
+        user_id=mark.user_id,
+        marked_at=at,
+        removed_at=at if removed else None,
+    )
+    again = (
+        {"removed_at": stmt.excluded.removed_at}
+        if removed
+        else {"kind": stmt.excluded.kind, "marked_at": stmt.excluded.marked_at, "removed_at": None}
+    )
+    written = stmt.on_conflict_do_update(
+        index_elements=_MARK_KEY,
+        set_=again,
+        where=and_(MarkRow.removed_at.is_not(None), MarkRow.removed_at < stmt.excluded.marked_at),
+    ).returning(MarkRow.id)
+    return (await conn.execute(written)).first() is not None

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.server import FakeServer
+from bot.emulator.loopback import LoopbackServer
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
@@ -35,7 +35,7 @@ class OgAlert:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeOpsgenie(FakeServer):
+class FakeOpsgenie(LoopbackServer):
     def __init__(self, api_keys: set[str]) -> None:
         super().__init__()
         self.api_keys = set(api_keys)

@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.conftest import free_socket
+from bot.emulator.loopback import LoopbackServer
 
 
 def _now() -> datetime:
@@ -48,24 +48,11 @@ class Faults:
     fail: list[int] = field(default_factory=list)  # statuses to answer the next creates with (nothing created)
 
 
-class _Server:
+class _Server(LoopbackServer):
     def __init__(self) -> None:
-        self.app = web.Application()
+        super().__init__()
         self.faults = Faults()
         self.requests: list[tuple[str, str]] = []  # (method, path), in order
-        self._runner: web.AppRunner | None = None
-        self.url = ""
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app)
-        await self._runner.setup()
-        sock = free_socket()
-        await web.SockSite(self._runner, sock).start()
-        self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def lose_next_answer(self) -> None:
         self.faults.lose += 1
@@ -94,8 +81,10 @@ class FakeGitHub(_Server):
         self.token = token
         self.repository = repository
         self.issues: list[dict[str, Any]] = []
-        self.app.router.add_post("/repos/{owner}/{repo}/issues", self._create)
-        self.app.router.add_get("/repos/{owner}/{repo}/issues", self._list)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/repos/{owner}/{repo}/issues", self._create)
+        app.router.add_get("/repos/{owner}/{repo}/issues", self._list)
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         self.requests.append((request.method, request.path))
@@ -171,8 +160,10 @@ class FakeJira(_Server):
         self.project = project
         self.issue_types = issue_types
         self.issues: list[dict[str, Any]] = []
-        self.app.router.add_post("/rest/api/3/issue", self._create)
-        self.app.router.add_post("/rest/api/3/search/jql", self._search)
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/rest/api/3/issue", self._create)
+        app.router.add_post("/rest/api/3/search/jql", self._search)
 
     def _unauthorised(self, request: web.Request) -> web.Response | None:
         self.requests.append((request.method, request.path))

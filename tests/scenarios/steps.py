@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
 from bot.clock import ManualClock
+from bot.config import Config, FollowupSettings, GitHubExport, Secret
+from bot.domain.incident import Incident
+from bot.domain.timeline import ChannelMessage
 from bot.emulator import Channel, Delivery, SlackEmulator
+from bot.storage import Followup
 from bot.storage.tables import JobRow
 
 if TYPE_CHECKING:
     from bot.app import IncidentBot
 
 COMMAND = "/incident"
+EXAMPLE = "API 500 errors on User Service"  # the title of the incident most scenarios open
+GITHUB_TOKEN = "ghp_test_token"  # what the GitHub fake (the `github` fixture) accepts
+REPOSITORY = "acme/ops"  # the repository it holds
+
+
+def exporting_to_github(config: Config, api_url: str) -> Config:
+    """`config` with follow-ups filed as issues of REPOSITORY (labelled "incident") through the GitHub API at
+    `api_url`."""
+    export = GitHubExport(repository=REPOSITORY, labels=("incident",), token=Secret(GITHUB_TOKEN), api_url=api_url)
+    return dataclasses.replace(config, followups=FollowupSettings(export=export))
 
 
 async def run(emulator: SlackEmulator, user: str, channel: str, text: str, *, markup: bool = False) -> Delivery:
@@ -44,6 +59,67 @@ async def open_incident(
 
     await emulator.wait_for(ready, what="a new incident channel with a pinned card")
     return next(c for c in incident_channels(emulator) if c.id not in before)
+
+
+async def settled(emulator: SlackEmulator, bot: IncidentBot, within: float = 30.0) -> None:
+    """Slack has delivered everything and the bot has finished what it does after answering (timeline writes,
+    pages, exports). `within` guards against a hang; it times nothing."""
+    await emulator.wait_idle()
+    assert await bot.services.in_flight.drained(within=within)
+    assert await bot.background.drained(within=within)
+    assert await bot.services.in_flight.drained(within=within)
+    await emulator.wait_idle()
+
+
+async def incident_of(bot: IncidentBot, channel: Channel) -> Incident:
+    """The stored incident of an incident channel."""
+    assert bot.slack.me is not None
+    incident = await bot.services.incidents.in_channel(bot.slack.me.team_id, channel.id)
+    assert incident is not None
+    return incident
+
+
+async def followups_of(bot: IncidentBot, channel: Channel) -> list[Followup]:
+    return await bot.followups.of_incident(await incident_of(bot, channel))
+
+
+async def report_markdown(bot: IncidentBot, channel: Channel) -> str:
+    """The Markdown of the incident's latest report, as stored."""
+    incident = await incident_of(bot, channel)
+    async with bot.db.unit() as stores:
+        report = await stores.reports.latest(incident.id)
+    assert report is not None
+    return report.markdown
+
+
+async def run_each(emulator: SlackEmulator, bot: IncidentBot, user: str, channel: Channel, *texts: str) -> None:
+    """`/incident <text>` in the channel for each text in turn, each settled before the next."""
+    for text in texts:
+        await run(emulator, user, channel.id, text)
+        await settled(emulator, bot)
+
+
+async def marked_steps(bot: IncidentBot, channel: Channel, user: str, count: int, more: str = "") -> None:
+    """`count` messages of `user` in the incident channel ("step <n>: checked shard <n % 97>" and `more`), written
+    as the capture path writes them, each marked a key event: a long record without sending it through Slack."""
+    incident = await incident_of(bot, channel)
+    start = 1_764_338_400
+    for n in range(count):
+        await bot.writer.write(
+            ChannelMessage(
+                team_id=incident.team_id,
+                incident_id=incident.id,
+                channel_id=channel.id,
+                ts=f"{start + n}.000100",
+                text=f"step {n}: checked shard {n % 97}{more}",
+                user_id=user,
+            )
+        )
+    async with bot.db.engine.begin() as conn:
+        await conn.exec_driver_sql(
+            "INSERT INTO marks (team_id, incident_id, channel_id, ts, reaction, kind, user_id, marked_at) "
+            "SELECT team_id, incident_id, channel_id, ts, 'pushpin', 'key_event', user_id, posted_at FROM messages"
+        )
 
 
 def private_texts(emulator: SlackEmulator, user: str) -> list[str]:
@@ -82,6 +158,23 @@ def bot_lines(emulator: SlackEmulator, channel: Channel) -> list[str]:
     """Messages the bot posted in the channel, oldest first, without the card."""
     pinned = set(channel.pins)
     return [m.text for m in channel.messages if m.bot_id == emulator.bot_id and m.ts not in pinned]
+
+
+def report_files(emulator: SlackEmulator) -> list[str]:
+    """The reports uploaded to Slack, as Markdown."""
+    return [f.content.decode() for f in emulator.workspace.files.values() if f.filename.endswith(".md") and f.content]
+
+
+async def wait_for_line(emulator: SlackEmulator, channel: Channel, fragment: str) -> str:
+    """The bot's first line in the channel that says `fragment`, once there is one."""
+    await emulator.wait_for(lambda: any(fragment in line for line in bot_lines(emulator, channel)), what=fragment)
+    return next(line for line in bot_lines(emulator, channel) if fragment in line)
+
+
+async def run_until_line(emulator: SlackEmulator, user: str, channel: Channel, text: str, fragment: str) -> str:
+    """`/incident <text>` in the channel, and the bot's line there that says `fragment`."""
+    await run(emulator, user, channel.id, text)
+    return await wait_for_line(emulator, channel, fragment)
 
 
 async def jobs_done(bot: IncidentBot, clock: ManualClock) -> None:

@@ -21,7 +21,7 @@ from bot.storage import AuditEntry
 from bot.storage.jobs import Job
 from tests.conftest import ROOT, People, serving, write_config
 
-from .steps import bot_lines, card_field, open_incident, run, wait_for_private
+from .steps import bot_lines, card_field, incident_of, run, run_until_line, settled, wait_for_private
 
 DAYS = 7
 GUARD = 30.0  # seconds before a test that hangs fails instead (never an assertion on how long anything takes)
@@ -47,31 +47,12 @@ async def bot(
         yield incident_bot
 
 
-@pytest.fixture
-async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) -> Channel:
-    return await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
-
-
-async def incident_of(bot: IncidentBot, channel: Channel) -> Incident:
-    assert bot.slack.me is not None
-    incident = await bot.services.incidents.in_channel(bot.slack.me.team_id, channel.id)
-    assert incident is not None
-    return incident
-
-
 async def resolve(emulator: SlackEmulator, bot: IncidentBot, people: People, channel: Channel) -> Incident:
-    await run(emulator, people.alice, channel.id, "resolve")
-    await emulator.wait_for(lambda: any("resolved the incident" in line for line in bot_lines(emulator, channel)))
+    await run_until_line(emulator, people.alice, channel, "resolve", "resolved the incident")
     await settled(emulator, bot)
     incident = await incident_of(bot, channel)
     assert incident.status is Status.RESOLVED
     return incident
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    await emulator.wait_idle()
-    assert await bot.services.in_flight.drained(within=15)
-    assert await bot.background.drained(within=15)
 
 
 async def job(bot: IncidentBot, key: str) -> Job | None:

@@ -12,64 +12,47 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.app import IncidentBot
-from bot.config import Config, FollowupSettings, GitHubExport, JiraExport, Secret
-from bot.domain.incident import Incident
+from bot.config import Config, FollowupSettings, JiraExport, Secret
 from bot.emulator import Channel, SlackEmulator
 from bot.services import FollowupService
 from bot.services.followups import LEASE
-from bot.storage import Followup
 from bot.trackers import NewIssue
 from tests.conftest import People, serving
 from tests.fakes.trackers import FakeGitHub, FakeJira
 
-from .steps import bot_lines, open_incident, run, wait_for_private
+from .steps import (
+    EXAMPLE,
+    GITHUB_TOKEN,
+    REPOSITORY,
+    bot_lines,
+    exporting_to_github,
+    followups_of,
+    incident_of,
+    open_incident,
+    report_markdown,
+    run,
+    settled,
+    wait_for_private,
+)
 
-GITHUB_TOKEN = "ghp_test_token"
-REPOSITORY = "acme/ops"
 JIRA_EMAIL = "bot@example.com"
 JIRA_TOKEN = "jira-api-token"
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    await emulator.wait_idle()
-    assert await bot.services.in_flight.drained(within=20)
-    assert await bot.background.drained(within=20)
-
-
-async def incident_of(bot: IncidentBot, channel: Channel) -> Incident:
-    assert bot.slack.me is not None
-    incident = await bot.services.incidents.in_channel(bot.slack.me.team_id, channel.id)
-    assert incident is not None
-    return incident
-
-
-async def followups_of(bot: IncidentBot, channel: Channel) -> list[Followup]:
-    return await bot.followups.of_incident(await incident_of(bot, channel))
 
 
 # ------------------------------------------------------------------------------------------------------- GitHub
 
 
 @pytest.fixture
-async def github() -> AsyncIterator[FakeGitHub]:
-    fake = FakeGitHub(token=GITHUB_TOKEN, repository=REPOSITORY)
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def github_bot(
     config: Config, emulator: SlackEmulator, people: People, github: FakeGitHub
 ) -> AsyncIterator[IncidentBot]:
-    export = GitHubExport(repository=REPOSITORY, labels=("incident",), token=Secret(GITHUB_TOKEN), api_url=github.url)
-    async with serving(dataclasses.replace(config, followups=FollowupSettings(export=export)), emulator) as bot:
+    async with serving(exporting_to_github(config, github.url), emulator) as bot:
         yield bot
 
 
 @pytest.fixture
 async def on_github(emulator: SlackEmulator, github_bot: IncidentBot, people: People) -> Channel:
-    return await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
+    return await open_incident(emulator, people.alice, people.general, EXAMPLE)
 
 
 async def test_a_followup_becomes_one_github_issue_and_the_person_gets_its_link(
@@ -303,10 +286,8 @@ async def test_the_report_names_the_issue_of_each_exported_followup(
     await run(emulator, people.alice, on_github.id, "report")
     await wait_for_private(emulator, people.alice, "is posted")
 
-    async with github_bot.db.unit() as stores:
-        report = await stores.reports.latest((await incident_of(github_bot, on_github)).id)
-    assert report is not None
-    assert f"**Tracked in:** GitHub 1: `https://github.com/{REPOSITORY}/issues/1`" in report.markdown
+    markdown = await report_markdown(github_bot, on_github)
+    assert f"**Tracked in:** GitHub 1: `https://github.com/{REPOSITORY}/issues/1`" in markdown
 
 
 # --------------------------------------------------------------------------------------------------------- Jira
@@ -342,7 +323,7 @@ async def jira_bot(
 
 @pytest.fixture
 async def on_jira(emulator: SlackEmulator, jira_bot: IncidentBot, people: People) -> Channel:
-    return await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
+    return await open_incident(emulator, people.alice, people.general, EXAMPLE)
 
 
 async def test_a_followup_becomes_one_jira_issue_with_its_browse_link(

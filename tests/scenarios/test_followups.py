@@ -5,37 +5,37 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.app import IncidentBot
-from bot.domain.incident import Incident
 from bot.emulator import Channel, SlackEmulator
-from bot.storage import Followup
 from tests.conftest import People
 
-from .steps import bot_lines, open_incident, private_texts, run, wait_for_private
+from .steps import (
+    bot_lines,
+    followups_of,
+    incident_of,
+    open_incident,
+    private_texts,
+    report_markdown,
+    run,
+    run_each,
+    settled,
+    wait_for_private,
+)
 
 
-@pytest.fixture
-async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) -> Channel:
-    return await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
-
-
-async def incident_of(bot: IncidentBot, channel: Channel) -> Incident:
-    assert bot.slack.me is not None
-    incident = await bot.services.incidents.in_channel(bot.slack.me.team_id, channel.id)
-    assert incident is not None
-    return incident
-
-
-async def followups_of(bot: IncidentBot, channel: Channel) -> list[Followup]:
-    return await bot.followups.of_incident(await incident_of(bot, channel))
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    await emulator.wait_idle()
-    assert await bot.services.in_flight.drained(within=15)
-    assert await bot.background.drained(within=15)
+async def two_followups_the_second_done(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, channel: Channel
+) -> None:
+    """Alice adds "Raise the pool size" (Bob's, due 2031-01-02) and "Add PgBouncer", and marks the second done."""
+    await run_each(
+        emulator,
+        bot,
+        people.alice,
+        channel,
+        "followup Raise the pool size @bob due 2031-01-02",
+        "followup Add PgBouncer",
+        "followup done 2",
+    )
 
 
 async def test_a_followup_is_stored_with_its_owner_and_due_date_and_announced_in_the_channel(
@@ -64,10 +64,14 @@ async def test_due_dates_may_be_written_in_words(
 ) -> None:
     today = datetime.now(UTC).date()
 
-    await run(emulator, people.alice, incident.id, "followup Add an alert on pool saturation due tomorrow")
-    await settled(emulator, bot)
-    await run(emulator, people.alice, incident.id, "followup Write the capacity plan due in 3 days @carol")
-    await settled(emulator, bot)
+    await run_each(
+        emulator,
+        bot,
+        people.alice,
+        incident,
+        "followup Add an alert on pool saturation due tomorrow",
+        "followup Write the capacity plan due in 3 days @carol",
+    )
 
     first, second = await followups_of(bot, incident)
     assert first.due_on in (today + timedelta(days=1), today + timedelta(days=2))  # the test may cross midnight
@@ -137,11 +141,7 @@ async def test_followups_are_numbered_per_incident(
 async def test_the_list_shows_each_followup_with_its_number_owner_due_date_and_state_only_to_the_asker(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    for text in ("Raise the pool size @bob due 2031-01-02", "Add PgBouncer"):
-        await run(emulator, people.alice, incident.id, f"followup {text}")
-        await settled(emulator, bot)
-    await run(emulator, people.alice, incident.id, "followup done 2")
-    await settled(emulator, bot)
+    await two_followups_the_second_done(emulator, bot, people, incident)
     lines_before = len(bot_lines(emulator, incident))
 
     await run(emulator, people.carol, incident.id, "followup list")
@@ -216,20 +216,12 @@ async def test_the_same_command_delivered_twice_adds_one_followup(
 async def test_the_report_lists_the_followups_after_the_long_term_remediation(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    for text in ("Raise the pool size @bob due 2031-01-02", "Add PgBouncer"):
-        await run(emulator, people.alice, incident.id, f"followup {text}")
-        await settled(emulator, bot)
-    await run(emulator, people.alice, incident.id, "followup done 2")
-    await settled(emulator, bot)
+    await two_followups_the_second_done(emulator, bot, people, incident)
 
     await run(emulator, people.alice, incident.id, "report")
     await wait_for_private(emulator, people.alice, "is posted")
 
-    found = await incident_of(bot, incident)
-    async with bot.db.unit() as stores:
-        report = await stores.reports.latest(found.id)
-    assert report is not None
-    markdown = report.markdown
+    markdown = await report_markdown(bot, incident)
     section = markdown[markdown.index("### 3.4. Follow-ups") : markdown.index("## 4. Timeline")]
     assert markdown.index("### 3.3. Long-Term Remediation Suggested") < markdown.index("### 3.4. Follow-ups")
     assert "1.  Raise the pool size" in section
@@ -247,21 +239,22 @@ async def test_a_report_without_followups_says_none_were_recorded(
     await run(emulator, people.alice, incident.id, "report")
     await wait_for_private(emulator, people.alice, "is posted")
 
-    found = await incident_of(bot, incident)
-    async with bot.db.unit() as stores:
-        report = await stores.reports.latest(found.id)
-    assert report is not None
-    assert "### 3.4. Follow-ups\n\nNo follow-up actions were recorded." in report.markdown
+    assert "### 3.4. Follow-ups\n\nNo follow-up actions were recorded." in await report_markdown(bot, incident)
 
 
 async def test_the_resolved_line_in_the_channel_lists_the_followups_still_open(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    for text in ("Raise the pool size @bob due 2031-01-02", "Add PgBouncer", "Update the runbook"):
-        await run(emulator, people.alice, incident.id, f"followup {text}")
-        await settled(emulator, bot)
-    await run(emulator, people.alice, incident.id, "followup done 2")
-    await settled(emulator, bot)
+    await run_each(
+        emulator,
+        bot,
+        people.alice,
+        incident,
+        "followup Raise the pool size @bob due 2031-01-02",
+        "followup Add PgBouncer",
+        "followup Update the runbook",
+        "followup done 2",
+    )
 
     await run(emulator, people.alice, incident.id, "resolve")
     await settled(emulator, bot)
@@ -278,10 +271,7 @@ async def test_the_resolved_line_in_the_channel_lists_the_followups_still_open(
 async def test_resolving_with_every_followup_done_lists_nothing(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "followup Raise the pool size")
-    await settled(emulator, bot)
-    await run(emulator, people.alice, incident.id, "followup done 1")
-    await settled(emulator, bot)
+    await run_each(emulator, bot, people.alice, incident, "followup Raise the pool size", "followup done 1")
 
     await run(emulator, people.alice, incident.id, "resolve")
     await settled(emulator, bot)

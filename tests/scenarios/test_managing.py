@@ -11,17 +11,17 @@ from bot.emulator import Channel, SlackEmulator
 from bot.slack.ids import ActionId
 from tests.conftest import People
 
-from .steps import bot_lines, card, card_field, incident_channels, open_incident, run, wait_for_private
-
-
-@pytest.fixture
-async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) -> Channel:
-    return await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
-
-
-async def wait_for_line(emulator: SlackEmulator, channel: Channel, fragment: str) -> str:
-    await emulator.wait_for(lambda: any(fragment in line for line in bot_lines(emulator, channel)), what=fragment)
-    return next(line for line in bot_lines(emulator, channel) if fragment in line)
+from .steps import (
+    bot_lines,
+    card,
+    card_field,
+    incident_channels,
+    open_incident,
+    run,
+    run_until_line,
+    wait_for_line,
+    wait_for_private,
+)
 
 
 async def test_changing_the_severity_updates_the_card_in_place_and_posts_a_line(
@@ -29,8 +29,7 @@ async def test_changing_the_severity_updates_the_card_in_place_and_posts_a_line(
 ) -> None:
     card_ts = card(emulator, incident)["ts"]
 
-    await run(emulator, people.alice, incident.id, "severity sev1")
-    line = await wait_for_line(emulator, incident, "changed the severity")
+    line = await run_until_line(emulator, people.alice, incident, "severity sev1", "changed the severity")
 
     assert "SEV3 · Minor" in line
     assert "SEV1 · Critical" in line
@@ -62,8 +61,7 @@ async def test_an_unknown_severity_when_opening_is_part_of_the_title(
 async def test_handing_over_the_commander_invites_them_and_shows_them_on_the_card(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "commander @bob")
-    line = await wait_for_line(emulator, incident, "is now the incident commander")
+    line = await run_until_line(emulator, people.alice, incident, "commander @bob", "is now the incident commander")
 
     assert f"<@{people.bob}>" in line
     assert people.bob in incident.members
@@ -81,8 +79,7 @@ async def test_commander_without_a_mention_asks_who_is_meant(
 async def test_resolving_records_it_updates_the_card_and_removes_the_buttons(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "resolve")
-    await wait_for_line(emulator, incident, "resolved the incident")
+    await run_until_line(emulator, people.alice, incident, "resolve", "resolved the incident")
 
     assert card_field(emulator, incident, "Status") == "Resolved"
     assert not [b for b in card(emulator, incident)["blocks"] if b["type"] == "actions"]  # type: ignore[attr-defined]
@@ -96,10 +93,8 @@ async def test_acknowledge_and_mitigate_move_the_status_on(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
     await run(emulator, people.bob, people.general, "help")  # unrelated noise first
-    await run(emulator, people.alice, incident.id, "ack")
-    await wait_for_line(emulator, incident, "acknowledged the incident")
-    await run(emulator, people.alice, incident.id, "mitigate")
-    await wait_for_line(emulator, incident, "marked the incident mitigated")
+    await run_until_line(emulator, people.alice, incident, "ack", "acknowledged the incident")
+    await run_until_line(emulator, people.alice, incident, "mitigate", "marked the incident mitigated")
 
     assert card_field(emulator, incident, "Status") == "Mitigated"
 
@@ -117,8 +112,7 @@ async def test_status_elsewhere_lists_the_open_incidents_with_links(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
     second = await open_incident(emulator, people.bob, people.general, "Search is slow")
-    await run(emulator, people.bob, second.id, "resolve")
-    await wait_for_line(emulator, second, "resolved the incident")
+    await run_until_line(emulator, people.bob, second, "resolve", "resolved the incident")
 
     await run(emulator, people.carol, people.general, "status")
     message = await wait_for_private(emulator, people.carol, "open incident")
@@ -204,10 +198,8 @@ async def test_the_card_menus_change_severity_and_commander(
 async def test_every_change_is_in_the_audit_trail_with_who_and_what(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.bob, incident.id, "severity sev2")
-    await wait_for_line(emulator, incident, "changed the severity")
-    await run(emulator, people.bob, incident.id, "resolve")
-    await wait_for_line(emulator, incident, "resolved the incident")
+    await run_until_line(emulator, people.bob, incident, "severity sev2", "changed the severity")
+    await run_until_line(emulator, people.bob, incident, "resolve", "resolved the incident")
 
     async with bot.db.transaction() as store:
         trail = await store.audit_trail(emulator.team_id)

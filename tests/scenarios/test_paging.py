@@ -18,7 +18,17 @@ from tests.conftest import ROOT, People, environment, serving
 from tests.fakes.opsgenie import FakeOpsgenie
 from tests.fakes.pagerduty import FakePagerDuty
 
-from .steps import bot_lines, incident_channels, open_incident, private_texts, run, wait_for_private
+from .steps import (
+    bot_lines,
+    incident_channels,
+    open_incident,
+    private_texts,
+    run,
+    run_until_line,
+    settled,
+    wait_for_line,
+    wait_for_private,
+)
 
 PAYMENTS_KEY = "0123456789abcdef0123456789abcdef"  # a PagerDuty integration key is 32 characters
 SEARCH_KEY = "fedcba9876543210fedcba9876543210"
@@ -86,18 +96,6 @@ def config(
             OPSGENIE_KEY_PLATFORM=PLATFORM_KEY,
         ),
     )
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    """Everything Slack delivered is answered and the work after it (pages included) is done."""
-    await emulator.wait_idle()
-    assert await bot.services.in_flight.drained(10)
-    assert await bot.background.drained(10)
-
-
-async def wait_for_line(emulator: SlackEmulator, channel: Channel, fragment: str) -> str:
-    await emulator.wait_for(lambda: any(fragment in line for line in bot_lines(emulator, channel)), what=fragment)
-    return next(line for line in bot_lines(emulator, channel) if fragment in line)
 
 
 def lines_with(emulator: SlackEmulator, channel: Channel, fragment: str) -> list[str]:
@@ -200,10 +198,8 @@ async def test_raising_the_severity_pages_what_the_new_level_pages_and_nothing_t
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Refunds fail")
 
-    await run(emulator, people.alice, channel.id, "severity sev2")
-    await wait_for_line(emulator, channel, "Paged *payments* on PagerDuty")
-    await run(emulator, people.alice, channel.id, "severity sev1")
-    await wait_for_line(emulator, channel, "Paged *platform* on Opsgenie")
+    await run_until_line(emulator, people.alice, channel, "severity sev2", "Paged *payments* on PagerDuty")
+    await run_until_line(emulator, people.alice, channel, "severity sev1", "Paged *platform* on Opsgenie")
     await settled(emulator, bot)
 
     assert len(pagerduty.accepted("trigger")) == 1  # payments was paged at sev2; sev1 does not page it again
@@ -220,8 +216,7 @@ async def test_paging_a_service_by_hand_pages_it_and_says_who_did_in_the_channel
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
 
-    await run(emulator, people.bob, channel.id, "page search")
-    line = await wait_for_line(emulator, channel, "paged *search* on PagerDuty")
+    line = await run_until_line(emulator, people.bob, channel, "page search", "paged *search* on PagerDuty")
     await settled(emulator, bot)
 
     assert line.startswith(f":pager: <@{people.bob}> paged *search* on PagerDuty for INC-")
@@ -301,8 +296,7 @@ async def test_two_people_paging_the_same_service_at_once_make_one_alert(
     channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
 
     await run(emulator, people.alice, channel.id, "page search")
-    await run(emulator, people.bob, channel.id, "page search")
-    await wait_for_line(emulator, channel, "paged *search*")
+    await run_until_line(emulator, people.bob, channel, "page search", "paged *search*")
     await settled(emulator, bot)
 
     assert len(pagerduty.alerts) == 1
@@ -316,13 +310,11 @@ async def test_resolving_the_incident_resolves_every_page_of_it(
     emulator: SlackEmulator, bot: IncidentBot, people: People, pagerduty: FakePagerDuty, opsgenie: FakeOpsgenie
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "sev1 Checkout is down")
-    await run(emulator, people.bob, channel.id, "page search")
-    await wait_for_line(emulator, channel, "paged *search*")
+    await run_until_line(emulator, people.bob, channel, "page search", "paged *search*")
     await wait_for_line(emulator, channel, "Paged *payments*")
     await wait_for_line(emulator, channel, "Paged *platform*")
 
-    await run(emulator, people.alice, channel.id, "resolve")
-    await wait_for_line(emulator, channel, "The page of *payments* on PagerDuty is resolved")
+    await run_until_line(emulator, people.alice, channel, "resolve", "The page of *payments* on PagerDuty is resolved")
     await wait_for_line(emulator, channel, "The page of *search* on PagerDuty is resolved")
     await wait_for_line(emulator, channel, "The page of *platform* on Opsgenie is resolved")
     await settled(emulator, bot)
@@ -341,8 +333,9 @@ async def test_a_resolve_the_provider_does_not_accept_is_told_and_can_be_sent_ag
     await settled(emulator, bot)
     pagerduty.fail_next(500)
 
-    await run(emulator, people.alice, channel.id, "resolve")
-    line = await wait_for_line(emulator, channel, "I could not resolve the page of *payments* on PagerDuty")
+    line = await run_until_line(
+        emulator, people.alice, channel, "resolve", "I could not resolve the page of *payments* on PagerDuty"
+    )
     await settled(emulator, bot)
     [page] = await pages_of(emulator, bot, channel)
     again = await bot.pager.resolve(page.id, people.alice)  # what a retry job would do
@@ -360,8 +353,7 @@ async def test_a_resolved_incident_is_not_paged(
     emulator: SlackEmulator, bot: IncidentBot, people: People, pagerduty: FakePagerDuty
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
-    await run(emulator, people.alice, channel.id, "resolve")
-    await wait_for_line(emulator, channel, "resolved the incident")
+    await run_until_line(emulator, people.alice, channel, "resolve", "resolved the incident")
 
     await run(emulator, people.bob, channel.id, "page search")
 
@@ -392,8 +384,7 @@ async def test_a_page_the_provider_does_not_accept_is_told_in_the_channel_and_re
     channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
     pagerduty.fail_next(status, retry_after=retry_after)
 
-    await run(emulator, people.bob, channel.id, "page search")
-    line = await wait_for_line(emulator, channel, "I could not page *search* on PagerDuty")
+    line = await run_until_line(emulator, people.bob, channel, "page search", "I could not page *search* on PagerDuty")
     await settled(emulator, bot)
 
     assert said in line
@@ -415,12 +406,10 @@ async def test_a_failed_page_is_sent_again_when_asked_again_and_then_said_once(
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
     pagerduty.fail_next(429)
-    await run(emulator, people.bob, channel.id, "page search")
-    await wait_for_line(emulator, channel, "I could not page *search*")
+    await run_until_line(emulator, people.bob, channel, "page search", "I could not page *search*")
     await settled(emulator, bot)
 
-    await run(emulator, people.bob, channel.id, "page search")
-    await wait_for_line(emulator, channel, "paged *search* on PagerDuty")
+    await run_until_line(emulator, people.bob, channel, "page search", "paged *search* on PagerDuty")
     await settled(emulator, bot)
 
     assert "Paging *search* again" in "\n".join(private_texts(emulator, people.bob))

@@ -10,12 +10,11 @@ import pytest
 
 from bot.app import IncidentBot
 from bot.config import Config, load_config
-from bot.domain.timeline import ChannelMessage
 from bot.emulator import Channel, SlackEmulator
 from bot.slack.ids import ActionId
 from tests.conftest import ROOT, People, environment, serving
 
-from .steps import open_incident, run, wait_for_private
+from .steps import marked_steps, open_incident, report_files, run, settled, wait_for_private
 
 EXAMPLE_HEADINGS = [
     "# Post-Incident Report: API 500 Errors on User Service",
@@ -30,13 +29,6 @@ CITATION = (
     "`# Engineering Runbook: Database Connection Issues` -> `## Error: ConnectionPoolTimeoutError` -> "
     "`## Root Causes` -> `1. Traffic Spike: Sudden increase in concurrent users exceeding MAX_CONNECTIONS.`"
 )
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    await emulator.wait_idle()
-    assert await bot.background.drained(within=15)
-    assert await bot.services.in_flight.drained(within=15)
-    await emulator.wait_idle()
 
 
 async def say(emulator: SlackEmulator, channel: Channel, user: str, text: str, mark: str | None = None) -> None:
@@ -78,10 +70,6 @@ async def the_example_incident(emulator: SlackEmulator, bot: IncidentBot, people
     )
     await settled(emulator, bot)
     return channel
-
-
-def report_files(emulator: SlackEmulator) -> list[str]:
-    return [f.content.decode() for f in emulator.workspace.files.values() if f.filename.endswith(".md") and f.content]
 
 
 async def test_the_report_of_the_example_incident_reads_like_the_example(
@@ -218,25 +206,7 @@ async def test_a_report_of_ten_thousand_timeline_entries_posts_within_slack_limi
     emulator: SlackEmulator, bot: IncidentBot, people: People
 ) -> None:
     channel = await open_incident(emulator, people.alice, people.general, "Very long incident")
-    incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
-    assert incident is not None
-    start = 1_764_338_400
-    for n in range(10_000):  # as if captured: written the way the capture path writes them
-        await bot.writer.write(
-            ChannelMessage(
-                team_id=incident.team_id,
-                incident_id=incident.id,
-                channel_id=channel.id,
-                ts=f"{start + n}.000100",
-                text=f"step {n}: checked shard {n % 97}",
-                user_id=people.bob,
-            )
-        )
-    async with bot.db.engine.begin() as conn:
-        await conn.exec_driver_sql(
-            "INSERT INTO marks (team_id, incident_id, channel_id, ts, reaction, kind, user_id, marked_at) "
-            "SELECT team_id, incident_id, channel_id, ts, 'pushpin', 'key_event', user_id, posted_at FROM messages"
-        )
+    await marked_steps(bot, channel, people.bob, 10_000)  # as if captured
 
     started = datetime.now(UTC)
     await run(emulator, people.alice, channel.id, "report")

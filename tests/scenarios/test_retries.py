@@ -3,7 +3,6 @@ page (trigger or resolve) PagerDuty refused are sent again once the clock has mo
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -11,30 +10,23 @@ import pytest
 
 from bot.app import IncidentBot
 from bot.clock import ManualClock
-from bot.config import Config, FollowupSettings, GitHubExport, Secret
-from bot.emulator import SlackEmulator
+from bot.config import Config
+from bot.emulator import Channel, SlackEmulator
 from tests.conftest import People, serving
 from tests.fakes.pagerduty import FakePagerDuty
 from tests.fakes.trackers import FakeGitHub
 
-from .steps import jobs_done, open_incident, run, wait_for_private
-from .test_paging import config, opsgenie, pagerduty, settled, wait_for_line  # noqa: F401 (fixtures)
-
-GITHUB_TOKEN = "ghp_test_token"
-REPOSITORY = "acme/ops"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-async def github() -> AsyncIterator[FakeGitHub]:
-    fake = FakeGitHub(token=GITHUB_TOKEN, repository=REPOSITORY)
-    await fake.start()
-    yield fake
-    await fake.stop()
+from .steps import (
+    exporting_to_github,
+    jobs_done,
+    open_incident,
+    run,
+    run_until_line,
+    settled,
+    wait_for_line,
+    wait_for_private,
+)
+from .test_paging import config, opsgenie, pagerduty  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
@@ -45,10 +37,23 @@ async def bot(
     github: FakeGitHub,
     clock: ManualClock,
 ) -> AsyncIterator[IncidentBot]:
-    export = GitHubExport(repository=REPOSITORY, labels=("incident",), token=Secret(GITHUB_TOKEN), api_url=github.url)
-    exporting = dataclasses.replace(config, followups=FollowupSettings(export=export))
-    async with serving(exporting, emulator, clock=clock) as incident_bot:
+    async with serving(exporting_to_github(config, github.url), emulator, clock=clock) as incident_bot:
         yield incident_bot
+
+
+async def search_paged_and_refused(
+    emulator: SlackEmulator,
+    bot: IncidentBot,
+    people: People,
+    pagerduty: FakePagerDuty,  # noqa: F811
+    status: int,
+) -> Channel:
+    """An incident in which Bob paged *search* and PagerDuty answered `status`: the channel, once settled."""
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    pagerduty.fail_next(status)
+    await run_until_line(emulator, people.bob, channel, "page search", "I could not page *search* on PagerDuty")
+    await settled(emulator, bot)
+    return channel
 
 
 async def test_an_export_github_refused_is_filed_once_the_clock_moves_past_its_backoff(
@@ -81,11 +86,7 @@ async def test_a_page_pagerduty_refused_is_sent_once_the_clock_moves_past_its_ba
     people: People,
     pagerduty: FakePagerDuty,  # noqa: F811
 ) -> None:
-    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
-    pagerduty.fail_next(500)
-    await run(emulator, people.bob, channel.id, "page search")
-    await wait_for_line(emulator, channel, "I could not page *search* on PagerDuty")
-    await settled(emulator, bot)
+    channel = await search_paged_and_refused(emulator, bot, people, pagerduty, 500)
 
     await jobs_done(bot, clock)
     before = len(pagerduty.accepted("trigger"))
@@ -113,8 +114,9 @@ async def test_a_resolve_pagerduty_refused_is_sent_once_the_clock_moves_past_its
     await wait_for_line(emulator, channel, "Paged *payments*")
     await settled(emulator, bot)
     pagerduty.fail_next(500)
-    await run(emulator, people.alice, channel.id, "resolve")
-    await wait_for_line(emulator, channel, "I could not resolve the page of *payments* on PagerDuty")
+    await run_until_line(
+        emulator, people.alice, channel, "resolve", "I could not resolve the page of *payments* on PagerDuty"
+    )
     await settled(emulator, bot)
 
     still_open = len(pagerduty.open_alerts())
@@ -136,11 +138,7 @@ async def test_a_page_pagerduty_refuses_as_invalid_is_not_retried(
     people: People,
     pagerduty: FakePagerDuty,  # noqa: F811
 ) -> None:
-    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
-    pagerduty.fail_next(400)
-    await run(emulator, people.bob, channel.id, "page search")
-    await wait_for_line(emulator, channel, "I could not page *search* on PagerDuty")
-    await settled(emulator, bot)
+    await search_paged_and_refused(emulator, bot, people, pagerduty, 400)
 
     clock.advance(timedelta(hours=2))
     await jobs_done(bot, clock)

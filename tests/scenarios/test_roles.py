@@ -8,14 +8,17 @@ from bot.app import IncidentBot
 from bot.emulator import Channel, SlackEmulator
 from tests.conftest import People
 
-from .steps import bot_lines, card, card_field, open_incident, run, wait_for_private
-from .test_managing import wait_for_line
-from .test_report import report_files, settled
-
-
-@pytest.fixture
-async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) -> Channel:
-    return await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
+from .steps import (
+    bot_lines,
+    card,
+    card_field,
+    report_files,
+    run,
+    run_until_line,
+    settled,
+    wait_for_line,
+    wait_for_private,
+)
 
 
 def card_roles(emulator: SlackEmulator, channel: Channel) -> list[str]:
@@ -41,8 +44,7 @@ async def test_giving_a_role_invites_the_person_posts_a_line_and_shows_them_on_t
     card_ts = card(emulator, incident)["ts"]
     assert people.bob not in incident.members
 
-    await run(emulator, people.alice, incident.id, "role comms @bob")
-    line = await wait_for_line(emulator, incident, "is now *Communications lead*")
+    line = await run_until_line(emulator, people.alice, incident, "role comms @bob", "is now *Communications lead*")
 
     assert f"<@{people.bob}>" in line
     assert f"set by <@{people.alice}>" in line
@@ -66,8 +68,7 @@ async def test_a_new_incident_card_lists_every_configured_role_unassigned(
 async def test_the_person_and_the_role_may_come_in_either_order(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role @carol scribe")
-    await wait_for_line(emulator, incident, "is now *Scribe*")
+    await run_until_line(emulator, people.alice, incident, "role @carol scribe", "is now *Scribe*")
 
     assert f"Scribe: <@{people.carol}>" in card_roles(emulator, incident)
 
@@ -75,8 +76,7 @@ async def test_the_person_and_the_role_may_come_in_either_order(
 async def test_role_alone_lists_every_role_with_who_holds_it(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role sme @carol")
-    await wait_for_line(emulator, incident, "is now *Subject-matter expert*")
+    await run_until_line(emulator, people.alice, incident, "role sme @carol", "is now *Subject-matter expert*")
 
     await run(emulator, people.bob, incident.id, "role")
     listing = await wait_for_private(emulator, people.bob, "Roles of INC-")
@@ -101,11 +101,11 @@ async def test_a_role_word_alone_says_who_holds_it_and_how_to_give_it(
 async def test_clearing_a_role_with_none_shows_it_unassigned_again(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role comms @bob")
-    await wait_for_line(emulator, incident, "is now *Communications lead*")
+    await run_until_line(emulator, people.alice, incident, "role comms @bob", "is now *Communications lead*")
 
-    await run(emulator, people.alice, incident.id, "role comms none")
-    line = await wait_for_line(emulator, incident, "cleared the role *Communications lead*")
+    line = await run_until_line(
+        emulator, people.alice, incident, "role comms none", "cleared the role *Communications lead*"
+    )
 
     assert f"was <@{people.bob}>" in line
     assert "Communications lead: _unassigned_" in card_roles(emulator, incident)
@@ -115,8 +115,7 @@ async def test_clearing_a_role_with_none_shows_it_unassigned_again(
 async def test_role_commander_hands_over_the_commander_like_the_commander_subcommand(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role commander @bob")
-    await wait_for_line(emulator, incident, "is now the incident commander")
+    await run_until_line(emulator, people.alice, incident, "role commander @bob", "is now the incident commander")
 
     assert card_field(emulator, incident, "Commander") == f"<@{people.bob}>"
     assert people.bob in incident.members
@@ -170,8 +169,7 @@ async def test_a_role_given_to_a_bot_is_refused(
 async def test_giving_a_role_to_its_holder_again_says_so_and_changes_nothing(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role comms @bob")
-    await wait_for_line(emulator, incident, "is now *Communications lead*")
+    await run_until_line(emulator, people.alice, incident, "role comms @bob", "is now *Communications lead*")
 
     await run(emulator, people.carol, incident.id, "role comms @bob")
 
@@ -197,11 +195,9 @@ async def test_the_same_role_command_delivered_twice_gives_the_role_once(
 async def test_another_change_keeps_the_role_holders_on_the_card(
     emulator: SlackEmulator, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role comms @bob")
-    await wait_for_line(emulator, incident, "is now *Communications lead*")
+    await run_until_line(emulator, people.alice, incident, "role comms @bob", "is now *Communications lead*")
 
-    await run(emulator, people.alice, incident.id, "severity sev1")
-    await wait_for_line(emulator, incident, "changed the severity")
+    await run_until_line(emulator, people.alice, incident, "severity sev1", "changed the severity")
 
     assert card_field(emulator, incident, "Severity") == "SEV1 · Critical"
     assert f"Communications lead: <@{people.bob}>" in card_roles(emulator, incident)
@@ -210,8 +206,7 @@ async def test_another_change_keeps_the_role_holders_on_the_card(
 async def test_roles_of_a_resolved_incident_stay_as_they_were(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "resolve")
-    await wait_for_line(emulator, incident, "resolved the incident")
+    await run_until_line(emulator, people.alice, incident, "resolve", "resolved the incident")
 
     await run(emulator, people.alice, incident.id, "role comms @bob")
 
@@ -222,8 +217,7 @@ async def test_roles_of_a_resolved_incident_stay_as_they_were(
 async def test_a_role_given_is_on_the_timeline(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role scribe @carol")
-    await wait_for_line(emulator, incident, "is now *Scribe*")
+    await run_until_line(emulator, people.alice, incident, "role scribe @carol", "is now *Scribe*")
 
     await run(emulator, people.alice, incident.id, "timeline")
     timeline = await wait_for_private(emulator, people.alice, "Timeline of INC-")
@@ -234,10 +228,8 @@ async def test_a_role_given_is_on_the_timeline(
 async def test_the_report_lists_the_role_holders_among_the_participants(
     emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People
 ) -> None:
-    await run(emulator, people.alice, incident.id, "role comms @bob")
-    await wait_for_line(emulator, incident, "is now *Communications lead*")
-    await run(emulator, people.alice, incident.id, "role sme @alice")
-    await wait_for_line(emulator, incident, "is now *Subject-matter expert*")
+    await run_until_line(emulator, people.alice, incident, "role comms @bob", "is now *Communications lead*")
+    await run_until_line(emulator, people.alice, incident, "role sme @alice", "is now *Subject-matter expert*")
 
     await run(emulator, people.alice, incident.id, "report")
     await wait_for_private(emulator, people.alice, "Draft 1 of the report")

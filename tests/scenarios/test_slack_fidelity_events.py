@@ -19,7 +19,7 @@ from bot.slack.manifest import DEFAULT_BEHAVIOUR, EVENT_SCOPES, bot_events
 from bot.storage import Seen
 from tests.conftest import APP_TOKEN, People, environment, serving_at
 
-from .steps import open_incident
+from .steps import open_incident, settled
 from .test_suggestions import config_file, suggestions
 
 TEAM = "T0EMULATE"  # the emulator's workspace
@@ -44,14 +44,6 @@ async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) ->
     await emulator.join(people.bob, channel.id)
     await emulator.join(people.carol, channel.id)
     return channel
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    """Slack has delivered everything and the bot has finished what it does after answering."""
-    await emulator.wait_idle()
-    assert await bot.background.drained(within=10)
-    assert await bot.services.in_flight.drained(within=10)
-    await emulator.wait_idle()
 
 
 async def messages(bot: IncidentBot, channel: Channel) -> dict[str, TimelineEntry]:

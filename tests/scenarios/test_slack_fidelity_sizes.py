@@ -29,7 +29,7 @@ from bot.slack.ids import ActionId
 from bot.storage.suggestions import SuggestionRecord
 from tests.conftest import ROOT, People, environment
 
-from .steps import COMMAND, bot_lines, card, card_field, open_incident, run, wait_for_private
+from .steps import COMMAND, card, card_field, open_incident, run, run_until_line, wait_for_line, wait_for_private
 
 SHOWN = 25  # entries `/incident timeline` shows here (app.yaml: 20; at most 50)
 
@@ -55,10 +55,6 @@ async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) ->
     return channel
 
 
-async def wait_for_line(emulator: SlackEmulator, channel: Channel, fragment: str) -> None:
-    await emulator.wait_for(lambda: any(fragment in line for line in bot_lines(emulator, channel)), what=fragment)
-
-
 def shown(emulator: SlackEmulator, user: str, channel: Channel, action_id: str) -> object:
     """What the person's Slack client shows in one of the card's menus."""
     return emulator.shown_choice(user, channel.id, str(card(emulator, channel)["ts"]), action_id)
@@ -74,8 +70,7 @@ async def test_after_someone_else_changes_the_severity_the_card_shows_it_to_a_pe
     await emulator.click(people.alice, incident.id, card_ts, ActionId.SEVERITY, selected_option="sev1")
     await wait_for_line(emulator, incident, "to *SEV1 · Critical*")
 
-    await run(emulator, people.bob, incident.id, "severity sev3")
-    await wait_for_line(emulator, incident, "to *SEV3 · Minor*")
+    await run_until_line(emulator, people.bob, incident, "severity sev3", "to *SEV3 · Minor*")
 
     assert card_field(emulator, incident, "Severity") == "SEV3 · Minor"
     assert shown(emulator, people.alice, incident, ActionId.SEVERITY) == "sev3"
@@ -88,8 +83,9 @@ async def test_after_someone_else_hands_over_the_commander_the_card_shows_them_t
     await emulator.click(people.alice, incident.id, card_ts, ActionId.COMMANDER, selected_user=people.bob)
     await wait_for_line(emulator, incident, f"<@{people.bob}> is now the incident commander")
 
-    await run(emulator, people.bob, incident.id, "commander @carol")
-    await wait_for_line(emulator, incident, f"<@{people.carol}> is now the incident commander")
+    await run_until_line(
+        emulator, people.bob, incident, "commander @carol", f"<@{people.carol}> is now the incident commander"
+    )
 
     assert shown(emulator, people.alice, incident, ActionId.COMMANDER) == people.carol
 

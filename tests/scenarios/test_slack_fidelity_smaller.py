@@ -14,13 +14,12 @@ from sqlalchemy import text
 
 from bot.app import IncidentBot
 from bot.config import ConfigError, load_config
-from bot.domain.timeline import ChannelMessage
 from bot.emulator import Channel, SlackEmulator, View
 from bot.reports import markdown_for_slack, report_sections_for_slack
 from bot.slack.ids import CallbackId
 from tests.conftest import People
 
-from .steps import bot_lines, open_incident, run, wait_for_private
+from .steps import bot_lines, marked_steps, open_incident, run, settled, wait_for_private
 
 CONFIG = """
 command: /incident
@@ -51,14 +50,6 @@ def config_path(tmp_path: Path, people: People, gina: str) -> Path:
     path = tmp_path / "app.yaml"
     path.write_text(CONFIG.format(bob=people.bob, carol=people.carol, gina=gina), encoding="utf-8")
     return path
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    """Slack has delivered everything and the bot has finished what it does after answering."""
-    await emulator.wait_idle()
-    assert await bot.background.drained(within=30)
-    assert await bot.services.in_flight.drained(within=30)
-    await emulator.wait_idle()
 
 
 def timeline_form(emulator: SlackEmulator) -> View:
@@ -210,27 +201,7 @@ async def incident_with_a_long_record(emulator: SlackEmulator, bot: IncidentBot,
     """An open incident whose report runs to about ten messages, in a workspace where file uploads are disabled."""
     emulator.workspace.policy.file_uploads = False
     channel = await open_incident(emulator, people.alice, people.general, "Very long incident")
-    incident = await bot.services.incidents.in_channel(emulator.team_id, channel.id)
-    assert incident is not None
-    start = 1_764_338_400
-    for n in range(400):
-        await bot.writer.write(
-            ChannelMessage(
-                team_id=incident.team_id,
-                incident_id=incident.id,
-                channel_id=channel.id,
-                ts=f"{start + n}.000100",
-                text=f"step {n}: checked shard {n % 97} and found nothing unusual there",
-                user_id=people.bob,
-            )
-        )
-    async with bot.db.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "INSERT INTO marks (team_id, incident_id, channel_id, ts, reaction, kind, user_id, marked_at) "
-                "SELECT team_id, incident_id, channel_id, ts, 'pushpin', 'key_event', user_id, posted_at FROM messages"
-            )
-        )
+    await marked_steps(bot, channel, people.bob, 400, " and found nothing unusual there")
     await settled(emulator, bot)
     return channel
 

@@ -15,8 +15,7 @@ from bot.emulator import Channel, SlackEmulator, View
 from bot.slack.ids import CallbackId
 from tests.conftest import ROOT, People, environment, serving, write_config
 
-from .steps import bot_lines, open_incident, run, wait_for_private
-from .test_report import report_files, settled
+from .steps import bot_lines, open_incident, report_files, run, settled, wait_for_private
 
 HEADER = "Status update · INC-"
 

@@ -15,7 +15,7 @@ from bot.emulator import Channel, SlackEmulator
 from bot.slack.ids import CallbackId
 from tests.conftest import People
 
-from .steps import open_incident, run, wait_for_private
+from .steps import open_incident, run, settled, wait_for_private
 
 
 @pytest.fixture
@@ -23,14 +23,6 @@ async def incident(emulator: SlackEmulator, bot: IncidentBot, people: People) ->
     channel = await open_incident(emulator, people.alice, people.general, "API 500 errors on User Service")
     await emulator.join(people.bob, channel.id)
     return channel
-
-
-async def settled(emulator: SlackEmulator, bot: IncidentBot) -> None:
-    """Slack has delivered everything and the bot has finished what it does after answering."""
-    await emulator.wait_idle()
-    assert await bot.background.drained(within=10)
-    assert await bot.services.in_flight.drained(within=10)
-    await emulator.wait_idle()
 
 
 async def messages(bot: IncidentBot, channel: Channel) -> list[TimelineEntry]:

@@ -17,14 +17,9 @@ from bot.emulator import Channel, SlackEmulator
 from bot.storage.tables import JobRow
 from tests.conftest import People, serving
 
-from .steps import bot_lines, jobs_done, open_incident, run
+from .steps import bot_lines, jobs_done, open_incident, run, run_until_line
 
 REMINDER = ":alarm_clock:"
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
@@ -73,10 +68,7 @@ async def test_an_update_posted_starts_a_new_period(
 ) -> None:
     incident = await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
     await after(bot, clock, 20)
-    await run(emulator, people.alice, incident.id, "update Failing over to the standby")
-    await emulator.wait_for(
-        lambda: any("Status update on" in line for line in bot_lines(emulator, incident)), what="the update"
-    )
+    await run_until_line(emulator, people.alice, incident, "update Failing over to the standby", "Status update on")
 
     await after(bot, clock, 11)  # 31 min after opening, 11 after the update
     at_the_old_time = reminders(emulator, incident)
@@ -92,10 +84,7 @@ async def test_no_reminder_comes_after_the_incident_is_resolved(
 ) -> None:
     incident = await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
     await after(bot, clock, 10)
-    await run(emulator, people.alice, incident.id, "resolve")
-    await emulator.wait_for(
-        lambda: any("resolved the incident" in line for line in bot_lines(emulator, incident)), what="resolved"
-    )
+    await run_until_line(emulator, people.alice, incident, "resolve", "resolved the incident")
 
     await after(bot, clock, 25)
     await after(bot, clock, 60)
