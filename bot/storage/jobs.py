@@ -160,6 +160,13 @@ class JobStore:
         )
         return None if row is None else _job(row)
 
+    async def open_keys(self, kind: str, prefix: str = "") -> list[str]:
+        """The keys of the pending and running jobs of `kind` (those starting with `prefix`)."""
+        where = [JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value]), JobRow.kind == kind]
+        if prefix:
+            where.append(JobRow.key.startswith(prefix, autoescape=True))
+        return list(await self._session.scalars(select(JobRow.key).where(*where).order_by(JobRow.key)))
+
     # -- for the scheduler -------------------------------------------------------------------------------------
 
     async def current(self, job_id: int) -> Job | None:
