@@ -154,6 +154,17 @@ class JobStore:
         )
         return result is not None
 
+    async def settle(self, key: str, *, now: datetime | None = None) -> bool:
+        """Mark the pending job with this key done without running it: its work was done another way (a status
+        update posted by its poster before its job came due). True if it was pending."""
+        result = await self._session.scalar(
+            update(JobRow)
+            .where(JobRow.key == key, JobRow.state == JobState.PENDING.value)
+            .values(state=JobState.DONE.value, finished_at=now if now is not None else _utcnow())
+            .returning(JobRow.id)
+        )
+        return result is not None
+
     async def get(self, key: str) -> Job | None:
         row = await self._session.scalar(
             select(JobRow).where(JobRow.key == key).execution_options(populate_existing=True)
