@@ -5,8 +5,8 @@ second trigger with the key of an open alert creates no new alert: PagerDuty's `
 a resolve (close) by that key. Both answer 202 when they accepted the event. What a failure means is decided here:
 
 - refused (HTTP 400 and other 4xx but 429: an invalid event or key): sending it again will not help until the
-  configuration is fixed;
-- not now (429, 5xx, no answer): try again later; a 429's Retry-After says when. The deduplication key makes a
+  configuration is fixed; a refused key (401, 403) is told with the environment variable that holds it;
+- not now (429, 5xx, no answer): try again later; a Retry-After (429, 503) says when. The deduplication key makes a
   repeated trigger safe even if the first one was accepted behind a lost answer.
 
 Nothing is retried here: the caller records the failure and may call again (a retry job, or the person asking).
@@ -15,6 +15,8 @@ Nothing is retried here: the caller records the failure and may call again (a re
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -75,6 +77,14 @@ class PagingClient:
             self._session = None
 
     async def trigger(self, service: PagingService, alert: Alert) -> None:
+        with _naming_the_key(service):
+            await self._trigger(service, alert)
+
+    async def resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
+        with _naming_the_key(service):
+            await self._resolve(service, dedup_key, note)
+
+    async def _trigger(self, service: PagingService, alert: Alert) -> None:
         key = _key(service)
         if service.provider == PAGERDUTY:
             body: dict[str, Any] = {
@@ -108,7 +118,7 @@ class PagingClient:
             },
         )
 
-    async def resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
+    async def _resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
         key = _key(service)
         if service.provider == PAGERDUTY:
             await self._pagerduty({"routing_key": key, "event_action": "resolve", "dedup_key": dedup_key})
@@ -159,6 +169,23 @@ class PagingClient:
             raise PagingFailed(provider, f"could not reach it ({type(e).__name__})", retry=True) from None
 
 
+@contextmanager
+def _naming_the_key(service: PagingService) -> Iterator[None]:
+    """A refused key (401, 403; PagerDuty's 400 "Invalid routing key") is told with the variable that holds it."""
+    try:
+        yield
+    except PagingFailed as e:
+        refused_key = e.status in (401, 403) or (e.status == 400 and "routing key" in e.what.replace("_", " "))
+        if not refused_key:
+            raise
+        raise PagingFailed(
+            e.provider,
+            f"{e.what}; check {service.key_variable} in the bot's environment",
+            status=e.status,
+            retry=False,
+        ) from None
+
+
 def _key(service: PagingService) -> str:
     if service.key is None:
         raise PagingFailed(service.provider, f"{service.key_variable} is not set in the bot's environment", retry=False)
@@ -173,7 +200,9 @@ def _failure(provider: str, status: int, said: str, retry_after: float | None) -
             provider, f"rate limited (HTTP 429){when}", status=status, retry=True, retry_after=retry_after
         )
     if status >= 500:
-        return PagingFailed(provider, f"failed on its side (HTTP {status}){said}", status=status, retry=True)
+        return PagingFailed(
+            provider, f"failed on its side (HTTP {status}){said}", status=status, retry=True, retry_after=retry_after
+        )
     if status in (401, 403):
         return PagingFailed(provider, f"refused the key (HTTP {status}){said}", status=status, retry=False)
     return PagingFailed(provider, f"refused the event (HTTP {status}){said}", status=status, retry=False)

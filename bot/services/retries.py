@@ -9,6 +9,11 @@ one retry per failed attempt, however often the failure path runs. The delay dou
 provider's Retry-After wins), and after MAX_ATTEMPTS attempts no retry is scheduled: the failure stays told in the
 channel and a person may ask again (`/incident followup export`, `/incident page`).
 
+Only failures that may pass are retried: rate limits (429, and GitHub's rate-limit 403), 5xx and no answer. A refusal
+that trying again cannot fix (a key or token refused, 401/403; an invalid event or issue, 400/422; an unknown
+repository or project, 404) is told in the channel with the environment variable or setting to check, and not retried
+until a person asks again.
+
 The handlers only call what a person's request calls (`FollowupService.export`, `Pager.trigger`, `Pager.resolve`),
 which are idempotent: an export already filed is not filed again, a page already accepted is not sent again, and
 the provider's deduplication key keeps one alert. When another sender holds the follow-up or the page at that moment,
@@ -49,12 +54,15 @@ def retry_delay(attempts: int, hint: float | None = None) -> timedelta:
     return timedelta(seconds=min(FIRST_DELAY * 2 ** max(attempts - 1, 0), MOST_DELAY))
 
 
-async def schedule_export_retry(jobs: JobStore, followup_id: int, attempts: int, now: datetime) -> bool:
+async def schedule_export_retry(
+    jobs: JobStore, followup_id: int, attempts: int, now: datetime, retry_after: float | None = None
+) -> bool:
     """After the `attempts`-th export of the follow-up failed: its retry (False: it gave up)."""
     if attempts >= MAX_ATTEMPTS:
         return False
     key = f"{EXPORT_KIND}:{followup_id}:{attempts}"
-    await jobs.schedule(EXPORT_KIND, key, now + retry_delay(attempts), {"followup_id": followup_id}, now=now)
+    due = now + retry_delay(attempts, retry_after)
+    await jobs.schedule(EXPORT_KIND, key, due, {"followup_id": followup_id}, now=now)
     return True
 
 

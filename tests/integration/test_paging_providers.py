@@ -147,7 +147,9 @@ async def test_an_unknown_routing_key_is_refused_with_pagerdutys_words(
     finally:
         await client.close()
 
-    assert caught.value.what == "refused the event (HTTP 400): Invalid routing key"
+    assert caught.value.what == (
+        "refused the event (HTTP 400): Invalid routing key; check PAGERDUTY_KEY_SEARCH in the bot's environment"
+    )
     assert not caught.value.retry
 
 
@@ -257,7 +259,9 @@ async def test_a_wrong_opsgenie_key_is_refused_and_not_worth_retrying(
     finally:
         await client.close()
 
-    assert caught.value.what == "refused the key (HTTP 401): Could not authenticate"
+    assert caught.value.what == (
+        "refused the key (HTTP 401): Could not authenticate; check OPSGENIE_KEY_PLATFORM in the bot's environment"
+    )
     assert not caught.value.retry
     assert opsgenie.alerts == []
 
