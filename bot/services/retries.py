@@ -4,7 +4,8 @@ resolve) the provider did not take are tried again later, with backoff.
 One job per failure, not a periodic sweep: the failure is recorded and its retry scheduled in the same transaction
 (`schedule_export_retry` in FollowupService.export, `schedule_page_retry` in Pager), so a retry exists exactly when a
 failure does, nothing polls while nothing failed, and the jobs table gains rows only for failures. The key names the
-thing and the attempt that failed (`followup-export:<id>:<attempt>`, `page-send:<id>:<trigger|resolve>:<attempt>`):
+thing and the attempt that failed (`followup-export:<id>:<attempt>`,
+`page-send:<id>:<asked at, epoch s>:<trigger|resolve>:<attempt>`: a reopened incident's page is asked for anew):
 one retry per failed attempt, however often the failure path runs. The delay doubles from 30 s up to an hour (a
 provider's Retry-After wins), and after MAX_ATTEMPTS attempts no retry is scheduled: the failure stays told in the
 channel and a person may ask again (`/incident followup export`, `/incident page`).
@@ -74,11 +75,18 @@ async def schedule_page_retry(
     actor: str,
     now: datetime,
     retry_after: float | None = None,
+    *,
+    round_: int = 0,
 ) -> bool:
-    """After the `attempts`-th `action` ("trigger" or "resolve") of the page failed: its retry (False: gave up)."""
+    """After the `attempts`-th `action` ("trigger" or "resolve") of the page failed: its retry (False: gave up).
+    `round_` tells one life of the page from the next (an incident reopened pages again: its attempts count anew)."""
     if attempts >= MAX_ATTEMPTS:
         return False
-    key = f"{PAGE_KIND}:{page_id}:{action}:{attempts}"
+    key = (
+        f"{PAGE_KIND}:{page_id}:{action}:{attempts}"
+        if not round_
+        else f"{PAGE_KIND}:{page_id}:{round_}:{action}:{attempts}"
+    )
     payload = {"page_id": page_id, "action": action, "actor": actor}
     await jobs.schedule(PAGE_KIND, key, now + retry_delay(attempts, retry_after), payload, now=now)
     return True

@@ -137,14 +137,17 @@ class JobRun:
             raise JobLost(self.job.key)
 
     @asynccontextmanager
-    async def completing(self) -> AsyncIterator[Stores]:
+    async def completing(self, *, first: Callable[[Stores], Awaitable[object]] | None = None) -> AsyncIterator[Stores]:
         """The transaction that marks the job done: what the block writes commits with it, or not at all. Raises
-        JobLost (and writes nothing) if the job is no longer this run's."""
+        JobLost (and writes nothing) if the job is no longer this run's. `first`: rows to lock before the job's own
+        (a record whose writers also cancel this job, in that order: taken the other way the two would deadlock)."""
         if self.completed:
             raise RuntimeError(f"job {self.job.key} is already completed")
         me, attempt = self._scheduler.boot_id, self.job.attempts
         async with self._scheduler.db.session() as session, session.begin():
             jobs = JobStore(session)
+            if first is not None:
+                await first(stores_of(session))
             if not await jobs.hold(self.job.id, me, attempt):
                 raise JobLost(self.job.key)
             yield stores_of(session)

@@ -473,6 +473,12 @@ class SlackGateway:
             if e.code != "already_archived":
                 raise
 
+    async def is_archived(self, channel: str) -> bool:
+        """Whether the channel is archived now (conversations.info)."""
+        data = await self._call("conversations.info", params={"channel": channel})
+        info = data.get("channel")
+        return isinstance(info, dict) and bool(info.get("is_archived"))
+
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._call("conversations.setTopic", params={"channel": channel, "topic": topic[:250]})
 

@@ -467,6 +467,13 @@ class IncidentStore:
         )
         await self._session.flush()
 
+    async def has_audit(self, incident_id: int, action: str) -> bool:
+        """Whether the incident's audit log has an entry of `action` (e.g. "channel_archived")."""
+        found = await self._session.scalar(
+            select(AuditRow.id).where(AuditRow.incident_id == incident_id, AuditRow.action == action).limit(1)
+        )
+        return found is not None
+
     async def audit_trail(self, team_id: str, incident_id: int | None = None) -> list[AuditEntry]:
         stmt = select(AuditRow).where(AuditRow.team_id == team_id).order_by(AuditRow.id)
         if incident_id is not None:
