@@ -9,11 +9,16 @@ a resolve (close) by that key. Both answer 202 when they accepted the event. Wha
 - not now (429, 5xx, no answer): try again later; a Retry-After (429, 503) says when. The deduplication key makes a
   repeated trigger safe even if the first one was accepted behind a lost answer.
 
+Opsgenie processes a create after answering 202 with a `requestId`: the client then asks how it went
+(`GET /v2/alerts/requests/{requestId}`, a few times over about 4 s) and reports a create Opsgenie failed to process as
+a failure (its own words: not retried); one still unprocessed by then is taken as accepted (logged).
+
 Nothing is retried here: the caller records the failure and may call again (a retry job, or the person asking).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +35,7 @@ from bot.config import OPSGENIE, PAGERDUTY, PagingService, PagingSettings
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
+OPSGENIE_POLLS = (0.2, 0.5, 1.0, 2.0)  # seconds before each look at how Opsgenie processed a create (~4 s in all)
 PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")  # most severe first
 OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 PAGERDUTY_SUMMARY_MAX = 1024
@@ -66,9 +72,16 @@ class PagingFailed(Exception):
 class PagingClient:
     """Sends triggers and resolves. Its HTTP session is made on first use (never at import or construction)."""
 
-    def __init__(self, settings: PagingSettings, *, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        settings: PagingSettings,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        opsgenie_polls: tuple[float, ...] = OPSGENIE_POLLS,
+    ) -> None:
         self._settings = settings
         self._timeout = timeout
+        self._polls = opsgenie_polls
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -104,7 +117,7 @@ class PagingClient:
             await self._pagerduty(body)
             return
         description = "\n".join([*(f"{k}: {v}" for k, v in alert.details.items()), *(h for h, _ in alert.links)])
-        await self._opsgenie(
+        request_id = await self._opsgenie(
             key,
             "/v2/alerts",
             {
@@ -117,6 +130,8 @@ class PagingClient:
                 "entity": service.name,
             },
         )
+        if request_id:
+            await self._confirm(key, request_id)
 
     async def _resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
         key = _key(service)
@@ -143,20 +158,49 @@ class PagingClient:
         said = "; ".join(str(e) for e in errors) or str(answer.get("message") or "")
         raise _failure(PAGERDUTY, status, said, retry_after)
 
-    async def _opsgenie(self, key: str, path: str, body: dict[str, Any]) -> None:
+    async def _opsgenie(self, key: str, path: str, body: dict[str, Any]) -> str | None:
+        """The request's id (Opsgenie processes it later) when it was accepted."""
         headers = {"Authorization": f"GenieKey {key}"}
         status, answer, retry_after = await self._post(OPSGENIE, f"{self._settings.opsgenie_url}{path}", body, headers)
         if status == 202:
-            return
+            request_id = answer.get("requestId")
+            return request_id if isinstance(request_id, str) and request_id else None
         raise _failure(OPSGENIE, status, str(answer.get("message") or ""), retry_after)
+
+    async def _confirm(self, key: str, request_id: str) -> None:
+        """Ask Opsgenie how the accepted create went (`GET /v2/alerts/requests/{requestId}`; 404 until it is
+        processed), for up to `OPSGENIE_POLLS`. Raises PagingFailed when it says it failed (no alert was made: not
+        retried, the channel is told Opsgenie's words). Not known by then, or not answered: taken as accepted."""
+        url = f"{self._settings.opsgenie_url}/v2/alerts/requests/{quote(request_id, safe='')}"
+        headers = {"Authorization": f"GenieKey {key}"}
+        for delay in self._polls:
+            await asyncio.sleep(delay)
+            try:
+                status, answer, _ = await self._request("GET", OPSGENIE, url, None, headers)
+            except PagingFailed as e:
+                log.info("Opsgenie request %s: could not ask how it went (%s)", request_id, e.what)
+                return
+            data = answer.get("data")
+            if status == 404 or not isinstance(data, dict):
+                continue  # not processed yet
+            if data.get("isSuccess") is False:
+                said = str(data.get("status") or "no reason given")
+                raise PagingFailed(OPSGENIE, f"accepted the alert, then failed to create it: {said}", retry=False)
+            return
+        log.info("Opsgenie request %s: not processed after %d checks; taken as accepted", request_id, len(self._polls))
 
     async def _post(
         self, provider: str, url: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], float | None]:
+        return await self._request("POST", provider, url, body, headers)
+
+    async def _request(
+        self, method: str, provider: str, url: str, body: dict[str, Any] | None, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], float | None]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
         try:
-            async with self._session.post(url, json=body, headers=headers) as response:
+            async with self._session.request(method, url, json=body, headers=headers) as response:
                 try:
                     answer = await response.json(content_type=None)
                 except (ValueError, aiohttp.ClientPayloadError):

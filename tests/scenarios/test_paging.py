@@ -522,3 +522,19 @@ async def test_a_reopened_incident_pages_again_and_resolving_it_again_resolves_t
     [payments] = [p for p in await pages_of(emulator, bot, channel) if p.service == "payments"]
     assert payments.requested_by == people.bob  # whose reopening paged it again
     assert payments.resolved_at is not None
+
+
+async def test_an_opsgenie_alert_that_fails_after_being_accepted_is_told_in_the_channel(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, opsgenie: FakeOpsgenie
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    opsgenie.fail_processing_next("Alert creation failed: the integration is disabled")
+
+    await run(emulator, people.bob, channel.id, "page platform")
+    told = await wait_for_line(emulator, channel, "I could not page *platform* on Opsgenie")
+    await settled(emulator, bot)
+
+    assert "accepted the alert, then failed to create it: Alert creation failed: the integration is disabled" in told
+    assert opsgenie.alerts == []
+    [page] = await pages_of(emulator, bot, channel)
+    assert page.triggered_at is None
