@@ -236,3 +236,48 @@ async def retry_jobs(bot: IncidentBot, kind: str) -> list[str]:
     """The keys of the retry jobs of `kind` (any state)."""
     async with bot.db.session() as session:
         return list(await session.scalars(select(JobRow.key).where(JobRow.kind == kind)))
+
+
+async def test_an_export_github_rate_limits_with_a_403_is_retried_after_its_retry_after(
+    emulator: SlackEmulator, bot: IncidentBot, clock: ManualClock, people: People, github: FakeGitHub
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    github.fail_next(403, headers={"Retry-After": "600", "x-ratelimit-remaining": "0"})
+    await run(emulator, people.alice, channel.id, "followup Add PgBouncer")
+    told = await wait_for_private(emulator, people.alice, "could not file follow-up #1 in GitHub")
+    await settled(emulator, bot)
+
+    clock.advance(timedelta(seconds=599))
+    await jobs_done(bot, clock)
+    before = len(github.issues)
+    clock.advance(timedelta(seconds=1))
+    await jobs_done(bot, clock)
+
+    assert "GitHub is rate limiting the token (403: API rate limit exceeded)" in told
+    assert "I will try again later by myself" in told
+    assert before == 0
+    assert len(github.issues) == 1
+
+
+async def test_a_page_pagerduty_rate_limits_is_sent_again_after_its_retry_after(
+    emulator: SlackEmulator,
+    bot: IncidentBot,
+    clock: ManualClock,
+    people: People,
+    pagerduty: FakePagerDuty,  # noqa: F811
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    pagerduty.fail_next(429, retry_after="300")
+    await run(emulator, people.bob, channel.id, "page search")
+    await wait_for_line(emulator, channel, "I could not page *search* on PagerDuty")
+    await settled(emulator, bot)
+
+    clock.advance(timedelta(seconds=299))
+    await jobs_done(bot, clock)
+    before = len(pagerduty.accepted("trigger"))
+    clock.advance(timedelta(seconds=1))
+    await jobs_done(bot, clock)
+    await wait_for_line(emulator, channel, "paged *search* on PagerDuty")
+
+    assert before == 0
+    assert len(pagerduty.accepted("trigger")) == 1
