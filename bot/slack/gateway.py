@@ -60,6 +60,8 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     # Membership: which private incident channels a person is in; the bot's own channels (to adopt one it created
     # behind a timeout).
     "users.conversations": ("channels:read", "groups:read"),
+    # Whether an incident channel is archived (a reopening of an incident whose channel was archived).
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
 }
 
 
