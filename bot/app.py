@@ -146,6 +146,7 @@ class IncidentBot:
         self.seen_before = SeenBefore(self.db, self.slack, self.clock.now)
         suggestions = SuggestionService(config, self.db, self.slack, self.background, seen_before=self.seen_before)
         updates = StatusUpdates(config, self.db, self.slack, self.clock.now)
+        updates.register(self.scheduler)  # an update recorded and not posted is posted by a job
         self.reminders = UpdateReminders(config, self.db, self.slack, incidents, self.clock)
         self.reminders.register(self.scheduler)
         self.followups = followups = FollowupService(

@@ -5,16 +5,23 @@ second trigger with the key of an open alert creates no new alert: PagerDuty's `
 a resolve (close) by that key. Both answer 202 when they accepted the event. What a failure means is decided here:
 
 - refused (HTTP 400 and other 4xx but 429: an invalid event or key): sending it again will not help until the
-  configuration is fixed;
-- not now (429, 5xx, no answer): try again later; a 429's Retry-After says when. The deduplication key makes a
+  configuration is fixed; a refused key (401, 403) is told with the environment variable that holds it;
+- not now (429, 5xx, no answer): try again later; a Retry-After (429, 503) says when. The deduplication key makes a
   repeated trigger safe even if the first one was accepted behind a lost answer.
+
+Opsgenie processes a create after answering 202 with a `requestId`: the client then asks how it went
+(`GET /v2/alerts/requests/{requestId}`, a few times over about 4 s) and reports a create Opsgenie failed to process as
+a failure (its own words: not retried); one still unprocessed by then is taken as accepted (logged).
 
 Nothing is retried here: the caller records the failure and may call again (a retry job, or the person asking).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -28,6 +35,7 @@ from bot.config import OPSGENIE, PAGERDUTY, PagingService, PagingSettings
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10.0
+OPSGENIE_POLLS = (0.2, 0.5, 1.0, 2.0)  # seconds before each look at how Opsgenie processed a create (~4 s in all)
 PAGERDUTY_SEVERITIES = ("critical", "error", "warning", "info")  # most severe first
 OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 PAGERDUTY_SUMMARY_MAX = 1024
@@ -64,9 +72,16 @@ class PagingFailed(Exception):
 class PagingClient:
     """Sends triggers and resolves. Its HTTP session is made on first use (never at import or construction)."""
 
-    def __init__(self, settings: PagingSettings, *, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        settings: PagingSettings,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        opsgenie_polls: tuple[float, ...] = OPSGENIE_POLLS,
+    ) -> None:
         self._settings = settings
         self._timeout = timeout
+        self._polls = opsgenie_polls
         self._session: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -75,6 +90,14 @@ class PagingClient:
             self._session = None
 
     async def trigger(self, service: PagingService, alert: Alert) -> None:
+        with _naming_the_key(service):
+            await self._trigger(service, alert)
+
+    async def resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
+        with _naming_the_key(service):
+            await self._resolve(service, dedup_key, note)
+
+    async def _trigger(self, service: PagingService, alert: Alert) -> None:
         key = _key(service)
         if service.provider == PAGERDUTY:
             body: dict[str, Any] = {
@@ -94,7 +117,7 @@ class PagingClient:
             await self._pagerduty(body)
             return
         description = "\n".join([*(f"{k}: {v}" for k, v in alert.details.items()), *(h for h, _ in alert.links)])
-        await self._opsgenie(
+        request_id = await self._opsgenie(
             key,
             "/v2/alerts",
             {
@@ -107,8 +130,10 @@ class PagingClient:
                 "entity": service.name,
             },
         )
+        if request_id:
+            await self._confirm(key, request_id)
 
-    async def resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
+    async def _resolve(self, service: PagingService, dedup_key: str, note: str) -> None:
         key = _key(service)
         if service.provider == PAGERDUTY:
             await self._pagerduty({"routing_key": key, "event_action": "resolve", "dedup_key": dedup_key})
@@ -133,20 +158,49 @@ class PagingClient:
         said = "; ".join(str(e) for e in errors) or str(answer.get("message") or "")
         raise _failure(PAGERDUTY, status, said, retry_after)
 
-    async def _opsgenie(self, key: str, path: str, body: dict[str, Any]) -> None:
+    async def _opsgenie(self, key: str, path: str, body: dict[str, Any]) -> str | None:
+        """The request's id (Opsgenie processes it later) when it was accepted."""
         headers = {"Authorization": f"GenieKey {key}"}
         status, answer, retry_after = await self._post(OPSGENIE, f"{self._settings.opsgenie_url}{path}", body, headers)
         if status == 202:
-            return
+            request_id = answer.get("requestId")
+            return request_id if isinstance(request_id, str) and request_id else None
         raise _failure(OPSGENIE, status, str(answer.get("message") or ""), retry_after)
+
+    async def _confirm(self, key: str, request_id: str) -> None:
+        """Ask Opsgenie how the accepted create went (`GET /v2/alerts/requests/{requestId}`; 404 until it is
+        processed), for up to `OPSGENIE_POLLS`. Raises PagingFailed when it says it failed (no alert was made: not
+        retried, the channel is told Opsgenie's words). Not known by then, or not answered: taken as accepted."""
+        url = f"{self._settings.opsgenie_url}/v2/alerts/requests/{quote(request_id, safe='')}"
+        headers = {"Authorization": f"GenieKey {key}"}
+        for delay in self._polls:
+            await asyncio.sleep(delay)
+            try:
+                status, answer, _ = await self._request("GET", OPSGENIE, url, None, headers)
+            except PagingFailed as e:
+                log.info("Opsgenie request %s: could not ask how it went (%s)", request_id, e.what)
+                return
+            data = answer.get("data")
+            if status == 404 or not isinstance(data, dict):
+                continue  # not processed yet
+            if data.get("isSuccess") is False:
+                said = str(data.get("status") or "no reason given")
+                raise PagingFailed(OPSGENIE, f"accepted the alert, then failed to create it: {said}", retry=False)
+            return
+        log.info("Opsgenie request %s: not processed after %d checks; taken as accepted", request_id, len(self._polls))
 
     async def _post(
         self, provider: str, url: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, dict[str, Any], float | None]:
+        return await self._request("POST", provider, url, body, headers)
+
+    async def _request(
+        self, method: str, provider: str, url: str, body: dict[str, Any] | None, headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any], float | None]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
         try:
-            async with self._session.post(url, json=body, headers=headers) as response:
+            async with self._session.request(method, url, json=body, headers=headers) as response:
                 try:
                     answer = await response.json(content_type=None)
                 except (ValueError, aiohttp.ClientPayloadError):
@@ -157,6 +211,23 @@ class PagingClient:
             raise PagingFailed(provider, f"no answer within {self._timeout:g} s", retry=True) from None
         except aiohttp.ClientError as e:
             raise PagingFailed(provider, f"could not reach it ({type(e).__name__})", retry=True) from None
+
+
+@contextmanager
+def _naming_the_key(service: PagingService) -> Iterator[None]:
+    """A refused key (401, 403; PagerDuty's 400 "Invalid routing key") is told with the variable that holds it."""
+    try:
+        yield
+    except PagingFailed as e:
+        refused_key = e.status in (401, 403) or (e.status == 400 and "routing key" in e.what.replace("_", " "))
+        if not refused_key:
+            raise
+        raise PagingFailed(
+            e.provider,
+            f"{e.what}; check {service.key_variable} in the bot's environment",
+            status=e.status,
+            retry=False,
+        ) from None
 
 
 def _key(service: PagingService) -> str:
@@ -173,7 +244,9 @@ def _failure(provider: str, status: int, said: str, retry_after: float | None) -
             provider, f"rate limited (HTTP 429){when}", status=status, retry=True, retry_after=retry_after
         )
     if status >= 500:
-        return PagingFailed(provider, f"failed on its side (HTTP {status}){said}", status=status, retry=True)
+        return PagingFailed(
+            provider, f"failed on its side (HTTP {status}){said}", status=status, retry=True, retry_after=retry_after
+        )
     if status in (401, 403):
         return PagingFailed(provider, f"refused the key (HTTP {status}){said}", status=status, retry=False)
     return PagingFailed(provider, f"refused the event (HTTP {status}){said}", status=status, retry=False)

@@ -4,7 +4,11 @@
   the resolution's time: `/incident reopen` cancels it (in the reopening's transaction), and resolving again
   schedules a new one, counted from the new resolution.
 - When the job runs it does nothing if the incident is no longer resolved at that time (reopened, or resolved
-  again later: that resolution has its own job). With `wait_for_followups`, while follow-ups of the incident are
+  again later: that resolution has its own job). It checks again under the incident's row lock at the moment it
+  archives, holding the lock while Slack archives, so a reopening racing it either wins (nothing is archived) or
+  waits and finds the channel archived: a reopening of an incident whose channel is archived is refused, saying
+  that a person must unarchive it first (Slack does not let a bot token call conversations.unarchive).
+  With `wait_for_followups`, while follow-ups of the incident are
   open it says so once in the channel and looks again a day later (a new job, same resolution). Otherwise it posts a
   last line (tagged, so a run repeated after a crash or a refusal finds it instead of posting it again), archives
   the channel (already archived counts as done) and records `channel_archived` on the audit log (the timeline).
@@ -25,6 +29,7 @@ from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import AuditEntry, Database
 from bot.storage.database import Stores
 
+from .errors import UserError
 from .scheduler import JobRun, Scheduler
 
 log = logging.getLogger(__name__)
@@ -84,11 +89,10 @@ class Archiver:
         )
 
     async def cancel(self, stores: Stores, resolved: Incident, now: datetime) -> None:
-        """At a reopening (in its transaction): the resolution's archiving is off. (A later check, while follow-ups
-        were waited for, has its own key; it finds the incident not resolved, or resolved at another time, and does
-        nothing.)"""
-        if resolved.resolved_at is not None:
-            await stores.jobs.cancel(archive_key(resolved), now=now)
+        """At a reopening (in its transaction, under the incident's lock): every pending archive job of the incident
+        is cancelled (the resolution's, and a later check's while follow-ups were waited for)."""
+        for key in await stores.jobs.open_keys(KIND, f"{KIND}:{resolved.id}:"):
+            await stores.jobs.cancel(key, now=now)
 
     # -- the job -------------------------------------------------------------------------------------------
 
@@ -140,25 +144,56 @@ class Archiver:
                 await self._audit(stores, incident, "archive_waiting", now, f"{count} open follow-up(s)")
 
     async def _archive(self, run: JobRun, incident: Incident) -> None:
-        assert incident.channel_id is not None
+        channel = incident.channel_id
+        assert channel is not None
+        assert incident.resolved_at is not None
+        resolved_at = incident.resolved_at
         me = await self._slack.identity()
         await run.check()
+        archived = False
         try:
             await self._slack.post_once(
-                incident.channel_id,
+                channel,
                 self.last_line(incident, self._clock()),
                 tag=Tag("incident_archive", incident.id, _resolution_item(incident)),
                 look_first=run.attempt > 1,
             )
-            await self._slack.archive(incident.channel_id)
+            # The incident's row lock (taken before the job's own, in the order a reopening takes them) is held
+            # while Slack archives: a reopening waits for it and then finds the channel archived, or this finds the
+            # incident reopened and archives nothing. Never open in the record and archived in Slack.
+            async with run.completing(first=lambda stores: stores.incidents.lock(incident.id)) as stores:
+                current = await stores.incidents.get(incident.id)
+                if current is not None and current.status is Status.RESOLVED and current.resolved_at == resolved_at:
+                    await self._slack.archive(channel)
+                    await self._audit(stores, incident, "channel_archived", self._clock(), None, actor=me.user_id)
+                    archived = True
         except SlackError as e:
             log.warning("%s: Slack refused to archive the channel (%s); trying again later", incident.public_id, e.code)
             async with self._db.unit() as stores:
                 await self._audit(stores, incident, "archive_refused", self._clock(), e.code, actor=me.user_id)
             raise
-        async with run.completing() as stores:
-            await self._audit(stores, incident, "channel_archived", self._clock(), None, actor=me.user_id)
-        log.info("%s: channel archived", incident.public_id)
+        if archived:
+            log.info("%s: channel archived", incident.public_id)
+        else:
+            log.info("%s: reopened while its archiving ran; the channel stays", incident.public_id)
+
+    async def refuse_if_archived(self, stores: Stores, incident: Incident) -> None:
+        """At a reopening, under the incident's lock: refuse it (UserError) when the channel is archived. Slack does
+        not let a bot token unarchive a channel (conversations.unarchive: "Bot tokens cannot currently be used to
+        unarchive conversations"), so a person unarchives it; then the reopening goes through."""
+        if incident.channel_id is None or not await stores.incidents.has_audit(incident.id, "channel_archived"):
+            return
+        try:
+            archived = await self._slack.is_archived(incident.channel_id)
+        except SlackError as e:
+            log.warning("%s: cannot tell whether its channel is archived (%s)", incident.public_id, e.code)
+            archived = True
+        if archived:
+            raise UserError(
+                f"{incident.public_id} cannot be reopened: its channel <#{incident.channel_id}> is archived, and "
+                "Slack does not let a bot unarchive a channel. Someone can unarchive it (the channel's settings: "
+                f"*Unarchive channel*), then run `{self._config.command} reopen` there."
+            )
 
     async def _audit(
         self, stores: Stores, incident: Incident, action: str, at: datetime, new: str | None, actor: str = ""

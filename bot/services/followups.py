@@ -139,6 +139,7 @@ class ExportOutcome:
     error: str | None = None
     already: bool = False
     found: bool = False  # an earlier attempt had filed it; found by its marker
+    retrying: bool = False  # failed: the scheduler tries again later (False: not until it is fixed, or gave up)
 
 
 class FollowupService:
@@ -276,8 +277,9 @@ class FollowupService:
             return (
                 f":warning: I could not file follow-up #{followup.number} in {name}: "
                 f"{slack_safe(outcome.error or '')}. "
-                f"The follow-up itself is saved; `{self._config.command} followup export {followup.number}` tries "
-                "again (and never files it twice)."
+                f"The follow-up itself is saved; "
+                + ("I will try again later by myself, and " if outcome.retrying else "I will not try again by myself; ")
+                + f"`{self._config.command} followup export {followup.number}` tries again (and never files it twice)."
             )
         return f"Follow-up #{followup.number} is not exported (no issue tracker is configured for it)."
 
@@ -440,12 +442,14 @@ class FollowupService:
                 await stores.followups.export_failed(
                     followup.id, e.message, uncertain=e.ambiguous or (may_exist and not searched)
                 )
-                # Tried again by the scheduler, with backoff (bot/services/retries.py).
-                await schedule_export_retry(stores.jobs, followup.id, followup.export_attempts + 1, self._clock())
+                # Tried again by the scheduler, with backoff (bot/services/retries.py), unless that cannot help.
+                retrying = e.retry and await schedule_export_retry(
+                    stores.jobs, followup.id, followup.export_attempts + 1, self._clock(), e.retry_after
+                )
                 await self._audit(
                     stores.incidents, incident, "", "followup_export_failed", self._clock(), followup, e.message
                 )
-            return ExportOutcome("failed", error=e.message)
+            return ExportOutcome("failed", error=e.message, retrying=retrying)
         async with self._db.unit() as stores:
             await stores.followups.exported(followup.id, issue.id, issue.url, self._clock())
             await self._audit(stores.incidents, incident, "", "followup_exported", self._clock(), followup, issue.url)

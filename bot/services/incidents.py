@@ -243,7 +243,8 @@ class IncidentService:
     async def change_status(
         self, incident_id: int, actor: str, to: Status, *, request_key: str | None = None
     ) -> Changed:
-        """`to` OPEN reopens a resolved incident (`/incident reopen`): its channel's archiving is cancelled."""
+        """`to` OPEN reopens a resolved incident (`/incident reopen`): its channel's archiving is cancelled, in the
+        same transaction (refused if the channel is archived already), and its pages are triggered again."""
         now = self._clock()
         async with self._db.unit() as stores:
             store = stores.incidents
@@ -267,8 +268,12 @@ class IncidentService:
                 await self.archiver.schedule(stores, after, now)
             if self.fingerprints is not None and to is Status.RESOLVED:
                 await self.fingerprints.schedule(stores, after, now)
-            if self.archiver is not None and before.status is Status.RESOLVED:
+            reopened = before.status is Status.RESOLVED
+            if self.archiver is not None and reopened:
+                await self.archiver.refuse_if_archived(stores, before)  # raises: nothing of this reopening stays
                 await self.archiver.cancel(stores, before, now)
+            if self.pager is not None and reopened:
+                await self.pager.reopening(store, after, actor, now)
         verbs = {
             Status.OPEN: ":leftwards_arrow_with_hook: {who} reopened the incident.",
             Status.ACKNOWLEDGED: ":eyes: {who} acknowledged the incident.",
@@ -285,6 +290,8 @@ class IncidentService:
             if note:
                 summary += "\n" + note
         changed = await self._announce(after, summary, [])
+        if self.pager is not None and reopened:
+            await self.pager.send_unsent(after.id)  # paged again: the resolution had resolved the pages
         if self.pager is not None and resolving:
             self.pager.resolve_soon(resolving, actor)
         if to is Status.RESOLVED and self.on_resolved is not None:

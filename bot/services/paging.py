@@ -4,7 +4,8 @@ A page is a row (one per incident and service, bot/storage/pages.py), written in
 it: opening the incident at a severity that pages, moving it to one, or the command. It is sent after that commits
 and after Slack got its answer, in the background; what the provider answered is recorded, put on the timeline
 (the audit log) and told in the incident channel. Resolving the incident marks every page of it to be resolved, and
-each is resolved the same way.
+each is resolved the same way. Reopening it triggers its pages again (with the same deduplication key: the provider
+opens a new alert, the old one being resolved), and resolving it again resolves them again.
 
 Sending is idempotent and can be called again, by anyone, at any time (`trigger`, `resolve`: a retry job needs
 nothing else): a page already accepted is never sent again, a lease keeps two senders from sending at once, and the
@@ -79,6 +80,16 @@ class Pager:
             service = self._config.paging.service(name)
             if service is not None:
                 await store.pages.add(self._new(incident, service, "severity", actor, at))
+
+    async def reopening(self, store: IncidentStore, incident: Incident, actor: str, at: datetime) -> list[int]:
+        """The incident is reopened (in the caller's transaction): its pages, resolved with it, are to be triggered
+        again, and its severity's services paged (those it has no page for yet). Sent by `send_unsent` once the
+        caller has committed. Returns the ids of the pages to trigger again."""
+        again = await store.pages.reopen(incident.id, actor, at)
+        level = self._config.severity(incident.severity)
+        if level is not None:
+            await self.plan(store, incident, level, actor, at)
+        return again
 
     async def resolving(self, store: IncidentStore, incident: Incident, at: datetime) -> list[int]:
         """The incident is resolved (in the caller's transaction): its pages are to be resolved; their ids."""
@@ -222,7 +233,14 @@ class Pager:
             await store.pages.failed(page.id, error.what, retry_at)
             if error.retry:  # tried again by the scheduler, with backoff (bot/services/retries.py)
                 await schedule_page_retry(
-                    store.jobs, page.id, which, attempts, actor or page.requested_by, at, error.retry_after
+                    store.jobs,
+                    page.id,
+                    which,
+                    attempts,
+                    actor or page.requested_by,
+                    at,
+                    error.retry_after,
+                    round_=int(page.requested_at.timestamp()),
                 )
             await audit(
                 store, incident, actor or page.requested_by, action, at, "service", page.reason,

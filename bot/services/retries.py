@@ -4,10 +4,16 @@ resolve) the provider did not take are tried again later, with backoff.
 One job per failure, not a periodic sweep: the failure is recorded and its retry scheduled in the same transaction
 (`schedule_export_retry` in FollowupService.export, `schedule_page_retry` in Pager), so a retry exists exactly when a
 failure does, nothing polls while nothing failed, and the jobs table gains rows only for failures. The key names the
-thing and the attempt that failed (`followup-export:<id>:<attempt>`, `page-send:<id>:<trigger|resolve>:<attempt>`):
+thing and the attempt that failed (`followup-export:<id>:<attempt>`,
+`page-send:<id>:<asked at, epoch s>:<trigger|resolve>:<attempt>`: a reopened incident's page is asked for anew):
 one retry per failed attempt, however often the failure path runs. The delay doubles from 30 s up to an hour (a
 provider's Retry-After wins), and after MAX_ATTEMPTS attempts no retry is scheduled: the failure stays told in the
 channel and a person may ask again (`/incident followup export`, `/incident page`).
+
+Only failures that may pass are retried: rate limits (429, and GitHub's rate-limit 403), 5xx and no answer. A refusal
+that trying again cannot fix (a key or token refused, 401/403; an invalid event or issue, 400/422; an unknown
+repository or project, 404) is told in the channel with the environment variable or setting to check, and not retried
+until a person asks again.
 
 The handlers only call what a person's request calls (`FollowupService.export`, `Pager.trigger`, `Pager.resolve`),
 which are idempotent: an export already filed is not filed again, a page already accepted is not sent again, and
@@ -49,12 +55,15 @@ def retry_delay(attempts: int, hint: float | None = None) -> timedelta:
     return timedelta(seconds=min(FIRST_DELAY * 2 ** max(attempts - 1, 0), MOST_DELAY))
 
 
-async def schedule_export_retry(jobs: JobStore, followup_id: int, attempts: int, now: datetime) -> bool:
+async def schedule_export_retry(
+    jobs: JobStore, followup_id: int, attempts: int, now: datetime, retry_after: float | None = None
+) -> bool:
     """After the `attempts`-th export of the follow-up failed: its retry (False: it gave up)."""
     if attempts >= MAX_ATTEMPTS:
         return False
     key = f"{EXPORT_KIND}:{followup_id}:{attempts}"
-    await jobs.schedule(EXPORT_KIND, key, now + retry_delay(attempts), {"followup_id": followup_id}, now=now)
+    due = now + retry_delay(attempts, retry_after)
+    await jobs.schedule(EXPORT_KIND, key, due, {"followup_id": followup_id}, now=now)
     return True
 
 
@@ -66,11 +75,18 @@ async def schedule_page_retry(
     actor: str,
     now: datetime,
     retry_after: float | None = None,
+    *,
+    round_: int = 0,
 ) -> bool:
-    """After the `attempts`-th `action` ("trigger" or "resolve") of the page failed: its retry (False: gave up)."""
+    """After the `attempts`-th `action` ("trigger" or "resolve") of the page failed: its retry (False: gave up).
+    `round_` tells one life of the page from the next (an incident reopened pages again: its attempts count anew)."""
     if attempts >= MAX_ATTEMPTS:
         return False
-    key = f"{PAGE_KIND}:{page_id}:{action}:{attempts}"
+    key = (
+        f"{PAGE_KIND}:{page_id}:{action}:{attempts}"
+        if not round_
+        else f"{PAGE_KIND}:{page_id}:{round_}:{action}:{attempts}"
+    )
     payload = {"page_id": page_id, "action": action, "actor": actor}
     await jobs.schedule(PAGE_KIND, key, now + retry_delay(attempts, retry_after), payload, now=now)
     return True

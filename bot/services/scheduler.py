@@ -32,6 +32,11 @@ The handler contract (what "exactly once" means here)
 - A handler that raises (or runs past its lease) is retried with backoff (`backoff`: 30 s, 60 s, 120 s, … up to an
   hour), `attempts` counted and `last_error` kept; after `max_attempts` the job is `failed` and logged as an error.
   A job claimed more than `max_attempts` times without finishing (its process died each time) is failed unrun.
+- Planners (`plan(name, planner, every)`) make sure the jobs that should exist do: a job lost (failed for good,
+  deleted) or never scheduled (a record from before the version that schedules it) is scheduled again. Each runs
+  when the scheduler starts and then every `every` of the clock's time, before due jobs are claimed, in every process
+  that runs jobs. A planner must be idempotent (two replicas plan at once): it schedules by key, under the lock of the
+  record it plans for. One that raises is logged and runs again at its next time.
 - Time is the injected clock's (bot/clock.py): due checks, leases and backoff use `clock.now()`, and the polling loop
   sleeps with `clock.sleep()`, so a test's ManualClock decides when jobs come due. (How long a handler may run is
   real time, `lease` seconds.) Replicas compare leases written by each other's clocks: they are assumed to agree
@@ -68,6 +73,7 @@ BACKOFF = (30.0, 3600.0)  # seconds before the first retry, doubling each time u
 UNKNOWN_CHECK = timedelta(minutes=10)  # how often due jobs of kinds nobody here runs are looked for
 
 Handler = Callable[["JobRun"], Awaitable[None]]
+Planner = Callable[[], Awaitable[object]]
 
 
 class JobLost(Exception):
@@ -82,6 +88,13 @@ class Overran(Exception):
 class _Kind:
     handler: Handler
     max_attempts: int
+
+
+@dataclass(slots=True)
+class _Plan:
+    planner: Planner
+    every: timedelta
+    next_at: datetime | None = None  # None: at the next pass (the first one after start)
 
 
 class JobRun:
@@ -124,14 +137,17 @@ class JobRun:
             raise JobLost(self.job.key)
 
     @asynccontextmanager
-    async def completing(self) -> AsyncIterator[Stores]:
+    async def completing(self, *, first: Callable[[Stores], Awaitable[object]] | None = None) -> AsyncIterator[Stores]:
         """The transaction that marks the job done: what the block writes commits with it, or not at all. Raises
-        JobLost (and writes nothing) if the job is no longer this run's."""
+        JobLost (and writes nothing) if the job is no longer this run's. `first`: rows to lock before the job's own
+        (a record whose writers also cancel this job, in that order: taken the other way the two would deadlock)."""
         if self.completed:
             raise RuntimeError(f"job {self.job.key} is already completed")
         me, attempt = self._scheduler.boot_id, self.job.attempts
         async with self._scheduler.db.session() as session, session.begin():
             jobs = JobStore(session)
+            if first is not None:
+                await first(stores_of(session))
             if not await jobs.hold(self.job.id, me, attempt):
                 raise JobLost(self.job.key)
             yield stores_of(session)
@@ -214,6 +230,7 @@ class Scheduler:
         self._max_attempts = max_attempts
         self._backoff = backoff
         self._kinds: dict[str, _Kind] = {}
+        self._plans: dict[str, _Plan] = {}
         self._runner = _runner_for(db.url)
         self._running: dict[int, asyncio.Task[None]] = {}
         self._suspects: dict[str, float] = {}  # boot id → when (loop time) it first looked gone
@@ -233,6 +250,12 @@ class Scheduler:
         if kind in self._kinds:
             raise ValueError(f"job kind {kind!r} is registered already")
         self._kinds[kind] = _Kind(handler, max_attempts if max_attempts is not None else self._max_attempts)
+
+    def plan(self, name: str, planner: Planner, *, every: timedelta) -> None:
+        """Run `planner` when the scheduler starts and every `every` after (see the module docstring)."""
+        if name in self._plans:
+            raise ValueError(f"planner {name!r} is registered already")
+        self._plans[name] = _Plan(planner, every)
 
     def start(self) -> None:
         """Run due jobs now and whenever they come due, until `close()`."""
@@ -303,6 +326,7 @@ class Scheduler:
     async def _claim(self) -> list[Job]:
         if self._stopping or not self._kinds or not self._runner.acquire():
             return []
+        await self._run_plans()
         free = self._concurrency - len(self._running)
         if free <= 0:
             return []
@@ -333,6 +357,17 @@ class Scheduler:
                 log.info("job %s (%s): attempt %d", job.key, job.kind, job.attempts)
         self._filled = len(claimed) == free
         return claimed
+
+    async def _run_plans(self) -> None:
+        now = self.clock.now()
+        for name, plan in self._plans.items():
+            if plan.next_at is not None and plan.next_at > now:
+                continue
+            plan.next_at = now + plan.every  # before awaiting: a concurrent pass in this process skips it
+            try:
+                await plan.planner()
+            except Exception:
+                log.exception("planner %s failed; it runs again in %s", name, plan.every)
 
     async def _gone_claimers(self) -> list[str]:
         """Processes holding running jobs that have looked gone on two checks `confirm_seconds` apart."""
@@ -441,4 +476,4 @@ class Scheduler:
             return await change(JobStore(session))
 
 
-__all__ = ["Handler", "JobLost", "JobRun", "Overran", "Scheduler"]
+__all__ = ["Handler", "JobLost", "JobRun", "Overran", "Planner", "Scheduler"]

@@ -3,8 +3,13 @@ update in the incident channel, and in the announcement channel when there is on
 and the report show it).
 
 The record is committed first, keyed by the request (a redelivered command or a resubmitted form is the same
-update, posted once); Slack is called after, each post tagged so that an ambiguous failure is looked for before it
-is tried again.
+update, posted once), and with it an "update-post" job due POST_AFTER later: the posting survives the process.
+Slack is called at once after the commit, each post tagged so that an ambiguous failure is looked for before it is
+tried again; when both posts are in, the job is marked done with their message times. When they are not (a Slack
+failure, or the process died between the record and the posts), the job posts what is missing, each post looked for
+first (`post_once`), so a crash anywhere still ends with each post made once; it is retried with the scheduler's
+backoff while Slack refuses. An announcement channel the bot cannot read back (it posts there without being a member)
+is not posted in by the job: better none than two, as for the opening's announcement.
 
 `update_due` says when the next update is due, from the severity's `update_every_minutes`: what a reminder job
 needs to decide, without Slack or the database.
@@ -16,6 +21,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.domain.incident import Incident, Status
@@ -26,6 +32,9 @@ from bot.storage import Database, StatusUpdate
 from bot.storage.jobs import JobStore
 
 from .errors import UserError
+
+if TYPE_CHECKING:
+    from .scheduler import JobRun, Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +86,18 @@ async def plan_reminder(
         return None
     await jobs.schedule(KIND, reminder_key(incident.id, due), due, {"incident_id": incident.id}, now=now)
     return due
+
+
+POST_KIND = "update-post"  # the scheduler job that posts a recorded update its poster did not get to post
+POST_AFTER = timedelta(minutes=1)  # how long the poster has before the job posts it instead
+
+
+def post_key(update_id: int) -> str:
+    return f"{POST_KIND}:{update_id}"
+
+
+class NotPosted(Exception):
+    """Slack refused a post of a recorded update: its job runs again later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,35 +169,79 @@ class StatusUpdates:
                 next_steps=(next_steps or "").strip() or None,
                 request_key=request_key,
             )
-            if update is not None:  # the next update is due a period from this one
-                await plan_reminder(store.jobs, self._config, current, update.posted_at, self._clock())
+            if update is not None:  # the next update is due a period from this one; the posting is durable
+                now = self._clock()
+                await plan_reminder(store.jobs, self._config, current, update.posted_at, now)
+                payload = {"incident_id": current.id, "update_id": update.id}
+                await store.jobs.schedule(POST_KIND, post_key(update.id), now + POST_AFTER, payload, now=now)
         if update is None:
             return Posted(None)
+        warnings, message_ts, announcement_ts = await self._deliver(current, update)
+        async with self._db.transaction() as store:
+            await store.set_update_posted(update.id, message_ts=message_ts, announcement_ts=announcement_ts)
+            if not warnings:
+                await store.jobs.settle(post_key(update.id), now=self._clock())
+        if warnings:
+            warnings.append("I will try posting it again in a minute.")
+        return Posted(update, tuple(warnings))
+
+    def register(self, scheduler: Scheduler) -> None:
+        scheduler.register(POST_KIND, self.run)
+
+    async def run(self, run: JobRun) -> None:
+        """The "update-post" job: post what of the recorded update is not posted yet."""
+        incident_id, update_id = int(run.payload["incident_id"]), int(run.payload["update_id"])
+        async with self._db.transaction() as store:
+            incident = await store.get(incident_id)
+            update = next((u for u in await store.updates(incident_id) if u.id == update_id), None)
+        if incident is None or update is None:
+            return
+        await run.check()
+        warnings, message_ts, announcement_ts = await self._deliver(incident, update, look_first=True)
+        if warnings:
+            async with self._db.transaction() as store:
+                await store.set_update_posted(update.id, message_ts=message_ts, announcement_ts=announcement_ts)
+            raise NotPosted(" ".join(warnings))
+        async with run.completing() as stores:
+            await stores.incidents.set_update_posted(update.id, message_ts=message_ts, announcement_ts=announcement_ts)
+        log.info("%s: status update %d posted by its job", incident.public_id, update.id)
+
+    async def _deliver(
+        self, incident: Incident, update: StatusUpdate, *, look_first: bool = False
+    ) -> tuple[list[str], str | None, str | None]:
+        """Post the update where it is not posted yet: (warnings, the channel's message ts, the announcement's)."""
         warnings: list[str] = []
-        message_ts = announcement_ts = None
-        if current.channel_id:
+        message_ts, announcement_ts = update.message_ts, update.announcement_ts
+        if incident.channel_id and message_ts is None:
             try:
                 message_ts = await self._slack.post_once(
-                    current.channel_id,
-                    blocks.status_update_text(self._config, current, update),
-                    blocks.status_update_blocks(self._config, current, update),
-                    tag=Tag("incident_update", current.id, update.id),
+                    incident.channel_id,
+                    blocks.status_update_text(self._config, incident, update),
+                    blocks.status_update_blocks(self._config, incident, update),
+                    tag=Tag("incident_update", incident.id, update.id),
+                    look_first=look_first,
                 )
             except SlackError as e:
                 warnings.append(f"I could not post the update in the incident channel (`{e.code}`).")
         where = self._config.announcement_channel
-        if where and where != current.channel_id:
-            private = current.may_be_private
+        if where and where != incident.channel_id and announcement_ts is None:
+            private = incident.may_be_private
+            tag = Tag("incident_update_announcement", incident.id, update.id)
+            if look_first:
+                try:
+                    announcement_ts = await self._slack.find_tagged(where, tag)
+                except SlackError as e:  # cannot read it back (not a member): better none than two, as at opening
+                    log.warning("cannot tell whether update %d was announced (%s); not announcing", update.id, e.code)
+                    return warnings, message_ts, None
+                if announcement_ts is not None:
+                    return warnings, message_ts, announcement_ts
             try:
                 announcement_ts = await self._slack.post_once(
                     where,
-                    blocks.status_update_text(self._config, current, update, announced=True),
-                    None if private else blocks.status_update_blocks(self._config, current, update, announced=True),
-                    tag=Tag("incident_update_announcement", current.id, update.id),
+                    blocks.status_update_text(self._config, incident, update, announced=True),
+                    None if private else blocks.status_update_blocks(self._config, incident, update, announced=True),
+                    tag=tag,
                 )
             except SlackError as e:
                 warnings.append(f"I could not post the update in <#{where}> (`{e.code}`).")
-        if message_ts or announcement_ts:
-            async with self._db.transaction() as store:
-                await store.set_update_posted(update.id, message_ts=message_ts, announcement_ts=announcement_ts)
-        return Posted(update, tuple(warnings))
+        return warnings, message_ts, announcement_ts

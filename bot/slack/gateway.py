@@ -60,6 +60,8 @@ WEB_API_METHODS: dict[str, tuple[str, ...]] = {
     # Membership: which private incident channels a person is in; the bot's own channels (to adopt one it created
     # behind a timeout).
     "users.conversations": ("channels:read", "groups:read"),
+    # Whether an incident channel is archived (a reopening of an incident whose channel was archived).
+    "conversations.info": ("channels:read", "groups:read", "im:read", "mpim:read"),
 }
 
 
@@ -472,6 +474,12 @@ class SlackGateway:
         except SlackError as e:
             if e.code != "already_archived":
                 raise
+
+    async def is_archived(self, channel: str) -> bool:
+        """Whether the channel is archived now (conversations.info)."""
+        data = await self._call("conversations.info", params={"channel": channel})
+        info = data.get("channel")
+        return isinstance(info, dict) and bool(info.get("is_archived"))
 
     async def set_topic(self, channel: str, topic: str) -> None:
         await self._call("conversations.setTopic", params={"channel": channel, "topic": topic[:250]})

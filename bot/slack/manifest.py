@@ -80,6 +80,8 @@ def method_scopes(config: Config) -> dict[str, tuple[str, ...]]:
         # Which private incident channels a person is in; the bot's own channels (to adopt one it created behind a
         # timeout).
         "users.conversations": (f"{'groups' if config.channel.private else 'channels'}:read",),
+        # Whether an incident channel is archived, when an incident is reopened after its archiving.
+        "conversations.info": (f"{kind}:read",),
     }
     if config.timeline.confirm == "reaction":
         scopes["reactions.add"] = ("reactions:write",)

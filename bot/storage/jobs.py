@@ -154,11 +154,29 @@ class JobStore:
         )
         return result is not None
 
+    async def settle(self, key: str, *, now: datetime | None = None) -> bool:
+        """Mark the pending job with this key done without running it: its work was done another way (a status
+        update posted by its poster before its job came due). True if it was pending."""
+        result = await self._session.scalar(
+            update(JobRow)
+            .where(JobRow.key == key, JobRow.state == JobState.PENDING.value)
+            .values(state=JobState.DONE.value, finished_at=now if now is not None else _utcnow())
+            .returning(JobRow.id)
+        )
+        return result is not None
+
     async def get(self, key: str) -> Job | None:
         row = await self._session.scalar(
             select(JobRow).where(JobRow.key == key).execution_options(populate_existing=True)
         )
         return None if row is None else _job(row)
+
+    async def open_keys(self, kind: str, prefix: str = "") -> list[str]:
+        """The keys of the pending and running jobs of `kind` (those starting with `prefix`)."""
+        where = [JobRow.state.in_([JobState.PENDING.value, JobState.RUNNING.value]), JobRow.kind == kind]
+        if prefix:
+            where.append(JobRow.key.startswith(prefix, autoescape=True))
+        return list(await self._session.scalars(select(JobRow.key).where(*where).order_by(JobRow.key)))
 
     # -- for the scheduler -------------------------------------------------------------------------------------
 

@@ -188,6 +188,28 @@ class PageStore:
         )
         return sorted(int(i) for i in result.scalars())
 
+    async def reopen(self, incident_id: int, actor: str, now: datetime) -> list[int]:
+        """The incident is reopened: every page of it that was to be resolved is to be triggered again, as if new
+        (asked for by `actor` now; the provider's alert was resolved, and a trigger with the same deduplication key
+        opens a new one). Returns their ids."""
+        result = await self._session.execute(
+            update(PageRow)
+            .where(PageRow.incident_id == incident_id, PageRow.resolve_wanted_at.is_not(None))
+            .values(
+                requested_by=actor,
+                requested_at=now,
+                trigger_attempts=0,
+                triggered_at=None,
+                resolve_wanted_at=None,
+                resolve_attempts=0,
+                resolved_at=None,
+                last_error=None,
+                retry_at=None,
+            )
+            .returning(PageRow.id)
+        )
+        return sorted(int(i) for i in result.scalars())
+
     async def unsent(self, now: datetime) -> list[tuple[int, Action]]:
         """Pages with something still to send and nobody sending it, not before their retry time: for a retry job."""
         idle = or_(PageRow.sending_until.is_(None), PageRow.sending_until < now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -225,6 +226,17 @@ class IncidentStore:
             .order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc())
         )
         return [_to_domain(r) for r in rows]
+
+    async def active_ids(self, severities: Sequence[str]) -> list[int]:
+        """The ids of the incidents of every workspace that are not resolved, at one of `severities`."""
+        if not severities:
+            return []
+        rows = await self._session.scalars(
+            select(IncidentRow.id)
+            .where(IncidentRow.status != Status.RESOLVED.value, IncidentRow.severity.in_(list(severities)))
+            .order_by(IncidentRow.id)
+        )
+        return list(rows)
 
     async def count(self, team_id: str | None = None) -> int:
         stmt = select(func.count()).select_from(IncidentRow)
@@ -454,6 +466,13 @@ class IncidentStore:
             )
         )
         await self._session.flush()
+
+    async def has_audit(self, incident_id: int, action: str) -> bool:
+        """Whether the incident's audit log has an entry of `action` (e.g. "channel_archived")."""
+        found = await self._session.scalar(
+            select(AuditRow.id).where(AuditRow.incident_id == incident_id, AuditRow.action == action).limit(1)
+        )
+        return found is not None
 
     async def audit_trail(self, team_id: str, incident_id: int | None = None) -> list[AuditEntry]:
         stmt = select(AuditRow).where(AuditRow.team_id == team_id).order_by(AuditRow.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -29,10 +29,17 @@ class Issue:
 
 
 class TrackerError(Exception):
-    def __init__(self, message: str, *, ambiguous: bool = False) -> None:
+    def __init__(
+        self, message: str, *, ambiguous: bool = False, retry: bool = True, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.ambiguous = ambiguous  # the issue may have been created all the same
+        # False: trying again cannot help until the configuration is fixed (a refused key, an unknown project, an
+        # issue the tracker finds invalid); True: not now (rate limited, down, no answer). `retry_after`: seconds the
+        # tracker asked to wait.
+        self.retry = retry
+        self.retry_after = retry_after
 
 
 class Tracker(Protocol):
@@ -61,6 +68,15 @@ def tracker_for(settings: FollowupSettings) -> Tracker | None:
 class Answer:
     status: int
     body: Any  # parsed JSON, or the text when it is not JSON
+    headers: dict[str, str] = field(default_factory=dict)  # names in lower case
+
+    @property
+    def retry_after(self) -> float | None:
+        """Retry-After in seconds, when the answer has it as a number."""
+        try:
+            return max(0.0, float(self.headers["retry-after"]))
+        except (KeyError, ValueError):
+            return None
 
 
 async def call(
@@ -78,9 +94,14 @@ async def call(
                 body: Any = json.loads(raw) if raw else None
             except ValueError:
                 body = raw
+            answer = Answer(response.status, body, {k.lower(): v for k, v in response.headers.items()})
             if response.status >= 500:
-                raise TrackerError(f"{name} answered {response.status} (a problem on its side)", ambiguous=True)
-            return Answer(response.status, body)
+                raise TrackerError(
+                    f"{name} answered {response.status} (a problem on its side)",
+                    ambiguous=True,
+                    retry_after=answer.retry_after,
+                )
+            return answer
     except aiohttp.ClientConnectorError as e:
         raise TrackerError(f"I could not connect to {name} ({e.os_error or e})", ambiguous=False) from e
     except (aiohttp.ClientError, TimeoutError) as e:

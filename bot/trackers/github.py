@@ -5,6 +5,7 @@ rather than the search API because GitHub's search index lags behind."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ class GitHubTracker:
 
     def _headers(self) -> dict[str, str]:
         if self._settings.token is None:
-            raise TrackerError("GITHUB_TOKEN is not set, so I cannot file GitHub issues")
+            raise TrackerError("GITHUB_TOKEN is not set, so I cannot file GitHub issues", retry=False)
         return {
             "Authorization": f"Bearer {self._settings.token.reveal()}",
             "Accept": "application/vnd.github+json",
@@ -76,10 +77,20 @@ class GitHubTracker:
         body = answer.body if isinstance(answer.body, dict) else {}
         message = str(body.get("message") or "")
         repository = self._settings.repository
+        retry, retry_after = False, answer.retry_after
         if answer.status == 401:
             text = "GitHub refused the token (401: check GITHUB_TOKEN)"
+        elif answer.status == 429 or (
+            answer.status == 403 and (answer.headers.get("x-ratelimit-remaining") == "0" or retry_after is not None)
+        ):  # GitHub's primary and secondary rate limits answer 403 or 429
+            retry = True
+            retry_after = retry_after if retry_after is not None else _reset_in(answer)
+            text = f"GitHub is rate limiting the token ({answer.status}{': ' + message if message else ''})"
         elif answer.status == 403:
-            text = f"GitHub did not allow {doing} in {repository} (403{': ' + message if message else ''})"
+            text = (
+                f"GitHub did not allow {doing} in {repository} "
+                f"(403{': ' + message if message else ''}; check GITHUB_TOKEN's access to it)"
+            )
         elif answer.status in (404, 410):
             text = f"GitHub has no repository {repository} that the token can see ({answer.status})"
         elif answer.status == 422:
@@ -90,5 +101,14 @@ class GitHubTracker:
                 f"GitHub refused the issue (422 {message or 'Validation Failed'}{': ' + problems if problems else ''})"
             )
         else:
+            retry = True
             text = f"GitHub answered {answer.status} while {doing}{': ' + message if message else ''}"
-        return TrackerError(text, ambiguous=ambiguous)
+        return TrackerError(text, ambiguous=ambiguous, retry=retry, retry_after=retry_after)
+
+
+def _reset_in(answer: Answer) -> float | None:
+    """Seconds until GitHub's rate limit window resets (`x-ratelimit-reset`, epoch seconds), if it says."""
+    try:
+        return max(1.0, float(answer.headers["x-ratelimit-reset"]) - time.time())
+    except (KeyError, ValueError):
+        return None

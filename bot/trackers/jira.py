@@ -41,7 +41,9 @@ class JiraTracker:
 
     def _headers(self) -> dict[str, str]:
         if not self._settings.email or self._settings.token is None:
-            raise TrackerError("JIRA_EMAIL and JIRA_API_TOKEN are not both set, so I cannot file Jira issues")
+            raise TrackerError(
+                "JIRA_EMAIL and JIRA_API_TOKEN are not both set, so I cannot file Jira issues", retry=False
+            )
         pair = f"{self._settings.email}:{self._settings.token.reveal()}".encode()
         return {
             "Authorization": "Basic " + base64.b64encode(pair).decode("ascii"),
@@ -101,14 +103,22 @@ class JiraTracker:
         if isinstance(errors, dict):
             messages += [f"{field}: {message}" for field, message in errors.items()]
         detail = "; ".join(messages)
+        retry = False
         if answer.status == 401:
             text = "Jira refused the credentials (401: check JIRA_EMAIL and JIRA_API_TOKEN)"
         elif answer.status == 403:
-            text = f"Jira did not allow {doing} in project {self._settings.project} (403)"
+            text = (
+                f"Jira did not allow {doing} in project {self._settings.project} "
+                "(403: check the permissions of JIRA_EMAIL's account)"
+            )
+        elif answer.status == 429:
+            retry = True
+            text = f"Jira is rate limiting these credentials (429{': ' + detail if detail else ''})"
         elif answer.status == 400:
             text = f"Jira refused the issue (400{': ' + detail if detail else ''})"
         elif answer.status == 404:
             text = f"Jira has no project {self._settings.project} that these credentials can see (404)"
         else:
+            retry = True
             text = f"Jira answered {answer.status} while {doing}{': ' + detail if detail else ''}"
-        return TrackerError(text, ambiguous=ambiguous)
+        return TrackerError(text, ambiguous=ambiguous, retry=retry, retry_after=answer.retry_after)

@@ -18,7 +18,8 @@ Jira Cloud (REST API v3, basic auth with email and API token):
   "fields": {...}}], "isLast": true}` (only `project = "X"` and `labels = "Y"` clauses joined by AND are understood).
 
 Faults: `lose_next_answer()` creates the next issue and then drops the connection without answering (the bot cannot
-tell whether it exists); `fail_next(status)` answers the next create with that status and creates nothing.
+tell whether it exists); `fail_next(status, headers=...)` answers the next create with that status (and headers:
+GitHub's rate limits answer 403 or 429 with `retry-after` or `x-ratelimit-remaining: 0`) and creates nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def _iso(at: datetime) -> str:
 class Faults:
     lose: int = 0  # creates to perform and then drop the connection of
     fail: list[int] = field(default_factory=list)  # statuses to answer the next creates with (nothing created)
+    fail_headers: list[dict[str, str]] = field(default_factory=list)  # and the headers of each
 
 
 class _Server(LoopbackServer):
@@ -57,13 +59,17 @@ class _Server(LoopbackServer):
     def lose_next_answer(self) -> None:
         self.faults.lose += 1
 
-    def fail_next(self, status: int) -> None:
+    def fail_next(self, status: int, *, headers: dict[str, str] | None = None) -> None:
+        """The next create is answered `status` (with `headers`: a rate limit's Retry-After, say); nothing is made."""
         self.faults.fail.append(status)
+        self.faults.fail_headers.append(headers or {})
 
     def _fault(self) -> web.Response | None:
         if self.faults.fail:
             status = self.faults.fail.pop(0)
-            return web.json_response({"message": "Service Unavailable"}, status=status)
+            headers = self.faults.fail_headers.pop(0)
+            said = "API rate limit exceeded" if status in (403, 429) else "Service Unavailable"
+            return web.json_response({"message": said}, status=status, headers=headers)
         return None
 
     def _drop_if_asked(self, request: web.Request) -> bool:

@@ -147,7 +147,9 @@ async def test_an_unknown_routing_key_is_refused_with_pagerdutys_words(
     finally:
         await client.close()
 
-    assert caught.value.what == "refused the event (HTTP 400): Invalid routing key"
+    assert caught.value.what == (
+        "refused the event (HTTP 400): Invalid routing key; check PAGERDUTY_KEY_SEARCH in the bot's environment"
+    )
     assert not caught.value.retry
 
 
@@ -257,7 +259,9 @@ async def test_a_wrong_opsgenie_key_is_refused_and_not_worth_retrying(
     finally:
         await client.close()
 
-    assert caught.value.what == "refused the key (HTTP 401): Could not authenticate"
+    assert caught.value.what == (
+        "refused the key (HTTP 401): Could not authenticate; check OPSGENIE_KEY_PLATFORM in the bot's environment"
+    )
     assert not caught.value.retry
     assert opsgenie.alerts == []
 
@@ -268,3 +272,44 @@ async def test_the_fake_opsgenie_refuses_an_alert_without_a_message(opsgenie: Fa
     assert status == 422
     assert answer["message"] == "Message can not be empty."
     assert "requestId" in answer
+
+
+async def test_an_opsgenie_create_is_confirmed_by_asking_for_its_request_status(
+    client: PagingClient, opsgenie: FakeOpsgenie
+) -> None:
+    opsgenie.process_later(polls=1)  # not processed at the first look
+
+    await client.trigger(PLATFORM, ALERT)
+
+    [request_id] = list(opsgenie.statuses)
+    assert opsgenie.polls == [request_id, request_id]
+    assert opsgenie.statuses[request_id]["isSuccess"] is True
+    assert len(opsgenie.open_alerts()) == 1
+
+
+async def test_an_opsgenie_create_that_fails_after_its_202_is_a_failure_in_opsgenies_words(
+    client: PagingClient, opsgenie: FakeOpsgenie
+) -> None:
+    opsgenie.fail_processing_next("Alert creation failed: the integration is disabled")
+
+    with pytest.raises(PagingFailed) as caught:
+        await client.trigger(PLATFORM, ALERT)
+
+    assert caught.value.what == (
+        "accepted the alert, then failed to create it: Alert creation failed: the integration is disabled"
+    )
+    assert not caught.value.retry
+    assert opsgenie.alerts == []
+
+
+async def test_an_opsgenie_create_never_processed_within_the_checks_is_taken_as_accepted(
+    pagerduty: FakePagerDuty, opsgenie: FakeOpsgenie
+) -> None:
+    client = PagingClient(PagingSettings((PLATFORM,), pagerduty.url, opsgenie.url), opsgenie_polls=(0, 0, 0))
+    opsgenie.process_later(polls=10)
+    try:
+        await client.trigger(PLATFORM, ALERT)
+    finally:
+        await client.close()
+
+    assert len(opsgenie.polls) == 3

@@ -616,3 +616,48 @@ async def test_a_handler_that_runs_past_its_lease_is_stopped_and_retried(
     assert attempts == [1]
     assert (after.state, after.attempts) == (JobState.PENDING, 1)
     assert after.last_error == "ran longer than its lease (0.05 s) and was stopped"
+
+
+async def test_a_planner_runs_at_the_first_pass_and_then_once_per_period_of_the_clock(
+    scheduler: Scheduler, clock: ManualClock
+) -> None:
+    times: list[timedelta] = []
+    start = clock.now()
+
+    async def planner() -> None:
+        times.append(clock.now() - start)
+
+    scheduler.register("test", Calls())
+    scheduler.plan("test-plan", planner, every=timedelta(minutes=5))
+
+    await scheduler.run_due()
+    await scheduler.run_due()  # the same moment: not again
+    clock.advance(timedelta(minutes=4))
+    await scheduler.run_due()
+    clock.advance(timedelta(minutes=1))
+    await scheduler.run_due()
+
+    assert times == [timedelta(0), timedelta(minutes=5)]
+
+
+async def test_a_planner_that_raises_runs_again_at_its_next_time_and_jobs_still_run(
+    db: Database, scheduler: Scheduler, clock: ManualClock
+) -> None:
+    attempts: list[int] = []
+
+    async def planner() -> None:
+        attempts.append(len(attempts) + 1)
+        if len(attempts) == 1:
+            raise RuntimeError("the database blinked")
+
+    calls = Calls()
+    scheduler.register("test", calls)
+    scheduler.plan("test-plan", planner, every=timedelta(minutes=5))
+    await schedule(db, clock, "due-now")
+
+    await scheduler.run_due()
+    clock.advance(timedelta(minutes=5))
+    await scheduler.run_due()
+
+    assert attempts == [1, 2]
+    assert calls.runs == [("due-now", 1)]

@@ -245,3 +245,48 @@ async def test_a_channel_already_archived_counts_as_archived(
     actions = [e.action for e in await audit_actions(bot, resolved)]
     assert "channel_archived" in actions
     assert "archive_refused" not in actions
+
+
+async def test_a_reopen_arriving_while_slack_archives_the_channel_is_refused_saying_why(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People, clock: ManualClock
+) -> None:
+    resolved = await resolve(emulator, bot, people, incident)
+    assert resolved.resolved_at is not None
+    held = emulator.hold("conversations.archive")  # the archive job is inside Slack's call, the incident locked
+    clock.set(resolved.resolved_at + timedelta(days=DAYS))
+    await asyncio.wait_for(held.arrived.wait(), GUARD)
+
+    await run(emulator, people.bob, incident.id, "reopen")
+    held.release()
+    told = await wait_for_private(emulator, people.bob, "cannot be reopened")
+    await settled(emulator, bot)
+
+    assert f"{resolved.public_id} cannot be reopened: its channel <#{incident.id}> is archived" in told
+    assert "Slack does not let a bot unarchive a channel" in told
+    assert (await incident_of(bot, incident)).status is Status.RESOLVED
+    assert incident.is_archived
+    assert await recorded(bot, resolved, "channel_archived")
+
+
+async def test_a_reopen_that_lands_before_the_archive_keeps_the_channel(
+    emulator: SlackEmulator, bot: IncidentBot, incident: Channel, people: People, clock: ManualClock
+) -> None:
+    resolved = await resolve(emulator, bot, people, incident)
+    assert resolved.resolved_at is not None
+    held = emulator.hold("chat.postMessage")  # the job's last line: it read the incident as resolved
+    clock.set(resolved.resolved_at + timedelta(days=DAYS))
+    await asyncio.wait_for(held.arrived.wait(), GUARD)
+
+    await run(emulator, people.bob, incident.id, "reopen")
+    await emulator.wait_for(lambda: any("reopened the incident" in line for line in bot_lines(emulator, incident)))
+    held.release()
+    await eventually(lambda: job_is_finished(bot, archive_key(resolved)), "the archive job finished")
+    await settled(emulator, bot)
+
+    assert (await incident_of(bot, incident)).status is Status.OPEN
+    assert not incident.is_archived
+    assert not await recorded(bot, resolved, "channel_archived")
+
+
+async def job_is_finished(bot: IncidentBot, key: str) -> bool:
+    return await job_state(bot, key) in ("done", "cancelled")

@@ -472,3 +472,58 @@ async def test_where_paging_is_not_set_up_the_command_says_so(
         await run(emulator, people.bob, channel.id, "page payments")
 
         assert "app.yaml" in await wait_for_private(emulator, people.bob, "Paging is not set up here")
+
+
+async def test_a_reopened_incident_pages_again_and_resolving_it_again_resolves_the_new_alerts(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, pagerduty: FakePagerDuty, opsgenie: FakeOpsgenie
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "sev1 Checkout is down")
+    await wait_for_line(emulator, channel, "Paged *payments*")
+    await wait_for_line(emulator, channel, "Paged *platform*")
+    await run(emulator, people.alice, channel.id, "resolve")
+    await wait_for_line(emulator, channel, "The page of *payments* on PagerDuty is resolved")
+    await wait_for_line(emulator, channel, "The page of *platform* on Opsgenie is resolved")
+    await settled(emulator, bot)
+
+    await run(emulator, people.bob, channel.id, "reopen")
+    await emulator.wait_for(lambda: len(lines_with(emulator, channel, "Paged *payments*")) == 2, what="paged again")
+    await emulator.wait_for(lambda: len(lines_with(emulator, channel, "Paged *platform*")) == 2, what="paged again")
+    await settled(emulator, bot)
+    open_after_reopen = (len(pagerduty.open_alerts()), len(opsgenie.open_alerts()))
+    await run(emulator, people.alice, channel.id, "resolve")
+    await emulator.wait_for(
+        lambda: len(lines_with(emulator, channel, "The page of *payments* on PagerDuty is resolved")) == 2,
+        what="resolved again",
+    )
+    await emulator.wait_for(
+        lambda: len(lines_with(emulator, channel, "The page of *platform* on Opsgenie is resolved")) == 2,
+        what="resolved again",
+    )
+    await settled(emulator, bot)
+
+    assert open_after_reopen == (1, 1)
+    [first, second] = pagerduty.alerts  # one alert per life of the incident, with the same dedup_key
+    assert first.dedup_key == second.dedup_key
+    assert [first.log, second.log] == [["trigger", "resolve"], ["trigger", "resolve"]]
+    assert pagerduty.open_alerts() == []
+    assert opsgenie.open_alerts() == []
+    assert len(opsgenie.alerts) == 2
+    [payments] = [p for p in await pages_of(emulator, bot, channel) if p.service == "payments"]
+    assert payments.requested_by == people.bob  # whose reopening paged it again
+    assert payments.resolved_at is not None
+
+
+async def test_an_opsgenie_alert_that_fails_after_being_accepted_is_told_in_the_channel(
+    emulator: SlackEmulator, bot: IncidentBot, people: People, opsgenie: FakeOpsgenie
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
+    opsgenie.fail_processing_next("Alert creation failed: the integration is disabled")
+
+    await run(emulator, people.bob, channel.id, "page platform")
+    told = await wait_for_line(emulator, channel, "I could not page *platform* on Opsgenie")
+    await settled(emulator, bot)
+
+    assert "accepted the alert, then failed to create it: Alert creation failed: the integration is disabled" in told
+    assert opsgenie.alerts == []
+    [page] = await pages_of(emulator, bot, channel)
+    assert page.triggered_at is None

@@ -4,18 +4,23 @@ the timeline and in the report; once per request."""
 from __future__ import annotations
 
 import asyncio
+import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import IncidentBot
+from bot.clock import ManualClock
 from bot.config import load_config
 from bot.emulator import Channel, SlackEmulator, View
+from bot.services.updates import POST_AFTER
 from bot.slack.ids import CallbackId
 from tests.conftest import ROOT, People, environment, serving, write_config
 
-from .steps import bot_lines, open_incident, report_files, run, settled, wait_for_private
+from .steps import bot_lines, jobs_done, open_incident, report_files, run, settled, wait_for_private
+from .test_crash_recovery import serving_process
 
 HEADER = "Status update · INC-"
 
@@ -266,3 +271,79 @@ async def test_a_private_incidents_update_is_announced_without_its_title_or_word
     assert "auditing" not in everything
     assert channel.id not in everything
     assert "auditing who downloaded it" in block_texts(updates_in(emulator, channel.id)[0])
+
+
+def bot_reads(emulator: SlackEmulator, announcements: str) -> None:
+    """The bot is a member of the announcement channel: it can read back what it posted there after a failure."""
+    emulator.workspace.channels[announcements].members.add(emulator.bot_user_id)
+
+
+async def test_an_update_recorded_by_a_bot_killed_before_posting_it_is_posted_once_after_a_restart(
+    emulator: SlackEmulator, people: People, announcements: str, config_path: Path, database_url: str, tmp_path: Path
+) -> None:
+    bot_reads(emulator, announcements)
+    config = load_config(config_path, environment(emulator, database_url))
+    env = environment(emulator, database_url, INCIDENT_BOT_CONFIG=str(config_path))
+    async with serving_process(emulator, env, tmp_path / "killed.log") as killed:
+        incident = await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
+        await wait_for_private(emulator, people.alice, "Opened *INC-")  # the opening's posts are all made
+        held = emulator.hold("chat.postMessage", perform=False)  # the update's post, never to take effect
+        await run(emulator, people.bob, incident.id, "update Failing over to the standby database")
+        await asyncio.wait_for(held.arrived.wait(), timeout=20)
+        killed.send_signal(signal.SIGKILL)
+        await killed.wait()
+    not_posted = updates_in(emulator, incident.id)
+
+    clock = ManualClock(datetime.now(UTC))
+    async with serving(config, emulator, clock=clock) as restarted:
+        clock.advance(POST_AFTER)
+        await jobs_done(restarted, clock)
+        await emulator.wait_idle()
+        clock.advance(timedelta(hours=1))  # any later run of the job finds it done
+        await jobs_done(restarted, clock)
+
+    assert not_posted == []
+    [posted] = updates_in(emulator, incident.id)
+    assert "Failing over to the standby database" in block_texts(posted)
+    assert len(updates_in(emulator, announcements)) == 1
+
+
+async def test_an_update_posted_at_once_is_not_posted_again_by_its_job(
+    emulator: SlackEmulator, people: People, config_path: Path, database_url: str, announcements: str
+) -> None:
+    config = load_config(config_path, environment(emulator, database_url))
+    clock = ManualClock()
+    async with serving(config, emulator, clock=clock) as bot:
+        incident = await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
+        await run(emulator, people.bob, incident.id, "update Failing over to the standby database")
+        await wait_for_private(emulator, people.bob, "Posted the status update of INC-")
+
+        clock.advance(POST_AFTER * 2)
+        await jobs_done(bot, clock)
+        await emulator.wait_idle()
+
+    assert len(updates_in(emulator, incident.id)) == 1
+    assert len(updates_in(emulator, announcements)) == 1
+
+
+async def test_an_update_slack_refused_is_posted_by_its_job_a_minute_later(
+    emulator: SlackEmulator, people: People, config_path: Path, database_url: str, announcements: str
+) -> None:
+    bot_reads(emulator, announcements)
+    config = load_config(config_path, environment(emulator, database_url))
+    clock = ManualClock()
+    async with serving(config, emulator, clock=clock) as bot:
+        incident = await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
+        emulator.fail_next("chat.postMessage", error="restricted_action", times=2)
+        await run(emulator, people.bob, incident.id, "update Failing over to the standby database")
+        told = await wait_for_private(emulator, people.bob, "I will try posting it again in a minute")
+        refused = updates_in(emulator, incident.id)
+
+        clock.advance(POST_AFTER)
+        await jobs_done(bot, clock)
+        await emulator.wait_idle()
+
+    assert "I could not post the update in the incident channel" in told
+    assert refused == []
+    assert len(updates_in(emulator, incident.id)) == 1
+    assert len(updates_in(emulator, announcements)) == 1

@@ -4,11 +4,12 @@ severity without a cadence."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
 from bot.app import IncidentBot
 from bot.clock import ManualClock
@@ -139,3 +140,78 @@ async def test_the_reminder_names_the_comms_lead_when_there_is_one(
     [reminder] = reminders(emulator, incident)
     assert f"<@{people.bob}>" in reminder
     assert f"<@{people.alice}>" not in reminder
+
+
+async def reminder_jobs(bot: IncidentBot, *states: str) -> list[str]:
+    async with bot.db.session() as session:
+        return list(
+            await session.scalars(
+                select(JobRow.key).where(JobRow.kind == "update-reminder", JobRow.state.in_(states or ["pending"]))
+            )
+        )
+
+
+async def forget_reminder_jobs(bot: IncidentBot) -> None:
+    """As if the incident had been opened by a version of the bot without reminders."""
+    async with bot.db.session() as session, session.begin():
+        await session.execute(delete(JobRow).where(JobRow.kind == "update-reminder"))
+
+
+async def test_an_incident_opened_before_reminders_existed_is_reminded_once_after_the_bot_starts(
+    config: Config, emulator: SlackEmulator, people: People, clock: ManualClock
+) -> None:
+    async with serving(config, emulator, clock=clock) as before:
+        incident = await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
+        await forget_reminder_jobs(before)
+
+    async with serving(config, emulator, clock=clock) as after_the_upgrade:
+        await after(after_the_upgrade, clock, 31)
+        once = reminders(emulator, incident)
+        await jobs_done(after_the_upgrade, clock)
+        still_once = reminders(emulator, incident)
+
+    assert len(once) == 1
+    assert still_once == once
+
+
+async def test_a_reminder_job_that_failed_for_good_is_planned_again(
+    emulator: SlackEmulator, bot: IncidentBot, clock: ManualClock, people: People
+) -> None:
+    incident = await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
+    async with bot.db.session() as session, session.begin():
+        await session.execute(update(JobRow).where(JobRow.kind == "update-reminder").values(state="failed"))
+
+    await after(bot, clock, 31)
+    first = reminders(emulator, incident)
+    await after(bot, clock, 30)
+    second = reminders(emulator, incident)
+
+    assert len(first) == 1
+    assert len(second) == 2
+
+
+async def test_planning_passes_at_once_leave_one_reminder_job_per_incident(
+    emulator: SlackEmulator, bot: IncidentBot, clock: ManualClock, people: People
+) -> None:
+    await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
+    await forget_reminder_jobs(bot)
+
+    planned = await asyncio.gather(*(bot.reminders.plan() for _ in range(4)))  # replicas planning at once
+    again = await bot.reminders.plan()
+
+    assert sum(planned) == 1
+    assert again == 0
+    assert len(await reminder_jobs(bot, "pending", "running")) == 1
+
+
+async def test_planning_leaves_incidents_that_have_their_reminder_job_alone(
+    emulator: SlackEmulator, bot: IncidentBot, clock: ManualClock, people: People
+) -> None:
+    await open_incident(emulator, people.alice, people.general, "sev1 Checkout fails")
+    await open_incident(emulator, people.alice, people.general, "sev3 Search is slow")
+    jobs_before = await reminder_jobs(bot)
+
+    planned = await bot.reminders.plan()
+
+    assert planned == 0
+    assert await reminder_jobs(bot) == jobs_before
