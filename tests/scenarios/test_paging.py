@@ -486,18 +486,24 @@ async def test_a_reopened_incident_pages_again_and_resolving_it_again_resolves_t
     await settled(emulator, bot)
 
     await run(emulator, people.bob, channel.id, "reopen")
-    await emulator.wait_for(lambda: len(lines_with(emulator, channel, "Paged *payments*")) == 2, what="paged again")
-    await emulator.wait_for(lambda: len(lines_with(emulator, channel, "Paged *platform*")) == 2, what="paged again")
+    await emulator.wait_for(
+        lambda: len(lines_with(emulator, channel, "Paged *payments*")) == 2, what="paged again", timeout=30
+    )
+    await emulator.wait_for(
+        lambda: len(lines_with(emulator, channel, "Paged *platform*")) == 2, what="paged again", timeout=30
+    )
     await settled(emulator, bot)
     open_after_reopen = (len(pagerduty.open_alerts()), len(opsgenie.open_alerts()))
     await run(emulator, people.alice, channel.id, "resolve")
     await emulator.wait_for(
         lambda: len(lines_with(emulator, channel, "The page of *payments* on PagerDuty is resolved")) == 2,
         what="resolved again",
+        timeout=30,  # Slack paces posts per channel: a guard against a hang, not a timed assertion
     )
     await emulator.wait_for(
         lambda: len(lines_with(emulator, channel, "The page of *platform* on Opsgenie is resolved")) == 2,
         what="resolved again",
+        timeout=30,  # Slack paces posts per channel: a guard against a hang, not a timed assertion
     )
     await settled(emulator, bot)
 
