@@ -265,6 +265,7 @@ async def test_choosing_an_option_sends_the_selected_option_and_the_state(
     emu: SlackEmulator, client: AsyncWebClient, people: People, receiver: Receiver
 ) -> None:
     posted = await client.chat_postMessage(channel=people.general, text="INC-1", blocks=ACTIONS_MESSAGE)
+    await emu.wait_idle()  # the message's event delivered: the click's request is the last one
 
     await emu.click(people.bob, people.general, posted["ts"], "severity", selected_option="sev1")
 
@@ -340,6 +341,7 @@ async def test_replace_original_and_delete_original_change_the_clicked_message(
 ) -> None:
     first = await client.chat_postMessage(channel=people.general, text="INC-1", blocks=ACTIONS_MESSAGE)
     second = await client.chat_postMessage(channel=people.general, text="INC-2", blocks=ACTIONS_MESSAGE)
+    await emu.wait_idle()  # the messages' events delivered: each click's request is the last one when it is read
     await emu.click(people.bob, people.general, first["ts"], "ack")
     replace_url = receiver.requests[-1].payload["response_url"]
     await emu.click(people.bob, people.general, second["ts"], "ack")
