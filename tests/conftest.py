@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "emulator-signing-secret"
 BOT_TOKEN = "xoxb-emulator-token"
 APP_TOKEN = "xapp-emulator-token"
-WORKERS_PER_CORE = 2
+WORKERS_PER_CORE = 1.5
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,11 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
-    """The workers of `-n auto` (pyproject.toml's addopts): WORKERS_PER_CORE a core, as most tests wait (on a bot
-    process, the emulator, the database) more than they compute. PYTEST_XDIST_AUTO_NUM_WORKERS, where set, decides."""
+    """The workers of `-n auto` (pyproject.toml's addopts): WORKERS_PER_CORE a core, as tests also wait (on a bot
+    process, the emulator, the database), but not more, as the bot processes they start compute, and a loaded
+    machine makes their waits run out. PYTEST_XDIST_AUTO_NUM_WORKERS, where set, decides."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    return WORKERS_PER_CORE * len(os.sched_getaffinity(0))
+    return max(1, round(WORKERS_PER_CORE * len(os.sched_getaffinity(0))))
 
 
 def emulator_seed(config: pytest.Config) -> int | None:
