@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SIGNING_SECRET = "emulator-signing-secret"
 BOT_TOKEN = "xoxb-emulator-token"
 APP_TOKEN = "xapp-emulator-token"
+WORKERS_PER_CORE = 1.5
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,6 +34,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="seed of the Slack emulator's delivery order (a failing test prints the one it ran with)",
     )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    """The workers of `-n auto` (pyproject.toml's addopts): WORKERS_PER_CORE a core, as tests also wait (on a bot
+    process, the emulator, the database), but not more, as the bot processes they start compute, and a loaded
+    machine makes their waits run out. PYTEST_XDIST_AUTO_NUM_WORKERS, where set, decides."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    return max(1, round(WORKERS_PER_CORE * len(os.sched_getaffinity(0))))
 
 
 def emulator_seed(config: pytest.Config) -> int | None:
@@ -63,7 +75,7 @@ def postgres_template() -> Iterator[PostgresTemplate | None]:
         return
     template = PostgresTemplate.create()
     yield template
-    PostgresTemplate.drop(template.name)
+    template.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -1,5 +1,5 @@
 """The figures of the root-cause engine on every evaluation set, after the last message and live (`pytest tests/eval
--s` prints them; the README quotes them).
+-s -n 0` prints them; the README quotes them).
 
 - Development sets, tuned on: `tests/eval/transcripts.yaml` on the shipped runbooks, and `tests/eval/dev_sets/<name>/`
   (runbooks and transcripts written blind, then used to fit the decision to post: `python -m tests.eval.calibrate`).

@@ -17,6 +17,10 @@ from tests.conftest import ROOT, People, environment
 from tests.scenarios.steps import card_field, open_incident
 from tests.scenarios.test_serve_process import serve_process, wait_healthy
 
+# One worker builds and installs the wheel (the module's fixture) and runs all these tests: `pip wheel` builds in the
+# repository's folder, which two builds at once would share.
+pytestmark = pytest.mark.xdist_group("installed_wheel")
+
 
 @dataclass(frozen=True)
 class Installed:
