@@ -219,9 +219,7 @@ class WebStore:
             words = search_words(filters.text)
             conditions.append(await self._text_matches(filters.text, words))
 
-        total = (await self.session.execute(select(func.count(IncidentRow.id)).where(*conditions))).scalar_one()
-
-        page = select(
+        columns = (
             IncidentRow.id,
             IncidentRow.public_id,
             IncidentRow.title,
@@ -232,17 +230,23 @@ class WebStore:
             IncidentRow.channel_id,
             IncidentRow.channel_name,
             IncidentRow.private,
-        ).where(*conditions)
-        if cursor is not None:
-            at, ident = decode_cursor(cursor)
-            page = page.where(tuple_(IncidentRow.opened_at, IncidentRow.id) < tuple_(at, ident))
-        page = page.order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc()).limit(limit + 1)
-        rows = (await self.session.execute(page)).all()
+        )
+        after = decode_cursor(cursor) if cursor is not None else None
+        if words:
+            rows, total = await self._searched_page(select(*columns).where(*conditions), after, limit)
+        else:
+            # The page walks the (team_id, opened_at, id) index newest first; the count reads the workspace's rows.
+            total = (await self.session.execute(select(func.count(IncidentRow.id)).where(*conditions))).scalar_one()
+            page = select(*columns).where(*conditions)
+            if after is not None:
+                page = page.where(tuple_(IncidentRow.opened_at, IncidentRow.id) < tuple_(*after))
+            page = page.order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc()).limit(limit + 1)
+            rows = list((await self.session.execute(page)).all())
         more, rows = len(rows) > limit, rows[:limit]
 
         ids = [row.id for row in rows]
         causes = await self._accepted_causes(ids)
-        matched = await self._snippets(rows, words) if words else {}
+        matched = await self._snippets(rows, filters.text or "", words) if words else {}
         items = tuple(
             IncidentSummary(
                 id=row.id,
@@ -262,6 +266,25 @@ class WebStore:
         )
         next_cursor = encode_cursor(rows[-1].opened_at, rows[-1].id) if more and rows else None
         return Page(items=items, next_cursor=next_cursor, total=total)
+
+    async def _searched_page(
+        self, matching: Any, after: tuple[datetime, int] | None, limit: int
+    ) -> tuple[list[Any], int]:
+        """A page of a search and the count of all it matches, from one pass over the matching messages (a
+        common word is in tens of thousands of them): the matches are gathered once (a CTE read twice is
+        materialized) and both the count and the page are read from them."""
+        found = matching.cte("found")
+        total = select(func.count()).select_from(found).scalar_subquery().label("total")
+        page = select(found, total)
+        if after is not None:
+            page = page.where(tuple_(found.c.opened_at, found.c.id) < tuple_(*after))
+        page = page.order_by(found.c.opened_at.desc(), found.c.id.desc()).limit(limit + 1)
+        rows = list((await self.session.execute(page)).all())
+        if rows:
+            return rows, rows[0].total
+        if after is None:
+            return rows, 0
+        return rows, (await self.session.execute(select(func.count()).select_from(matching.subquery()))).scalar_one()
 
     @staticmethod
     def _filtered(filters: IncidentFilter) -> list[ColumnElement[bool]]:
@@ -320,7 +343,7 @@ class WebStore:
             log.warning("no FTS5 search tables in this SQLite database: searching with LIKE (slow on many messages)")
         return bool(found)
 
-    async def _snippets(self, rows: Sequence[Any], words: list[str]) -> dict[int, str]:
+    async def _snippets(self, rows: Sequence[Any], query: str, words: list[str]) -> dict[int, str]:
         """For each incident listed, a piece of its earliest matching message; else of its title."""
         ids = [row.id for row in rows]
         if not ids:
@@ -332,7 +355,7 @@ class WebStore:
                 "WHERE m.incident_id IN :ids AND m.deleted_at IS NULL "
                 "AND to_tsvector('simple', m.text) @@ plainto_tsquery('simple', :web_q) "
                 "ORDER BY m.incident_id, m.posted_at, m.id"
-            ).bindparams(web_q=" ".join(words))
+            ).bindparams(web_q=query)
         elif await self._has_fts5():
             found = text(
                 "SELECT m.incident_id, m.text FROM messages_search JOIN messages AS m ON m.id = messages_search.rowid "
