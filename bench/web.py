@@ -404,19 +404,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.database == "postgresql":
         admin_url = args.url or os.environ.get("TEST_POSTGRES_URL", DEFAULT_ADMIN_URL)
-        name = f"ib_bench_web_{uuid.uuid4().hex[:8]}"
-        await admin(admin_url, f'CREATE DATABASE "{name}"')
+        name = args.reuse or f"ib_bench_web_{uuid.uuid4().hex[:8]}"
+        if not args.reuse:
+            await admin(admin_url, f'CREATE DATABASE "{name}"')
         plain = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         url = make_url(plain).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
         try:
             db = Database(url)
-            await db.upgrade()
-            await fill_postgres(plain, data, messages)
+            if not args.reuse:
+                await db.upgrade()
+                await fill_postgres(plain, data, messages)
             result["fill_s"] = round(time.perf_counter() - started, 1)
             result["queries"] = [t.figures() for t in await measure(db, data, args.runs, args.explain)]
             await db.dispose()
         finally:
-            if args.keep:
+            if args.keep or args.reuse:
                 print(f"kept database {name}")
             else:
                 await admin(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)')
@@ -443,6 +445,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--explain", action="store_true", help="print the plans of a search's statements")
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database (its name is printed)")
+    parser.add_argument("--reuse", metavar="DATABASE", help="measure a database kept by --keep (same sizes)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     big = args.database == "postgresql"

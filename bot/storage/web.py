@@ -189,6 +189,7 @@ def _seconds(later: datetime | None, earlier: datetime) -> float | None:
 class WebStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._fts5: bool | None = None  # whether this SQLite database has the search tables (asked once)
 
     @property
     def _dialect(self) -> str:
@@ -334,14 +335,16 @@ class WebStore:
         return or_(and_(*(_like(IncidentRow.title, w) for w in words)), IncidentRow.id.in_(in_messages))
 
     async def _has_fts5(self) -> bool:
-        found = (
-            await self.session.execute(
-                text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages_search'")
-            )
-        ).scalar_one()
-        if not found:
-            log.warning("no FTS5 search tables in this SQLite database: searching with LIKE (slow on many messages)")
-        return bool(found)
+        if self._fts5 is None:
+            found = (
+                await self.session.execute(
+                    text("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'messages_search'")
+                )
+            ).scalar_one()
+            self._fts5 = bool(found)
+            if not found:
+                log.warning("no FTS5 search tables in this SQLite database: searching with LIKE (slow on many rows)")
+        return self._fts5
 
     async def _snippets(self, rows: Sequence[Any], query: str, words: list[str]) -> dict[int, str]:
         """For each incident listed, a piece of its earliest matching message; else of its title."""

@@ -4,12 +4,13 @@ keyset pages, who sees what, trends by month and runbook counts."""
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from bot.storage import Database
 from bot.storage.tables import IncidentRow, MessageRow, SuggestionRow
@@ -300,6 +301,31 @@ async def test_a_search_with_no_words_finds_nothing_rather_than_everything(
     page = await listed(db, IncidentFilter(text=query))
 
     assert (page.items, page.total) == ((), 0)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # FTS5 is SQLite's
+async def test_without_fts5_sqlite_searches_with_like_and_says_so(
+    db: Database, write: Writer, caplog: pytest.LogCaptureFixture
+) -> None:
+    incident = await write.incident("Checkout errors", at("2026-10-01"))
+    await write.message(incident, "pgbouncer pool at 100% again")
+    await write.message(incident, "hunter2", deleted=True)
+    async with db.session() as session, session.begin():  # as migration 0017 leaves a SQLite without FTS5
+        for search in ("messages_search", "incidents_search"):
+            for suffix in ("ai", "ad", "au"):
+                await session.execute(text(f"DROP TRIGGER {search}_{suffix}"))
+            await session.execute(text(f"DROP TABLE {search}"))
+
+    with caplog.at_level(logging.WARNING, logger="bot.storage.web"):
+        found = await listed(db, IncidentFilter(text="PgBouncer 100%"))
+        by_title = await titles(db, IncidentFilter(text="checkout"))
+        deleted = await titles(db, IncidentFilter(text="hunter2"))
+        wildcard = await titles(db, IncidentFilter(text="_"))
+
+    assert [item.title for item in found.items] == ["Checkout errors"]
+    assert "pgbouncer" in (found.items[0].matched or "")
+    assert (by_title, deleted, wildcard) == (["Checkout errors"], [], [])
+    assert any("searching with LIKE" in r.getMessage() for r in caplog.records)
 
 
 async def test_the_cursor_walks_every_incident_once_newest_first(db: Database, write: Writer) -> None:
