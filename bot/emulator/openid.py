@@ -163,7 +163,7 @@ class OpenIdProvider:
         ws = self.workspace
         return {
             "https://slack.com/user_id": user.id,
-            "https://slack.com/team_id": ws.team_id,
+            "https://slack.com/team_id": user.team_id,  # another workspace's, for a person shared in from it
             "https://slack.com/team_name": ws.team_name,
             "https://slack.com/team_domain": ws.team_domain,
             "email": user.email or f"{user.name}@{ws.team_domain}.example",

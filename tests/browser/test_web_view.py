@@ -260,3 +260,14 @@ async def test_the_card_and_the_report_in_slack_link_to_the_incidents_page(
     await browser.open(page)
     assert await browser.text("#title") == "Login loops"
     assert await browser.count("#report-1") == 1
+
+
+async def test_a_person_of_another_workspace_is_refused(browser: Browser, emulator: SlackEmulator) -> None:
+    outsider = emulator.add_user("eve", real_name="Eve Outside")
+    emulator.workspace.users[outsider].team_id = "T0ELSEWHERE"  # shared in from their own workspace
+
+    await browser.sign_in(emulator, outsider)
+
+    assert "another Slack workspace" in await browser.text("#problem")
+    await browser.open(f"{PREFIX}/incidents")
+    assert browser.url == f"{browser.base}{PREFIX}/signin"
