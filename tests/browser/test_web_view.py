@@ -111,7 +111,9 @@ async def test_a_title_with_a_script_tag_shows_as_text_and_runs_nothing(
     browser: Browser, emulator: SlackEmulator, people: People, database_url: str
 ) -> None:
     title = "<script>alert(1)</script>"
-    await open_incident(emulator, people.alice, people.general, title)
+    channel = await open_incident(emulator, people.alice, people.general, title)
+    await run(emulator, people.alice, channel.id, "report")  # the title in the report's Markdown, too
+    await report_posted(emulator, channel)
     public_id = await public_id_of(database_url, title)
 
     await browser.sign_in(emulator, people.alice)
@@ -120,7 +122,8 @@ async def test_a_title_with_a_script_tag_shows_as_text_and_runs_nothing(
 
     assert title in listed
     assert await browser.text("#title") == title
-    assert await browser.count("main script") == 0
+    assert await browser.count("script") == 0
+    assert title in await browser.text("#report-1")
     assert severe(await browser.console()) == []  # an alert would have left the page unable to answer, too
 
 
@@ -171,6 +174,8 @@ async def test_a_private_incident_is_invisible_to_a_non_member_and_visible_to_a_
     assert any("404" in line for line in carol_console)  # the browser's log is read (and the page was a 404)
     assert alice_list == ["Secret merger leak"]
     assert alice_title == "Secret merger leak"
+    asked = [c for c in emulator.calls_to("users.conversations") if c.args.get("user") == people.alice]
+    assert len(asked) == 1  # her two pages, one question to Slack: remembered for the session
 
 
 async def test_signing_out_needs_the_pages_form_token(
