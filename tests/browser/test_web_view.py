@@ -276,3 +276,16 @@ async def test_a_person_of_another_workspace_is_refused(browser: Browser, emulat
     assert "another Slack workspace" in await browser.text("#problem")
     await browser.open(f"{PREFIX}/incidents")
     assert browser.url == f"{browser.base}{PREFIX}/signin"
+
+
+async def test_a_sign_in_answer_that_was_not_started_in_this_browser_is_refused(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    emulator.sign_in_as(people.alice)
+
+    await browser.open(f"{PREFIX}/oauth/callback?code=stolen&state=whatever")
+
+    assert "was not started here" in await browser.text("#problem")
+    assert emulator.calls_to("openid.connect.token") == []
+    await browser.open(f"{PREFIX}/incidents")
+    assert browser.url == f"{browser.base}{PREFIX}/signin"
