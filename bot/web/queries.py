@@ -10,7 +10,7 @@ from sqlalchemy import false, or_, select
 
 from bot.domain.incident import Incident
 from bot.storage import Database
-from bot.storage.repository import _to_domain
+from bot.storage.repository import _to_domain  # the row-to-Incident mapping the stores use (until WebStore)
 from bot.storage.tables import IncidentRow
 
 
