@@ -20,6 +20,7 @@ from bot.config import (
     load_config,
     require_paging_keys,
     require_slack_credentials,
+    require_web_credentials,
     resolve_config_path,
 )
 
@@ -216,6 +217,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return 0
         require_slack_credentials(config)
         require_paging_keys(config)
+        require_web_credentials(config)
         asyncio.run(_serve(config, args.host, args.port, args.wait_for_database))
         return 0
     except ConfigError as e:  # DatabaseRefused included

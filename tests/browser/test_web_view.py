@@ -1,0 +1,291 @@
+"""The web view in a real browser: sign-in with Slack, the pages, escaping, private incidents, sign-out, headers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+
+from bot.emulator import Channel, Message, SlackEmulator
+from bot.storage import Database
+from bot.storage.tables import IncidentRow
+from tests.conftest import People
+from tests.scenarios.steps import card, open_incident, run
+
+from .conftest import PREFIX, Browser, serving_web
+
+
+def severe(entries: list[dict[str, Any]]) -> list[str]:
+    return [str(e.get("message")) for e in entries if e.get("level") == "SEVERE"]
+
+
+async def public_id_of(database_url: str, title: str) -> str:
+    db = Database(database_url)
+    try:
+        async with db.session() as session:
+            found = await session.scalar(select(IncidentRow.public_id).where(IncidentRow.title == title))
+    finally:
+        await db.dispose()
+    assert found is not None, f"no incident titled {title!r}"
+    return str(found)
+
+
+async def report_posted(emulator: SlackEmulator, channel: Channel) -> Message:
+    """The report's summary message, once the bot has posted it (the report is stored before)."""
+
+    def summary() -> Message | None:
+        return next((m for m in channel.messages if "Post-incident report" in json.dumps(m.blocks)), None)
+
+    await emulator.wait_for(lambda: summary() is not None, what="the report's summary message")
+    found = summary()
+    assert found is not None
+    return found
+
+
+async def test_signing_in_through_slack_lands_on_the_incidents_list(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    await open_incident(emulator, people.alice, people.general, "Checkout is down")
+
+    await browser.sign_in(emulator, people.alice)
+
+    assert browser.url == f"{browser.base}{PREFIX}/incidents"
+    assert "Alice Adams" in await browser.text("header.top")
+    assert "Checkout is down" in await browser.all_text("#incidents td.title")
+    assert [c.method for c in emulator.calls if c.method.startswith("openid.")] == [
+        "openid.connect.token",
+        "openid.connect.userInfo",
+    ]
+
+
+async def test_a_page_asked_for_before_signing_in_sends_the_browser_to_the_sign_in_page(browser: Browser) -> None:
+    await browser.open(f"{PREFIX}/incidents")
+
+    assert browser.url == f"{browser.base}{PREFIX}/signin"
+    assert "Sign in with Slack" in await browser.text("#sign-in")
+
+
+async def test_each_page_renders_with_no_console_errors(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Payments are slow")
+    await run(emulator, people.alice, channel.id, "report")
+    await report_posted(emulator, channel)
+    public_id = await public_id_of(database_url, "Payments are slow")
+
+    await browser.open(f"{PREFIX}/signin")
+    signin_log = await browser.console()
+    await browser.sign_in(emulator, people.alice)
+    list_log = await browser.console()
+    await browser.open(f"{PREFIX}/incidents/{public_id}")
+    incident_log = await browser.console()
+
+    assert severe(signin_log) == []
+    assert severe(list_log) == []
+    assert severe(incident_log) == []
+    assert "Payments are slow" in await browser.text("#title")
+    assert await browser.count("#report-1 .markdown") == 1
+
+
+async def test_a_report_is_shown_as_html_with_its_markdown_to_download(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Search returns nothing")
+    await run(emulator, people.alice, channel.id, "report")
+    await report_posted(emulator, channel)
+    public_id = await public_id_of(database_url, "Search returns nothing")
+
+    await browser.sign_in(emulator, people.alice)
+    await browser.open(f"{PREFIX}/incidents/{public_id}")
+
+    assert await browser.count("#report-1 .markdown h1, #report-1 .markdown h2") > 0
+    href = await browser.run("return document.querySelector('#report-1 a.download').getAttribute('href')")
+    assert href == f"{PREFIX}/incidents/{public_id}/reports/1.md"
+
+
+async def test_a_title_with_a_script_tag_shows_as_text_and_runs_nothing(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    title = "<script>alert(1)</script>"
+    channel = await open_incident(emulator, people.alice, people.general, title)
+    await run(emulator, people.alice, channel.id, "report")  # the title in the report's Markdown, too
+    await report_posted(emulator, channel)
+    public_id = await public_id_of(database_url, title)
+
+    await browser.sign_in(emulator, people.alice)
+    listed = await browser.all_text("#incidents td.title")
+    await browser.open(f"{PREFIX}/incidents/{public_id}")
+
+    assert title in listed
+    assert await browser.text("#title") == title
+    assert await browser.count("script") == 0
+    assert title in await browser.text("#report-1")
+    assert severe(await browser.console()) == []  # an alert would have left the page unable to answer, too
+
+
+async def test_the_status_filter_lists_only_incidents_in_that_status(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    settled = await open_incident(emulator, people.alice, people.general, "Old outage")
+    await open_incident(emulator, people.alice, people.general, "New outage")
+    await run(emulator, people.alice, settled.id, "resolve")
+    await browser.sign_in(emulator, people.alice)
+
+    await browser.choose("#status", "resolved")
+    await browser.click("#filter")
+
+    assert await browser.all_text("#incidents td.title") == ["Old outage"]
+    assert "status=resolved" in browser.url
+
+
+async def test_a_private_incident_is_invisible_to_a_non_member_and_visible_to_a_member(
+    driver: Any, tmp_path: Path, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    async with serving_web(tmp_path, emulator, database_url, private=True) as (_, base):
+        await emulator.wait_idle()
+        channel = await open_incident(emulator, people.alice, people.general, "Secret merger leak")
+        assert people.carol not in channel.members
+        public_id = await public_id_of(database_url, "Secret merger leak")
+        browser = Browser(driver, base)
+        await driver_fresh(browser)
+
+        await browser.sign_in(emulator, people.carol)
+        carol_list = await browser.text("main")
+        await browser.console()
+        await browser.open(f"{PREFIX}/incidents/{public_id}")
+        carol_page = await browser.text("main")
+        carol_console = severe(await browser.console())
+        carol_status = await status_of(base, browser, f"{PREFIX}/incidents/{public_id}")
+
+        await driver_fresh(browser)
+        await browser.sign_in(emulator, people.alice)
+        alice_list = await browser.all_text("#incidents td.title")
+        await browser.open(f"{PREFIX}/incidents/{public_id}")
+        alice_title = await browser.text("#title")
+
+    assert "Secret merger leak" not in carol_list
+    assert "Not found" in carol_page
+    assert "Secret merger" not in carol_page
+    assert carol_status == 404
+    assert any("404" in line for line in carol_console)  # the browser's log is read (and the page was a 404)
+    assert alice_list == ["Secret merger leak"]
+    assert alice_title == "Secret merger leak"
+    asked = [c for c in emulator.calls_to("users.conversations") if c.args.get("user") == people.alice]
+    assert len(asked) == 1  # her two pages, one question to Slack: remembered for the session
+
+
+async def test_signing_out_needs_the_pages_form_token(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    await browser.sign_in(emulator, people.alice)
+    forged = await status_of(browser.base, browser, f"{PREFIX}/logout", method="POST", data={"csrf": "guessed"})
+    bare = await status_of(browser.base, browser, f"{PREFIX}/logout", method="POST")
+    await browser.open(f"{PREFIX}/incidents")
+    still_in = browser.url
+
+    await browser.click("#sign-out")
+    await browser.open(f"{PREFIX}/incidents")
+
+    assert (forged, bare) == (403, 403)
+    assert still_in == f"{browser.base}{PREFIX}/incidents"
+    assert browser.url == f"{browser.base}{PREFIX}/signin"
+
+
+async def test_every_answer_carries_strict_security_headers_and_cookies(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    emulator.sign_in_as(people.alice)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        pages = {}
+        for path in ("/signin", "/incidents", "/incidents/INC-1999-001", "/nowhere"):
+            async with http.get(f"{browser.base}{PREFIX}{path}", allow_redirects=False) as answer:
+                pages[path] = answer.status, answer.headers
+        async with http.get(f"{browser.base}{PREFIX}/login", allow_redirects=False) as login:
+            signin_cookie = login.headers["Set-Cookie"]
+            slack = login.headers["Location"]
+        async with http.get(slack, allow_redirects=False) as authorized:
+            back = authorized.headers["Location"]
+        async with http.get(back, allow_redirects=False) as callback:
+            session_cookie = next(v for v in callback.headers.getall("Set-Cookie") if "incident_bot_session=" in v)
+            signed_in = callback.status, callback.headers["Location"]
+
+    assert slack.startswith(emulator.authorize_url + "?")
+    assert signed_in == (303, f"{PREFIX}/incidents")
+    for path, (status, headers) in pages.items():
+        assert status in (200, 303, 404), path
+        assert "default-src 'self'" in headers["Content-Security-Policy"], path
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"], path
+        assert "unsafe-inline" not in headers["Content-Security-Policy"], path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["Referrer-Policy"] == "same-origin", path
+        assert headers["Cache-Control"] == "no-store", path
+    for cookie in (signin_cookie, session_cookie):
+        assert "HttpOnly" in cookie
+        assert "SameSite=Lax" in cookie
+        assert f"Path={PREFIX}" in cookie
+        assert "Secure" not in cookie  # base_url is http here; https turns it on
+
+
+async def driver_fresh(browser: Browser) -> None:
+    await asyncio.to_thread(browser.driver.execute_cdp_cmd, "Network.clearBrowserCookies", {})
+
+
+async def status_of(
+    base: str, browser: Browser, path: str, *, method: str = "GET", data: dict[str, str] | None = None
+) -> int:
+    """The status the browser's session gets for a request (made with its cookies, outside the page)."""
+    cookies = await asyncio.to_thread(browser.driver.get_cookies)
+    jar = {c["name"]: c["value"] for c in cookies}
+    async with (
+        aiohttp.ClientSession(cookies=jar) as http,
+        http.request(method, f"{base}{path}", data=data or {}, allow_redirects=False) as answer,
+    ):
+        return answer.status
+
+
+async def test_the_card_and_the_report_in_slack_link_to_the_incidents_page(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Login loops")
+    public_id = await public_id_of(database_url, "Login loops")
+    page = f"{browser.base}{PREFIX}/incidents/{public_id}"
+
+    await run(emulator, people.alice, channel.id, "report")
+    report = await report_posted(emulator, channel)
+
+    assert f"<{page}|Open in the web view>" in json.dumps(card(emulator, channel)["blocks"])
+    assert f"<{page}|Read it in the web view>" in json.dumps(report.blocks)
+
+    await browser.sign_in(emulator, people.alice)
+    await browser.open(page)
+    assert await browser.text("#title") == "Login loops"
+    assert await browser.count("#report-1") == 1
+
+
+async def test_a_person_of_another_workspace_is_refused(browser: Browser, emulator: SlackEmulator) -> None:
+    outsider = emulator.add_user("eve", real_name="Eve Outside")
+    emulator.workspace.users[outsider].team_id = "T0ELSEWHERE"  # shared in from their own workspace
+
+    await browser.sign_in(emulator, outsider)
+
+    assert "another Slack workspace" in await browser.text("#problem")
+    await browser.open(f"{PREFIX}/incidents")
+    assert browser.url == f"{browser.base}{PREFIX}/signin"
+
+
+async def test_a_sign_in_answer_that_was_not_started_in_this_browser_is_refused(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    emulator.sign_in_as(people.alice)
+
+    await browser.open(f"{PREFIX}/oauth/callback?code=stolen&state=whatever")
+
+    assert "was not started here" in await browser.text("#problem")
+    assert emulator.calls_to("openid.connect.token") == []
+    await browser.open(f"{PREFIX}/incidents")
+    assert browser.url == f"{browser.base}{PREFIX}/signin"
