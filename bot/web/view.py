@@ -14,7 +14,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -28,8 +28,8 @@ from bot.config import Config, ConfigError, kind_label
 from bot.domain.incident import Incident, Status
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.storage import Database
+from bot.storage.web import STATUSES, IncidentFilter, InvalidCursor
 from bot.web.markdown import report_html
-from bot.web.queries import Filter, incidents_page
 from bot.web.sessions import SESSION_COOKIE, SIGNIN_COOKIE, SIGNIN_SECONDS, Session, Signer, same
 
 log = logging.getLogger(__name__)
@@ -297,34 +297,49 @@ class WebView:
 
     async def _incidents(self, request: web.Request) -> web.Response:
         session = self._signed_in(request)
-        status = request.query.get("status") or None
-        severity = request.query.get("severity") or None
-        wanted = Filter(
-            status=status if status in {s.value for s in Status} else None,
+        query = request.query
+        status = query.get("status") or None
+        severity = query.get("severity") or None
+        text = (query.get("q") or "").strip()[:200] or None
+        async with self._db.unit() as stores:
+            causes = await stores.web.root_cause_names(session.team_id)
+        cause = query.get("root_cause") or None
+        wanted = IncidentFilter(
+            status=status if status in STATUSES else None,
             severity=severity if severity in self._config.severity_names else None,
+            opened_from=_day(query.get("from")),
+            opened_to=_day(query.get("to")),
+            root_cause=cause if cause in causes else None,
+            text=text,
         )
-        cursor = request.query.get("cursor") or None
-        page = await incidents_page(
-            self._db,
-            session.team_id,
-            wanted,
-            visible_private=await self._visible_private(session),
-            cursor=cursor,
-            limit=PAGE_SIZE,
-        )
+        visible = await self._visible_private(session)
+        cursor = query.get("cursor") or None
+        async with self._db.unit() as stores:
+            try:
+                page = await stores.web.incidents(
+                    session.team_id, wanted, visible_private=visible, cursor=cursor, limit=PAGE_SIZE
+                )
+            except InvalidCursor:  # edited or truncated: the first page
+                cursor = None
+                page = await stores.web.incidents(session.team_id, wanted, visible_private=visible, limit=PAGE_SIZE)
+        kept = _filter_query(wanted)
         older = None
         if page.next_cursor is not None:
-            kept = {k: v for k, v in (("status", wanted.status), ("severity", wanted.severity)) if v}
             older = f"{self._prefix}/incidents?{urlencode({**kept, 'cursor': page.next_cursor})}"
+        newest = f"{self._prefix}/incidents?{urlencode(kept)}" if kept else f"{self._prefix}/incidents"
         return self._page(
             "incidents.html.j2",
             session=session,
             page=page,
             wanted=wanted,
-            statuses=list(Status),
+            filtered=bool(kept),
+            statuses=[(s.value, s.label) for s in Status] + [("active", "Active (not resolved)")],
+            status_label={s.value: s.label for s in Status},
             severities=self._config.severities,
+            root_causes=causes,
             severity_label=self._severity_label,
             older=older,
+            newest=newest,
             first_page=cursor is None,
         )
 
@@ -396,6 +411,27 @@ class WebView:
             return self._not_found(None)
         body = resources.files("bot.web").joinpath("static", name).read_bytes()
         return web.Response(body=body, content_type=STATIC[name], headers={"Cache-Control": "public, max-age=3600"})
+
+
+def _day(value: str | None) -> date | None:
+    """A date typed in a filter (YYYY-MM-DD), or None when absent or not a date."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def _filter_query(wanted: IncidentFilter) -> dict[str, str]:
+    """The list's filters as its query string's arguments (those set only)."""
+    values = {
+        "status": wanted.status,
+        "severity": wanted.severity,
+        "from": wanted.opened_from.isoformat() if wanted.opened_from else None,
+        "to": wanted.opened_to.isoformat() if wanted.opened_to else None,
+        "root_cause": wanted.root_cause,
+        "q": wanted.text,
+    }
+    return {k: v for k, v in values.items() if v}
 
 
 class SignInRefused(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from bot.emulator import Channel, Message, SlackEmulator
 from bot.storage import Database
-from bot.storage.tables import IncidentRow
+from bot.storage.tables import IncidentRow, MessageRow
 from tests.conftest import People
 from tests.scenarios.steps import card, open_incident, run
 
@@ -32,6 +33,21 @@ async def public_id_of(database_url: str, title: str) -> str:
         await db.dispose()
     assert found is not None, f"no incident titled {title!r}"
     return str(found)
+
+
+async def captured(database_url: str, words: str) -> None:
+    """Waits until a message with `words` is stored (captured from its incident channel), or fails after a while."""
+    db = Database(database_url)
+    try:
+        for _ in range(200):
+            async with db.session() as session:
+                found = await session.scalar(select(MessageRow.id).where(MessageRow.text.contains(words)))
+            if found is not None:
+                return
+            await asyncio.sleep(0.05)
+    finally:
+        await db.dispose()
+    raise AssertionError(f"no captured message with {words!r}")
 
 
 async def report_posted(emulator: SlackEmulator, channel: Channel) -> Message:
@@ -55,7 +71,7 @@ async def test_signing_in_through_slack_lands_on_the_incidents_list(
 
     assert browser.url == f"{browser.base}{PREFIX}/incidents"
     assert "Alice Adams" in await browser.text("header.top")
-    assert "Checkout is down" in await browser.all_text("#incidents td.title")
+    assert "Checkout is down" in await browser.all_text("#incidents .title")
     assert [c.method for c in emulator.calls if c.method.startswith("openid.")] == [
         "openid.connect.token",
         "openid.connect.userInfo",
@@ -117,7 +133,7 @@ async def test_a_title_with_a_script_tag_shows_as_text_and_runs_nothing(
     public_id = await public_id_of(database_url, title)
 
     await browser.sign_in(emulator, people.alice)
-    listed = await browser.all_text("#incidents td.title")
+    listed = await browser.all_text("#incidents .title")
     await browser.open(f"{PREFIX}/incidents/{public_id}")
 
     assert title in listed
@@ -138,8 +154,80 @@ async def test_the_status_filter_lists_only_incidents_in_that_status(
     await browser.choose("#status", "resolved")
     await browser.click("#filter")
 
-    assert await browser.all_text("#incidents td.title") == ["Old outage"]
+    assert await browser.all_text("#incidents .title") == ["Old outage"]
     assert "status=resolved" in browser.url
+
+
+async def test_the_severity_and_active_filters_and_the_dates_list_the_right_incidents(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    settled = await open_incident(emulator, people.alice, people.general, "sev2 Queue backs up")
+    await open_incident(emulator, people.alice, people.general, "sev3 Avatars blurry")
+    await run(emulator, people.alice, settled.id, "resolve")
+    await browser.sign_in(emulator, people.alice)
+    today = datetime.now(UTC).date()
+
+    await browser.choose("#severity", "sev2")
+    await browser.click("#filter")
+    major = await browser.all_text("#incidents .title")
+    await browser.open(f"{PREFIX}/incidents?status=active")
+    active = await browser.all_text("#incidents .title")
+    await browser.open(f"{PREFIX}/incidents?from={today}&to={today}")
+    opened_today = await browser.all_text("#incidents .title")
+    await browser.open(f"{PREFIX}/incidents?from={today + timedelta(days=1)}")
+    tomorrow = await browser.text("main")
+
+    assert major == ["Queue backs up"]
+    assert active == ["Avatars blurry"]
+    assert sorted(opened_today) == ["Avatars blurry", "Queue backs up"]
+    assert "No incidents match these filters" in tomorrow
+
+
+async def test_searching_a_word_said_only_in_one_incidents_channel_finds_that_incident_with_the_snippet(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    channel = await open_incident(emulator, people.alice, people.general, "Checkout errors")
+    await open_incident(emulator, people.alice, people.general, "Login errors")
+    await emulator.post_message(people.alice, channel.id, "the flux capacitor on db-7 is overheating")
+    await captured(database_url, "capacitor")
+    await browser.sign_in(emulator, people.alice)
+
+    await browser.run("document.getElementById('q').value = 'capacitor'")
+    await browser.click("#filter")
+
+    assert await browser.all_text("#incidents .title") == ["Checkout errors"]
+    assert "flux capacitor on db-7" in await browser.text("#incidents .matched")
+    assert "q=capacitor" in browser.url
+    await browser.open(f"{PREFIX}/incidents?q=errors")
+    assert sorted(await browser.all_text("#incidents .title")) == ["Checkout errors", "Login errors"]
+    await browser.open(f"{PREFIX}/incidents?q=%3Cscript%3E")
+    assert await browser.count("script") == 0
+
+
+async def test_a_private_incidents_messages_are_never_found_by_a_non_member(
+    driver: Any, tmp_path: Path, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    async with serving_web(tmp_path, emulator, database_url, private=True) as (_, base):
+        await emulator.wait_idle()
+        channel = await open_incident(emulator, people.alice, people.general, "Vendor contract")
+        await emulator.post_message(people.alice, channel.id, "the zeppelin budget is overspent")
+        await captured(database_url, "zeppelin")
+        browser = Browser(driver, base)
+        await driver_fresh(browser)
+
+        await browser.sign_in(emulator, people.carol)
+        await browser.open(f"{PREFIX}/incidents?q=zeppelin")
+        carol = await browser.text("main")
+
+        await driver_fresh(browser)
+        await browser.sign_in(emulator, people.alice)
+        await browser.open(f"{PREFIX}/incidents?q=zeppelin")
+        alice = await browser.all_text("#incidents .title")
+
+    assert "Vendor contract" not in carol
+    assert "zeppelin" not in carol  # no snippet (what is typed in the search box is not page text)
+    assert "No incidents match these filters" in carol
+    assert alice == ["Vendor contract"]
 
 
 async def test_a_private_incident_is_invisible_to_a_non_member_and_visible_to_a_member(
@@ -163,7 +251,7 @@ async def test_a_private_incident_is_invisible_to_a_non_member_and_visible_to_a_
 
         await driver_fresh(browser)
         await browser.sign_in(emulator, people.alice)
-        alice_list = await browser.all_text("#incidents td.title")
+        alice_list = await browser.all_text("#incidents .title")
         await browser.open(f"{PREFIX}/incidents/{public_id}")
         alice_title = await browser.text("#title")
 
