@@ -29,6 +29,7 @@ from bot.domain.incident import Incident, Status
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.storage import Database
 from bot.storage.web import STATUSES, IncidentFilter, InvalidCursor
+from bot.web.charts import MEDIAN, P90, Series, bar_chart, duration_unit, line_chart
 from bot.web.markdown import report_html
 from bot.web.sessions import SESSION_COOKIE, SIGNIN_COOKIE, SIGNIN_SECONDS, Session, Signer, same
 
@@ -39,6 +40,7 @@ OPENID_SCOPES = "openid profile email"
 MEMBERSHIP_SECONDS = 180.0  # how long which private channels a session's person is in is remembered
 MEMBERSHIP_SESSIONS = 10_000  # sessions remembered at most
 PAGE_SIZE = 25
+MAX_TREND_MONTHS = 60  # the trends page's longest range
 STATIC = {"web.css": "text/css", "favicon.svg": "image/svg+xml"}
 
 CONTENT_SECURITY_POLICY = (
@@ -127,6 +129,7 @@ class WebView:
         app.router.add_get("/incidents", self._incidents)
         app.router.add_get("/incidents/{public_id}", self._incident)
         app.router.add_get("/incidents/{public_id}/reports/{version:[0-9]+}.md", self._report_markdown)
+        app.router.add_get("/trends", self._trends)
         app.router.add_get("/static/{name}", self._static)
         return app
 
@@ -343,6 +346,57 @@ class WebView:
             first_page=cursor is None,
         )
 
+    async def _trends(self, request: web.Request) -> web.Response:
+        session = self._signed_in(request)
+        today = datetime.now(UTC).date()
+        until = _day(request.query.get("until")) or today
+        since = _day(request.query.get("since")) or _months_before(until, 11)
+        if since > until:
+            since, until = until, since
+        since = max(since, _months_before(until, MAX_TREND_MONTHS - 1))  # a range the page can draw
+        visible = await self._visible_private(session)
+        async with self._db.unit() as stores:
+            trends = await stores.web.trends(session.team_id, visible_private=visible, since=since, until=until)
+        months = [m.month for m in trends.months]
+        durations = []
+        for key, label in (
+            ("ack", "Time to acknowledge"),
+            ("mitigate", "Time to mitigate"),
+            ("resolve", "Time to resolve"),
+        ):
+            medians = [getattr(m, f"{key}_median_s") for m in trends.months]
+            p90s = [getattr(m, f"{key}_p90_s") for m in trends.months]
+            unit, seconds = duration_unit(medians + p90s)
+
+            def scaled(values: list[float | None], seconds: float = seconds) -> tuple[float | None, ...]:
+                return tuple(None if v is None else v / seconds for v in values)
+
+            median, p90 = scaled(medians), scaled(p90s)
+            chart = line_chart(
+                f"chart-{key}",
+                f"{label} by month ({unit}): median and p90",
+                months,
+                [Series("median", MEDIAN, median), Series("p90", P90, p90)],
+                unit=unit,
+            )
+            rows = list(zip(months, median, p90, strict=True))
+            durations.append((key, label, unit, chart, rows))
+        by_severity = [(self._severity_label(name), float(n)) for name, n in trends.by_severity]
+        causes = [(name, float(n)) for name, n in trends.root_causes]
+        runbooks = [(name, float(n)) for name, n in trends.runbooks]
+        per_month = [(m.month, float(m.incidents)) for m in trends.months]
+        return self._page(
+            "trends.html.j2",
+            session=session,
+            since=since,
+            until=until,
+            durations=durations,
+            per_month=(bar_chart("chart-months", "Incidents opened by month", per_month), per_month),
+            by_severity=(bar_chart("chart-severity", "Incidents by severity", by_severity), by_severity),
+            root_causes=(bar_chart("chart-root-causes", "Most frequent root causes", causes), causes),
+            runbooks=(bar_chart("chart-runbooks", "Most frequent runbooks", runbooks), runbooks),
+        )
+
     def _severity_label(self, name: str) -> str:
         level = self._config.severity(name)
         return level.label if level is not None else name
@@ -419,6 +473,12 @@ def _day(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+def _months_before(day: date, months: int) -> date:
+    """The first day of the month `months` months before `day`'s month."""
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _filter_query(wanted: IncidentFilter) -> dict[str, str]:

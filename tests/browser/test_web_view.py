@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -99,12 +100,42 @@ async def test_each_page_renders_with_no_console_errors(
     list_log = await browser.console()
     await browser.open(f"{PREFIX}/incidents/{public_id}")
     incident_log = await browser.console()
+    await browser.open(f"{PREFIX}/trends")
+    trends_log = await browser.console()
 
     assert severe(signin_log) == []
     assert severe(list_log) == []
     assert severe(incident_log) == []
+    assert severe(trends_log) == []
     assert "Payments are slow" in await browser.text("#title")
     assert await browser.count("#report-1 .markdown") == 1
+
+
+async def test_the_trends_page_draws_its_charts_for_the_incidents_opened(
+    browser: Browser, emulator: SlackEmulator, people: People
+) -> None:
+    first = await open_incident(emulator, people.alice, people.general, "sev2 Queue backs up")
+    await open_incident(emulator, people.alice, people.general, "sev3 Avatars blurry")
+    await run(emulator, people.alice, first.id, "resolve")
+    await browser.sign_in(emulator, people.alice)
+
+    await browser.open(f"{PREFIX}/trends")
+    await asyncio.to_thread(browser.driver.set_window_size, 1200, 1600)
+    screenshot = await asyncio.to_thread(browser.driver.get_screenshot_as_png)
+
+    assert severe(await browser.console()) == []
+    assert await browser.count("svg#chart-severity rect.bar") == 2
+    assert await browser.count("svg#chart-months rect.bar") == 12  # the default range: the last twelve months
+    assert await browser.count("svg#chart-resolve circle.point") >= 1
+    assert "SEV2 · Major" in await browser.run("return document.querySelector('#chart-severity').textContent")
+    assert distinct_colours(screenshot) > 20  # drawn, not a blank page
+
+
+def distinct_colours(png: bytes) -> int:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return len(image.convert("RGB").getcolors(maxcolors=1 << 24) or [])
 
 
 async def test_a_report_is_shown_as_html_with_its_markdown_to_download(
