@@ -100,6 +100,8 @@ async def test_each_page_renders_with_no_console_errors(
     list_log = await browser.console()
     await browser.open(f"{PREFIX}/incidents/{public_id}")
     incident_log = await browser.console()
+    incident_title = await browser.text("#title")
+    incident_reports = await browser.count("#report-1 .markdown")
     await browser.open(f"{PREFIX}/trends")
     trends_log = await browser.console()
 
@@ -107,8 +109,8 @@ async def test_each_page_renders_with_no_console_errors(
     assert severe(list_log) == []
     assert severe(incident_log) == []
     assert severe(trends_log) == []
-    assert "Payments are slow" in await browser.text("#title")
-    assert await browser.count("#report-1 .markdown") == 1
+    assert "Payments are slow" in incident_title
+    assert incident_reports == 1
 
 
 async def test_the_trends_page_draws_its_charts_for_the_incidents_opened(
