@@ -7,6 +7,7 @@ in Slack: to anybody else it does not exist (404, and absent from lists).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -14,8 +15,10 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -29,6 +32,9 @@ from bot.domain.incident import Incident, Status
 from bot.slack.gateway import SlackError, SlackGateway
 from bot.storage import Database
 from bot.storage.web import STATUSES, IncidentFilter, InvalidCursor
+from bot.suggestions.lint import summary as lint_summary
+from bot.suggestions.model import Problem, Runbook
+from bot.suggestions.parser import load_runbooks
 from bot.web.charts import MEDIAN, P90, Series, bar_chart, duration_unit, line_chart
 from bot.web.markdown import report_html
 from bot.web.sessions import SESSION_COOKIE, SIGNIN_COOKIE, SIGNIN_SECONDS, Session, Signer, same
@@ -130,6 +136,7 @@ class WebView:
         app.router.add_get("/incidents/{public_id}", self._incident)
         app.router.add_get("/incidents/{public_id}/reports/{version:[0-9]+}.md", self._report_markdown)
         app.router.add_get("/trends", self._trends)
+        app.router.add_get("/runbooks", self._runbooks)
         app.router.add_get("/static/{name}", self._static)
         return app
 
@@ -397,6 +404,36 @@ class WebView:
             runbooks=(bar_chart("chart-runbooks", "Most frequent runbooks", runbooks), runbooks),
         )
 
+    async def _runbooks(self, request: web.Request) -> web.Response:
+        session = self._signed_in(request)
+        folder = self._config.suggestions.runbooks
+        loaded = await asyncio.to_thread(_read_runbooks, folder)
+        async with self._db.unit() as stores:
+            stats = await stores.web.runbook_stats(session.team_id)
+        counts = {(s.runbook, s.error, s.root_cause): s for s in stats}
+        shown: set[tuple[str, str, str]] = set()
+        books = []
+        for runbook, html, problems in loaded.books:
+            causes = []
+            for error in runbook.errors:
+                for cause in error.root_causes:
+                    key = (runbook.title, error.name, cause.name)
+                    shown.add(key)
+                    causes.append((error.name, cause.name, counts.get(key)))
+            books.append((runbook, html, problems, causes))
+        others = [s for s in stats if (s.runbook, s.error, s.root_cause) not in shown]
+        return self._page(
+            "runbooks.html.j2",
+            session=session,
+            folder=folder.name,
+            missing=loaded.missing,
+            books=books,
+            unusable=loaded.unusable,
+            summary=loaded.summary,
+            errors=loaded.errors,
+            others=others,
+        )
+
     def _severity_label(self, name: str) -> str:
         level = self._config.severity(name)
         return level.label if level is not None else name
@@ -473,6 +510,48 @@ def _day(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """The runbooks folder as the runbooks page shows it."""
+
+    books: list[tuple[Runbook, str, list[Problem]]]  # each runbook, its Markdown as HTML, its lint problems
+    unusable: list[Problem]  # problems of files that gave no runbook
+    summary: str  # as `incident-bot runbooks lint` ends
+    errors: int  # lint errors (not warnings)
+    missing: bool  # no such folder
+
+
+def _read_runbooks(folder: Path) -> _Loaded:
+    """The runbooks as the engine loads them (`load_runbooks`), each rendered (raw HTML in it shown as text, as in
+    reports), with `incident-bot runbooks lint`'s problems."""
+    if not folder.is_dir():
+        return _Loaded([], [], "", 0, missing=True)
+    runbooks, problems = load_runbooks(folder)
+    by_path: dict[str, list[Problem]] = {}
+    for problem in sorted(problems, key=lambda p: (p.path, p.line)):
+        by_path.setdefault(problem.path, []).append(problem)
+    books = []
+    for runbook in runbooks:
+        try:
+            text = (folder / runbook.path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = runbook.heading
+        books.append((runbook, report_html(_without_front_matter(text)), by_path.pop(runbook.path, [])))
+    unusable = [p for found in by_path.values() for p in found]
+    errors = sum(1 for p in problems if p.severity == "error")
+    return _Loaded(books, unusable, lint_summary(runbooks, problems), errors, missing=False)
+
+
+def _without_front_matter(text: str) -> str:
+    """A runbook's Markdown without its YAML front matter (between `---` lines at the top)."""
+    lines = text.splitlines(keepends=True)
+    if lines and lines[0].strip() == "---":
+        for i, line in enumerate(lines[1:], start=1):
+            if line.strip() == "---":
+                return "".join(lines[i + 1 :])
+    return text
 
 
 def _months_before(day: date, months: int) -> date:

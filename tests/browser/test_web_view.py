@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from bot.emulator import Channel, Message, SlackEmulator
 from bot.storage import Database
-from bot.storage.tables import IncidentRow, MessageRow
+from bot.storage.tables import IncidentRow, MessageRow, SuggestionRow
 from tests.conftest import People
 from tests.scenarios.steps import card, open_incident, run
 
@@ -104,11 +104,14 @@ async def test_each_page_renders_with_no_console_errors(
     incident_reports = await browser.count("#report-1 .markdown")
     await browser.open(f"{PREFIX}/trends")
     trends_log = await browser.console()
+    await browser.open(f"{PREFIX}/runbooks")
+    runbooks_log = await browser.console()
 
     assert severe(signin_log) == []
     assert severe(list_log) == []
     assert severe(incident_log) == []
     assert severe(trends_log) == []
+    assert severe(runbooks_log) == []
     assert "Payments are slow" in incident_title
     assert incident_reports == 1
 
@@ -138,6 +141,84 @@ def distinct_colours(png: bytes) -> int:
 
     with Image.open(io.BytesIO(png)) as image:
         return len(image.convert("RGB").getcolors(maxcolors=1 << 24) or [])
+
+
+CACHE_RUNBOOK = """# Runbook: Cache <b>troubles</b>
+
+Caches in front of <script>alert(1)</script> the catalog.
+
+## Error: CacheStampede
+
+## Symptoms
+- Origin load jumps when a hot key expires.
+
+## Root Causes
+1. Expired Hot Key: one popular key expires and every request misses at once.
+2. Cold Start: a restarted cache node starts empty.
+
+## Remediation
+Warm the cache.
+"""
+
+
+async def decided(database_url: str, title: str, cause: str, state: str) -> None:
+    """Stores that the incident titled `title` was suggested `cause` (CacheStampede) and that it was `state`."""
+    db = Database(database_url)
+    try:
+        async with db.session() as session, session.begin():
+            incident = await session.scalar(select(IncidentRow).where(IncidentRow.title == title))
+            assert incident is not None
+            now = datetime.now(UTC)
+            session.add(
+                SuggestionRow(
+                    team_id=incident.team_id,
+                    incident_id=incident.id,
+                    runbook="Cache <b>troubles</b>",
+                    runbook_path="cache.md",
+                    error="CacheStampede",
+                    root_cause=cause,
+                    score=0.9,
+                    citation="cache.md › CacheStampede",
+                    evidence="[]",
+                    alternatives="[]",
+                    state=state,
+                    posted_at=now,
+                    decided_by=incident.opener_id if state != "posted" else None,
+                    decided_at=now if state != "posted" else None,
+                )
+            )
+    finally:
+        await db.dispose()
+
+
+async def test_the_runbooks_page_shows_each_runbook_its_lint_and_how_its_root_causes_fared(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "runbooks"  # app.yaml's suggestions.runbooks, beside the test's app.yaml
+    folder.mkdir()
+    (folder / "cache.md").write_text(CACHE_RUNBOOK, encoding="utf-8")
+    (folder / "notes.md").write_text("Just some notes, no heading.\n", encoding="utf-8")
+    await open_incident(emulator, people.alice, people.general, "Catalog slow")
+    await open_incident(emulator, people.alice, people.general, "Catalog slower")
+    await decided(database_url, "Catalog slow", "Expired Hot Key", "accepted")
+    await decided(database_url, "Catalog slower", "Expired Hot Key", "dismissed")
+    await browser.sign_in(emulator, people.alice)
+
+    await browser.open(f"{PREFIX}/runbooks")
+
+    assert severe(await browser.console()) == []
+    assert await browser.all_text(".runbook-title") == ["Cache <b>troubles</b>"]
+    assert await browser.count("script") == 0
+    assert await browser.count(".markdown b") == 0  # the runbook's own HTML is shown as text
+    assert "notes.md" in await browser.text("#unusable")
+    assert "1 runbook" in await browser.text("#lint-summary")
+    rows = await browser.run(
+        "return [...document.querySelectorAll('table.causes tbody tr')].map(r => [...r.cells].map(c => c.textContent))"
+    )
+    assert rows == [
+        ["CacheStampede", "Expired Hot Key", "2", "1", "1"],
+        ["CacheStampede", "Cold Start", "0", "0", "0"],
+    ]
 
 
 async def test_a_report_is_shown_as_html_with_its_markdown_to_download(
