@@ -46,6 +46,13 @@ OPENID_SCOPES = "openid profile email"
 MEMBERSHIP_SECONDS = 180.0  # how long which private channels a session's person is in is remembered
 MEMBERSHIP_SESSIONS = 10_000  # sessions remembered at most
 PAGE_SIZE = 25
+SUGGESTION_STATES = {
+    "posted": "shown in the channel",
+    "accepted": "accepted",
+    "dismissed": "dismissed",
+    "superseded": "replaced by a better match",
+    "retracted": "withdrawn",
+}
 MAX_TREND_MONTHS = 60  # the trends page's longest range
 STATIC = {"web.css": "text/css", "favicon.svg": "image/svg+xml"}
 
@@ -454,7 +461,13 @@ class WebView:
             holders = await stores.incidents.role_holders(incident.id)
             entries = await stores.timeline.entries(incident.id)
             reports = await stores.reports.all(incident.id)
-            people = {incident.opener_id, *holders.values(), *(e.author_id for e in entries if e.author_id)}
+            suggestions = await stores.suggestions.for_incident(incident.id)
+            people = {
+                incident.opener_id,
+                *holders.values(),
+                *(e.author_id for e in entries if e.author_id),
+                *(s.decided_by for s in suggestions if s.decided_by),
+            }
             if incident.commander_id:
                 people.add(incident.commander_id)
             names = await stores.timeline.people(incident.team_id, people)
@@ -469,6 +482,8 @@ class WebView:
             kind_label=kind_label,
             names=names,
             reports=[(r, report_html(r.markdown)) for r in reversed(reports)],
+            suggestions=suggestions,
+            suggestion_state=SUGGESTION_STATES,
             channel_url=self._channel_url(incident),
         )
 

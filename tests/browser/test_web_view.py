@@ -162,7 +162,8 @@ Warm the cache.
 
 
 async def decided(database_url: str, title: str, cause: str, state: str) -> None:
-    """Stores that the incident titled `title` was suggested `cause` (CacheStampede) and that it was `state`."""
+    """Stores that the incident titled `title` was suggested `cause` (CacheStampede) and that it was `state` (by
+    the incident's opener)."""
     db = Database(database_url)
     try:
         async with db.session() as session, session.begin():
@@ -219,6 +220,37 @@ async def test_the_runbooks_page_shows_each_runbook_its_lint_and_how_its_root_ca
         ["CacheStampede", "Expired Hot Key", "2", "1", "1"],
         ["CacheStampede", "Cold Start", "0", "0", "0"],
     ]
+
+
+async def test_an_incidents_page_shows_its_suggestions_with_who_accepted_or_dismissed_them(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    await open_incident(emulator, people.alice, people.general, "Catalog slow")
+    await decided(database_url, "Catalog slow", "Expired Hot Key", "accepted")
+    await decided(database_url, "Catalog slow", "Cold Start", "dismissed")
+    await decided(database_url, "Catalog slow", "<i>Odd</i> cause", "posted")
+    public_id = await public_id_of(database_url, "Catalog slow")
+    await browser.sign_in(emulator, people.alice)
+
+    await browser.open(f"{PREFIX}/incidents/{public_id}")
+
+    rows = await browser.run(
+        "return [...document.querySelectorAll('#suggestions tbody tr')]"
+        ".map(r => [r.querySelector('.cause').firstChild.textContent, r.querySelector('.state').textContent,"
+        " r.querySelector('.decided-by').textContent])"
+    )
+    opener = await browser.run(
+        "return [...document.querySelectorAll('dl.facts dt')].find(d => d.textContent === 'Opened by')"
+        ".nextElementSibling.textContent"
+    )
+    assert opener in ("Alice Adams", people.alice)  # her name once the bot has it, else her ID
+    assert rows == [
+        ["Expired Hot Key", "accepted", opener],
+        ["Cold Start", "dismissed", opener],
+        ["<i>Odd</i> cause", "shown in the channel", ""],
+    ]
+    assert await browser.count("#suggestions i") == 0
+    assert severe(await browser.console()) == []
 
 
 async def test_a_report_is_shown_as_html_with_its_markdown_to_download(
