@@ -107,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="play a short incident against the built-in Slack emulator (no workspace needed)"
     )
     demo.add_argument("--database-url", help="where the demo stores its data (default: a temporary SQLite file)")
+    demo.add_argument(
+        "--web",
+        action="store_true",
+        help="after the demo, keep the emulator, the bot and the web view running and print the URL to open "
+        "(signed in as the demo's user), until Ctrl-C",
+    )
 
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
@@ -177,7 +183,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command == "demo":
             from bot.demo import run_demo
 
-            return asyncio.run(run_demo(env, database_url=args.database_url))
+            return asyncio.run(run_demo(env, database_url=args.database_url, keep_web=args.web))
         if args.command == "suggest":
             return _suggest(
                 env,
