@@ -222,6 +222,31 @@ async def test_the_runbooks_page_shows_each_runbook_its_lint_and_how_its_root_ca
     ]
 
 
+async def test_the_root_cause_filter_offers_the_accepted_causes_and_lists_their_incidents(
+    browser: Browser, emulator: SlackEmulator, people: People, database_url: str
+) -> None:
+    await open_incident(emulator, people.alice, people.general, "Catalog slow")
+    await open_incident(emulator, people.alice, people.general, "Catalog slower")
+    await open_incident(emulator, people.alice, people.general, "Catalog down")
+    await decided(database_url, "Catalog slow", "Expired Hot Key", "accepted")
+    await decided(database_url, "Catalog slower", "Expired Hot Key", "dismissed")
+    await decided(database_url, "Catalog down", "Cold Start", "accepted")
+    await browser.sign_in(emulator, people.alice)
+
+    offered = await browser.run("return [...document.querySelectorAll('#root-cause option')].map(o => o.value)")
+    await browser.choose("#root-cause", "Expired Hot Key")
+    await browser.click("#filter")
+    listed = await browser.all_text("#incidents .title")
+    causes = await browser.all_text("#incidents .root-cause")
+    await browser.open(f"{PREFIX}/incidents?root_cause=Expired+Hot+Key&cursor=not-a-cursor")
+    from_a_bad_cursor = await browser.all_text("#incidents .title")
+
+    assert offered == ["", "Cold Start", "Expired Hot Key"]
+    assert listed == ["Catalog slow"]
+    assert causes == ["Expired Hot Key"]
+    assert from_a_bad_cursor == ["Catalog slow"]  # an edited cursor starts again from the first page
+
+
 async def test_an_incidents_page_shows_its_suggestions_with_who_accepted_or_dismissed_them(
     browser: Browser, emulator: SlackEmulator, people: People, database_url: str
 ) -> None:
