@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
 from bot.clock import Clock, SystemClock
-from bot.config import Config, ConfigError
+from bot.config import Config, ConfigError, require_web_credentials
 from bot.domain.incident import Incident
 from bot.lifecycle import InFlight
 from bot.metrics import CONTENT_TYPE_LATEST, Metrics
@@ -66,6 +66,7 @@ from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
 from bot.storage.waiting import wait_for_database
 from bot.trackers import tracker_for
+from bot.web import WebView
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +231,11 @@ class IncidentBot:
             logger=logging.getLogger("slack_bolt"),
         )
         handlers.register_all(self.bolt, config, self.services)
+        # The web view (app.yaml `web`): its pages are served by `web_app` beside /slack/events.
+        self.web_view: WebView | None = None
+        if config.web.enabled:
+            require_web_credentials(config)
+            self.web_view = WebView(config, self.db, self.slack)
         self.ready = False
         self._identity_task: asyncio.Task[None] | None = None
         self._identity_problem = "not asked yet"  # why the identity is not known (shown by /healthz)
@@ -371,6 +377,8 @@ class IncidentBot:
             )
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        if self.web_view is not None:
+            self.web_view.mount(app)
         return app
 
     async def _count(self, request: web.Request, response: web.StreamResponse) -> None:

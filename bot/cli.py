@@ -20,6 +20,7 @@ from bot.config import (
     load_config,
     require_paging_keys,
     require_slack_credentials,
+    require_web_credentials,
     resolve_config_path,
 )
 
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="play a short incident against the built-in Slack emulator (no workspace needed)"
     )
     demo.add_argument("--database-url", help="where the demo stores its data (default: a temporary SQLite file)")
+    demo.add_argument(
+        "--web",
+        action="store_true",
+        help="after the demo, keep the emulator, the bot and the web view running and print the URL to open "
+        "(signed in as the demo's user), until Ctrl-C",
+    )
 
     db = sub.add_parser("db", help="database tasks")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
@@ -176,7 +183,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command == "demo":
             from bot.demo import run_demo
 
-            return asyncio.run(run_demo(env, database_url=args.database_url))
+            return asyncio.run(run_demo(env, database_url=args.database_url, keep_web=args.web))
         if args.command == "suggest":
             return _suggest(
                 env,
@@ -216,6 +223,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             return 0
         require_slack_credentials(config)
         require_paging_keys(config)
+        require_web_credentials(config)
         asyncio.run(_serve(config, args.host, args.port, args.wait_for_database))
         return 0
     except ConfigError as e:  # DatabaseRefused included

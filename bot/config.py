@@ -228,6 +228,43 @@ class ArchiveSettings:
         return self.after_days is not None
 
 
+DEFAULT_WEB_PREFIX = "/web"
+DEFAULT_SESSION_HOURS = 12
+SESSION_HOURS_MAX = 24 * 30
+WEB_SECRET_VARIABLE = "INCIDENT_BOT_WEB_SECRET"
+
+
+@dataclass(frozen=True, slots=True)
+class WebSettings:
+    """`web` in app.yaml: the web view of incidents (bot/web), served beside /slack/events; secrets from the
+    environment (never from app.yaml)."""
+
+    enabled: bool = False
+    path_prefix: str = DEFAULT_WEB_PREFIX  # where its pages are: "/web" -> /web/incidents
+    base_url: str | None = None  # the public URL browsers reach the bot at, without a trailing "/": "https://x.org"
+    session_hours: int = DEFAULT_SESSION_HOURS  # how long a sign-in lasts
+    client_id: Secret | None = None  # SLACK_CLIENT_ID (Sign in with Slack)
+    client_secret: Secret | None = None  # SLACK_CLIENT_SECRET
+    # What cookies are signed with: INCIDENT_BOT_WEB_SECRET if set, otherwise SLACK_SIGNING_SECRET.
+    cookie_secret: Secret | None = None
+
+    @property
+    def root(self) -> str:
+        """The public URL of the web view: base_url + path_prefix."""
+        return f"{self.base_url or ''}{self.path_prefix}"
+
+    @property
+    def redirect_url(self) -> str:
+        """Where Slack sends a browser back after sign-in (the app's OAuth redirect URL)."""
+        return f"{self.root}/oauth/callback"
+
+    def incident_url(self, public_id: str) -> str | None:
+        """The incident's page, for links from Slack; None when the web view is off."""
+        if not self.enabled or not self.base_url:
+            return None
+        return f"{self.root}/incidents/{public_id}"
+
+
 @dataclass(frozen=True, slots=True)
 class SlackSettings:
     """From the environment (never from app.yaml)."""
@@ -258,6 +295,7 @@ class Config:
     followups: FollowupSettings = field(default_factory=FollowupSettings)
     paging: PagingSettings = field(default_factory=PagingSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    web: WebSettings = field(default_factory=WebSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
 
@@ -352,7 +390,11 @@ _TOP_LEVEL_KEYS = (
     "followups",
     "paging",
     "archive",
+    "web",
 )
+_WEB_KEYS = ("enabled", "path_prefix", "base_url", "session_hours")
+_WEB_PREFIX_RE = re.compile(r"(/[a-z0-9_-]+)+")
+_RESERVED_PREFIXES = ("/slack", "/healthz", "/metrics")
 _ARCHIVE_KEYS = ("after_days", "wait_for_followups")
 ARCHIVE_AFTER_DAYS_MAX = 365
 _FOLLOWUP_KEYS = ("export",)
@@ -460,6 +502,8 @@ def load_config(path: Path, environ: Mapping[str, str]) -> Config:
         settings["followups"] = _with_tracker_credentials(settings["followups"], environ)
     if "paging" in settings:
         settings["paging"] = _paging_from_environment(settings["paging"], environ)
+    if "web" in settings:
+        settings["web"] = _web_from_environment(settings["web"], environ)
     return Config(
         path=path.resolve(),
         slack=_slack_settings(environ),
@@ -492,6 +536,25 @@ def require_slack_credentials(config: Config) -> None:
         hint = "; or set SLACK_APP_TOKEN (xapp-...) to use Socket Mode, which needs no signing secret"
     if missing:
         raise ConfigError(f"missing Slack credentials for {mode}: set {' and '.join(missing)} in the environment{hint}")
+
+
+def require_web_credentials(config: Config) -> None:
+    """Raise `ConfigError` when the web view is on but Sign in with Slack cannot work: SLACK_CLIENT_ID and
+    SLACK_CLIENT_SECRET (the app's Basic Information page) and a key to sign cookies with (INCIDENT_BOT_WEB_SECRET,
+    or else SLACK_SIGNING_SECRET) are needed. Only `serve` (and the app itself) ask: other tools still load."""
+    web = config.web
+    if not web.enabled:
+        return
+    needed = (("SLACK_CLIENT_ID", web.client_id), ("SLACK_CLIENT_SECRET", web.client_secret))
+    missing = [name for name, value in needed if value is None]
+    if web.cookie_secret is None:
+        missing.append(f"{WEB_SECRET_VARIABLE} (or SLACK_SIGNING_SECRET)")
+    if missing:
+        raise ConfigError(
+            f"{config.path}: web.enabled is true, so Sign in with Slack needs {' and '.join(missing)} in the "
+            "environment (the client ID and secret are on the Slack app's Basic Information page); or set "
+            "web.enabled: false"
+        )
 
 
 def require_paging_keys(config: Config) -> None:
@@ -582,6 +645,15 @@ def _paging_from_environment(paging: PagingSettings, environ: Mapping[str, str])
         services=tuple(dataclasses.replace(s, key=_secret(environ, s.key_variable)) for s in paging.services),
         pagerduty_url=_base_url(environ, "PAGERDUTY_EVENTS_URL", DEFAULT_PAGERDUTY_EVENTS_URL),
         opsgenie_url=_base_url(environ, "OPSGENIE_API_URL", DEFAULT_OPSGENIE_API_URL),
+    )
+
+
+def _web_from_environment(web: WebSettings, environ: Mapping[str, str]) -> WebSettings:
+    return dataclasses.replace(
+        web,
+        client_id=_secret(environ, "SLACK_CLIENT_ID"),
+        client_secret=_secret(environ, "SLACK_CLIENT_SECRET"),
+        cookie_secret=_secret(environ, WEB_SECRET_VARIABLE) or _secret(environ, "SLACK_SIGNING_SECRET"),
     )
 
 
@@ -744,7 +816,56 @@ class _FileReader:
             settings["followups"] = self.followups(top["followups"])
         if "archive" in top:
             settings["archive"] = self.archive(top["archive"])
+        if "web" in top:
+            settings["web"] = self.web(top["web"])
         return settings
+
+    def web(self, node: Node) -> WebSettings:
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            return WebSettings()
+        entries = self.mapping(node, "web", _WEB_KEYS)
+        enabled = self.boolean(entries["enabled"], "web.enabled") if "enabled" in entries else False
+        prefix = DEFAULT_WEB_PREFIX
+        if "path_prefix" in entries:
+            prefix_node = entries["path_prefix"]
+            expected = 'a path like "/web": "/" then lowercase a-z, 0-9, - or _ (no "/" at the end)'
+            prefix = self.string(prefix_node, "web.path_prefix", expected).strip()
+            if not _WEB_PREFIX_RE.fullmatch(prefix):
+                raise self.error(prefix_node, "web.path_prefix", f"expected {expected}, got {_describe(prefix_node)}")
+            taken = next((p for p in _RESERVED_PREFIXES if prefix == p or prefix.startswith(p + "/")), None)
+            if taken is not None:
+                raise self.error(
+                    prefix_node, "web.path_prefix", f"{taken} is the bot's own; expected another path, like /web"
+                )
+        base_url: str | None = None
+        base_node = entries.get("base_url")
+        if base_node is not None and not (isinstance(base_node, ScalarNode) and base_node.tag == _NULL):
+            expected = "the public http(s) URL browsers reach the bot at, like https://incidents.example.com"
+            base_url = self.text(base_node, "web.base_url", expected).rstrip("/")
+            try:
+                parts = urlsplit(base_url)
+                valid = parts.scheme in ("http", "https") and bool(parts.hostname) and not parts.query
+            except ValueError:
+                valid = False
+            if not valid or parts.fragment:
+                raise self.error(base_node, "web.base_url", f"expected {expected}, got {_describe(base_node)}")
+        if enabled and base_url is None:
+            raise self.error(
+                base_node or node,
+                "web.base_url",
+                "required when web.enabled is true: the public http(s) URL browsers reach the bot at, like "
+                "https://incidents.example.com (Sign in with Slack sends people back to it)",
+            )
+        hours = DEFAULT_SESSION_HOURS
+        if "session_hours" in entries:
+            hours_node = entries["session_hours"]
+            expected = f"a whole number of hours from 1 to {SESSION_HOURS_MAX}"
+            if not (isinstance(hours_node, ScalarNode) and hours_node.tag == _INT):
+                raise self.error(hours_node, "web.session_hours", f"expected {expected}, got {_describe(hours_node)}")
+            hours = SafeConstructor().construct_yaml_int(hours_node)
+            if not 1 <= hours <= SESSION_HOURS_MAX:
+                raise self.error(hours_node, "web.session_hours", f"expected {expected}, got {hours}")
+        return WebSettings(enabled=enabled, path_prefix=prefix, base_url=base_url, session_hours=hours)
 
     def archive(self, node: Node) -> ArchiveSettings:
         if isinstance(node, ScalarNode) and node.tag == _NULL:

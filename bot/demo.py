@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import secrets
+import signal
 import socket
 import sys
 import tempfile
@@ -42,7 +43,17 @@ def _say(out: TextIO, line: str = "") -> None:
     out.flush()
 
 
-async def run_demo(environ: Mapping[str, str], *, database_url: str | None = None, out: TextIO = sys.stdout) -> int:
+async def run_demo(
+    environ: Mapping[str, str],
+    *,
+    database_url: str | None = None,
+    out: TextIO = sys.stdout,
+    keep_web: bool = False,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """The demo. keep_web=True: the web view is on, and after the demo the emulator, the bot and the web view keep
+    running, with the URL to open printed (it signs the browser in as the demo's Alice), until SIGINT (Ctrl-C) or
+    `stop` is set."""
     signing_secret = secrets.token_hex(16)
     report_dir = Path(tempfile.mkdtemp(prefix="incident-bot-demo-report-"))
     with tempfile.TemporaryDirectory(prefix="incident-bot-demo-") as tmp:
@@ -69,16 +80,27 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             config = dataclasses.replace(
                 config, paging=PagingSettings(services=(service,), pagerduty_url=pagerduty.url)
             )
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+            if keep_web:  # the web view, on loopback, signing in through the emulator's Sign in with Slack
+                web_settings = dataclasses.replace(
+                    config.web,
+                    enabled=True,
+                    base_url=base,
+                    client_id=Secret(emu.openid.client_id),
+                    client_secret=Secret(emu.openid.client_secret),
+                    cookie_secret=Secret(secrets.token_hex(32)),
+                )
+                config = dataclasses.replace(config, web=web_settings)
             emu.install(build_manifest(config))  # the workspace grants what our manifest asks for, and nothing more
             clock = ManualClock(datetime.now(UTC))
             bot = IncidentBot(config, clock=clock)
             await bot.start()
             runner = bot.web_runner()
             await runner.setup()
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
             await web.SockSite(runner, sock).start()
-            emu.set_request_url(f"http://127.0.0.1:{sock.getsockname()[1]}/slack/events")
+            emu.set_request_url(f"{base}/slack/events")
             try:
                 shared = await _play(emu, config.command, out, report_dir, clock, pagerduty)
                 if not shared:  # Slack did not get the final report within the demo's wait: the record has it
@@ -87,6 +109,9 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
                     path.write_text(await bot.services.reports.render(incident, "Final"), encoding="utf-8")
                     _say(out, "\n" + "═" * 72)
                     _say(out, f"The final post-incident report (rendered from the record) is at:\n  {path}")
+                if keep_web:
+                    await emu.wait_idle()
+                    await _keep_serving(emu, f"{config.web.root}/login", out, stop or asyncio.Event())
             finally:
                 await emu.wait_idle()
                 await runner.cleanup()
@@ -97,6 +122,29 @@ async def run_demo(environ: Mapping[str, str], *, database_url: str | None = Non
             "\n(The demo used a throw-away SQLite database; `--database-url` keeps one.)" if not database_url else "",
         )
     return 0
+
+
+async def _keep_serving(emu: SlackEmulator, url: str, out: TextIO, stop: asyncio.Event) -> None:
+    """Keeps everything running until SIGINT (Ctrl-C) or `stop`; a browser that opens `url` is signed in as the
+    demo's Alice (the emulator's authorize page signs in its current user without asking)."""
+    alice = next(u.id for u in emu.workspace.users.values() if u.name == "alice")
+    emu.sign_in_as(alice)
+    loop = asyncio.get_running_loop()
+    handled = True
+    try:
+        loop.add_signal_handler(signal.SIGINT, stop.set)
+    except (NotImplementedError, RuntimeError):  # no signal handlers here (Windows, or not the main thread)
+        handled = False
+    _say(out, "\n" + "═" * 72)
+    _say(out, "The web view of what just happened is running. Open (signs you in as Alice):")
+    _say(out, f"  {url}")
+    _say(out, "Press Ctrl-C to stop.")
+    try:
+        await stop.wait()
+    finally:
+        if handled:
+            loop.remove_signal_handler(signal.SIGINT)
+    _say(out, "Stopped.")
 
 
 async def _play(

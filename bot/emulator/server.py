@@ -25,6 +25,7 @@ from bot.emulator.courier import JITTER, RETRY_DELAYS, Courier, DeliveryPolicy
 from bot.emulator.delivery import Delivery, SocketHub
 from bot.emulator.loopback import Listener
 from bot.emulator.methods import AfterFault, Dispatcher, Hold, Injection
+from bot.emulator.openid import OpenIdProvider
 from bot.emulator.views import close_stack
 from bot.emulator.workspace import (
     JSON,
@@ -78,12 +79,16 @@ class SlackEmulator:
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
         should_escape: bool = True,
         response_url_seconds: float = acks.RESPONSE_URL_SECONDS,
+        client_id: str = "emulator-client-id",
+        client_secret: str = "emulator-client-secret",
     ) -> None:
         """Events are delivered as Slack delivers them: concurrently, in a shuffled order (each waits a random
         0-`jitter` s), and retried after `retry_delays` (Slack's ~0 s, 1 min, 5 min, compressed) when the bot
         answers non-2xx or not within `delivery_timeout`. The random choices come from `seed` (random if None;
         see `self.seed`), so a failure replays with the same seed. `ordered=True`: one after the other, never
         retried (only for tests of ordering itself).
+
+        `client_id`, `client_secret`: the app's credentials for Sign in with Slack (bot/emulator/openid.py).
 
         `should_escape`: the slash command's setting in the app manifest (how command text is encoded)."""
         self.signing_secret = signing_secret
@@ -109,6 +114,12 @@ class SlackEmulator:
         self.responses: list[ResponseUrlPost] = []
         self.notices: list[PrivateNotice] = []
         self._dispatcher = Dispatcher(self, bot_token=bot_token, app_token=app_token)
+        self.openid = OpenIdProvider(
+            self.workspace,
+            client_id=client_id,
+            client_secret=client_secret,
+            record=lambda method, args, body: self._dispatcher.record(method, args, body),
+        )
         self._hub = SocketHub(bot.app_id)
         self.seed = seed if seed is not None else secrets.randbelow(2**32)
         policy = (
@@ -131,6 +142,10 @@ class SlackEmulator:
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         app = web.Application()
+        # Sign in with Slack: its two methods take no bot token (bot/emulator/openid.py), its page is a browser's.
+        app.router.add_route("*", "/api/openid.connect.token", self.openid.token)
+        app.router.add_route("*", "/api/openid.connect.userInfo", self.openid.user_info)
+        app.router.add_get("/openid/connect/authorize", self.openid.authorize)
         app.router.add_route("*", "/api/{method}", self._dispatcher.handle)
         app.router.add_post("/response/{token}", self._on_response_url)
         app.router.add_post("/upload/{file_id}", self._on_upload)
@@ -167,6 +182,17 @@ class SlackEmulator:
     @property
     def api_url(self) -> str:
         return f"{self.url}/api/"
+
+    @property
+    def authorize_url(self) -> str:
+        """Sign in with Slack's authorize page (the bot derives it from SLACK_API_URL's host)."""
+        return f"{self.url}/openid/connect/authorize"
+
+    def sign_in_as(self, user_id: str | None) -> None:
+        """The person a browser sent to the authorize page is signed in as, without being asked (None: asked)."""
+        if user_id is not None:
+            self._user(user_id)
+        self.openid.current_user = user_id
 
     @property
     def scopes(self) -> frozenset[str]:

@@ -41,10 +41,10 @@ def _field(label: str, value: str | Rich) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": _fit(f"*{label}*\n{mrkdwn(value)}", FIELD_TEXT_LIMIT)}
 
 
-def summary_blocks(report: Report) -> list[dict[str, Any]]:
+def summary_blocks(report: Report, page: str | None = None) -> list[dict[str, Any]]:
     """The key facts of the report as one Slack message: title, ID, severity, status and version, start, duration
     and metrics, root cause with its citation (or "not determined"), and the top remediation. Every text is escaped
-    (nothing pings) and within Block Kit's limits."""
+    (nothing pings) and within Block Kit's limits. `page`: the incident's page in the web view, linked when given."""
     header = neutralise_pings(" ".join(f"Post-incident report: {report.title}".split()))
     metrics = {m.name: m.value for m in report.metrics}
     fields = [
@@ -81,7 +81,8 @@ def summary_blocks(report: Report) -> list[dict[str, Any]]:
                 {
                     "type": "mrkdwn",
                     "text": _fit(
-                        f"{mrkdwn(report.version)} · generated {report.generated_at} by {mrkdwn(report.author)}",
+                        f"{mrkdwn(report.version)} · generated {report.generated_at} by {mrkdwn(report.author)}"
+                        + (f" · <{page}|Read it in the web view>" if page else ""),
                         CONTEXT_LIMIT,
                     ),
                 }

@@ -189,7 +189,8 @@ class ReportService:
                     raise
                 log.info("report version of %s taken meanwhile; building the next one", incident.public_id)
         if incident.channel_id:
-            await self._post(incident, stored, summary_blocks(report))
+            page = self._config.web.incident_url(incident.public_id)
+            await self._post(incident, stored, summary_blocks(report, page))
         return stored
 
     async def _build_and_store(self, incident: Incident, actor: str, *, final: bool) -> tuple[StoredReport, Report]:

@@ -191,11 +191,11 @@ def incident_card(config: Config, incident: Incident, holders: Mapping[str, str]
             )
         )
         blocks.append(ActionsBlock(block_id=card_block_id(incident), elements=elements))
-    blocks.append(
-        ContextBlock(
-            elements=[MarkdownTextObject(text=f"Manage it here with `{config.command}` · `{config.command} help`")]
-        )
-    )
+    context = f"Manage it here with `{config.command}` · `{config.command} help`"
+    page = config.web.incident_url(incident.public_id)
+    if page is not None:  # the web view is on (app.yaml `web`)
+        context += f" · <{page}|Open in the web view>"
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=context)]))
     card = _dicts(blocks)
     room = min(2900, BLOCKS_TEXT_MAX - text_length(card))  # the description gets what the rest leaves
     if incident.description and room >= 100:

@@ -109,6 +109,19 @@ def bot_scopes(config: Config) -> list[str]:
     return sorted(scopes)
 
 
+OPENID_SCOPES = ("openid", "profile", "email")  # Sign in with Slack, for the web view
+
+
+def oauth_config(config: Config) -> dict[str, Any]:
+    """The bot's scopes; with the web view on (app.yaml `web`), also its sign-in: the redirect URL Slack may send
+    browsers back to and the OpenID Connect user scopes."""
+    oauth: dict[str, Any] = {"scopes": {"bot": bot_scopes(config)}}
+    if config.web.enabled and config.web.base_url:
+        oauth["redirect_urls"] = [config.web.redirect_url]
+        oauth["scopes"]["user"] = list(OPENID_SCOPES)
+    return oauth
+
+
 def build_manifest(
     config: Config, *, request_url: str | None = None, socket_mode: bool | None = None
 ) -> dict[str, Any]:
@@ -143,6 +156,6 @@ def build_manifest(
             "slash_commands": [command],
             "shortcuts": SHORTCUTS,
         },
-        "oauth_config": {"scopes": {"bot": bot_scopes(config)}},
+        "oauth_config": oauth_config(config),
         "settings": settings,
     }

@@ -24,6 +24,7 @@ from .repository import IncidentStore
 from .seen_before import SeenBeforeStore
 from .suggestions import SuggestionStore
 from .timeline import TimelineStore
+from .web import WebStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,7 @@ class Stores:
     jobs: JobStore
     followups: FollowupStore
     fingerprints: FingerprintStore
+    web: WebStore
 
 
 # Any constant will do; it only has to be the same in every process that shares the database.
@@ -97,6 +99,7 @@ def stores_of(session: AsyncSession) -> Stores:
         jobs=JobStore(session),
         followups=FollowupStore(session),
         fingerprints=FingerprintStore(session),
+        web=WebStore(session),
     )
 
 

@@ -34,6 +34,21 @@ NAMING_CONVENTION = {
 }
 
 
+# The full-text search structures of migration 0017 (bot/storage/web.py) that these models do not describe:
+# PostgreSQL's expression indexes, SQLite's FTS5 tables (and the tables FTS5 keeps beside them).
+SEARCH_INDEXES = frozenset({"ix_messages_text_search", "ix_incidents_title_search"})
+SEARCH_TABLES = frozenset({"messages_search", "incidents_search"})
+
+
+def described_by_models(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's `include_name`: False for the search structures above, which only the migrations manage."""
+    if type_ == "index":
+        return name not in SEARCH_INDEXES
+    if type_ == "table" and name is not None:
+        return not any(name == table or name.startswith(f"{table}_") for table in SEARCH_TABLES)
+    return True
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both SQLite (which has no time zones) and PostgreSQL."""
 
@@ -72,6 +87,7 @@ class IncidentRow(Base):
     __table_args__ = (
         UniqueConstraint("team_id", "public_id"),
         UniqueConstraint("team_id", "request_key"),
+        Index("ix_incidents_team_id_opened_at", "team_id", "opened_at", "id"),  # the web view's list, newest first
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import pytest
 import yaml
 
@@ -392,3 +395,53 @@ def test_serve_refuses_a_negative_time_to_wait_for_the_database(tmp_path: Path) 
 
     assert result.returncode == 2
     assert "--wait-for-database: must be from 0 to 86400 seconds" in result.stderr
+
+
+def test_demo_web_keeps_the_web_view_running_signed_in_as_the_demos_user_until_ctrl_c(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "bot", "demo", "--web"],
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as demo:
+        try:
+            url = link_printed(demo, "/web/login")
+            landed, status, html = asyncio.run(fetched(url))
+            demo.send_signal(signal.SIGINT)
+            code = demo.wait(60)
+            rest = demo.stdout.read() if demo.stdout else ""
+        finally:
+            if demo.poll() is None:
+                demo.kill()
+
+    assert url.startswith("http://127.0.0.1:")
+    assert status == 200
+    assert landed == url.removesuffix("/login") + "/incidents"
+    assert "Alice Adams" in html  # signed in as the demo's Alice
+    assert 'id="incidents"' in html
+    assert "INC-" in html
+    assert code == 0
+    assert "Stopped." in rest
+
+
+def link_printed(process: subprocess.Popen[str], ending: str) -> str:
+    """The first URL the process prints on a line of its own that ends with `ending` (fails if it ends first)."""
+    assert process.stdout is not None
+    lines: list[str] = []
+    for line in process.stdout:
+        lines.append(line)
+        if line.strip().startswith("http") and line.strip().endswith(ending):
+            return line.strip()
+    raise AssertionError(f"the process ended without printing a URL ending {ending!r}:\n" + "".join(lines[-20:]))
+
+
+async def fetched(url: str) -> tuple[str, int, str]:
+    """A page fetched following redirects, with cookies kept (also for an IP address): (where it landed, its
+    status, its HTML)."""
+    async with (
+        aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http,
+        http.get(url, timeout=aiohttp.ClientTimeout(total=60)) as page,
+    ):
+        return str(page.url), page.status, await page.text()
