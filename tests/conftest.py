@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -167,11 +168,25 @@ def config(config_path: Path, emulator: SlackEmulator, database_url: str) -> Con
     return load_config(config_path, environment(emulator, database_url))
 
 
+# Ports for the tests' servers are taken below the kernel's ephemeral range: a port found free, closed and then
+# bound by a `serve` subprocess cannot meanwhile become the local port of some outgoing connection (to PostgreSQL,
+# the emulator, ...), which is what port 0 hands out and what made such a bind fail with "address in use".
+TEST_PORTS = range(20000, 32000)
+_PORT_CHOICE = random.SystemRandom()  # never the seeded generator: parallel workers must not draw the same ports
+
+
 def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
+    """A socket bound to a free loopback port outside the ephemeral range (see TEST_PORTS)."""
+    for _ in range(200):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", _PORT_CHOICE.choice(TEST_PORTS)))
+        except OSError:
+            sock.close()
+            continue
+        return sock
+    raise RuntimeError(f"no free loopback port in {TEST_PORTS}")
 
 
 @asynccontextmanager
