@@ -79,7 +79,10 @@ def method_scopes(config: Config) -> dict[str, tuple[str, ...]]:
         "views.update": (),
         # Which private incident channels a person is in; the bot's own channels (to adopt one it created behind a
         # timeout).
-        "users.conversations": (f"{'groups' if config.channel.private else 'channels'}:read",),
+        # With the web view on, which private channels a signed-in person is in (whatever `channel.private` says
+        # now, an incident may have been opened in a private channel: only its members may see it).
+        "users.conversations": (f"{'groups' if config.channel.private else 'channels'}:read",)
+        + (("groups:read",) if config.web.enabled and not config.channel.private else ()),
         # Whether an incident channel is archived, when an incident is reopened after its archiving.
         "conversations.info": (f"{kind}:read",),
     }

@@ -105,9 +105,20 @@ class Browser:
         return len(await asyncio.to_thread(self.driver.find_elements, By.CSS_SELECTOR, css))
 
     async def click(self, css: str) -> None:
+        """Clicks the element at `css`, which loads another page (a form's button, a link), and returns once that
+        page has loaded: WebDriver's click does not always wait for a form's submission. (30 s guards against a
+        hang; it is not a timed assertion.)"""
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions
+        from selenium.webdriver.support.ui import WebDriverWait
 
-        await asyncio.to_thread(lambda: self.driver.find_element(By.CSS_SELECTOR, css).click())
+        def click_and_settle() -> None:
+            page = self.driver.find_element(By.TAG_NAME, "html")
+            self.driver.find_element(By.CSS_SELECTOR, css).click()
+            WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+            WebDriverWait(self.driver, 30).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+        await asyncio.to_thread(click_and_settle)
 
     async def choose(self, css: str, value: str) -> None:
         """Picks the option with `value` in the <select> at `css`."""
