@@ -483,20 +483,20 @@ async def test_a_search_counts_up_to_its_cap_and_then_says_there_are_more(db: Da
     for n in range(4):
         incident = await write.incident(f"I{n}", at("2026-10-01") + timedelta(days=n))
         await write.message(incident, "latency everywhere")
+        await write.message(incident, "latency again")
     await write.incident("Quiet", at("2026-10-09"))
 
-    async with db.session() as session:
-        over = await WebStore(session).incidents(
-            "T1", IncidentFilter(text="latency"), visible_private=EVERYONE, count_cap=3
-        )
-        at_cap = await WebStore(session).incidents(
-            "T1", IncidentFilter(text="latency"), visible_private=EVERYONE, count_cap=4
-        )
-        unsearched = await WebStore(session).incidents("T1", ALL, visible_private=EVERYONE, count_cap=3)
+    async def counted(walk_from: int, filters: IncidentFilter, cap: int) -> tuple[int, bool, int]:
+        async with db.session() as session:
+            store = WebStore(session, walk_from_messages=walk_from)
+            page = await store.incidents("T1", filters, visible_private=EVERYONE, count_cap=cap)
+        return page.total, page.total_capped, len(page.items)
 
-    assert (over.total, over.total_capped, len(over.items)) == (3, True, 4)
-    assert (at_cap.total, at_cap.total_capped) == (4, False)
-    assert (unsearched.total, unsearched.total_capped) == (5, False)
+    for walk_from in (0, 10**9):  # PostgreSQL: incident by incident, and reading every match
+        assert await counted(walk_from, IncidentFilter(text="latency"), 3) == (3, True, 4)
+        assert await counted(walk_from, IncidentFilter(text="latency"), 4) == (4, False, 4)
+        assert await counted(walk_from, IncidentFilter(text="latency", opened_to=date(2026, 10, 2)), 1) == (1, True, 2)
+        assert await counted(walk_from, ALL, 3) == (5, False, 5)
 
 
 async def test_searching_incident_by_incident_finds_what_reading_every_match_finds(db: Database, write: Writer) -> None:
