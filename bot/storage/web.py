@@ -8,6 +8,11 @@ Full-text search covers incident titles and captured messages that are not delet
 indexes. SQLite matches its FTS5 tables (migration 0017) with a query made only of quoted words, so that nothing a
 person types is FTS syntax; where SQLite has no FTS5, LIKE over the words (escaped) does, and a log line says so.
 User text only ever travels as a bound parameter.
+
+A word PostgreSQL's statistics put in many messages (`WALK_FROM_MESSAGES`) is searched the other way round:
+incidents newest first, each checked for a matching message through messages' incident_id index, since reading
+every message a common word is in costs the whole table. A search's total is counted up to `SEARCH_COUNT_CAP`
+(`Page.total_capped` says when more match).
 """
 
 from __future__ import annotations
