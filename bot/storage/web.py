@@ -8,12 +8,18 @@ Full-text search covers incident titles and captured messages that are not delet
 indexes. SQLite matches its FTS5 tables (migration 0017) with a query made only of quoted words, so that nothing a
 person types is FTS syntax; where SQLite has no FTS5, LIKE over the words (escaped) does, and a log line says so.
 User text only ever travels as a bound parameter.
+
+A word PostgreSQL's statistics put in many messages (`WALK_FROM_MESSAGES`) is searched the other way round:
+incidents newest first, each checked for a matching message through messages' incident_id index, since reading
+every message a common word is in costs the whole table. A search's total is counted up to `SEARCH_COUNT_CAP`
+(`Page.total_capped` says when more match).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import math
 import re
@@ -51,6 +57,9 @@ log = logging.getLogger(__name__)
 STATUSES = ("open", "acknowledged", "mitigated", "resolved", "active")
 SNIPPET_CHARS = 160
 TOP = 10
+SEARCH_COUNT_CAP = 500  # a text search counts its incidents up to this many, then says "more than"
+FIRST_MATCHES_PER_INCIDENT = 8  # PostgreSQL, a common word: matching messages read per incident to count
+WALK_FROM_MESSAGES = 2000  # PostgreSQL: a word estimated in this many messages or more is searched incident by incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +92,8 @@ class IncidentSummary:
 class Page:
     items: tuple[IncidentSummary, ...]
     next_cursor: str | None  # opaque keyset cursor (newest first by opened_at, id); None at the end
-    total: int  # matching incidents (visible to the viewer)
+    total: int  # matching incidents (visible to the viewer); for a text search at most the cap it was counted to
+    total_capped: bool = False  # a text search matched more than `total` incidents (counting stopped there)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +197,9 @@ def _seconds(later: datetime | None, earlier: datetime) -> float | None:
 
 
 class WebStore:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, walk_from_messages: int = WALK_FROM_MESSAGES) -> None:
         self.session = session
+        self.walk_from_messages = walk_from_messages
         self._fts5: bool | None = None  # whether this SQLite database has the search tables (asked once)
 
     @property
@@ -213,12 +224,21 @@ class WebStore:
         visible_private: frozenset[str],
         cursor: str | None = None,
         limit: int = 50,
+        count_cap: int = SEARCH_COUNT_CAP,
     ) -> Page:
+        """A page of the incidents `filters` match, newest first. A text search counts at most `count_cap` of them
+        (`Page.total_capped` says when there are more): counting every incident a common word is in would read
+        every message that says it."""
         conditions = [self._visible(team_id, visible_private), *self._filtered(filters)]
         words: list[str] = []
+        walk = False
         if filters.text is not None and filters.text.strip():
             words = search_words(filters.text)
-            conditions.append(await self._text_matches(filters.text, words))
+            walk = bool(words) and await self._walk_search(filters.text)
+            if walk:
+                conditions.append(_walked_text_match(filters.text))
+            else:
+                conditions.append(await self._text_matches(filters.text, words))
 
         columns = (
             IncidentRow.id,
@@ -233,16 +253,26 @@ class WebStore:
             IncidentRow.private,
         )
         after = decode_cursor(cursor) if cursor is not None else None
-        if words:
+        capped = False
+        if walk:
+            # Newest first along the (team_id, opened_at, id) index, each incident checked for a matching message
+            # through messages' incident_id index: a common word is found in the first few messages of each.
+            rows = await self._page_of(select(*columns).where(*conditions), after, limit)
+            # The count: first the incidents among the first matching messages the GIN index gives (a lower bound,
+            # enough when it passes the cap), else incident by incident up to the cap.
+            total = await self._count_to(
+                count_cap, [*conditions[:-1], _in_first_matches(filters.text or "", count_cap)]
+            )
+            if total <= count_cap:
+                total = await self._count_to(count_cap, conditions)
+        elif words:
             rows, total = await self._searched_page(select(*columns).where(*conditions), after, limit)
         else:
             # The page walks the (team_id, opened_at, id) index newest first; the count reads the workspace's rows.
             total = (await self.session.execute(select(func.count(IncidentRow.id)).where(*conditions))).scalar_one()
-            page = select(*columns).where(*conditions)
-            if after is not None:
-                page = page.where(tuple_(IncidentRow.opened_at, IncidentRow.id) < tuple_(*after))
-            page = page.order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc()).limit(limit + 1)
-            rows = list((await self.session.execute(page)).all())
+            rows = await self._page_of(select(*columns).where(*conditions), after, limit)
+        if words and total > count_cap:
+            total, capped = count_cap, True
         more, rows = len(rows) > limit, rows[:limit]
 
         ids = [row.id for row in rows]
@@ -266,7 +296,34 @@ class WebStore:
             for row in rows
         )
         next_cursor = encode_cursor(rows[-1].opened_at, rows[-1].id) if more and rows else None
-        return Page(items=items, next_cursor=next_cursor, total=total)
+        return Page(items=items, next_cursor=next_cursor, total=total, total_capped=capped)
+
+    async def _page_of(self, page: Any, after: tuple[datetime, int] | None, limit: int) -> list[Any]:
+        if after is not None:
+            page = page.where(tuple_(IncidentRow.opened_at, IncidentRow.id) < tuple_(*after))
+        page = page.order_by(IncidentRow.opened_at.desc(), IncidentRow.id.desc()).limit(limit + 1)
+        return list((await self.session.execute(page)).all())
+
+    async def _count_to(self, cap: int, conditions: Sequence[Any]) -> int:
+        counted = select(IncidentRow.id).where(*conditions).limit(cap + 1).subquery()
+        return (await self.session.execute(select(func.count()).select_from(counted))).scalar_one()
+
+    async def _walk_search(self, query: str) -> bool:
+        """Whether PostgreSQL's statistics (of the GIN index's expression) put `query` in so many messages that
+        walking incidents newest first finds a page sooner than reading every matching message."""
+        if self._dialect != "postgresql":
+            return False
+        plan = (
+            await self.session.execute(
+                text(
+                    "EXPLAIN (FORMAT JSON) SELECT 1 FROM messages AS m "
+                    "WHERE to_tsvector('simple', m.text) @@ plainto_tsquery('simple', :web_q)"
+                ).bindparams(web_q=query)
+            )
+        ).scalar_one()
+        if isinstance(plan, str):
+            plan = json.loads(plan)
+        return float(plan[0]["Plan"]["Plan Rows"]) >= self.walk_from_messages
 
     async def _searched_page(
         self, matching: Any, after: tuple[datetime, int] | None, limit: int
@@ -528,6 +585,27 @@ class WebStore:
             )
         ).all()
         return [RootCauseStats(*row) for row in rows]
+
+
+def _in_first_matches(query: str, cap: int) -> Any:
+    """PostgreSQL: the incident has one of the first messages (not deleted) the GIN index finds with every word of
+    `query`, enough of them to name more than `cap` incidents when the word is common (about 5 a common word's
+    incident has), read in the table's order."""
+    first = text(
+        "SELECT m.incident_id FROM messages AS m WHERE to_tsvector('simple', m.text) @@ plainto_tsquery('simple', "
+        ":web_q) AND m.deleted_at IS NULL LIMIT :web_first"
+    ).bindparams(web_q=query, web_first=FIRST_MATCHES_PER_INCIDENT * (cap + 1))
+    return IncidentRow.id.in_(first.columns(incident_id=Integer))
+
+
+def _walked_text_match(query: str) -> Any:
+    """PostgreSQL: the incident's title, or one of its messages not deleted, has every word of `query`, checked
+    per incident (OFFSET 0 keeps the planner from reading every matching message into a hash instead)."""
+    return text(
+        "(to_tsvector('simple', incidents.title) @@ plainto_tsquery('simple', :web_q) OR EXISTS ("
+        "SELECT 1 FROM messages AS m WHERE m.incident_id = incidents.id AND m.deleted_at IS NULL "
+        "AND to_tsvector('simple', m.text) @@ plainto_tsquery('simple', :web_q) OFFSET 0))"
+    ).bindparams(web_q=query)
 
 
 def _when(condition: ColumnElement[bool], value: Any) -> Any:

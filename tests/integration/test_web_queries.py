@@ -477,3 +477,55 @@ async def test_the_web_store_is_one_of_the_stores_of_a_unit(db: Database, five: 
         page = await stores.web.incidents("T1", IncidentFilter(status="resolved"), visible_private=EVERYONE)
 
     assert [item.title for item in page.items] == ["D"]
+
+
+async def test_a_search_counts_up_to_its_cap_and_then_says_there_are_more(db: Database, write: Writer) -> None:
+    for n in range(4):
+        incident = await write.incident(f"I{n}", at("2026-10-01") + timedelta(days=n))
+        await write.message(incident, "latency everywhere")
+        await write.message(incident, "latency again")
+    await write.incident("Quiet", at("2026-10-09"))
+
+    async def counted(walk_from: int, filters: IncidentFilter, cap: int) -> tuple[int, bool, int]:
+        async with db.session() as session:
+            store = WebStore(session, walk_from_messages=walk_from)
+            page = await store.incidents("T1", filters, visible_private=EVERYONE, count_cap=cap)
+        return page.total, page.total_capped, len(page.items)
+
+    for walk_from in (0, 10**9):  # PostgreSQL: incident by incident, and reading every match
+        assert await counted(walk_from, IncidentFilter(text="latency"), 3) == (3, True, 4)
+        assert await counted(walk_from, IncidentFilter(text="latency"), 4) == (4, False, 4)
+        assert await counted(walk_from, IncidentFilter(text="latency", opened_to=date(2026, 10, 2)), 1) == (1, True, 2)
+        assert await counted(walk_from, ALL, 3) == (5, False, 5)
+
+
+async def test_searching_incident_by_incident_finds_what_reading_every_match_finds(db: Database, write: Writer) -> None:
+    """PostgreSQL searches a common word incident by incident, newest first (SQLite always reads the matches)."""
+    hidden = await write.incident("Hidden", at("2026-10-06"), private=True)
+    resolved = await write.incident("Old outage", at("2026-10-01"), status="resolved")
+    await write.incident("Redis titled", at("2026-10-02"))
+    edited = await write.incident("Edited", at("2026-10-03"))
+    deleted = await write.incident("Deleted", at("2026-10-04"))
+    newest = await write.incident("Newest", at("2026-10-05"))
+    await write.incident("Theirs redis", at("2026-10-07"), team="T2")
+    for incident in (hidden, resolved, newest):
+        await write.message(incident, "redis evictions spiking")
+    await write.message(deleted, "redis is fine", deleted=True)
+    message = await write.message(edited, "probably the cache")
+    async with db.session() as session, session.begin():
+        await session.execute(update(MessageRow).where(MessageRow.id == message).values(text="probably redis"))
+
+    async def searched(walk_from: int, filters: IncidentFilter, cursor: str | None = None) -> Page:
+        async with db.session() as session:
+            store = WebStore(session, walk_from_messages=walk_from)
+            return await store.incidents("T1", filters, visible_private=EVERYONE, cursor=cursor, limit=2)
+
+    for walk_from in (0, 10**9):
+        first = await searched(walk_from, IncidentFilter(text="redis"))
+        second = await searched(walk_from, IncidentFilter(text="redis"), first.next_cursor)
+        active = await searched(walk_from, IncidentFilter(text="redis", status="active"))
+
+        assert [i.title for p in (first, second) for i in p.items] == ["Newest", "Edited", "Redis titled", "Old outage"]
+        assert (first.total, second.next_cursor) == (4, None)
+        assert [i.title for i in active.items] == ["Newest", "Edited"]
+        assert "redis" in (first.items[1].matched or "")
