@@ -26,7 +26,7 @@ import multiprocessing
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -166,22 +166,14 @@ class _Engine:
         bag = Bag()
         bag.put(TITLE, title)
 
-        async def read() -> None:
-            if self.db is None:
-                self.db = Database(self.database_url)
-            seen = Seen()
-            while True:
-                async with self.db.timeline() as store:
-                    said, seen = await store.said_since(incident_id, seen, READ_BATCH)
-                for change in said:
-                    if change.gone:
-                        bag.remove(change.key)
-                    else:
-                        bag.put(change.key, from_slack(change.text))
-                if len(said) < READ_BATCH:
-                    return
+        def apply(said: Sequence[Said]) -> None:
+            for change in said:
+                if change.gone:
+                    bag.remove(change.key)
+                else:
+                    bag.put(change.key, from_slack(change.text))
 
-        self.loop.run_until_complete(read())
+        self.loop.run_until_complete(self._read(incident_id, Seen(), apply))
         return fingerprint(bag.counts), len(bag) - 1
 
     async def _past(self, team_id: str) -> Resemblances:
@@ -206,15 +198,18 @@ class _Engine:
             held -= dropped.session.keys_held
 
     async def _catch_up(self, incident_id: int, evidence: Evidence) -> None:
+        evidence.seen = await self._read(incident_id, evidence.seen, evidence.apply)
+
+    async def _read(self, incident_id: int, seen: Seen, apply: Callable[[Sequence[Said]], None]) -> Seen:
+        """What was said in the incident after `seen`, in batches, handed to `apply`; returns how far it read."""
         if self.db is None:
             self.db = Database(self.database_url)
         while True:
             async with self.db.timeline() as store:
-                said, seen = await store.said_since(incident_id, evidence.seen, READ_BATCH)
-            evidence.apply(said)
-            evidence.seen = seen
+                said, seen = await store.said_since(incident_id, seen, READ_BATCH)
+            apply(said)
             if len(said) < READ_BATCH:
-                return
+                return seen
 
     def forget(self, incident_id: int) -> None:
         self.evidence.pop(incident_id, None)

@@ -27,6 +27,7 @@ from bot.domain.incident import Incident, Status
 from bot.slack import blocks
 from bot.slack.gateway import SlackError, SlackGateway, Tag
 from bot.storage import Database
+from bot.storage.database import Stores
 from bot.storage.reports import StoredReport
 from bot.storage.seen_before import PastIncident, Told, Triple
 
@@ -77,13 +78,7 @@ class SeenBefore:
             fresh: list[tuple[PastIncident, tuple[str, str | None] | None, StoredReport | None]] = []
             for p in past:
                 if p.incident.id in claimed:
-                    actions = [
-                        e
-                        for e in await stores.timeline.marked_messages(p.incident.id)
-                        if "action_taken" in e.kinds and not e.deleted
-                    ]
-                    first = (actions[0].text, actions[0].author_id) if actions else None
-                    fresh.append((p, first, await stores.reports.latest(p.incident.id)))
+                    fresh.append((p, *await _fix_and_report(stores, p.incident.id)))
         told = [await self._resemblance(p, first, report) for p, first, report in fresh]
         try:
             ts = await self._slack.post_once(
@@ -122,11 +117,7 @@ class SeenBefore:
             await stores.incidents.lock(incident.id)
             if not await stores.seen_before.claim_alike(incident.id, past.id, alike.shared, alike.score, self._clock()):
                 return
-            actions = [
-                e for e in await stores.timeline.marked_messages(past.id) if "action_taken" in e.kinds and not e.deleted
-            ]
-            first = (actions[0].text, actions[0].author_id) if actions else None
-            report = await stores.reports.latest(past.id)
+            first, report = await _fix_and_report(stores, past.id)
         told = await self._resemblance(then or PastIncident(past, None, None, None), first, report)
         try:
             ts = await self._slack.post_once(
@@ -161,6 +152,14 @@ class SeenBefore:
             except SlackError as e:
                 log.info("no permalink for the report of %s: %s", past.incident.public_id, e.code)
         return Resemblance(past, first[0] if first else None, first[1] if first else None, link)
+
+
+async def _fix_and_report(stores: Stores, past_id: int) -> tuple[tuple[str, str | None] | None, StoredReport | None]:
+    """What fixed a past incident (its first message marked as an action taken, and who wrote it) and its newest
+    report."""
+    actions = [e for e in await stores.timeline.marked_messages(past_id) if "action_taken" in e.kinds and not e.deleted]
+    first = (actions[0].text, actions[0].author_id) if actions else None
+    return first, await stores.reports.latest(past_id)
 
 
 def seen_before_text(told: list[Resemblance]) -> str:
