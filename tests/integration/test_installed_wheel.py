@@ -4,6 +4,7 @@ folders that hold nothing of the repository."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -44,13 +45,30 @@ def clean_environment(extra: dict[str, str]) -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in dropped} | extra
 
 
+NOT_SOURCES = (
+    ".git",
+    "build",
+    "dist",
+    "*.egg-info",
+    ".venv",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """`pip wheel` of this repository, `pip install` of that wheel (its dependencies from the package index, or
     pip's cache) into a new virtualenv."""
     work = tmp_path_factory.mktemp("wheel")
+    # Built from a copy of the sources: setuptools builds in the source tree (`build/`), where what another build
+    # (`pip install .` of .ci/run, a developer's) left made it fail with "File exists" (seen once in CI).
+    source = work / "source"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(ROOT)], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "--wheel-dir", str(work / "dist"), str(source)], check=True)
     wheel = next((work / "dist").glob("incident_bot-*.whl"))
     venv.create(work / "venv", with_pip=True)
     bin_dir = work / "venv" / "bin"
