@@ -13,15 +13,21 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 if TYPE_CHECKING:
     from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 
+from bot.acting import acting
 from bot.clock import Clock, SystemClock
 from bot.config import Config, ConfigError, require_web_credentials
 from bot.domain.incident import Incident
@@ -46,6 +52,7 @@ from bot.services import (
 )
 from bot.services.archiving import Archiver
 from bot.services.fingerprints import Fingerprints
+from bot.services.forgetting import Forgetting
 from bot.services.opening import RECONCILE_SECONDS
 from bot.services.paging import Pager
 from bot.services.reminders import UpdateReminders
@@ -53,6 +60,7 @@ from bot.services.retries import Retries
 from bot.services.scheduler import Scheduler
 from bot.services.seen_before import SeenBefore
 from bot.services.timeline import Background, IncidentChannels, TimelineCapture, TimelineService
+from bot.slack.gates import Gate, InstalledWorkspaces, OneWorkspace
 from bot.slack.gateway import (
     DEFAULT_TIMEOUT,
     IDENTITY_REFUSALS,
@@ -62,6 +70,8 @@ from bot.slack.gateway import (
     create_web_client,
 )
 from bot.slack.http import MAX_BODY, slack_events_handler
+from bot.slack.installations import Installations
+from bot.slack.manifest import bot_scopes
 from bot.storage import Database, TimelineWriter
 from bot.storage.liveness import new_boot_id, open_liveness
 from bot.storage.waiting import wait_for_database
@@ -71,6 +81,8 @@ from bot.web import WebView
 log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
+INSTALL_PATH = "/slack/install"  # OAuth mode: where an admin starts installing the app
+REDIRECT_PATH = "/slack/oauth_redirect"  # OAuth mode: where Slack sends the admin back
 
 IDENTITY_ATTEMPT_SECONDS = 10.0  # one auth.test at start (or the Web API timeout, if shorter)
 IDENTITY_PAUSES = (1.0, 60.0)  # between auth.test attempts that failed: from 1 s, doubling up to 60 s (jittered)
@@ -97,6 +109,33 @@ def bolt_authorize(slack: SlackGateway, token: str) -> Callable[..., Awaitable[A
     return authorize
 
 
+def bolt_authorize_installed(installations: Installations) -> Callable[..., Awaitable[AuthorizeResult]]:
+    """OAuth mode: Bolt's authorization from the installation the front door found for the request (bot/acting.py),
+    so that Bolt never reads the store or calls auth.test itself."""
+
+    async def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+        now = acting()
+        found = None if now is None else await installations.find(now)
+        if found is None:
+            raise IdentityUnknown()
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id,
+            bot_user_id=found.identity.user_id,
+            bot_id=found.identity.bot_id,
+            bot_token=found.token,
+            user_id=user_id,
+        )
+
+    return authorize
+
+
+def authorization_url(api_url: str) -> str:
+    """Slack's install page, on the host of SLACK_API_URL (https://slack.com/oauth/v2/authorize for Slack itself)."""
+    parts = urlsplit(api_url)
+    return f"{parts.scheme}://{parts.netloc}/oauth/v2/authorize"
+
+
 class IncidentBot:
     """One running bot: call `start()` before serving and `close()` at the end."""
 
@@ -118,7 +157,20 @@ class IncidentBot:
         self.db = Database(config.database_url)
         token = config.slack.bot_token.reveal() if config.slack.bot_token else ""
         self.client = create_web_client(token, config.slack.api_url, timeout=slack_timeout)
-        self.slack = SlackGateway(self.client, self.metrics)
+        # OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, no SLACK_BOT_TOKEN): many workspaces, each request and
+        # job with its own workspace's token (bot/slack/installations.py).
+        self.installations: Installations | None = None
+        if config.slack.oauth_mode:
+            assert config.slack.client_id is not None
+            assert config.slack.client_secret is not None
+            self.installations = Installations(
+                self.db.engine,
+                config.slack.client_id.reveal(),
+                config.slack.client_secret.reveal(),
+                create_web_client("", config.slack.api_url, timeout=slack_timeout),
+                refresh_minutes=config.oauth.refresh_minutes,
+            )
+        self.slack = SlackGateway(self.client, self.metrics, self.installations)
         self.writer = TimelineWriter(self.db)
         self.background = Background()
         self.channels = channels = IncidentChannels(self.db)
@@ -222,7 +274,11 @@ class IncidentBot:
                 timeout=self.client.timeout,
                 retry_handlers=self.client.retry_handlers,
             ),
-            authorize=bolt_authorize(self.slack, token),
+            authorize=(
+                bolt_authorize(self.slack, token)
+                if self.installations is None
+                else bolt_authorize_installed(self.installations)
+            ),
             signing_secret=signing_secret,
             # The front door (bot/slack/http.py) verifies every HTTP request before anything else, Bolt's error
             # listener included, and hands Bolt only verified, parsed payloads; Socket Mode needs no signature.
@@ -231,11 +287,47 @@ class IncidentBot:
             logger=logging.getLogger("slack_bolt"),
         )
         handlers.register_all(self.bolt, config, self.services)
+        # Installing the app (OAuth mode): Bolt's OAuth flow, served at /slack/install and /slack/oauth_redirect.
+        self.oauth_flow: AsyncOAuthFlow | None = None
+        self.gate: Gate = OneWorkspace(self.slack.served_team_now)
+        if self.installations is not None:
+            assert config.slack.client_id is not None
+            assert config.slack.client_secret is not None
+            self.oauth_flow = AsyncOAuthFlow(
+                client=create_web_client("", config.slack.api_url, timeout=slack_timeout),
+                logger=logging.getLogger("slack_bolt.oauth"),
+                settings=AsyncOAuthSettings(
+                    client_id=config.slack.client_id.reveal(),
+                    client_secret=config.slack.client_secret.reveal(),
+                    scopes=bot_scopes(config),
+                    user_scopes=[],
+                    redirect_uri=config.oauth.redirect_url,
+                    install_path=INSTALL_PATH,
+                    redirect_uri_path=REDIRECT_PATH,
+                    authorization_url=authorization_url(config.slack.api_url),
+                    installation_store=self.installations.store,
+                    state_store=self.installations.state_store,
+                    state_cookie_name="incident-bot-oauth-state",
+                ),
+            )
+            self.forgetting = Forgetting(self.db, config.oauth.retention_days, self.clock.now)
+            self.forgetting.register(self.scheduler)
+            self.gate = InstalledWorkspaces(self.installations, self.forgetting.schedule)
+            self.scheduler.serves = self.installations.serves
         # The web view (app.yaml `web`): its pages are served by `web_app` beside /slack/events.
         self.web_view: WebView | None = None
         if config.web.enabled:
             require_web_credentials(config)
-            self.web_view = WebView(config, self.db, self.slack)
+            installations = self.installations
+            readable = None
+            if installations is not None:
+                retention = config.oauth.retention_days
+
+                async def readable_here(team_id: str) -> bool:
+                    return await installations.readable(team_id, retention)
+
+                readable = readable_here
+            self.web_view = WebView(config, self.db, self.slack, readable=readable)
         self.ready = False
         self._identity_task: asyncio.Task[None] | None = None
         self._identity_problem = "not asked yet"  # why the identity is not known (shown by /healthz)
@@ -262,7 +354,10 @@ class IncidentBot:
           It becomes ready by itself as soon as Slack answers; nothing waits for auth.test on a request.
         """
         first_answer = asyncio.Event()
-        self._identity_task = asyncio.create_task(self._learn_identity(first_answer), name="identity")
+        if self.installations is None:
+            self._identity_task = asyncio.create_task(self._learn_identity(first_answer), name="identity")
+        else:  # OAuth mode: each workspace's bot is known from its installation
+            first_answer.set()
         self.metrics.loop_watch.start()  # the event loop's stalls, on /metrics (bot/loopwatch.py)
         await wait_for_database(self.db, database_wait, on_wait=self._waiting_for_database)
         self._starting = "starting"
@@ -273,7 +368,7 @@ class IncidentBot:
         # on the first message of the first incident.
         await self.services.suggestions.start()
         await first_answer.wait()
-        if self._identity_task.done() and not self._identity_task.cancelled():
+        if self._identity_task is not None and self._identity_task.done() and not self._identity_task.cancelled():
             refused = self._identity_task.exception()
             if refused is not None:
                 raise refused
@@ -371,15 +466,26 @@ class IncidentBot:
                     self._signing_secret,
                     self.capture.wants,
                     self.capture.capture,
-                    self.slack.served_team_now,
+                    self.gate,
                     self.metrics,
                 ),
             )
+        if self.oauth_flow is not None:
+            app.router.add_get(INSTALL_PATH, self._install)
+            app.router.add_get(REDIRECT_PATH, self._oauth_redirect)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
         if self.web_view is not None:
             self.web_view.mount(app)
         return app
+
+    async def _install(self, request: web.Request) -> web.StreamResponse:
+        assert self.oauth_flow is not None
+        return await to_aiohttp_response(await self.oauth_flow.handle_installation(_bolt_request(request)))
+
+    async def _oauth_redirect(self, request: web.Request) -> web.StreamResponse:
+        assert self.oauth_flow is not None
+        return await to_aiohttp_response(await self.oauth_flow.handle_callback(_bolt_request(request)))
 
     async def _count(self, request: web.Request, response: web.StreamResponse) -> None:
         resource = request.match_info.route.resource
@@ -391,9 +497,11 @@ class IncidentBot:
     async def _health(self) -> web.Response:
         if not self.ready:
             return web.json_response({"ok": False, "status": self._starting}, status=503)
-        if self.slack.me is None:  # events are answered 503 until then: not ready (see `start`)
+        if self.installations is None and self.slack.me is None:  # events are answered 503 until then (`start`)
             return web.json_response({"ok": False, "status": self._identity_problem}, status=503)
-        if self.capture.lost_access is not None:  # tokens_revoked / app_uninstalled: nothing more can be done
+        if (
+            self.installations is None and self.capture.lost_access is not None
+        ):  # tokens_revoked / app_uninstalled: nothing more can be done
             return web.json_response({"ok": False, "status": self.capture.lost_access}, status=503)
         try:
             await self.db.ping()
@@ -403,3 +511,9 @@ class IncidentBot:
 
     async def _metrics(self, _: web.Request) -> web.Response:
         return web.Response(body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """A browser's GET (install link, OAuth redirect) as Bolt's OAuth flow takes it: the query and the headers (the
+    state cookie among them)."""
+    return AsyncBoltRequest(body="", query=request.query_string, headers=dict(request.headers))

@@ -166,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest (YAML) for app.yaml")
     manifest.add_argument("--request-url", help="public https URL of /slack/events (HTTP mode); omit for Socket Mode")
+    manifest.add_argument(
+        "--oauth-redirect-url",
+        help="public https URL of /slack/oauth_redirect: OAuth mode, the app installed into many workspaces",
+    )
+    manifest.add_argument(
+        "--token-rotation", action="store_true", help="OAuth mode: bot tokens expire and the bot refreshes them"
+    )
     return parser
 
 
@@ -204,7 +211,17 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if args.command == "manifest":
             from bot.slack.manifest import build_manifest
 
-            document = build_manifest(config, request_url=args.request_url)
+            if args.oauth_redirect_url and not args.request_url:
+                raise ConfigError(
+                    "--oauth-redirect-url is for HTTP mode: give --request-url too "
+                    "(OAuth mode serves many workspaces over HTTP)"
+                )
+            document = build_manifest(
+                config,
+                request_url=args.request_url,
+                oauth_redirect_url=args.oauth_redirect_url,
+                token_rotation=args.token_rotation,
+            )
             sys.stdout.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
             return 0
         if args.command == "report":

@@ -228,6 +228,16 @@ class ArchiveSettings:
         return self.after_days is not None
 
 
+@dataclass(frozen=True, slots=True)
+class OAuthSettings:
+    """`oauth` in app.yaml: how OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set, no SLACK_BOT_TOKEN) keeps
+    installations (bot/slack/installations.py)."""
+
+    retention_days: int = 90  # an uninstalled workspace's incidents are readable this long, then deleted
+    refresh_minutes: int = 120  # a rotating token is refreshed when it expires within this
+    redirect_url: str | None = None  # sent in install links; must be one of the app's OAuth redirect URLs
+
+
 DEFAULT_WEB_PREFIX = "/web"
 DEFAULT_SESSION_HOURS = 12
 SESSION_HOURS_MAX = 24 * 30
@@ -273,10 +283,18 @@ class SlackSettings:
     signing_secret: Secret | None = None  # SLACK_SIGNING_SECRET
     app_token: Secret | None = None  # SLACK_APP_TOKEN; set => Socket Mode
     api_url: str = DEFAULT_SLACK_API_URL  # SLACK_API_URL, always ends with "/"
+    client_id: Secret | None = None  # SLACK_CLIENT_ID
+    client_secret: Secret | None = None  # SLACK_CLIENT_SECRET
 
     @property
     def socket_mode(self) -> bool:
         return self.app_token is not None
+
+    @property
+    def oauth_mode(self) -> bool:
+        """Many workspaces, installed by OAuth: the app's client ID and secret and no bot token. (With a bot token
+        the client ID and secret only serve Sign in with Slack, for the web view: one workspace.)"""
+        return self.bot_token is None and self.client_id is not None and self.client_secret is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +313,7 @@ class Config:
     followups: FollowupSettings = field(default_factory=FollowupSettings)
     paging: PagingSettings = field(default_factory=PagingSettings)
     archive: ArchiveSettings = field(default_factory=ArchiveSettings)
+    oauth: OAuthSettings = field(default_factory=OAuthSettings)
     web: WebSettings = field(default_factory=WebSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     database_url: str = DEFAULT_DATABASE_URL  # DATABASE_URL, normalised to an async driver
@@ -391,11 +410,15 @@ _TOP_LEVEL_KEYS = (
     "paging",
     "archive",
     "web",
+    "oauth",
 )
 _WEB_KEYS = ("enabled", "path_prefix", "base_url", "session_hours")
 _WEB_PREFIX_RE = re.compile(r"(/[a-z0-9_-]+)+")
 _RESERVED_PREFIXES = ("/slack", "/healthz", "/metrics")
 _ARCHIVE_KEYS = ("after_days", "wait_for_followups")
+_OAUTH_KEYS = ("retention_days", "refresh_minutes", "redirect_url")
+RETENTION_DAYS_MAX = 3650
+REFRESH_MINUTES_MAX = 11 * 60  # Slack's rotating tokens last 12 hours
 ARCHIVE_AFTER_DAYS_MAX = 365
 _FOLLOWUP_KEYS = ("export",)
 _EXPORT_KEYS = ("github", "jira")
@@ -519,6 +542,18 @@ def require_slack_credentials(config: Config) -> None:
     SLACK_SIGNING_SECRET. Kept apart from `load_config` so tools that never talk to Slack can still load.
     """
     slack = config.slack
+    if slack.oauth_mode:
+        if slack.socket_mode:
+            raise ConfigError(
+                "OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET set, no SLACK_BOT_TOKEN) serves many workspaces "
+                "over HTTP: unset SLACK_APP_TOKEN, or set SLACK_BOT_TOKEN to serve one workspace in Socket Mode"
+            )
+        if slack.signing_secret is None:
+            raise ConfigError(
+                "missing Slack credentials for OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET are set): set "
+                "SLACK_SIGNING_SECRET in the environment"
+            )
+        return
     if slack.socket_mode:
         missing = [] if slack.bot_token is not None else ["SLACK_BOT_TOKEN"]
         mode = "Socket Mode (SLACK_APP_TOKEN is set)"
@@ -533,7 +568,10 @@ def require_slack_credentials(config: Config) -> None:
             if value is None
         ]
         mode = "HTTP mode"
-        hint = "; or set SLACK_APP_TOKEN (xapp-...) to use Socket Mode, which needs no signing secret"
+        hint = (
+            "; or set SLACK_APP_TOKEN (xapp-...) to use Socket Mode, which needs no signing secret; or, to serve many "
+            "workspaces installed by OAuth, SLACK_CLIENT_ID and SLACK_CLIENT_SECRET instead of SLACK_BOT_TOKEN"
+        )
     if missing:
         raise ConfigError(f"missing Slack credentials for {mode}: set {' and '.join(missing)} in the environment{hint}")
 
@@ -605,6 +643,8 @@ def _slack_settings(environ: Mapping[str, str]) -> SlackSettings:
         signing_secret=_secret(environ, "SLACK_SIGNING_SECRET"),
         app_token=_token(environ, "SLACK_APP_TOKEN"),
         api_url=_api_url(environ.get("SLACK_API_URL", "").strip() or DEFAULT_SLACK_API_URL),
+        client_id=_secret(environ, "SLACK_CLIENT_ID"),
+        client_secret=_secret(environ, "SLACK_CLIENT_SECRET"),
     )
 
 
@@ -818,7 +858,37 @@ class _FileReader:
             settings["archive"] = self.archive(top["archive"])
         if "web" in top:
             settings["web"] = self.web(top["web"])
+        if "oauth" in top:
+            settings["oauth"] = self.oauth(top["oauth"])
         return settings
+
+    def oauth(self, node: Node) -> OAuthSettings:
+        if isinstance(node, ScalarNode) and node.tag == _NULL:
+            return OAuthSettings()
+        entries = self.mapping(node, "oauth", _OAUTH_KEYS)
+        numbers = {}
+        for key, low, high in (("retention_days", 0, RETENTION_DAYS_MAX), ("refresh_minutes", 1, REFRESH_MINUTES_MAX)):
+            if key not in entries:
+                continue
+            value = entries[key]
+            expected = f"a whole number from {low} to {high}"
+            if not (isinstance(value, ScalarNode) and value.tag == _INT):
+                raise self.error(value, f"oauth.{key}", f"expected {expected}, got {_describe(value)}")
+            number = SafeConstructor().construct_yaml_int(value)
+            if not low <= number <= high:
+                raise self.error(value, f"oauth.{key}", f"expected {expected}, got {number}")
+            numbers[key] = number
+        redirect_url: str | None = None
+        if "redirect_url" in entries and not (
+            isinstance(entries["redirect_url"], ScalarNode) and entries["redirect_url"].tag == _NULL
+        ):
+            redirect_url = self.text(entries["redirect_url"], "oauth.redirect_url", "an https URL")
+            parts = urlsplit(redirect_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise self.error(
+                    entries["redirect_url"], "oauth.redirect_url", f"expected an https URL, got {redirect_url!r}"
+                )
+        return OAuthSettings(**numbers, redirect_url=redirect_url)
 
     def web(self, node: Node) -> WebSettings:
         if isinstance(node, ScalarNode) and node.tag == _NULL:

@@ -86,6 +86,7 @@ class Archiver:
             incident.resolved_at + timedelta(days=days),
             {"incident_id": incident.id, "resolved_at": incident.resolved_at.isoformat(), "check": 0},
             now=now,
+            team_id=incident.team_id,
         )
 
     async def cancel(self, stores: Stores, resolved: Incident, now: datetime) -> None:
@@ -139,6 +140,7 @@ class Archiver:
                 now + RECHECK,
                 {**run.payload, "check": check + 1, "told": True},
                 now=now,
+                team_id=incident.team_id,
             )
             if not run.payload.get("told"):
                 await self._audit(stores, incident, "archive_waiting", now, f"{count} open follow-up(s)")

@@ -44,7 +44,9 @@ class Fingerprints:
         """At resolution (in its transaction): fingerprint the incident now."""
         if incident.resolved_at is None:
             return
-        await stores.jobs.schedule(KIND, fingerprint_key(incident), now, {"incident_id": incident.id}, now=now)
+        await stores.jobs.schedule(
+            KIND, fingerprint_key(incident), now, {"incident_id": incident.id}, now=now, team_id=incident.team_id
+        )
 
     async def run(self, run: JobRun) -> None:
         incident_id = int(run.payload["incident_id"])

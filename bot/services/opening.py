@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.acting import acting_for
 from bot.config import Config, Severity
 from bot.domain.incident import Incident
 from bot.domain.naming import channel_names
@@ -479,6 +480,10 @@ class IncidentOpener:
             incident, state = await self._load(incident_id)
         except UserError:
             return
+        with acting_for(incident.team_id):  # its workspace's token (bot/acting.py): no request is behind this
+            await self._finish_setup(incident_id, attempt, incident, state)
+
+    async def _finish_setup(self, incident_id: int, attempt: int, incident: Incident, state: SetupState) -> None:
         try:
             if attempt > MAX_ATTEMPTS:
                 await self._give_up(incident, state)  # a SlackError here: not known yet, tried again later

@@ -58,6 +58,7 @@ from typing import IO, Any, Protocol
 
 from sqlalchemy.engine import make_url
 
+from bot.acting import acting_for
 from bot.clock import Clock, SystemClock
 from bot.storage.database import Database, Stores, stores_of
 from bot.storage.jobs import Job, JobStore
@@ -88,6 +89,7 @@ class Overran(Exception):
 class _Kind:
     handler: Handler
     max_attempts: int
+    in_workspace: bool = True  # acts in its workspace: not run once the app is uninstalled there (OAuth mode)
 
 
 @dataclass(slots=True)
@@ -240,16 +242,23 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        # OAuth mode: whether the bot is still installed in a job's workspace (a job for one that uninstalled the
+        # app is finished unrun). None: single-workspace mode, every job runs.
+        self.serves: Callable[[str | None], Awaitable[bool]] | None = None
 
     @property
     def boot_id(self) -> str:
         return self._liveness.boot_id
 
-    def register(self, kind: str, handler: Handler, *, max_attempts: int | None = None) -> None:
-        """Run jobs of `kind` with `handler` (see the module docstring for its contract)."""
+    def register(
+        self, kind: str, handler: Handler, *, max_attempts: int | None = None, in_workspace: bool = True
+    ) -> None:
+        """Run jobs of `kind` with `handler` (see the module docstring for its contract). `in_workspace=False`: runs
+        even after the app was uninstalled from the job's workspace (OAuth mode), such as deleting its data."""
         if kind in self._kinds:
             raise ValueError(f"job kind {kind!r} is registered already")
-        self._kinds[kind] = _Kind(handler, max_attempts if max_attempts is not None else self._max_attempts)
+        attempts = max_attempts if max_attempts is not None else self._max_attempts
+        self._kinds[kind] = _Kind(handler, attempts, in_workspace)
 
     def plan(self, name: str, planner: Planner, *, every: timedelta) -> None:
         """Run `planner` when the scheduler starts and every `every` after (see the module docstring)."""
@@ -412,6 +421,13 @@ class Scheduler:
             log.error("job %s (%s) failed for good: %s", job.key, job.kind, error)
             return
         run = JobRun(self, job)
+        if kind.in_workspace and self.serves is not None and not await self.serves(job.team_id):
+            # OAuth mode: the workspace it would act for uninstalled the app; the bot no longer acts there.
+            log.info(
+                "job %s (%s) not run: the bot is no longer installed in workspace %s", job.key, job.kind, job.team_id
+            )
+            await self._write(lambda jobs: jobs.finish(job.id, self.boot_id, job.attempts, self.clock.now()))
+            return
         try:
             await self._call(kind.handler, run)
             if not run.completed:
@@ -432,7 +448,8 @@ class Scheduler:
 
     async def _call(self, handler: Handler, run: JobRun) -> None:
         """The handler, cancelled if it runs past the lease (before another process may claim its job again)."""
-        task = asyncio.ensure_future(handler(run))
+        with acting_for(run.job.team_id):  # the job acts for the workspace that scheduled it (bot/acting.py)
+            task = asyncio.ensure_future(handler(run))
         try:
             done, _ = await asyncio.wait({task}, timeout=self._lease)
         finally:

@@ -84,7 +84,9 @@ async def plan_reminder(
     due = update_due(incident, last_update_at, at or now, config)
     if due is None:
         return None
-    await jobs.schedule(KIND, reminder_key(incident.id, due), due, {"incident_id": incident.id}, now=now)
+    await jobs.schedule(
+        KIND, reminder_key(incident.id, due), due, {"incident_id": incident.id}, now=now, team_id=incident.team_id
+    )
     return due
 
 
@@ -173,7 +175,9 @@ class StatusUpdates:
                 now = self._clock()
                 await plan_reminder(store.jobs, self._config, current, update.posted_at, now)
                 payload = {"incident_id": current.id, "update_id": update.id}
-                await store.jobs.schedule(POST_KIND, post_key(update.id), now + POST_AFTER, payload, now=now)
+                await store.jobs.schedule(
+                    POST_KIND, post_key(update.id), now + POST_AFTER, payload, now=now, team_id=current.team_id
+                )
         if update is None:
             return Posted(None)
         warnings, message_ts, announcement_ts = await self._deliver(current, update)

@@ -28,9 +28,11 @@ from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.acting import acting, acting_team
 from bot.metrics import Metrics
 
 from .events import BotIdentity
+from .installations import Installations, Installed, NotInstalled
 
 log = logging.getLogger(__name__)
 
@@ -270,8 +272,13 @@ class Person:
 
 
 class SlackGateway:
-    def __init__(self, client: AsyncWebClient, metrics: Metrics) -> None:
+    """`installations`: OAuth mode (bot/slack/installations.py): each call carries the token of the workspace the
+    running code acts for (bot/acting.py), and `me` is the bot's identity there. None: single-workspace mode, one
+    token (the client's) and one identity (auth.test at start)."""
+
+    def __init__(self, client: AsyncWebClient, metrics: Metrics, installations: Installations | None = None) -> None:
         self._client = client
+        self._installations = installations
         self._once = once_client(client)
         # For auth.test at start: one attempt per call, no retry of slack_sdk's own (the caller waits as Slack says).
         self._bare = AsyncWebClient(
@@ -282,12 +289,24 @@ class SlackGateway:
         self._identity_lock = asyncio.Lock()
 
     @property
+    def multi_workspace(self) -> bool:
+        return self._installations is not None
+
+    @property
     def me(self) -> BotIdentity | None:
-        """Who the bot is, if known yet (never waits: IncidentBot.start asks Slack, in the background if need be)."""
+        """Who the bot is, if known yet (never waits: IncidentBot.start asks Slack, in the background if need be). In
+        OAuth mode: in the workspace the running code acts for (known once the request or job found its
+        installation)."""
+        if self._installations is not None:
+            now = acting()
+            found = None if now is None else self._installations.known(now.team_id)
+            return None if found is None else found.identity
         return self._identity
 
     def served_team_now(self) -> str | None:
         """The workspace the bot's token serves, if known yet (never waits)."""
+        if self._installations is not None:
+            return acting_team()
         return None if self._identity is None else self._identity.team_id
 
     async def ask_identity(self, within: float) -> BotIdentity:
@@ -312,7 +331,9 @@ class SlackGateway:
 
     async def identity(self) -> BotIdentity:
         """Who the bot is: known from start, or else asked now (auth.test, with slack_sdk's retries). Not for the
-        hot path, which uses `me` and never waits."""
+        hot path, which uses `me` and never waits. OAuth mode: in the workspace acted for, from its installation."""
+        if self._installations is not None:
+            return (await self._installed("auth.test")).identity
         if self._identity is None:
             async with self._identity_lock:
                 if self._identity is None:
@@ -390,13 +411,45 @@ class SlackGateway:
             if e.code != "already_reacted":
                 raise
 
+    async def _installed(self, method: str) -> Installed:
+        """OAuth mode: the installation of the workspace acted for; SlackError `not_installed` when there is none."""
+        assert self._installations is not None
+        now = acting()
+        if now is None:  # a bug: work that calls Slack was started outside any request or job
+            log.error("%s called outside any workspace's request or job; not sent", method)
+            raise SlackError(method, "no_workspace")
+        try:
+            found = await self._installations.find(now)
+        except NotInstalled:
+            found = None
+        if found is None:
+            self._metrics.slack_errors.labels(method=method, error="not_installed").inc()
+            raise SlackError(method, "not_installed")
+        return found
+
+    async def _token(self, method: str) -> str | None:
+        """The token a call carries: OAuth mode's per workspace; None for the client's own."""
+        if self._installations is None:
+            return None
+        return (await self._installed(method)).token
+
+    def _refused(self, token: str | None, code: str) -> None:
+        if token is not None and self._installations is not None and code in IDENTITY_REFUSALS:
+            team = acting_team()
+            if team is not None:
+                self._installations.refused(team, token)
+
     async def _call(self, method: str, *, once: bool = False, bare: bool = False, **kwargs: Any) -> dict[str, Any]:
         self._metrics.slack_calls.labels(method=method).inc()
         client = self._bare if bare else self._once if once else self._client
+        token = await self._token(method)
+        if token is not None:
+            kwargs["headers"] = {"Authorization": f"Bearer {token}"}
         try:
             response = await client.api_call(method, **kwargs)
         except SlackApiError as e:
             code = str(e.response.get("error") or f"http_{e.response.status_code}")
+            self._refused(token, code)
             self._metrics.slack_errors.labels(method=method, error=code).inc()
             details = dict(e.response.data) if isinstance(e.response.data, dict) else {}
             raise SlackError(method, code, e.response.status_code, _retry_after(e.response.headers), details) from None
@@ -581,9 +634,15 @@ class SlackGateway:
         """Share a text file in a channel (files upload v2: get an upload URL, upload, complete). Returns its id."""
         for method in ("files.getUploadURLExternal", "files.completeUploadExternal"):
             self._metrics.slack_calls.labels(method=method).inc()
+        token = await self._token("files.getUploadURLExternal")
         try:  # not retried blindly: a 5xx after the file was shared would share it twice
             response = await self._once.files_upload_v2(
-                channel=channel, filename=filename, content=content, title=title, initial_comment=comment
+                channel=channel,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=comment,
+                **({"token": token} if token is not None else {}),  # type: ignore[arg-type]
             )
         except SlackApiError as e:
             code = str(e.response.get("error") or f"http_{e.response.status_code}")

@@ -43,9 +43,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.acting import acting_for
 from bot.metrics import Metrics
 
 from .events import Dropped
+from .gates import FOREIGN_TEXT, Admission, Gate, names_a_workspace, team_of
+
+__all__ = ["names_a_workspace", "team_of"]  # kept importable from here (Socket Mode's listener uses them)
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,6 @@ LARGE_READS = 8
 MAX_READING = 256  # bodies being read at once; aiohttp buffers at most 128 KiB of each before it is read
 SLOT_SECONDS = 1.0  # how long a large body may wait for a slot
 READ_SECONDS = 2.5  # how long reading a body may take: Slack gives up on its request after 3 s anyway
-NO_TEAM = frozenset({"url_verification", "ssl_check"})  # the only requests that name no workspace
 
 CAPTURE_SECONDS = 2.5  # from a capturable event's arrival to its answer, stored or not (Slack waits 3 s)
 STARTING_TEXT = (
@@ -70,7 +73,6 @@ class Capture(Protocol):
 
 
 Wants = Callable[[dict[str, Any]], bool]
-ServedTeam = Callable[[], str | None]  # the workspace the bot serves; None while not known yet (never waits)
 
 
 class BadRequest(Exception):
@@ -193,24 +195,6 @@ def might_need_cleaning(raw: bytes, content_type: str) -> bool:
     return (b"\\ud" in raw or b"\\uD" in raw) and re.search(rb"\\u[dD][89a-fA-F]", raw) is not None
 
 
-def names_a_workspace(payload: dict[str, Any]) -> bool:
-    return payload.get("type") in NO_TEAM or "ssl_check" in payload
-
-
-def team_of(payload: dict[str, Any]) -> str | None:
-    """The workspace a payload comes from, wherever this kind of payload says it."""
-    team = payload.get("team_id")
-    if isinstance(team, str) and team:
-        return team
-    for holder in ("team", "user", "view"):
-        value = payload.get(holder)
-        if isinstance(value, dict):
-            found = value.get("id") if holder == "team" else value.get("team_id")
-            if isinstance(found, str) and found:
-                return found
-    return None
-
-
 class SlackEndpoint:
     """`POST /slack/events`."""
 
@@ -220,7 +204,7 @@ class SlackEndpoint:
         signing_secret: str,
         wants: Wants,
         capture: Capture,
-        served_team: ServedTeam,
+        gate: Gate,
         metrics: Metrics,
     ) -> None:
         self._metrics = metrics
@@ -228,7 +212,7 @@ class SlackEndpoint:
         self._verifier = Verifier(signing_secret)
         self._wants = wants
         self._capture = capture
-        self._served_team = served_team
+        self._gate = gate
         self._large_reads = asyncio.Semaphore(LARGE_READS)
         self._reading = 0
 
@@ -323,18 +307,15 @@ class SlackEndpoint:
             return self._refuse(400, "malformed_body")
         if might_need_cleaning(raw, request.content_type):
             clean(payload)
-        team = team_of(payload)
-        served = self._served_team() if team is not None else None
-        if team is not None and served is None:
-            return self._not_yet(payload)
-        if (team is None and not names_a_workspace(payload)) or (team is not None and team != served):
-            log.warning("ignored a request from workspace %s, which this bot does not serve", team or "(none)")
-            self._metrics.refused.labels(reason="foreign_workspace").inc()
-            if "command" in payload:
-                return web.json_response(
-                    {"response_type": "ephemeral", "text": "This bot serves another Slack workspace; nothing was done."}
-                )
-            return web.Response(status=200)
+        admission = await self._gate.admit(payload)
+        if not admission.serve:
+            return self._refused(payload, admission)
+        with acting_for(admission.acting):  # the workspace served: its token, its data (bot/acting.py)
+            return await self._serve(request, raw, payload, deadline)
+
+    async def _serve(
+        self, request: web.Request, raw: bytes, payload: dict[str, Any], deadline: float
+    ) -> web.StreamResponse:
         if self._wants(payload):
             return await self._store(payload, deadline)
         bolt_request = AsyncBoltRequest(body="", query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
@@ -348,6 +329,16 @@ class SlackEndpoint:
             log.exception("Bolt could not dispatch a signed %s request", payload.get("type") or "form")
             return self._refuse(400, "undispatchable")
         return await to_aiohttp_response(answer)
+
+    def _refused(self, payload: dict[str, Any], admission: Admission) -> web.Response:
+        if admission.refusal == "starting":
+            return self._not_yet(payload)
+        if admission.refusal == "done":
+            return web.Response(status=200)
+        self._metrics.refused.labels(reason="foreign_workspace").inc()
+        if "command" in payload:
+            return web.json_response({"response_type": "ephemeral", "text": admission.text or FOREIGN_TEXT})
+        return web.Response(status=200)
 
     def _not_yet(self, payload: dict[str, Any]) -> web.Response:
         """The bot does not know yet which workspace it serves (Slack has not answered auth.test since the start):
@@ -371,6 +362,6 @@ class SlackEndpoint:
 
 
 def slack_events_handler(
-    bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture, served_team: ServedTeam, metrics: Metrics
+    bolt: AsyncApp, signing_secret: str, wants: Wants, capture: Capture, gate: Gate, metrics: Metrics
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    return SlackEndpoint(bolt, signing_secret, wants, capture, served_team, metrics).handle
+    return SlackEndpoint(bolt, signing_secret, wants, capture, gate, metrics).handle

@@ -115,20 +115,33 @@ def bot_scopes(config: Config) -> list[str]:
 OPENID_SCOPES = ("openid", "profile", "email")  # Sign in with Slack, for the web view
 
 
-def oauth_config(config: Config) -> dict[str, Any]:
+def oauth_config(config: Config, oauth_redirect_url: str | None = None) -> dict[str, Any]:
     """The bot's scopes; with the web view on (app.yaml `web`), also its sign-in: the redirect URL Slack may send
-    browsers back to and the OpenID Connect user scopes."""
+    browsers back to and the OpenID Connect user scopes. `oauth_redirect_url`: OAuth mode's install redirect URL
+    (`https://<host>/slack/oauth_redirect`), listed too."""
     oauth: dict[str, Any] = {"scopes": {"bot": bot_scopes(config)}}
+    redirect_urls: list[str] = []
+    if oauth_redirect_url:
+        redirect_urls.append(oauth_redirect_url)
     if config.web.enabled and config.web.base_url:
-        oauth["redirect_urls"] = [config.web.redirect_url]
+        redirect_urls.append(config.web.redirect_url)
         oauth["scopes"]["user"] = list(OPENID_SCOPES)
+    if redirect_urls:
+        oauth["redirect_urls"] = redirect_urls
     return oauth
 
 
 def build_manifest(
-    config: Config, *, request_url: str | None = None, socket_mode: bool | None = None
+    config: Config,
+    *,
+    request_url: str | None = None,
+    socket_mode: bool | None = None,
+    oauth_redirect_url: str | None = None,
+    token_rotation: bool = False,
 ) -> dict[str, Any]:
-    """`request_url` is the public https URL of `/slack/events` (HTTP mode); without it, Socket Mode."""
+    """`request_url` is the public https URL of `/slack/events` (HTTP mode); without it, Socket Mode.
+    `oauth_redirect_url`: the public URL of `/slack/oauth_redirect`, for OAuth mode (installs into many
+    workspaces); `token_rotation`: bot tokens that expire and are refreshed (OAuth mode)."""
     socket = socket_mode if socket_mode is not None else request_url is None
     command: dict[str, Any] = {
         "command": config.command,
@@ -141,7 +154,7 @@ def build_manifest(
         "interactivity": {"is_enabled": True},
         "org_deploy_enabled": False,
         "socket_mode_enabled": socket,
-        "token_rotation_enabled": False,
+        "token_rotation_enabled": token_rotation,
     }
     if not socket and request_url:
         command["url"] = request_url
@@ -159,6 +172,6 @@ def build_manifest(
             "slash_commands": [command],
             "shortcuts": SHORTCUTS,
         },
-        "oauth_config": oauth_config(config),
+        "oauth_config": oauth_config(config, oauth_redirect_url),
         "settings": settings,
     }

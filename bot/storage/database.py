@@ -25,6 +25,7 @@ from .seen_before import SeenBeforeStore
 from .suggestions import SuggestionStore
 from .timeline import TimelineStore
 from .web import WebStore
+from .workspaces import WorkspaceStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,7 @@ class Stores:
     followups: FollowupStore
     fingerprints: FingerprintStore
     web: WebStore
+    workspaces: WorkspaceStore
 
 
 # Any constant will do; it only has to be the same in every process that shares the database.
@@ -100,6 +102,7 @@ def stores_of(session: AsyncSession) -> Stores:
         followups=FollowupStore(session),
         fingerprints=FingerprintStore(session),
         web=WebStore(session),
+        workspaces=WorkspaceStore(session),
     )
 
 

@@ -28,6 +28,8 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.acting import acting_team
+
 from .dialect import upsert
 from .tables import JobRow
 
@@ -58,6 +60,7 @@ class Job:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+    team_id: str | None = None  # the workspace it acts for (None: single-workspace mode's one)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,7 @@ def _job(row: JobRow) -> Job:
         last_error=row.last_error,
         created_at=row.created_at,
         finished_at=row.finished_at,
+        team_id=row.team_id,
     )
 
 
@@ -101,9 +105,12 @@ class JobStore:
         payload: dict[str, Any] | None = None,
         *,
         now: datetime | None = None,
+        team_id: str | None = None,
     ) -> Scheduled:
         """Schedule `kind` to run at `due_at` (or at once if that has passed), once per `key` (see the module
-        docstring). `payload` must be JSON-serialisable; `now` (the service's clock) is recorded as created_at."""
+        docstring). `payload` must be JSON-serialisable; `now` (the service's clock) is recorded as created_at.
+        `team_id`: the workspace the job acts for (bot/slack/acting.py); by default the one the code scheduling it
+        acts for."""
         if not kind or len(kind) > MAX_KIND:
             raise ValueError(f"a job kind has 1 to {MAX_KIND} characters: {kind!r}")
         if not key or len(key) > MAX_KEY:
@@ -123,6 +130,7 @@ class JobStore:
             "last_error": None,
             "created_at": created_at,
             "finished_at": None,
+            "team_id": team_id if team_id is not None else acting_team(),
         }
         inserted = await self._session.scalar(
             upsert(self._session, JobRow)

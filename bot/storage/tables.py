@@ -38,13 +38,18 @@ NAMING_CONVENTION = {
 # PostgreSQL's expression indexes, SQLite's FTS5 tables (and the tables FTS5 keeps beside them).
 SEARCH_INDEXES = frozenset({"ix_messages_text_search", "ix_incidents_title_search"})
 SEARCH_TABLES = frozenset({"messages_search", "incidents_search"})
+# slack_sdk's installation and OAuth state stores own these tables (bot/slack/installations.py); migration 0018 makes
+# them, and their rows are written by slack_sdk through its own Table objects, not through models here.
+SLACK_SDK_TABLES = frozenset({"slack_installations", "slack_bots", "slack_oauth_states"})
 
 
 def described_by_models(name: str | None, type_: str, parent_names: object) -> bool:
     """Alembic's `include_name`: False for the search structures above, which only the migrations manage."""
     if type_ == "index":
-        return name not in SEARCH_INDEXES
+        return name not in SEARCH_INDEXES and name not in ("slack_installations_idx", "slack_bots_idx")
     if type_ == "table" and name is not None:
+        if name in SLACK_SDK_TABLES:
+            return False
         return not any(name == table or name.startswith(f"{table}_") for table in SEARCH_TABLES)
     return True
 
@@ -421,6 +426,22 @@ class JobRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The workspace the job acts for (its Slack token is that workspace's); NULL: the one of single-workspace mode.
+    team_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class WorkspaceRow(Base):
+    """A workspace the bot was installed in by OAuth (bot/slack/installations.py): when, and when it was uninstalled.
+    Its incidents stay readable for `oauth.retention_days` after the uninstall, then they are deleted."""
+
+    __tablename__ = "workspaces"
+
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    enterprise_id: Mapped[str | None] = mapped_column(String(32))
+    is_enterprise_install: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=false())
+    name: Mapped[str | None] = mapped_column(String(200))
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class FollowupRow(Base):

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -27,6 +27,7 @@ from jinja2 import Environment, PackageLoader
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acting import acting_for
 from bot.config import Config, ConfigError, kind_label
 from bot.domain.incident import Incident, Status
 from bot.slack.gateway import SlackError, SlackGateway
@@ -106,7 +107,11 @@ class WebView:
         slack: SlackGateway,
         *,
         monotonic: Callable[[], float] = time.monotonic,
+        readable: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
+        """`readable`: OAuth mode, whether a workspace's incidents may be read (installed, or uninstalled within the
+        retention period); people of any such workspace sign in and see their own workspace's incidents. None:
+        single-workspace mode, the bot token's workspace only."""
         web_settings = config.web
         if web_settings.client_id is None or web_settings.client_secret is None or web_settings.cookie_secret is None:
             raise ConfigError("the web view needs SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and a cookie key")
@@ -114,6 +119,7 @@ class WebView:
         self._web = web_settings
         self._db = db
         self._slack = slack
+        self._readable = readable
         self._monotonic = monotonic
         self._client_id = web_settings.client_id.reveal()
         self._client_secret = web_settings.client_secret.reveal()
@@ -167,15 +173,21 @@ class WebView:
 
     # -- sessions ------------------------------------------------------------------------------------------
 
-    def _session(self, request: web.Request) -> Session | None:
-        session = self._signer.session(request.cookies.get(SESSION_COOKIE))
+    async def _serves(self, team_id: str) -> bool:
+        """Whether people of this workspace may read its incidents here."""
+        if self._readable is not None:
+            return await self._readable(team_id)
         me = self._slack.me
-        if session is None or me is None or session.team_id != me.team_id:
+        return me is not None and team_id == me.team_id
+
+    async def _session(self, request: web.Request) -> Session | None:
+        session = self._signer.session(request.cookies.get(SESSION_COOKIE))
+        if session is None or not await self._serves(session.team_id):
             return None
         return session
 
-    def _signed_in(self, request: web.Request) -> Session:
-        session = self._session(request)
+    async def _signed_in(self, request: web.Request) -> Session:
+        session = await self._session(request)
         if session is None:
             raise web.HTTPSeeOther(f"{self._prefix}/signin")
         return session
@@ -198,7 +210,8 @@ class WebView:
         if known is not None and known[0] > now:
             return known[1]
         try:
-            channels = frozenset(await self._slack.private_channels_of(session.user_id))
+            with acting_for(session.team_id):  # asked with the token of the person's workspace
+                channels = frozenset(await self._slack.private_channels_of(session.user_id))
         except SlackError as e:  # not known: private incidents stay hidden (and are asked for again next time)
             log.warning("could not tell which private channels %s is in: %s", session.user_id, e.code)
             return frozenset()
@@ -221,7 +234,7 @@ class WebView:
         raise web.HTTPFound(f"{self._prefix}/incidents")
 
     async def _signin_page(self, request: web.Request) -> web.Response:
-        if self._session(request) is not None:
+        if await self._session(request) is not None:
             raise web.HTTPFound(f"{self._prefix}/incidents")
         return self._page("signin.html.j2", problem=None)
 
@@ -252,8 +265,7 @@ class WebView:
             return self._signin_failed("That sign-in link has expired or was not started here. Please try again.")
         if "error" in request.query or not request.query.get("code"):
             return self._signin_failed("Slack did not sign you in. Please try again.")
-        me = self._slack.me
-        if me is None:
+        if self._readable is None and self._slack.me is None:
             return self._signin_failed("The bot is starting; please try again in a moment.", status=503)
         try:
             person = await self._exchange(request.query["code"], signin.nonce)
@@ -263,7 +275,7 @@ class WebView:
             log.warning("sign in with Slack failed: %s", e)
             return self._signin_failed("Slack did not confirm who you are. Please try again.", status=502)
         user_id, team_id, name = person
-        if team_id != me.team_id:
+        if not await self._serves(team_id):
             return self._signin_failed("This is the incident view of another Slack workspace.", status=403)
         _, value = self._signer.new_session(user_id, team_id, name)
         response = web.HTTPSeeOther(f"{self._prefix}/incidents")
@@ -300,7 +312,7 @@ class WebView:
         return user_id, team_id, str(info.get("name") or user_id)
 
     async def _logout(self, request: web.Request) -> web.Response:
-        session = self._signed_in(request)
+        session = await self._signed_in(request)
         form = await request.post()
         token = form.get("csrf")
         if not isinstance(token, str) or not same(token, session.csrf):
@@ -313,7 +325,7 @@ class WebView:
     # -- pages ---------------------------------------------------------------------------------------------
 
     async def _incidents(self, request: web.Request) -> web.Response:
-        session = self._signed_in(request)
+        session = await self._signed_in(request)
         query = request.query
         status = query.get("status") or None
         severity = query.get("severity") or None
@@ -361,7 +373,7 @@ class WebView:
         )
 
     async def _trends(self, request: web.Request) -> web.Response:
-        session = self._signed_in(request)
+        session = await self._signed_in(request)
         today = datetime.now(UTC).date()
         until = _day(request.query.get("until")) or today
         since = _day(request.query.get("since")) or _months_before(until, 11)
@@ -412,7 +424,7 @@ class WebView:
         )
 
     async def _runbooks(self, request: web.Request) -> web.Response:
-        session = self._signed_in(request)
+        session = await self._signed_in(request)
         folder = self._config.suggestions.runbooks
         loaded = await asyncio.to_thread(_read_runbooks, folder)
         async with self._db.unit() as stores:
@@ -453,7 +465,7 @@ class WebView:
         return found[0]
 
     async def _incident(self, request: web.Request) -> web.Response:
-        session = self._signed_in(request)
+        session = await self._signed_in(request)
         incident = await self._find(session, request.match_info["public_id"])
         if incident is None:
             return self._not_found(session)
@@ -494,7 +506,7 @@ class WebView:
         return f"https://slack.com/app_redirect?{query}"
 
     async def _report_markdown(self, request: web.Request) -> web.Response:
-        session = self._signed_in(request)
+        session = await self._signed_in(request)
         incident = await self._find(session, request.match_info["public_id"])
         if incident is None:
             return self._not_found(session)
