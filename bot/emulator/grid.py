@@ -46,6 +46,7 @@ from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 import aiohttp
 from aiohttp import web
 
+from bot.emulator.context import ApiError
 from bot.emulator.loopback import Listener
 from bot.emulator.methods import METHODS, read_args, request_token
 from bot.emulator.server import SlackEmulator
@@ -224,6 +225,11 @@ class SlackGrid:
     def authorize_url(self) -> str:
         """The OAuth install page (AsyncOAuthSettings' authorization_url)."""
         return f"{self.url}/oauth/v2/authorize"
+
+    @property
+    def sign_in_url(self) -> str:
+        """Sign in with Slack's authorize page (for the workspace chosen with `sign_in_as`)."""
+        return f"{self.url}/openid/connect/authorize"
 
     # -- installing and uninstalling ------------------------------------------------------------------------
     async def install(
@@ -410,7 +416,10 @@ class SlackGrid:
     # -- routing to the workspaces --------------------------------------------------------------------------
     async def _on_api(self, request: web.Request) -> web.Response:
         name = request.match_info["method"]
-        args = await read_args(request)  # read again by the workspace: aiohttp keeps the body
+        try:
+            args = await read_args(request)  # read again by the workspace: aiohttp keeps the body
+        except ApiError:
+            args = {}  # broken JSON: the token may still be in the header, and the workspace answers invalid_json
         token = request_token(request, args)
         workspace = next((w for w in self.workspaces if token and w.holds_token(token)), None)
         if workspace is not None:
@@ -441,11 +450,11 @@ class SlackGrid:
         return found or self._signing_in or self.workspaces[0]
 
     async def _on_openid_token(self, request: web.Request) -> web.Response:
-        args = await read_args(request)
+        args = await _args_or_none(request)
         return await self._openid_of(str(args.get("code") or "")).openid.token(request)
 
     async def _on_openid_user_info(self, request: web.Request) -> web.Response:
-        args = await read_args(request)
+        args = await _args_or_none(request)
         return await self._openid_of(request_token(request, args)).openid.user_info(request)
 
     async def _on_openid_authorize(self, request: web.Request) -> web.Response:
@@ -455,9 +464,17 @@ class SlackGrid:
         return await workspace.openid.authorize(request)
 
 
+async def _args_or_none(request: web.Request) -> dict[str, Any]:
+    """The call's arguments ({} when its JSON body is broken)."""
+    try:
+        return await read_args(request)
+    except ApiError:
+        return {}
+
+
 async def _credentials(request: web.Request) -> dict[str, Any]:
     """The call's arguments, with the app's credentials taken from HTTP Basic auth when sent that way."""
-    args = await read_args(request)
+    args = await _args_or_none(request)
     auth = request.headers.get("Authorization", "")
     if auth.startswith("Basic "):
         with contextlib.suppress(ValueError, UnicodeDecodeError, binascii.Error):

@@ -272,3 +272,56 @@ async def test_a_command_in_an_enterprise_workspace_names_its_team_and_organisat
     assert (form["team_id"], form["enterprise_id"], form["api_app_id"]) == ("T0BETA0001", "E0BIGCORP1", two.grid.app_id)
     assert form["response_url"].startswith(two.grid.url)
     assert [r.payload["text"] for r in two.beta.responses] == ["on it"]
+
+
+async def test_an_event_in_an_enterprise_workspace_carries_its_team_organisation_and_authorization(two: Grid) -> None:
+    await install(two.grid, two.beta)
+    person = two.beta.add_user("bea")
+    channel = two.beta.add_channel("ops", members=[person, two.beta.bot_user_id])
+
+    async with receiving(two.beta) as bot:
+        await two.beta.post_message(person, channel, "anyone there?")
+
+    envelope = bot.requests[0].json
+    assert (envelope["team_id"], envelope["enterprise_id"], envelope["api_app_id"]) == (
+        "T0BETA0001",
+        "E0BIGCORP1",
+        two.grid.app_id,
+    )
+    assert envelope["authorizations"] == [
+        {
+            "enterprise_id": "E0BIGCORP1",
+            "team_id": "T0BETA0001",
+            "user_id": two.beta.bot_user_id,
+            "is_bot": True,
+            "is_enterprise_install": False,
+        }
+    ]
+
+
+async def test_a_file_upload_url_takes_the_bytes_for_the_workspace_that_issued_it(two: Grid) -> None:
+    token = await install(two.grid, two.alpha)
+    two.alpha.grant_scopes(["files:write"])
+    channel = two.alpha.add_channel("ops", members=[two.alpha.bot_user_id])
+
+    await web(two.grid, token).files_upload_v2(channel=channel, content="timeline", filename="t.txt")
+
+    assert [f.content for f in two.alpha.workspace.files.values()] == [b"timeline"]
+    assert two.beta.workspace.files == {}
+
+
+async def test_sign_in_with_slack_signs_in_a_person_of_the_workspace_chosen(two: Grid) -> None:
+    person = two.beta.add_user("bea", email="bea@beta.example")
+    two.grid.sign_in_as(two.beta, person)
+    query = {"response_type": "code", "scope": "openid", "client_id": "cid", "redirect_uri": REDIRECT, "state": "s"}
+    async with aiohttp.ClientSession() as http:
+        page = await http.get(f"{two.grid.sign_in_url}?{urlencode(query)}", allow_redirects=False)
+    code = parse_qs(urlsplit(page.headers["Location"]).query)["code"][0]
+    client = web(two.grid)
+
+    token = await client.openid_connect_token(
+        client_id="cid", client_secret="csecret", code=code, redirect_uri=REDIRECT
+    )
+    info = await web(two.grid, str(token["access_token"])).openid_connect_userInfo()
+
+    assert (info["sub"], info["https://slack.com/team_id"]) == (person, "T0BETA0001")
