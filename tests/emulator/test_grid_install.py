@@ -45,7 +45,10 @@ class MemoryInstallations(AsyncInstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        return self.installations.get(team_id)
+        installation = self.installations.get(team_id)
+        if installation is None or (user_id is not None and user_id != installation.user_id):
+            return None  # this person installed nothing: Bolt then looks up the workspace's installation
+        return installation
 
 
 class MemoryStates(AsyncOAuthStateStore):
@@ -89,6 +92,9 @@ async def bolt(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
         app = AsyncApp(
             signing_secret=SIGNING_SECRET,
             client=AsyncWebClient(base_url=grid.api_url),
+            # Given to the app too, so that its token rotation refreshes through the app's client (the grid): from
+            # oauth_settings alone, Bolt's authorize refreshes with a default client, on slack.com.
+            installation_store=store,
             oauth_settings=AsyncOAuthSettings(
                 client_id="cid",
                 client_secret="csecret",
@@ -161,3 +167,22 @@ async def test_each_installed_workspaces_command_is_answered_with_its_own_token_
     assert beta_said == [f"hello from {bolt.beta.bot_user_id} in T0BETA0001"]
     posts = [c.args["channel"] for w in (bolt.alpha, bolt.beta) for c in w.calls_to("chat.postMessage")]
     assert posts == [alpha_ops, beta_ops]
+
+
+async def test_bolt_rotates_a_token_near_its_expiry_and_answers_with_the_new_one(bolt: Setup) -> None:
+    bolt.grid.token_seconds = 3600  # within Bolt's 120 minutes: the next request refreshes it first
+    installed = await bolt.grid.install(bolt.alpha, install_url=f"{bolt.bot_url}/slack/install")
+    bolt.alpha.set_request_url(f"{bolt.bot_url}/slack/events")
+    person = bolt.alpha.add_user("ann")
+    ops = bolt.alpha.add_channel("ops", members=[person, bolt.alpha.bot_user_id])
+
+    await bolt.alpha.send_command(person, ops, "/hello")
+
+    await bolt.alpha.wait_for(lambda: bool(bolt.alpha.workspace.channels[ops].messages))
+    await bolt.alpha.wait_idle()  # the echo of the bot's message reaches Bolt, which may rotate once more
+    rotated = bolt.grid.token_of(bolt.alpha)
+    assert rotated != installed.token
+    assert bolt.store.installations["T0ALPHA001"].bot_token == rotated
+    refreshes = [c for c in bolt.grid.calls if c.method == "oauth.v2.access" and c.args.get("grant_type")]
+    assert refreshes  # one per request Bolt authorizes (an hour-long token is always within its 120 minutes)
+    assert all(c.ok for c in refreshes)
