@@ -154,6 +154,8 @@ class SlackEmulator:
         self._picks: dict[tuple[str, str, str], dict[tuple[str, str], JSON]] = {}
         self._listener = Listener()
         self._served_at: Callable[[], str] | None = None  # the URL of the server hosting it (a SlackGrid's)
+        # The app is installed here: events and commands reach it. Only a SlackGrid's workspaces start without it.
+        self.installed = True
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -181,8 +183,10 @@ class SlackEmulator:
     def host_in(self, url: Callable[[], str], clock: Callable[[], float]) -> None:
         """Run inside another server (a SlackGrid's), with no server of its own: `url()` is that server's base
         URL (response and upload URLs point at it), `clock` (epoch seconds) decides when bot tokens expire. No
-        bot token works until one is granted (`grant_token`); the constructor's `bot_token` is withdrawn."""
+        bot token works until one is granted (`grant_token`); the constructor's `bot_token` is withdrawn. Until then,
+        and after `uninstall()`, the app is not `installed`: no event or command reaches it."""
         self._served_at = url
+        self.installed = False
         self._dispatcher.clock = clock
         self._dispatcher.bot_tokens.clear()
         self._dispatcher.app_token = ""
@@ -207,6 +211,7 @@ class SlackEmulator:
         revoked); it becomes `bot_token`."""
         self._dispatcher.grant(token, expires)
         self.bot_token = token
+        self.installed = True
 
     def token_works(self, token: str) -> bool:
         """The Web API accepts this bot token now (granted, not revoked, not expired)."""
@@ -451,6 +456,8 @@ class SlackEmulator:
         return payloads.event_envelope(self.workspace, event, payloads.new_event_id())
 
     def _receives(self, event: JSON, channel: Channel | None) -> bool:
+        if not self.installed:
+            return False
         if event.get("type") == "message" and channel is not None:
             kind = {"channel": "channels", "group": "groups", "im": "im"}[channel.channel_type]
             subscription = f"message.{kind}"
@@ -574,6 +581,8 @@ class SlackEmulator:
 
         `text` is what they typed: it is sent as Slack sends it (`&<>` escaped; with `should_escape`, `@bob` as
         `<@U…|bob>`, `#ops` as `<#C…|ops>`, URLs as `<https://…>`). markup=True: `text` is sent exactly as given."""
+        if not self.installed:
+            raise ValueError(f"the app is not installed in {self.team_id}: Slack would not send it the command")
         self._user(user_id)
         channel = self._channel(channel_id)
         form = payloads.command_form(
@@ -860,6 +869,8 @@ class SlackEmulator:
         self._dispatcher.revoke_all()
         uninstalled = await self._deliver_lifecycle(events.app_uninstalled_event(self.workspace.next_ts()))
         revoked = await self._deliver_lifecycle(events.tokens_revoked_event(self.workspace, self.workspace.next_ts()))
+        if self._served_at is not None:  # (a lone emulator keeps delivering, as its tests expect)
+            self.installed = False
         return [uninstalled, revoked]
 
     async def send_app_rate_limited(self, minute_rate_limited: int | None = None) -> Delivery:

@@ -325,3 +325,20 @@ async def test_sign_in_with_slack_signs_in_a_person_of_the_workspace_chosen(two:
     info = await web(two.grid, str(token["access_token"])).openid_connect_userInfo()
 
     assert (info["sub"], info["https://slack.com/team_id"]) == (person, "T0BETA0001")
+
+
+async def test_nothing_reaches_the_bot_from_a_workspace_before_the_install_or_after_the_uninstall(two: Grid) -> None:
+    person = two.alpha.add_user("ann")
+    channel = two.alpha.add_channel("ops", members=[person, two.alpha.bot_user_id])
+
+    async with receiving(two.alpha) as bot:
+        await two.alpha.post_message(person, channel, "before")
+        with pytest.raises(ValueError, match="not installed"):
+            await two.alpha.send_command(person, channel, "/incident")
+        await install(two.grid, two.alpha)
+        await two.alpha.post_message(person, channel, "installed")
+        await two.grid.uninstall(two.alpha)
+        await two.alpha.post_message(person, channel, "after")
+
+    seen = [r.json["event"].get("text") or r.json["event"]["type"] for r in bot.requests]
+    assert sorted(seen) == ["app_uninstalled", "installed", "tokens_revoked"]
