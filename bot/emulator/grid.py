@@ -38,7 +38,7 @@ import secrets
 import string
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
@@ -47,6 +47,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.emulator.context import ApiError
+from bot.emulator.delivery import Delivery
 from bot.emulator.loopback import Listener
 from bot.emulator.methods import METHODS, read_args, request_token
 from bot.emulator.server import SlackEmulator
@@ -91,12 +92,11 @@ class _Code:
 
 @dataclass
 class _Issued:
-    """A bot token issued by OAuth: its workspace and installer, its refresh token if it expires."""
+    """Where a bot token or refresh token issued by OAuth belongs: its workspace, and who installed the app."""
 
     workspace: SlackEmulator
     installer: str
-    refresh_token: str | None = None
-    exchanged: bool = field(default=False)  # a long-lived token swapped by oauth.v2.exchange
+    exchanged: bool = False  # a long-lived token swapped by oauth.v2.exchange
 
 
 class SlackGrid:
@@ -281,7 +281,7 @@ class SlackGrid:
         self._browser = _Browser(workspace, person, approve, redirect_url or self.redirect_url)
         return person
 
-    async def uninstall(self, workspace: SlackEmulator) -> list[Any]:
+    async def uninstall(self, workspace: SlackEmulator) -> list[Delivery | None]:
         """The app is uninstalled from `workspace`: app_uninstalled and tokens_revoked are delivered to the bot
         (signed), and every token of the app there (rotated and refresh tokens too) is refused from then on."""
         return await workspace.uninstall()
@@ -390,7 +390,7 @@ class SlackGrid:
         refresh = f"xoxe-1-{secrets.token_hex(48)}"
         workspace.grant_token(token, self.clock() + self.token_seconds)
         workspace.refresh_tokens.add(refresh)
-        self._issued[token] = self._issued[refresh] = _Issued(workspace, installer, refresh_token=refresh)
+        self._issued[token] = self._issued[refresh] = _Issued(workspace, installer)
         return {
             **self._installation(workspace, token, installer),
             "expires_in": self.token_seconds,

@@ -143,7 +143,6 @@ class Dispatcher:
 
     def __init__(self, host: Host, *, bot_token: str, app_token: str) -> None:
         self.host = host
-        self.bot_token = bot_token
         self.app_token = app_token
         # The bot tokens that work, each with the time it expires (None: never), by `clock` (epoch seconds).
         self.bot_tokens: dict[str, float | None] = {bot_token: None}
@@ -186,7 +185,7 @@ class Dispatcher:
         return token in self.bot_tokens or token in self.revoked
 
     def token_kind(self, token: str) -> str:
-        """ "bot" or "app" for a token that works; else ApiError as Slack answers it."""
+        """The kind of a token that works here ("bot" or "app"); else ApiError, as Slack answers it."""
         if not token:
             raise ApiError("not_authed")
         if token == self.app_token:

@@ -102,6 +102,7 @@ async def bolt(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
                 authorization_url=grid.authorize_url,
                 installation_store=store,
                 state_store=MemoryStates(),
+                install_page_rendering_enabled=getattr(request, "param", True),
             ),
         )
 
@@ -119,6 +120,8 @@ async def bolt(request: pytest.FixtureRequest) -> AsyncIterator[Setup]:
             await runner.cleanup()
 
 
+# The install page: an HTML page with an "Add to Slack" link (Bolt's default), or a redirect to the authorize page.
+@pytest.mark.parametrize("bolt", [True, False], indirect=True, ids=["add-to-slack-page", "redirect"])
 async def test_installing_through_the_bots_install_page_stores_the_token_the_grid_issued(bolt: Setup) -> None:
     installed = await bolt.grid.install(bolt.alpha, install_url=f"{bolt.bot_url}/slack/install")
 
