@@ -25,6 +25,7 @@ async def auth_test(host: Host, args: Args) -> JSON:
         "user_id": bot.user_id,
         "bot_id": bot.bot_id,
         "app_id": bot.app_id,
+        **({"enterprise_id": ws.enterprise_id} if ws.enterprise_id else {}),
         "is_enterprise_install": False,
     }
 

@@ -7,6 +7,8 @@ import contextlib
 import dataclasses
 import json
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -114,6 +116,12 @@ async def read_args(request: web.Request) -> dict[str, Any]:
     return args
 
 
+def request_token(request: web.Request, args: dict[str, Any]) -> str:
+    """The token a Web API call carries: `Authorization: Bearer …`, else its `token` argument ("" if none)."""
+    auth = request.headers.get("Authorization", "")
+    return auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else str(args.get("token") or "")
+
+
 def _recorded(args: dict[str, Any]) -> JSON:
     shown: JSON = {}
     for key, value in args.items():
@@ -135,8 +143,11 @@ class Dispatcher:
 
     def __init__(self, host: Host, *, bot_token: str, app_token: str) -> None:
         self.host = host
-        self.bot_token = bot_token
         self.app_token = app_token
+        # The bot tokens that work, each with the time it expires (None: never), by `clock` (epoch seconds).
+        self.bot_tokens: dict[str, float | None] = {bot_token: None}
+        self.refresh_tokens: set[str] = set()  # refresh tokens of expiring bot tokens not used yet (OAuth)
+        self.clock: Callable[[], float] = time.time
         self.revoked: set[str] = set()  # tokens Slack revoked (tokens_revoked / app_uninstalled): token_revoked
         self.calls: list[ApiCall] = []
         self.injections: dict[str, list[Injection]] = {}
@@ -158,6 +169,35 @@ class Dispatcher:
         self.closing.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._no_faulted_calls.wait(), timeout=1.0)
+
+    def grant(self, token: str, expires: float | None = None) -> None:
+        """A bot token now works (until `expires`, by `clock`; None: until revoked)."""
+        self.bot_tokens[token] = expires
+        self.revoked.discard(token)
+
+    def revoke_all(self) -> None:
+        """Every bot token and refresh token of the app in this workspace is revoked (uninstall / tokens_revoked)."""
+        self.revoked.update(self.bot_tokens)
+        self.refresh_tokens.clear()
+
+    def holds(self, token: str) -> bool:
+        """The token is (or was) one of this workspace's bot tokens."""
+        return token in self.bot_tokens or token in self.revoked
+
+    def token_kind(self, token: str) -> str:
+        """The kind of a token that works here ("bot" or "app"); else ApiError, as Slack answers it."""
+        if not token:
+            raise ApiError("not_authed")
+        if token == self.app_token:
+            return "app"
+        if token not in self.bot_tokens:
+            raise ApiError("invalid_auth")
+        if token in self.revoked:
+            raise ApiError("token_revoked")
+        expires = self.bot_tokens[token]
+        if expires is not None and self.clock() >= expires:
+            raise ApiError("token_expired")
+        return "bot"
 
     def inject(self, method: str, injection: Injection) -> None:
         self.injections.setdefault(method, []).append(injection)
@@ -263,15 +303,7 @@ class Dispatcher:
         spec = METHODS.get(name)
         if spec is None:
             return None, {}, ({"ok": False, "error": "unknown_method", "req_method": name}, 200)
-        auth = request.headers.get("Authorization", "")
-        token = auth[len("Bearer ") :].strip() if auth.startswith("Bearer ") else str(args.get("token") or "")
-        if not token:
-            raise ApiError("not_authed")
-        if token not in (self.bot_token, self.app_token):
-            raise ApiError("invalid_auth")
-        if token in self.revoked:
-            raise ApiError("token_revoked")
-        kind = "bot" if token == self.bot_token else "app"
+        kind = self.token_kind(request_token(request, args))
         if kind != spec.token:
             raise ApiError("not_allowed_token_type")
         scopes = self._scopes(kind)

@@ -69,6 +69,10 @@ class OpenIdProvider:
         self._codes: dict[str, _Grant] = {}
         self._tokens: dict[str, tuple[str, float]] = {}  # access token -> (user, expires)
 
+    def issued(self, code_or_token: str) -> bool:
+        """This provider handed out the code (not yet used) or access token."""
+        return code_or_token in self._codes or code_or_token in self._tokens
+
     # -- the authorize page (a browser's) --------------------------------------------------------------------
 
     async def authorize(self, request: web.Request) -> web.Response:

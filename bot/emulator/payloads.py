@@ -28,7 +28,15 @@ def action_ts() -> str:
 
 
 def team_ref(ws: Workspace) -> JSON:
-    return {"id": ws.team_id, "domain": ws.team_domain}
+    ref: JSON = {"id": ws.team_id, "domain": ws.team_domain}
+    if ws.enterprise_id:
+        ref |= {"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_name}
+    return ref
+
+
+def enterprise_ref(ws: Workspace) -> JSON | None:
+    """The organisation of an Enterprise Grid workspace as interaction payloads name it (None: not in one)."""
+    return {"id": ws.enterprise_id, "name": ws.enterprise_name} if ws.enterprise_id else None
 
 
 def user_ref(ws: Workspace, user_id: str) -> JSON:
@@ -50,7 +58,7 @@ def command_form(
     response_url: str,
     trigger_id: str,
 ) -> dict[str, str]:
-    return {
+    form = {
         "token": VERIFICATION_TOKEN,
         "team_id": ws.team_id,
         "team_domain": ws.team_domain,
@@ -65,15 +73,19 @@ def command_form(
         "response_url": response_url,
         "trigger_id": trigger_id,
     }
+    if ws.enterprise_id:
+        form |= {"enterprise_id": ws.enterprise_id, "enterprise_name": ws.enterprise_name or ""}
+    return form
 
 
 def event_envelope(ws: Workspace, event: JSON, event_id: str) -> JSON:
     event = dict(event)
     event.setdefault("event_ts", f"{time.time():.6f}")
     context = {"type": event.get("type"), "team": ws.team_id, "channel": event.get("channel")}
-    return {
+    envelope: JSON = {
         "token": VERIFICATION_TOKEN,
         "team_id": ws.team_id,
+        **({"enterprise_id": ws.enterprise_id} if ws.enterprise_id else {}),
         "api_app_id": ws.identity.app_id,
         "event": event,
         "type": "event_callback",
@@ -81,7 +93,7 @@ def event_envelope(ws: Workspace, event: JSON, event_id: str) -> JSON:
         "event_time": int(time.time()),
         "authorizations": [
             {
-                "enterprise_id": None,
+                "enterprise_id": ws.enterprise_id,
                 "team_id": ws.team_id,
                 "user_id": ws.identity.user_id,
                 "is_bot": True,
@@ -91,6 +103,7 @@ def event_envelope(ws: Workspace, event: JSON, event_id: str) -> JSON:
         "is_ext_shared_channel": False,
         "event_context": "4-" + base64.urlsafe_b64encode(json.dumps(context).encode()).decode().rstrip("="),
     }
+    return envelope
 
 
 def _interactive_base(ws: Workspace, kind: str, user_id: str, trigger_id: str) -> JSON:
@@ -101,7 +114,7 @@ def _interactive_base(ws: Workspace, kind: str, user_id: str, trigger_id: str) -
         "token": VERIFICATION_TOKEN,
         "trigger_id": trigger_id,
         "team": team_ref(ws),
-        "enterprise": None,
+        "enterprise": enterprise_ref(ws),
         "is_enterprise_install": False,
     }
 

@@ -81,6 +81,10 @@ class SlackEmulator:
         response_url_seconds: float = acks.RESPONSE_URL_SECONDS,
         client_id: str = "emulator-client-id",
         client_secret: str = "emulator-client-secret",
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
+        app_id: str | None = None,
+        id_space: str = "0",
     ) -> None:
         """Events are delivered as Slack delivers them: concurrently, in a shuffled order (each waits a random
         0-`jitter` s), and retried after `retry_delays` (Slack's ~0 s, 1 min, 5 min, compressed) when the bot
@@ -90,16 +94,27 @@ class SlackEmulator:
 
         `client_id`, `client_secret`: the app's credentials for Sign in with Slack (bot/emulator/openid.py).
 
-        `should_escape`: the slash command's setting in the app manifest (how command text is encoded)."""
+        `should_escape`: the slash command's setting in the app manifest (how command text is encoded).
+
+        `enterprise_id`/`enterprise_name`: the Enterprise Grid organisation the workspace is part of (payloads and
+        auth.test name it). `app_id`: the app's id (default: one of the workspace's ids); `id_space`: see
+        Workspace. These matter for workspaces served together by a SlackGrid (bot/emulator/grid.py)."""
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.app_token = app_token
         self.trigger_ttl = trigger_ttl
         self._scopes = frozenset(DEFAULT_SCOPES if scopes is None else scopes)
         self._events = frozenset(DEFAULT_EVENTS if events is None else events)
-        self.workspace = Workspace(team_id, team_domain, team_name)
+        self.workspace = Workspace(
+            team_id,
+            team_domain,
+            team_name,
+            id_space=id_space,
+            enterprise_id=enterprise_id,
+            enterprise_name=enterprise_name,
+        )
         ws = self.workspace
-        bot = BotIdentity(user_id=ws.new_id("U"), bot_id=ws.new_id("B"), app_id=ws.new_id("A"), name=bot_name)
+        bot = BotIdentity(user_id=ws.new_id("U"), bot_id=ws.new_id("B"), app_id=app_id or ws.new_id("A"), name=bot_name)
         ws.bot = bot
         ws.users[bot.user_id] = User(
             id=bot.user_id,
@@ -138,9 +153,14 @@ class SlackEmulator:
         # (user, channel, ts) -> what the person picked in that message, by (block_id, action_id): their client keeps it
         self._picks: dict[tuple[str, str, str], dict[tuple[str, str], JSON]] = {}
         self._listener = Listener()
+        self._served_at: Callable[[], str] | None = None  # the URL of the server hosting it (a SlackGrid's)
+        # The app is installed here: events and commands reach it. Only a SlackGrid's workspaces start without it.
+        self.installed = True
 
     # -- lifecycle ----------------------------------------------------------------------------------------
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if self._served_at is not None:
+            raise RuntimeError("this workspace is served by a SlackGrid: start the grid")
         app = web.Application()
         # Sign in with Slack: its two methods take no bot token (bot/emulator/openid.py), its page is a browser's.
         app.router.add_route("*", "/api/openid.connect.token", self.openid.token)
@@ -152,18 +172,79 @@ class SlackEmulator:
         app.router.add_get("/link/", self._hub.handle)
         app.router.add_get("/link", self._hub.handle)
         await self._listener.open(app, host, port, shutdown_timeout=1.0)
-        self._dispatcher.open()
-        await self._courier.open()
+        await self.open_hosted()
 
     async def stop(self) -> None:
         """Answer held and delayed Web API calls at once, cancel pending background deliveries, close Socket Mode
         connections, stop the server."""
+        await self.close_hosted()
+        await self._listener.close()
+
+    def host_in(self, url: Callable[[], str], clock: Callable[[], float]) -> None:
+        """Run inside another server (a SlackGrid's), with no server of its own: `url()` is that server's base
+        URL (response and upload URLs point at it), `clock` (epoch seconds) decides when bot tokens expire. No
+        bot token works until one is granted (`grant_token`); the constructor's `bot_token` is withdrawn. Until then,
+        and after `uninstall()`, the app is not `installed`: no event or command reaches it."""
+        self._served_at = url
+        self.installed = False
+        self._dispatcher.clock = clock
+        self._dispatcher.bot_tokens.clear()
+        self._dispatcher.app_token = ""
+        self.bot_token = ""
+        self.app_token = ""
+
+    async def open_hosted(self) -> None:
+        """Start answering and delivering (the server it is reached through is already listening)."""
+        self._dispatcher.open()
+        await self._courier.open()
+
+    async def close_hosted(self) -> None:
+        """Everything stop() does except closing a server: held calls answered, deliveries cancelled."""
         await self._dispatcher.close()
         for held in self._response_holds:
             held.release()
         await self._courier.close()
         await self._hub.close_all()
-        await self._listener.close()
+
+    def grant_token(self, token: str, expires: float | None = None) -> None:
+        """A bot token of the app now works in this workspace (until `expires`, by the host's clock; None: until
+        revoked); it becomes `bot_token`."""
+        self._dispatcher.grant(token, expires)
+        self.bot_token = token
+        self.installed = True
+
+    def token_works(self, token: str) -> bool:
+        """The Web API accepts this bot token now (granted, not revoked, not expired)."""
+        try:
+            return self._dispatcher.token_kind(token) == "bot"
+        except ApiError:
+            return False
+
+    def grant_scopes(self, scopes: Iterable[str]) -> None:
+        """An installation grants these bot scopes too (a reinstall adds to what was granted before)."""
+        self._scopes = self._scopes | frozenset(scopes)
+
+    def holds_token(self, token: str) -> bool:
+        """The token is (or was, before its revocation) one of this workspace's bot tokens."""
+        return self._dispatcher.holds(token)
+
+    @property
+    def refresh_tokens(self) -> set[str]:
+        """Unused refresh tokens of the app's expiring bot tokens here (emptied when the tokens are revoked)."""
+        return self._dispatcher.refresh_tokens
+
+    async def handle_api(self, request: web.Request) -> web.Response:
+        """Answer one `/api/<method>` request (its token is this workspace's)."""
+        return await self._dispatcher.handle(request)
+
+    def issued_response_url(self, key: str) -> bool:
+        return key in self._response_targets
+
+    async def handle_response_url(self, request: web.Request) -> web.Response:
+        return await self._on_response_url(request)
+
+    async def handle_upload(self, request: web.Request) -> web.Response:
+        return await self._on_upload(request)
 
     async def __aenter__(self) -> SlackEmulator:
         await self.start()
@@ -177,7 +258,7 @@ class SlackEmulator:
     # -- identity and addresses ---------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        return self._listener.url
+        return self._served_at() if self._served_at is not None else self._listener.url
 
     @property
     def api_url(self) -> str:
@@ -236,7 +317,13 @@ class SlackEmulator:
 
     # -- arranging the workspace --------------------------------------------------------------------------
     def add_user(
-        self, name: str, *, real_name: str | None = None, is_bot: bool = False, email: str | None = None
+        self,
+        name: str,
+        *,
+        real_name: str | None = None,
+        is_bot: bool = False,
+        email: str | None = None,
+        is_admin: bool = False,
     ) -> str:
         ws = self.workspace
         bot_id = ws.new_id("B") if is_bot else None
@@ -249,6 +336,7 @@ class SlackEmulator:
             bot_id=bot_id,
             email=email,
             app_id=bot_app_id(bot_id) if bot_id else None,
+            is_admin=is_admin,
         )
         ws.users[user.id] = user
         return user.id
@@ -368,6 +456,8 @@ class SlackEmulator:
         return payloads.event_envelope(self.workspace, event, payloads.new_event_id())
 
     def _receives(self, event: JSON, channel: Channel | None) -> bool:
+        if not self.installed:
+            return False
         if event.get("type") == "message" and channel is not None:
             kind = {"channel": "channels", "group": "groups", "im": "im"}[channel.channel_type]
             subscription = f"message.{kind}"
@@ -491,6 +581,8 @@ class SlackEmulator:
 
         `text` is what they typed: it is sent as Slack sends it (`&<>` escaped; with `should_escape`, `@bob` as
         `<@U…|bob>`, `#ops` as `<#C…|ops>`, URLs as `<https://…>`). markup=True: `text` is sent exactly as given."""
+        if not self.installed:
+            raise ValueError(f"the app is not installed in {self.team_id}: Slack would not send it the command")
         self._user(user_id)
         channel = self._channel(channel_id)
         form = payloads.command_form(
@@ -766,17 +858,19 @@ class SlackEmulator:
         return await self._deliver_lifecycle(event, channel if channel.is_private else None)
 
     async def revoke_tokens(self) -> Delivery | None:
-        """The bot's token is revoked: tokens_revoked is delivered now, and the Web API refuses the token from then
-        on (token_revoked)."""
-        self._dispatcher.revoked.add(self.bot_token)
+        """The bot's tokens are revoked: tokens_revoked is delivered now, and the Web API refuses them from then on
+        (token_revoked); OAuth refresh tokens stop working too."""
+        self._dispatcher.revoke_all()
         return await self._deliver_lifecycle(events.tokens_revoked_event(self.workspace, self.workspace.next_ts()))
 
     async def uninstall(self) -> list[Delivery | None]:
         """The app is uninstalled from the workspace: app_uninstalled, then tokens_revoked (Slack sends both, in
-        no promised order), delivered now; the token is refused from then on."""
-        self._dispatcher.revoked.add(self.bot_token)
+        no promised order), delivered now; its tokens (refresh tokens too) are refused from then on."""
+        self._dispatcher.revoke_all()
         uninstalled = await self._deliver_lifecycle(events.app_uninstalled_event(self.workspace.next_ts()))
         revoked = await self._deliver_lifecycle(events.tokens_revoked_event(self.workspace, self.workspace.next_ts()))
+        if self._served_at is not None:  # (a lone emulator keeps delivering, as its tests expect)
+            self.installed = False
         return [uninstalled, revoked]
 
     async def send_app_rate_limited(self, minute_rate_limited: int | None = None) -> Delivery:

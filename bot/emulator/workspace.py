@@ -24,6 +24,7 @@ class User:
     tz: str = "UTC"
     app_id: str | None = None  # bot users: the app they belong to
     is_restricted: bool = False  # a guest (multi-channel guest account)
+    is_admin: bool = False  # a workspace admin (may install apps)
 
     def to_api(self) -> JSON:
         profile: JSON = {
@@ -52,7 +53,7 @@ class User:
             "tz_label": "Coordinated Universal Time",
             "tz_offset": 0,
             "profile": profile,
-            "is_admin": False,
+            "is_admin": self.is_admin,
             "is_owner": False,
             "is_primary_owner": False,
             "is_restricted": self.is_restricted,
@@ -319,10 +320,25 @@ class RateLimits:
 class Workspace:
     """All mutable state of the emulated Slack team."""
 
-    def __init__(self, team_id: str, team_domain: str, team_name: str) -> None:
+    def __init__(
+        self,
+        team_id: str,
+        team_domain: str,
+        team_name: str,
+        *,
+        id_space: str = "0",
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
+    ) -> None:
+        """`id_space`: the character after each id's prefix (C0…, U0…): workspaces served side by side
+        (bot/emulator/grid.py) each get their own, so no two of them hand out the same id.
+        `enterprise_id`/`enterprise_name`: the Enterprise Grid organisation the workspace belongs to, if any."""
         self.team_id = team_id
         self.team_domain = team_domain
         self.team_name = team_name
+        self.id_space = id_space
+        self.enterprise_id = enterprise_id
+        self.enterprise_name = enterprise_name
         self.users: dict[str, User] = {}
         self.channels: dict[str, Channel] = {}
         self.views: dict[str, View] = {}
@@ -337,7 +353,7 @@ class Workspace:
     # -- ids and timestamps -------------------------------------------------------------------------------
     def new_id(self, prefix: str) -> str:
         self._counter += 1
-        return f"{prefix}0{self._counter:08X}"
+        return f"{prefix}{self.id_space}{self._counter:08X}"
 
     def next_ts(self) -> str:
         """A message timestamp: epoch seconds with 6 decimals, strictly increasing."""

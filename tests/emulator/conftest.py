@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -132,8 +133,9 @@ class Receiver:
     answer: Answer | None = None
 
 
-@pytest.fixture
-async def receiver(emu: SlackEmulator) -> AsyncIterator[Receiver]:
+@contextlib.asynccontextmanager
+async def receiving(emu: SlackEmulator) -> AsyncIterator[Receiver]:
+    """A Receiver served on loopback as `emu`'s request URL (deliveries are waited for before it closes)."""
     recorder = Receiver()
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -150,6 +152,14 @@ async def receiver(emu: SlackEmulator) -> AsyncIterator[Receiver]:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     recorder.url = f"http://127.0.0.1:{runner.addresses[0][1]}/slack/events"
     emu.set_request_url(recorder.url)
-    yield recorder
-    await emu.wait_idle()
-    await runner.cleanup()
+    try:
+        yield recorder
+        await emu.wait_idle()
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+async def receiver(emu: SlackEmulator) -> AsyncIterator[Receiver]:
+    async with receiving(emu) as recorder:
+        yield recorder
