@@ -1,0 +1,306 @@
+"""OAuth mode: one bot installed by OAuth into two workspaces (the emulator's SlackGrid), on SQLite and PostgreSQL.
+Each workspace has its own incidents, numbered from 1; a payload of one can never read or change the other's;
+uninstalling one leaves the other working; rotating tokens are refreshed before they expire."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from bot.app import IncidentBot
+from bot.config import Config, load_config
+from bot.emulator import Channel, SlackEmulator, SlackGrid
+from bot.slack.ids import ActionId, CallbackId
+from bot.slack.manifest import COMMAND_SHOULD_ESCAPE
+from tests.conftest import ROOT, SIGNING_SECRET, free_socket, write_config
+
+from .forgery import FORM, send_altered, signed
+from .steps import card, open_incident, settled
+
+# slack_sdk sends the app's credentials to oauth.v2.access with aiohttp.BasicAuth, deprecated since aiohttp 3.14.
+pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
+
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "oauth-client-secret"
+TOKEN_SECONDS = 63  # with oauth.refresh_minutes 1: a token is refreshed once it has less than 60 s left
+YEAR = time.gmtime().tm_year
+
+OAUTH_SECTION = """
+web:
+  enabled: true
+  path_prefix: /web
+  base_url: {base}
+oauth:
+  retention_days: 30
+  refresh_minutes: 1
+"""
+
+
+@dataclass
+class Workspace:
+    slack: SlackEmulator
+    alice: str
+    general: str
+
+
+@dataclass
+class Deployment:
+    grid: SlackGrid
+    bot: IncidentBot
+    url: str
+    a: Workspace
+    b: Workspace
+
+
+def oauth_config(tmp_path: Path, grid: SlackGrid, database_url: str, base: str) -> Config:
+    text = (ROOT / "app.yaml").read_text(encoding="utf-8")
+    text = text[: text.index("\nweb:\n")] + OAUTH_SECTION.format(base=base)
+    environ = {
+        "SLACK_CLIENT_ID": CLIENT_ID,
+        "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": grid.api_url,
+        "DATABASE_URL": database_url,
+    }
+    return load_config(write_config(tmp_path, text), environ)
+
+
+def people_of(slack: SlackEmulator) -> Workspace:
+    alice = slack.add_user("alice", real_name="Alice Adams")
+    bob = slack.add_user("bob", real_name="Bob Brown")
+    general = slack.add_channel("general", members=[alice, bob])
+    return Workspace(slack, alice, general)
+
+
+@pytest.fixture
+def skew() -> list[float]:
+    """Seconds Slack's clock (the grid's, which tokens expire by) is ahead of the real one."""
+    return [0.0]
+
+
+@pytest.fixture
+async def deployment(tmp_path: Path, database_url: str, skew: list[float]) -> AsyncIterator[Deployment]:
+    """The bot in OAuth mode, installed through /slack/install by an admin of each of two workspaces."""
+    grid = SlackGrid(
+        signing_secret=SIGNING_SECRET,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        token_rotation=True,
+        token_seconds=TOKEN_SECONDS,
+        clock=lambda: time.time() + skew[0],
+    )
+    alpha = grid.add_workspace(
+        team_id="T0ALPHA001", team_domain="alpha", team_name="Alpha", should_escape=COMMAND_SHOULD_ESCAPE
+    )
+    beta = grid.add_workspace(
+        team_id="T0BETA0001", team_domain="beta", team_name="Beta", should_escape=COMMAND_SHOULD_ESCAPE
+    )
+    async with grid:
+        sock = free_socket()
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        incident_bot = IncidentBot(oauth_config(tmp_path, grid, database_url, url))
+        await incident_bot.start()
+        runner = incident_bot.web_runner()
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        try:
+            for slack in (alpha, beta):
+                slack.set_request_url(f"{url}/slack/events")
+                installed = await grid.install(slack, f"{url}/slack/install")
+                assert installed.status == 200, installed.text
+            yield Deployment(grid, incident_bot, url, people_of(alpha), people_of(beta))
+        finally:
+            for slack in (alpha, beta):
+                await slack.wait_idle()
+            await runner.cleanup()
+            await incident_bot.close()
+
+
+async def incident_in(bot: IncidentBot, team: str, channel: Channel) -> Any:
+    incident = await bot.services.incidents.in_channel(team, channel.id)
+    assert incident is not None
+    return incident
+
+
+async def command(workspace: Workspace, channel: str, text: str) -> None:
+    await workspace.slack.send_command(workspace.alice, channel, "/incident", text)
+
+
+async def forged_command(workspace: Workspace, channel_id: str, text: str) -> int:
+    """A slash command of `workspace` (its team, its person), signed, naming `channel_id` (another's channel)."""
+    body = urlencode(
+        {
+            "token": "legacy",
+            "team_id": workspace.slack.team_id,
+            "team_domain": "x",
+            "channel_id": channel_id,
+            "channel_name": "forged",
+            "user_id": workspace.alice,
+            "user_name": "alice",
+            "command": "/incident",
+            "text": text,
+            "api_app_id": "A0",
+            "is_enterprise_install": "false",
+            "response_url": f"{workspace.slack.url}/response/nowhere",
+            "trigger_id": "1.2.forged",
+        }
+    ).encode()
+    delivery = await workspace.slack.deliver_raw(body, FORM, signed(body, FORM))
+    return delivery.status
+
+
+async def test_two_workspaces_each_open_their_first_incident_and_keep_their_own_messages_and_marks(
+    deployment: Deployment,
+) -> None:
+    a, b = deployment.a, deployment.b
+
+    channel_a = await open_incident(a.slack, a.alice, a.general, "Payments down")
+    channel_b = await open_incident(b.slack, b.alice, b.general, "Search slow")
+    said_a = await a.slack.post_message(a.alice, channel_a.id, "alpha sees card declines")
+    said_b = await b.slack.post_message(b.alice, channel_b.id, "beta sees slow queries")
+    await a.slack.react(a.alice, channel_a.id, said_a.ts, "pushpin")
+    await b.slack.react(b.alice, channel_b.id, said_b.ts, "pushpin")
+    await settled(a.slack, deployment.bot)
+    await settled(b.slack, deployment.bot)
+
+    first_a = await incident_in(deployment.bot, a.slack.team_id, channel_a)
+    first_b = await incident_in(deployment.bot, b.slack.team_id, channel_b)
+    assert (first_a.public_id, first_a.title) == (f"INC-{YEAR}-001", "Payments down")
+    assert (first_b.public_id, first_b.title) == (f"INC-{YEAR}-001", "Search slow")
+    async with deployment.bot.db.timeline() as store:
+        texts_a = [m.text for m in await store.messages(first_a.id)]
+        texts_b = [m.text for m in await store.messages(first_b.id)]
+        marks_a = [e.text for e in await store.marked_messages(first_a.id)]
+        marks_b = [e.text for e in await store.marked_messages(first_b.id)]
+    assert "alpha sees card declines" in texts_a and "beta sees slow queries" not in texts_a
+    assert "beta sees slow queries" in texts_b and "alpha sees card declines" not in texts_b
+    assert any("alpha sees card declines" in t for t in marks_a)
+    assert not any("alpha sees card declines" in t for t in marks_b)
+    # Each workspace's bot posted with its own token, in its own workspace only.
+    assert any(m.user == a.slack.bot_user_id for m in channel_a.messages)
+    assert all(m.user != b.slack.bot_user_id for m in channel_a.messages)
+
+
+async def test_a_payload_of_one_workspace_can_never_read_or_change_the_other_workspaces_incident(
+    deployment: Deployment,
+) -> None:
+    a, b = deployment.a, deployment.b
+    channel_a = await open_incident(a.slack, a.alice, a.general, "Payments down")
+    channel_b = await open_incident(b.slack, b.alice, b.general, "Search slow")
+    incident_b = await incident_in(deployment.bot, b.slack.team_id, channel_b)
+    card_b = str(card(b.slack, channel_b)["ts"])
+    before_b = len(channel_b.messages)
+    click = await a.slack.click(a.alice, channel_a.id, str(card(a.slack, channel_a)["ts"]), ActionId.ACKNOWLEDGE)
+    await settled(a.slack, deployment.bot)
+
+    def onto_b(payload: dict[str, Any], action_id: str) -> None:
+        payload["channel"]["id"] = channel_b.id
+        payload["container"]["channel_id"] = channel_b.id
+        payload["container"]["message_ts"] = card_b
+        payload["message"]["ts"] = card_b
+        action = payload["actions"][0]
+        action.update(action_id=action_id, block_id=f"incident.card.{incident_b.id}", value=str(incident_b.id))
+        action["action_ts"] = f"{time.time():.6f}"
+
+    card_button = await send_altered(a.slack, click, lambda p: onto_b(p, ActionId.RESOLVE))
+    suggestion_button = await send_altered(a.slack, click, lambda p: onto_b(p, ActionId.SUGGESTION_ACCEPT))
+    statuses = [await forged_command(a, channel_b.id, text) for text in ("resolve", "status", "report", "sev1")]
+    shortcut = await a.slack.message_shortcut(
+        a.alice, channel_a.id, str(card(a.slack, channel_a)["ts"]), CallbackId.ADD_TO_TIMELINE
+    )
+
+    def shortcut_onto_b(payload: dict[str, Any]) -> None:
+        payload["channel"]["id"] = channel_b.id
+        payload["message"]["ts"] = payload["message_ts"] = card_b
+
+    forged_shortcut = await send_altered(a.slack, shortcut, shortcut_onto_b)
+    await settled(a.slack, deployment.bot)
+    await settled(b.slack, deployment.bot)
+
+    assert card_button.status == 200 and suggestion_button.status == 200 and forged_shortcut.status == 200
+    assert statuses == [200, 200, 200, 200]
+    after_b = await incident_in(deployment.bot, b.slack.team_id, channel_b)
+    assert after_b.status.value == "open"
+    assert after_b.severity == incident_b.severity
+    assert len(channel_b.messages) == before_b  # nothing posted in B's channel
+    told_a = json.dumps([r.payload for r in a.slack.responses]) + " ".join(e.text for e in a.slack.ephemerals)
+    assert "Search slow" not in told_a  # nothing of B's incident was shown to A's person
+    async with deployment.bot.db.unit() as stores:
+        assert await stores.reports.all(incident_b.id) == []
+
+
+async def test_the_web_view_shows_a_person_only_their_own_workspaces_incidents(deployment: Deployment) -> None:
+    a, b = deployment.a, deployment.b
+    await open_incident(a.slack, a.alice, a.general, "Payments down")
+    await open_incident(b.slack, b.alice, b.general, "Search slow")
+    await settled(a.slack, deployment.bot)
+    deployment.grid.sign_in_as(a.slack, a.alice)
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(f"{deployment.url}/web/login") as signed_in:
+            assert signed_in.status == 200
+        async with browser.get(f"{deployment.url}/web/incidents") as listing:
+            page = await listing.text()
+        async with browser.get(f"{deployment.url}/web/incidents/INC-{YEAR}-001") as one:
+            incident_page = await one.text()
+
+    assert "Payments down" in page and "Search slow" not in page
+    assert "Payments down" in incident_page and "Search slow" not in incident_page
+
+
+async def test_uninstalling_one_workspace_stops_the_bot_there_and_leaves_the_other_working(
+    deployment: Deployment,
+) -> None:
+    a, b = deployment.a, deployment.b
+    await open_incident(a.slack, a.alice, a.general, "Payments down")
+
+    await deployment.grid.uninstall(a.slack)
+    await settled(a.slack, deployment.bot)
+    forged = await forged_command(a, a.general, "open Still here?")
+    channel_b = await open_incident(b.slack, b.alice, b.general, "Search slow")
+
+    assert forged == 200
+    async with deployment.bot.db.transaction() as store:
+        assert len(await store.list_active(a.slack.team_id)) == 1  # kept (retention), nothing new opened
+    assert deployment.bot.installations is not None
+    assert not await deployment.bot.installations.serves(a.slack.team_id)
+    assert (await incident_in(deployment.bot, b.slack.team_id, channel_b)).public_id == f"INC-{YEAR}-001"
+    async with aiohttp.ClientSession() as client, client.get(f"{deployment.url}/healthz") as health:
+        assert health.status == 200
+
+
+async def test_a_rotating_token_is_refreshed_before_it_expires_and_the_new_one_is_used(
+    deployment: Deployment, skew: list[float]
+) -> None:
+    a = deployment.a
+    first_token = deployment.grid.token_of(a.slack)
+    channel = await open_incident(a.slack, a.alice, a.general, "Payments down")
+    refreshes_before = len(refreshes(deployment.grid))
+
+    await asyncio.sleep(3.5)  # the token now has less than oauth.refresh_minutes (1) to live: due for a refresh
+    await command(a, channel.id, "status")
+    await settled(a.slack, deployment.bot)
+    renewed = deployment.grid.token_of(a.slack)
+    skew[0] = 61.0  # Slack's time passes: the first token has expired, the renewed one has not
+    await command(a, channel.id, "status")
+    await settled(a.slack, deployment.bot)
+
+    assert len(refreshes(deployment.grid)) == refreshes_before + 1
+    assert renewed != first_token
+    refused = [c.error for c in a.slack.calls if c.error in ("token_expired", "invalid_auth", "token_revoked")]
+    assert refused == []
+    assert len([r for r in a.slack.responses if "Payments down" in json.dumps(r.payload)]) == 2  # both answered
+
+
+def refreshes(grid: SlackGrid) -> list[Any]:
+    return [c for c in grid.calls if c.method == "oauth.v2.access" and c.args.get("grant_type") == "refresh_token"]
