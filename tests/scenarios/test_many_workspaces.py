@@ -182,8 +182,10 @@ async def test_two_workspaces_each_open_their_first_incident_and_keep_their_own_
         texts_b = [m.text for m in await store.messages(first_b.id)]
         marks_a = [e.text for e in await store.marked_messages(first_a.id)]
         marks_b = [e.text for e in await store.marked_messages(first_b.id)]
-    assert "alpha sees card declines" in texts_a and "beta sees slow queries" not in texts_a
-    assert "beta sees slow queries" in texts_b and "alpha sees card declines" not in texts_b
+    assert "alpha sees card declines" in texts_a
+    assert "beta sees slow queries" not in texts_a
+    assert "beta sees slow queries" in texts_b
+    assert "alpha sees card declines" not in texts_b
     assert any("alpha sees card declines" in t for t in marks_a)
     assert not any("alpha sees card declines" in t for t in marks_b)
     # Each workspace's bot posted with its own token, in its own workspace only.
@@ -227,7 +229,9 @@ async def test_a_payload_of_one_workspace_can_never_read_or_change_the_other_wor
     await settled(a.slack, deployment.bot)
     await settled(b.slack, deployment.bot)
 
-    assert card_button.status == 200 and suggestion_button.status == 200 and forged_shortcut.status == 200
+    assert card_button.status == 200
+    assert suggestion_button.status == 200
+    assert forged_shortcut.status == 200
     assert statuses == [200, 200, 200, 200]
     after_b = await incident_in(deployment.bot, b.slack.team_id, channel_b)
     assert after_b.status.value == "open"
@@ -254,8 +258,10 @@ async def test_the_web_view_shows_a_person_only_their_own_workspaces_incidents(d
         async with browser.get(f"{deployment.url}/web/incidents/INC-{YEAR}-001") as one:
             incident_page = await one.text()
 
-    assert "Payments down" in page and "Search slow" not in page
-    assert "Payments down" in incident_page and "Search slow" not in incident_page
+    assert "Payments down" in page
+    assert "Search slow" not in page
+    assert "Payments down" in incident_page
+    assert "Search slow" not in incident_page
 
 
 async def test_uninstalling_one_workspace_stops_the_bot_there_and_leaves_the_other_working(

@@ -214,6 +214,36 @@ def test_with_a_request_url_the_manifest_is_for_http_mode() -> None:
     assert manifest["features"]["slash_commands"][0]["url"] == "https://bot.example.com/slack/events"
 
 
+def test_with_an_oauth_redirect_url_the_manifest_lists_it_for_installs_into_many_workspaces() -> None:
+    manifest = build_manifest(
+        shipped(),
+        request_url="https://bot.example.com/slack/events",
+        oauth_redirect_url="https://bot.example.com/slack/oauth_redirect",
+        token_rotation=True,
+    )
+
+    assert manifest["oauth_config"]["redirect_urls"] == ["https://bot.example.com/slack/oauth_redirect"]
+    assert manifest["settings"]["token_rotation_enabled"] is True
+
+
+def test_incident_bot_manifest_takes_the_oauth_redirect_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status = main(
+        [
+            "manifest",
+            "--request-url",
+            "https://bot.example.com/slack/events",
+            "--oauth-redirect-url",
+            "https://bot.example.com/slack/oauth_redirect",
+        ],
+        environ={"INCIDENT_BOT_CONFIG": str(Path(__file__).resolve().parents[2] / "app.yaml")},
+    )
+
+    assert status == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["oauth_config"]["redirect_urls"] == ["https://bot.example.com/slack/oauth_redirect"]
+    assert printed["settings"]["token_rotation_enabled"] is False
+
+
 def test_the_manifest_is_valid_yaml_when_printed() -> None:
     manifest = build_manifest(shipped())
 

@@ -124,3 +124,25 @@ def test_browsers_sign_in_at_slack_unless_the_web_api_is_elsewhere() -> None:
 
 def test_web_settings_default_to_off() -> None:
     assert WebSettings().enabled is False
+
+
+def test_the_client_id_and_secret_without_a_bot_token_mean_oauth_mode_and_with_one_a_single_workspace() -> None:
+    oauth = load_config(ROOT / "app.yaml", {**CLIENT})
+    single = load_config(ROOT / "app.yaml", {**CLIENT, "SLACK_BOT_TOKEN": "xoxb-1"})
+
+    assert oauth.slack.oauth_mode
+    assert not single.slack.oauth_mode
+
+
+def test_a_bad_oauth_setting_is_refused_naming_the_file_and_line(tmp_path: Path) -> None:
+    shipped = (ROOT / "app.yaml").read_text(encoding="utf-8")
+    kept = shipped[: shipped.index("\noauth:\n")]
+    path = tmp_path / "app.yaml"
+    path.write_text(f"{kept}\noauth:\n  retention_days: 30\n  refresh_minutes: 0\n", encoding="utf-8")
+    line = kept.count("\n") + 4
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, {})
+
+    assert f"{path}:{line}" in str(refused.value)
+    assert "oauth.refresh_minutes" in str(refused.value)
