@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("incident", metavar="INCIDENT_ID", help="e.g. INC-2026-001")
     report.add_argument("--format", choices=("markdown", "html"), default="markdown", help="default: markdown")
     report.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
+    report.add_argument(
+        "--team", metavar="TEAM_ID", help="the workspace (T…), when several have this incident number (OAuth mode)"
+    )
 
     init = sub.add_parser(
         "init", help="write a starter app.yaml and the runbooks into DIR (never overwrites), and what to do next"
@@ -225,7 +228,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             sys.stdout.write(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
             return 0
         if args.command == "report":
-            rendered = asyncio.run(_report(config, args.incident, args.format))
+            rendered = asyncio.run(_report(config, args.incident, args.format, args.team))
             if rendered is None:
                 return 1
             if args.output is None:
@@ -256,7 +259,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return 0
 
 
-async def _report(config: Config, public_id: str, fmt: str) -> str | None:
+async def _report(config: Config, public_id: str, fmt: str, team_id: str | None = None) -> str | None:
     """Render from the database only: no Slack calls (names come from those the bot has stored)."""
     from bot.domain.incident import Status
     from bot.metrics import Metrics
@@ -273,7 +276,7 @@ async def _report(config: Config, public_id: str, fmt: str) -> str | None:
         followups = FollowupService(config, db, slack, timeline.names, None)  # read only: nothing is exported
         reports = ReportService(config, db, slack, timeline, suggestions, followups=followups)
         try:
-            incident = await reports.find(public_id)
+            incident = await reports.find(public_id, team_id)
             label = "Final" if incident.status is Status.RESOLVED else "Draft"
             text = await reports.render(incident, label, fmt)
         except UserError as e:

@@ -306,11 +306,15 @@ class ReportService:
             due = loop.time() + self._pace
         return None
 
-    async def find(self, public_id: str) -> Incident:
+    async def find(self, public_id: str, team_id: str | None = None) -> Incident:
+        """The incident `public_id` (of the workspace `team_id`, which is needed when several have that number)."""
         async with self._db.transaction() as store:
             found = await store.get_by_public_id(public_id.upper())
+        if team_id is not None:
+            found = [i for i in found if i.team_id == team_id]
         if not found:
-            raise UserError(f"No incident {public_id} in the database.")
+            raise UserError(f"No incident {public_id} in the database{f' for workspace {team_id}' if team_id else ''}.")
         if len(found) > 1:
-            raise UserError(f"{public_id} exists in several workspaces; this tool cannot tell which one is meant.")
+            teams = ", ".join(sorted(i.team_id for i in found))
+            raise UserError(f"{public_id} exists in several workspaces ({teams}); name one with --team.")
         return found[0]

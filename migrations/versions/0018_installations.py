@@ -1,4 +1,4 @@
-"""Many workspaces (issue 15): OAuth installations, OAuth state, the workspaces served, and the workspace a job acts for.
+"""Many workspaces (issue 15): OAuth installations and state, the workspaces served, the workspace a job acts for.
 
 - `slack_installations`, `slack_bots`, `slack_oauth_states`: the tables of slack_sdk's AsyncSQLAlchemyInstallationStore
   and AsyncSQLAlchemyOAuthStateStore (slack_sdk 3.48), written out here so that the schema is ours to migrate (a later

@@ -229,6 +229,38 @@ async def test_report_renders_an_incident_from_the_database_as_markdown_or_html(
     assert "No incident INC-2026-999" in missing.stderr
 
 
+async def test_report_names_the_workspace_when_two_have_the_same_incident_number(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from bot.storage import NewIncident
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    db = Database(url)
+    await db.upgrade()
+    for team, title in (("TALPHA", "Payments down"), ("TBETA", "Search slow")):
+        async with db.transaction() as store:
+            await store.add(
+                NewIncident(
+                    team_id=team,
+                    title=title,
+                    description="",
+                    severity="sev2",
+                    opener_id="U1",
+                    opened_at=datetime(2026, 11, 28, 14, 30, tzinfo=UTC),
+                )
+            )
+    await db.dispose()
+    env = {"INCIDENT_BOT_CONFIG": str(ROOT / "app.yaml"), "DATABASE_URL": url}
+
+    ambiguous = incident_bot("report", "INC-2026-001", env=env, cwd=tmp_path)
+    beta = incident_bot("report", "INC-2026-001", "--team", "TBETA", env=env, cwd=tmp_path)
+
+    assert ambiguous.returncode == 1
+    assert "several workspaces (TALPHA, TBETA); name one with --team" in ambiguous.stderr
+    assert beta.returncode == 0, beta.stderr
+    assert beta.stdout.startswith("# Post-Incident Report: Search slow")
+
+
 # A title, two unrelated lines, one line that names the error and a traffic spike, then a measurement that rules the
 # spike out (checked with `incident-bot suggest --replay`).
 REPLAYED_CHAT = (
