@@ -20,7 +20,7 @@ from aiohttp import web
 from bot.app import IncidentBot
 from bot.config import Config, load_config
 from bot.emulator import Channel, SlackEmulator, SlackGrid
-from bot.slack.ids import ActionId, CallbackId
+from bot.slack.ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
 from bot.slack.manifest import COMMAND_SHOULD_ESCAPE
 from tests.conftest import ROOT, SIGNING_SECRET, free_socket, write_config
 
@@ -65,6 +65,7 @@ class Deployment:
 def oauth_config(tmp_path: Path, grid: SlackGrid, database_url: str, base: str) -> Config:
     text = (ROOT / "app.yaml").read_text(encoding="utf-8")
     text = text[: text.index("\nweb:\n")] + OAUTH_SECTION.format(base=base)
+    (tmp_path / "runbooks").symlink_to(ROOT / "runbooks")  # the shipped runbooks, beside this app.yaml
     environ = {
         "SLACK_CLIENT_ID": CLIENT_ID,
         "SLACK_CLIENT_SECRET": CLIENT_SECRET,
@@ -193,54 +194,166 @@ async def test_two_workspaces_each_open_their_first_incident_and_keep_their_own_
     assert all(m.user != b.slack.bot_user_id for m in channel_a.messages)
 
 
-async def test_a_payload_of_one_workspace_can_never_read_or_change_the_other_workspaces_incident(
-    deployment: Deployment,
-) -> None:
+SPIKE = [
+    "user-service logs: Timeout waiting for connection from pool",
+    "lots of hard connection acquisition failure lines, the pool is exhausted",
+    "traffic jumped to 3x normal right at 14:30, the marketing campaign went out",
+    "no sign of zombie connections, and no maintenance is running",
+]
+
+
+@dataclass
+class TwoIncidents:
+    channel_a: Channel
+    channel_b: Channel
+    b: Any  # workspace B's incident as stored
+    card_b: str
+    posted_in_b: int  # how many messages B's channel held before A's forgeries
+
+
+@pytest.fixture
+async def two(deployment: Deployment) -> TwoIncidents:
+    """Each workspace has its first incident open, B's with a root-cause suggestion posted."""
     a, b = deployment.a, deployment.b
     channel_a = await open_incident(a.slack, a.alice, a.general, "Payments down")
-    channel_b = await open_incident(b.slack, b.alice, b.general, "Search slow")
+    channel_b = await open_incident(b.slack, b.alice, b.general, "API 500 errors on login")
+    for line in SPIKE:
+        await b.slack.post_message(b.alice, channel_b.id, line)
+    await settled(b.slack, deployment.bot)
     incident_b = await incident_in(deployment.bot, b.slack.team_id, channel_b)
     card_b = str(card(b.slack, channel_b)["ts"])
-    before_b = len(channel_b.messages)
-    click = await a.slack.click(a.alice, channel_a.id, str(card(a.slack, channel_a)["ts"]), ActionId.ACKNOWLEDGE)
-    await settled(a.slack, deployment.bot)
+    return TwoIncidents(channel_a, channel_b, incident_b, card_b, len(channel_b.messages))
 
-    def onto_b(payload: dict[str, Any], action_id: str) -> None:
-        payload["channel"]["id"] = channel_b.id
-        payload["container"]["channel_id"] = channel_b.id
-        payload["container"]["message_ts"] = card_b
-        payload["message"]["ts"] = card_b
-        action = payload["actions"][0]
-        action.update(action_id=action_id, block_id=f"incident.card.{incident_b.id}", value=str(incident_b.id))
-        action["action_ts"] = f"{time.time():.6f}"
 
-    card_button = await send_altered(a.slack, click, lambda p: onto_b(p, ActionId.RESOLVE))
-    suggestion_button = await send_altered(a.slack, click, lambda p: onto_b(p, ActionId.SUGGESTION_ACCEPT))
-    statuses = [await forged_command(a, channel_b.id, text) for text in ("resolve", "status", "report", "sev1")]
-    shortcut = await a.slack.message_shortcut(
-        a.alice, channel_a.id, str(card(a.slack, channel_a)["ts"]), CallbackId.ADD_TO_TIMELINE
-    )
-
-    def shortcut_onto_b(payload: dict[str, Any]) -> None:
-        payload["channel"]["id"] = channel_b.id
-        payload["message"]["ts"] = payload["message_ts"] = card_b
-
-    forged_shortcut = await send_altered(a.slack, shortcut, shortcut_onto_b)
+async def b_is_untouched(deployment: Deployment, two: TwoIncidents) -> None:
+    """B's incident as it was: open, same severity, no root cause accepted, no report, nothing more in its channel,
+    and nothing of it told to A's person."""
+    a, b = deployment.a, deployment.b
     await settled(a.slack, deployment.bot)
     await settled(b.slack, deployment.bot)
-
-    assert card_button.status == 200
-    assert suggestion_button.status == 200
-    assert forged_shortcut.status == 200
-    assert statuses == [200, 200, 200, 200]
-    after_b = await incident_in(deployment.bot, b.slack.team_id, channel_b)
-    assert after_b.status.value == "open"
-    assert after_b.severity == incident_b.severity
-    assert len(channel_b.messages) == before_b  # nothing posted in B's channel
-    told_a = json.dumps([r.payload for r in a.slack.responses]) + " ".join(e.text for e in a.slack.ephemerals)
-    assert "Search slow" not in told_a  # nothing of B's incident was shown to A's person
+    after = await incident_in(deployment.bot, b.slack.team_id, two.channel_b)
+    assert (after.status.value, after.severity) == ("open", two.b.severity)
+    assert await deployment.bot.services.suggestions.accepted(after.id) is None
     async with deployment.bot.db.unit() as stores:
-        assert await stores.reports.all(incident_b.id) == []
+        assert await stores.reports.all(after.id) == []
+    assert len(two.channel_b.messages) == two.posted_in_b
+    told_a = json.dumps([r.payload for r in a.slack.responses]) + json.dumps([e.text for e in a.slack.ephemerals])
+    told_a += json.dumps([v.view for v in a.slack.views.values()])
+    assert "API 500 errors on login" not in told_a
+
+
+async def test_card_and_suggestion_buttons_of_one_workspace_never_act_on_the_other_workspaces_incident(
+    deployment: Deployment, two: TwoIncidents
+) -> None:
+    a, b = deployment.a, deployment.b
+    suggestion_b = next(
+        str(e["value"])
+        for m in two.channel_b.messages
+        if m.user == b.slack.bot_user_id and "Likely root cause" in m.text
+        for block in m.blocks
+        if block["type"] == "actions"
+        for e in block["elements"]
+        if e.get("action_id") == ActionId.SUGGESTION_ACCEPT
+    )
+    click = await a.slack.click(
+        a.alice, two.channel_a.id, str(card(a.slack, two.channel_a)["ts"]), ActionId.ACKNOWLEDGE
+    )
+    await settled(a.slack, deployment.bot)
+
+    def onto_b(payload: dict[str, Any], action_id: str, block_id: str, value: str) -> None:
+        payload["channel"]["id"] = payload["container"]["channel_id"] = two.channel_b.id
+        payload["container"]["message_ts"] = payload["message"]["ts"] = two.card_b
+        payload["actions"][0].update(action_id=action_id, block_id=block_id, value=value)
+        payload["actions"][0]["action_ts"] = f"{time.time():.6f}"
+
+    def in_a(payload: dict[str, Any]) -> None:  # B's suggestion accepted from A's own channel
+        payload["actions"][0].update(
+            action_id=ActionId.SUGGESTION_ACCEPT, block_id=f"suggestion.{suggestion_b}", value=suggestion_b
+        )
+        payload["actions"][0]["action_ts"] = f"{time.time():.6f}"
+
+    forged = [
+        await send_altered(
+            a.slack, click, lambda p: onto_b(p, ActionId.RESOLVE, f"incident.card.{two.b.id}", str(two.b.id))
+        ),
+        await send_altered(
+            a.slack,
+            click,
+            lambda p: onto_b(p, ActionId.SUGGESTION_ACCEPT, f"suggestion.{suggestion_b}", suggestion_b),
+        ),
+        await send_altered(a.slack, click, in_a),
+    ]
+
+    assert [f.status for f in forged] == [200, 200, 200]
+    await b_is_untouched(deployment, two)
+
+
+async def test_commands_of_one_workspace_naming_the_other_workspaces_channel_neither_read_nor_change_it(
+    deployment: Deployment, two: TwoIncidents
+) -> None:
+    statuses = [
+        await forged_command(deployment.a, two.channel_b.id, text)
+        for text in ("status", "resolve", "report", "severity sev1", "timeline", "suggest")
+    ]
+
+    assert statuses == [200] * 6
+    await b_is_untouched(deployment, two)
+
+
+async def test_the_timeline_shortcut_and_its_form_of_one_workspace_never_add_to_the_other_workspaces_incident(
+    deployment: Deployment, two: TwoIncidents
+) -> None:
+    a = deployment.a
+    said = await a.slack.post_message(a.alice, a.general, "customers report card declines")
+    shortcut = await a.slack.message_shortcut(a.alice, a.general, said.ts, CallbackId.ADD_TO_TIMELINE)
+    await a.slack.wait_for(
+        lambda: any(v.callback_id == CallbackId.ADD_TO_TIMELINE_FORM for v in a.slack.views.values())
+    )
+    form = next(v for v in a.slack.views.values() if v.callback_id == CallbackId.ADD_TO_TIMELINE_FORM)
+    submitted = await a.slack.submit_view(a.alice, form.id, {"kind": {"value": "impact"}})
+    await settled(a.slack, deployment.bot)
+
+    def shortcut_onto_b(payload: dict[str, Any]) -> None:
+        payload["channel"]["id"] = two.channel_b.id
+        payload["message"]["ts"] = payload["message_ts"] = two.card_b
+
+    def form_onto_b(payload: dict[str, Any]) -> None:  # B's incident picked in the form, as a new form
+        payload["view"]["id"] = "V0FORGED01"
+        chosen = payload["view"]["state"]["values"][ModalBlock.INCIDENT][MODAL_INPUT_ACTION]
+        chosen["selected_option"]["value"] = str(two.b.id)
+
+    forged_shortcut = await send_altered(a.slack, shortcut, shortcut_onto_b)
+    forged_form = await send_altered(a.slack, submitted, form_onto_b)
+
+    assert (forged_shortcut.status, forged_form.status) == (200, 200)
+    incident_a = await incident_in(deployment.bot, a.slack.team_id, two.channel_a)
+    async with deployment.bot.db.timeline() as store:
+        added_to_b = [e for e in await store.entries(two.b.id) if e.source == "shortcut"]
+        added_to_a = [e for e in await store.entries(incident_a.id) if e.source == "shortcut"]
+    assert added_to_b == []
+    assert [e.text for e in added_to_a] == ["customers report card declines"]  # the form itself worked
+    await b_is_untouched(deployment, two)
+
+
+async def test_a_message_event_of_one_workspace_naming_the_other_workspaces_channel_is_not_captured(
+    deployment: Deployment, two: TwoIncidents
+) -> None:
+    a = deployment.a
+    said = await a.slack.post_message(a.alice, two.channel_a.id, "alpha sees card declines")
+    delivered = await a.slack.deliver_message_event(two.channel_a.id, said.ts)
+    envelope = json.loads(delivered.request_body)
+    envelope["event_id"] = "Ev0FORGED01"
+    envelope["event"]["channel"] = two.channel_b.id
+    envelope["event"]["ts"] = envelope["event"]["event_ts"] = f"{time.time():.6f}"
+    body = json.dumps(envelope).encode()
+
+    forged = await a.slack.deliver_raw(body, "application/json", signed(body, "application/json"))
+
+    assert forged.status == 200
+    await settled(a.slack, deployment.bot)
+    async with deployment.bot.db.timeline() as store:
+        assert "alpha sees card declines" not in [m.text for m in await store.messages(two.b.id)]
+    await b_is_untouched(deployment, two)
 
 
 async def test_the_web_view_shows_a_person_only_their_own_workspaces_incidents(deployment: Deployment) -> None:
