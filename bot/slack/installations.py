@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 30.0  # how long a found installation is used without reading the store again
 STATE_SECONDS = 600  # how long an install link (its OAuth state) may be used
+RACE_READS, RACE_PAUSE = 5, 0.2  # a refresh Slack refused: the store read up to 5 times, 0.2 s apart
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,15 +259,20 @@ class Installations:
                 bot=bot, minutes_before_expiration=self._refresh_minutes
             )
         except SlackTokenRotationError as e:
-            latest = await self.store.async_find_bot(
-                enterprise_id=bot.enterprise_id, team_id=bot.team_id, is_enterprise_install=bot.is_enterprise_install
-            )
-            if (
-                latest is not None
-                and latest.bot_token != bot.bot_token
-                and not self._expiring(latest.bot_token_expires_at)
-            ):
-                return latest
+            for attempt in range(RACE_READS):  # the winner saves its token a moment after Slack answered it
+                latest = await self.store.async_find_bot(
+                    enterprise_id=bot.enterprise_id,
+                    team_id=bot.team_id,
+                    is_enterprise_install=bot.is_enterprise_install,
+                )
+                if (
+                    latest is not None
+                    and latest.bot_token != bot.bot_token
+                    and not self._expiring(latest.bot_token_expires_at)
+                ):
+                    return latest
+                if attempt + 1 < RACE_READS:
+                    await asyncio.sleep(RACE_PAUSE)
             log.error("could not refresh the bot token of workspace %s: %s", bot.team_id or bot.enterprise_id, e)
             if bot.bot_token_expires_at is not None and bot.bot_token_expires_at > time.time():
                 return bot  # still valid a while: used, and refreshing is tried again on the next call

@@ -3,13 +3,18 @@ workspaces.py), on SQLite and PostgreSQL: slack_sdk's stores in our migrated sch
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlencode, urlsplit
 
+import aiohttp
+import pytest
 from slack_sdk.oauth.installation_store import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.acting import Acting
+from bot.emulator import SlackEmulator, SlackGrid
 from bot.slack.installations import Installations
 from bot.storage import Database, NewIncident
 
@@ -118,3 +123,55 @@ async def test_deleting_a_workspaces_data_leaves_every_other_workspaces_incident
         assert await store.get_by_public_id("INC-2026-001") is not None
         remaining = [i.team_id for i in await store.get_by_public_id(kept)]
     assert remaining == ["TB"]
+
+
+async def installed_by_oauth(grid: SlackGrid, workspace: SlackEmulator, found_in: Installations) -> None:
+    """An admin approves the app (the authorize page's code, exchanged by oauth.v2.access) and it is saved, as Bolt's
+    OAuth flow saves it."""
+    grid.installing_as(workspace)
+    back = "http://127.0.0.1:9/slack/oauth_redirect"  # where the browser would go back to (not followed here)
+    query = {"client_id": grid.client_id, "scope": "chat:write,commands", "state": "st", "redirect_uri": back}
+    async with aiohttp.ClientSession() as http:
+        answer = await http.get(f"{grid.authorize_url}?{urlencode(query)}", allow_redirects=False)
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    granted = await AsyncWebClient(base_url=grid.api_url).oauth_v2_access(
+        client_id=grid.client_id, client_secret=grid.client_secret, code=code, redirect_uri=back
+    )
+    await found_in.store.async_save(
+        Installation(
+            app_id=str(granted["app_id"]),
+            team_id=workspace.team_id,
+            bot_token=str(granted["access_token"]),
+            bot_refresh_token=str(granted["refresh_token"]),
+            bot_token_expires_in=int(granted["expires_in"]),
+            bot_id=workspace.bot_id,
+            bot_user_id=str(granted["bot_user_id"]),
+            bot_scopes=str(granted["scope"]),
+            user_id=str(granted["authed_user"]["id"]),  # type: ignore[index]
+        )
+    )
+
+
+@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk's oauth.v2.access
+async def test_two_replicas_refreshing_the_same_token_at_once_both_use_the_one_slack_issued(db: Database) -> None:
+    # Tokens live 122 s and are refreshed within 2 minutes of expiring: 2 s after the install, refreshing is due.
+    grid = SlackGrid(client_id="client-1", client_secret="secret-1", token_rotation=True, token_seconds=122)
+    alpha = grid.add_workspace(team_id="T0ALPHA001", team_domain="alpha", team_name="Alpha")
+    async with grid:
+        first, second = (
+            Installations(db.engine, "client-1", "secret-1", AsyncWebClient(base_url=grid.api_url), refresh_minutes=2)
+            for _ in range(2)
+        )
+        await installed_by_oauth(grid, alpha, first)
+        issued = grid.token_of(alpha)
+        await asyncio.sleep(2.5)
+
+        found = await asyncio.gather(first.find(Acting("T0ALPHA001")), second.find(Acting("T0ALPHA001")))
+
+        refreshed = [c for c in grid.calls if c.args.get("grant_type") == "refresh_token" and c.ok]
+        assert len(refreshed) == 1  # Slack takes a refresh token once: one replica won
+        tokens = {f.token for f in found if f is not None}
+        assert tokens == {grid.token_of(alpha)}
+        assert tokens != {issued}
+        works = await AsyncWebClient(token=tokens.pop(), base_url=grid.api_url).auth_test()
+        assert works["team_id"] == "T0ALPHA001"

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from bot.acting import acting_for, acting_team
 from bot.clock import ManualClock
 from bot.services.scheduler import JobRun, Scheduler
 from bot.storage import AuditEntry, Database, Job, JobState
@@ -661,3 +662,44 @@ async def test_a_planner_that_raises_runs_again_at_its_next_time_and_jobs_still_
 
     assert attempts == [1, 2]
     assert calls.runs == [("due-now", 1)]
+
+
+async def test_a_job_acts_for_the_workspace_that_scheduled_it(db: Database, scheduler: Scheduler) -> None:
+    seen: list[str | None] = []
+
+    async def handler(run: JobRun) -> None:
+        seen.append(acting_team())
+
+    scheduler.register("test", handler)
+    with acting_for("T-ALPHA"):
+        async with db.unit() as stores:
+            await stores.jobs.schedule("test", "scheduled-in-a-request", scheduler.clock.now())
+    async with db.unit() as stores:
+        await stores.jobs.schedule("test", "scheduled-for-beta", scheduler.clock.now(), team_id="T-BETA")
+
+    await scheduler.run_due()
+
+    assert sorted(t or "" for t in seen) == ["T-ALPHA", "T-BETA"]
+
+
+async def test_a_job_of_a_workspace_no_longer_served_is_finished_unrun_unless_its_kind_acts_outside_it(
+    db: Database, scheduler: Scheduler
+) -> None:
+    calls, cleanup = Calls(), Calls()
+    scheduler.register("test", calls)
+    scheduler.register("cleanup", cleanup, in_workspace=False)
+
+    async def serves(team: str | None) -> bool:
+        return team == "T-ALPHA"
+
+    scheduler.serves = serves
+    async with db.unit() as stores:
+        for key, team in (("alpha", "T-ALPHA"), ("gone", "T-GONE")):
+            await stores.jobs.schedule("test", key, scheduler.clock.now(), team_id=team)
+        await stores.jobs.schedule("cleanup", "gone-cleanup", scheduler.clock.now(), team_id="T-GONE")
+
+    await scheduler.run_due()
+
+    assert calls.runs == [("alpha", 1)]
+    assert cleanup.runs == [("gone-cleanup", 1)]
+    assert (await job(db, "gone")).state is JobState.DONE

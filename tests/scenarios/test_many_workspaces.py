@@ -9,6 +9,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -18,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from bot.app import IncidentBot
+from bot.clock import ManualClock
 from bot.config import Config, load_config
 from bot.emulator import Channel, SlackEmulator, SlackGrid
 from bot.slack.ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
@@ -25,7 +27,7 @@ from bot.slack.manifest import COMMAND_SHOULD_ESCAPE
 from tests.conftest import ROOT, SIGNING_SECRET, free_socket, write_config
 
 from .forgery import FORM, send_altered, signed
-from .steps import card, open_incident, settled
+from .steps import card, jobs_done, open_incident, settled
 
 # slack_sdk sends the app's credentials to oauth.v2.access with aiohttp.BasicAuth, deprecated since aiohttp 3.14.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
@@ -34,6 +36,7 @@ CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "oauth-client-secret"
 TOKEN_SECONDS = 63  # with oauth.refresh_minutes 1: a token is refreshed once it has less than 60 s left
 YEAR = time.gmtime().tm_year
+RETENTION = timedelta(days=30)  # oauth.retention_days below
 
 OAUTH_SECTION = """
 web:
@@ -84,13 +87,21 @@ def people_of(slack: SlackEmulator) -> Workspace:
 
 
 @pytest.fixture
+def clock() -> ManualClock:
+    """The bot's clock (jobs come due by it), from now."""
+    return ManualClock(datetime.now(UTC))
+
+
+@pytest.fixture
 def skew() -> list[float]:
     """Seconds Slack's clock (the grid's, which tokens expire by) is ahead of the real one."""
     return [0.0]
 
 
 @pytest.fixture
-async def deployment(tmp_path: Path, database_url: str, skew: list[float]) -> AsyncIterator[Deployment]:
+async def deployment(
+    tmp_path: Path, database_url: str, skew: list[float], clock: ManualClock
+) -> AsyncIterator[Deployment]:
     """The bot in OAuth mode, installed through /slack/install by an admin of each of two workspaces."""
     grid = SlackGrid(
         signing_secret=SIGNING_SECRET,
@@ -103,13 +114,18 @@ async def deployment(tmp_path: Path, database_url: str, skew: list[float]) -> As
     alpha = grid.add_workspace(
         team_id="T0ALPHA001", team_domain="alpha", team_name="Alpha", should_escape=COMMAND_SHOULD_ESCAPE
     )
-    beta = grid.add_workspace(
-        team_id="T0BETA0001", team_domain="beta", team_name="Beta", should_escape=COMMAND_SHOULD_ESCAPE
+    beta = grid.add_workspace(  # a workspace of an Enterprise Grid org: its installation is keyed by both
+        team_id="T0BETA0001",
+        team_domain="beta",
+        team_name="Beta",
+        enterprise_id="E0ORG00001",
+        enterprise_name="Org",
+        should_escape=COMMAND_SHOULD_ESCAPE,
     )
     async with grid:
         sock = free_socket()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        incident_bot = IncidentBot(oauth_config(tmp_path, grid, database_url, url))
+        incident_bot = IncidentBot(oauth_config(tmp_path, grid, database_url, url), clock=clock)
         await incident_bot.start()
         runner = incident_bot.web_runner()
         await runner.setup()
@@ -189,6 +205,10 @@ async def test_two_workspaces_each_open_their_first_incident_and_keep_their_own_
     assert "alpha sees card declines" not in texts_b
     assert any("alpha sees card declines" in t for t in marks_a)
     assert not any("alpha sees card declines" in t for t in marks_b)
+    assert deployment.bot.installations is not None
+    record_b = await deployment.bot.installations.record(b.slack.team_id)
+    assert record_b is not None
+    assert record_b.enterprise_id == "E0ORG00001"  # B's installation is its org's and its own
     # Each workspace's bot posted with its own token, in its own workspace only.
     assert any(m.user == a.slack.bot_user_id for m in channel_a.messages)
     assert all(m.user != b.slack.bot_user_id for m in channel_a.messages)
@@ -356,25 +376,76 @@ async def test_a_message_event_of_one_workspace_naming_the_other_workspaces_chan
     await b_is_untouched(deployment, two)
 
 
+async def web_pages(deployment: Deployment, workspace: Workspace, *paths: str) -> list[tuple[int, str]]:
+    """Sign in with Slack as `workspace`'s Alice (the login page, Slack's authorize page, back), then read `paths`."""
+    deployment.grid.sign_in_as(workspace.slack, workspace.alice)
+    pages = []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        async with browser.get(f"{deployment.url}/web/login") as signed_in:
+            pages.append((signed_in.status, await signed_in.text()))
+        for path in paths:
+            async with browser.get(f"{deployment.url}/web{path}") as page:
+                pages.append((page.status, await page.text()))
+    return pages
+
+
 async def test_the_web_view_shows_a_person_only_their_own_workspaces_incidents(deployment: Deployment) -> None:
     a, b = deployment.a, deployment.b
     await open_incident(a.slack, a.alice, a.general, "Payments down")
     await open_incident(b.slack, b.alice, b.general, "Search slow")
     await settled(a.slack, deployment.bot)
-    deployment.grid.sign_in_as(a.slack, a.alice)
 
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
-        async with browser.get(f"{deployment.url}/web/login") as signed_in:
-            assert signed_in.status == 200
-        async with browser.get(f"{deployment.url}/web/incidents") as listing:
-            page = await listing.text()
-        async with browser.get(f"{deployment.url}/web/incidents/INC-{YEAR}-001") as one:
-            incident_page = await one.text()
+    signed_in, listing, one = await web_pages(deployment, a, "/incidents", f"/incidents/INC-{YEAR}-001")
 
-    assert "Payments down" in page
-    assert "Search slow" not in page
-    assert "Payments down" in incident_page
-    assert "Search slow" not in incident_page
+    assert signed_in[0] == 200
+    assert "Payments down" in listing[1]
+    assert "Search slow" not in listing[1]
+    assert "Payments down" in one[1]
+    assert "Search slow" not in one[1]
+
+
+async def test_an_uninstalled_workspaces_incidents_stay_readable_for_the_retention_then_are_deleted(
+    deployment: Deployment, clock: ManualClock
+) -> None:
+    a, b = deployment.a, deployment.b
+    await open_incident(a.slack, a.alice, a.general, "Payments down")
+    channel_b = await open_incident(b.slack, b.alice, b.general, "Search slow")
+    await deployment.grid.uninstall(a.slack)
+    await settled(a.slack, deployment.bot)
+
+    clock.advance(RETENTION - timedelta(days=1))
+    await jobs_done(deployment.bot, clock)
+    within = await web_pages(deployment, a, "/incidents")
+    clock.advance(timedelta(days=2))
+    await jobs_done(deployment.bot, clock)
+    after = await web_pages(deployment, a, "/incidents")
+
+    assert "Payments down" in within[1][1]
+    async with deployment.bot.db.transaction() as store:
+        assert await store.list_active(a.slack.team_id) == []
+        assert [i.title for i in await store.list_active(b.slack.team_id)] == ["Search slow"]
+    assert after[0][0] == 403
+    assert "another Slack workspace" in after[0][1]
+    assert (await incident_in(deployment.bot, b.slack.team_id, channel_b)).title == "Search slow"
+
+
+async def test_a_workspace_that_installs_again_within_the_retention_keeps_its_incidents(
+    deployment: Deployment, clock: ManualClock
+) -> None:
+    a = deployment.a
+    channel = await open_incident(a.slack, a.alice, a.general, "Payments down")
+    await deployment.grid.uninstall(a.slack)
+    await settled(a.slack, deployment.bot)
+
+    reinstalled = await deployment.grid.install(a.slack, f"{deployment.url}/slack/install")
+    clock.advance(RETENTION + timedelta(days=1))
+    await jobs_done(deployment.bot, clock)
+    await command(a, channel.id, "status")
+    await settled(a.slack, deployment.bot)
+
+    assert reinstalled.status == 200
+    assert (await incident_in(deployment.bot, a.slack.team_id, channel)).title == "Payments down"
+    assert any("Payments down" in json.dumps(r.payload) for r in a.slack.responses)
 
 
 async def test_uninstalling_one_workspace_stops_the_bot_there_and_leaves_the_other_working(
