@@ -289,10 +289,6 @@ class SlackGateway:
         self._identity_lock = asyncio.Lock()
 
     @property
-    def multi_workspace(self) -> bool:
-        return self._installations is not None
-
-    @property
     def me(self) -> BotIdentity | None:
         """Who the bot is, if known yet (never waits: IncidentBot.start asks Slack, in the background if need be). In
         OAuth mode: in the workspace the running code acts for (known once the request or job found its
