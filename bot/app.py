@@ -12,13 +12,15 @@ import gc
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -109,15 +111,29 @@ def bolt_authorize(slack: SlackGateway, token: str) -> Callable[..., Awaitable[A
     return authorize
 
 
-def bolt_authorize_installed(installations: Installations) -> Callable[..., Awaitable[AuthorizeResult]]:
+class InstalledAuthorize(AsyncAuthorize):
     """OAuth mode: Bolt's authorization from the installation the front door found for the request (bot/acting.py),
-    so that Bolt never reads the store or calls auth.test itself."""
+    so that Bolt never reads the store or calls auth.test itself. (A class, not a function: Bolt takes only such an
+    authorization beside an OAuth flow.)"""
 
-    async def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+    def __init__(self, installations: Installations) -> None:  # (AsyncAuthorize's own __init__ does nothing)
+        self._installations = installations
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult | None:
         now = acting()
-        found = None if now is None else await installations.find(now)
+        found = None if now is None else await self._installations.find(now)
         if found is None:
-            raise IdentityUnknown()
+            return None
         return AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
@@ -126,8 +142,6 @@ def bolt_authorize_installed(installations: Installations) -> Callable[..., Awai
             bot_token=found.token,
             user_id=user_id,
         )
-
-    return authorize
 
 
 def authorization_url(api_url: str) -> str:
@@ -262,34 +276,8 @@ class IncidentBot:
             failures=Failures(self.slack),
             in_flight=InFlight(),
         )
-        signing_secret = config.slack.signing_secret.reveal() if config.slack.signing_secret else ""
-        self._signing_secret = signing_secret
-        self.bolt = AsyncApp(
-            # Bolt would call auth.test itself on its first request (its single-workspace authorization) and make
-            # that request wait for Slack: it is given the identity fetched at start instead (`bolt_authorize`), and
-            # a client without a token of its own (each request's client gets the token from `bolt_authorize`).
-            client=AsyncWebClient(
-                token=None,
-                base_url=self.client.base_url,
-                timeout=self.client.timeout,
-                retry_handlers=self.client.retry_handlers,
-            ),
-            authorize=(
-                bolt_authorize(self.slack, token)
-                if self.installations is None
-                else bolt_authorize_installed(self.installations)
-            ),
-            signing_secret=signing_secret,
-            # The front door (bot/slack/http.py) verifies every HTTP request before anything else, Bolt's error
-            # listener included, and hands Bolt only verified, parsed payloads; Socket Mode needs no signature.
-            request_verification_enabled=False,
-            raise_error_for_unhandled_request=False,
-            logger=logging.getLogger("slack_bolt"),
-        )
-        handlers.register_all(self.bolt, config, self.services)
         # Installing the app (OAuth mode): Bolt's OAuth flow, served at /slack/install and /slack/oauth_redirect.
         self.oauth_flow: AsyncOAuthFlow | None = None
-        self.gate: Gate = OneWorkspace(self.slack.served_team_now)
         if self.installations is not None:
             assert config.slack.client_id is not None
             assert config.slack.client_secret is not None
@@ -310,6 +298,36 @@ class IncidentBot:
                     state_cookie_name="incident-bot-oauth-state",
                 ),
             )
+        signing_secret = config.slack.signing_secret.reveal() if config.slack.signing_secret else ""
+        self._signing_secret = signing_secret
+        # (Bolt's annotation names functions only; it takes an AsyncAuthorize instance as well.)
+        authorize: Any = (
+            bolt_authorize(self.slack, token) if self.installations is None else InstalledAuthorize(self.installations)
+        )
+        self.bolt = AsyncApp(
+            # Bolt would call auth.test itself on its first request (its single-workspace authorization) and make
+            # that request wait for Slack: it is given the identity fetched at start instead (`bolt_authorize`), and
+            # a client without a token of its own (each request's client gets the token from `bolt_authorize`).
+            client=AsyncWebClient(
+                token=None,
+                base_url=self.client.base_url,
+                timeout=self.client.timeout,
+                retry_handlers=self.client.retry_handlers,
+            ),
+            authorize=authorize,
+            # OAuth mode: Bolt is given our flow (without one, SLACK_CLIENT_ID/SECRET in the environment make it
+            # build a default flow of its own, with file stores under the home directory).
+            oauth_flow=self.oauth_flow,
+            signing_secret=signing_secret,
+            # The front door (bot/slack/http.py) verifies every HTTP request before anything else, Bolt's error
+            # listener included, and hands Bolt only verified, parsed payloads; Socket Mode needs no signature.
+            request_verification_enabled=False,
+            raise_error_for_unhandled_request=False,
+            logger=logging.getLogger("slack_bolt"),
+        )
+        handlers.register_all(self.bolt, config, self.services)
+        self.gate: Gate = OneWorkspace(self.slack.served_team_now)
+        if self.installations is not None:
             self.forgetting = Forgetting(self.db, config.oauth.retention_days, self.clock.now)
             self.forgetting.register(self.scheduler)
             self.gate = InstalledWorkspaces(self.installations, self.forgetting.schedule)
