@@ -28,6 +28,7 @@ from tests.conftest import ROOT, SIGNING_SECRET, free_socket, write_config
 
 from .forgery import FORM, send_altered, signed
 from .steps import card, jobs_done, open_incident, settled
+from .test_serve_process import serve_process, wait_healthy
 
 # slack_sdk sends the app's credentials to oauth.v2.access with aiohttp.BasicAuth, deprecated since aiohttp 3.14.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
@@ -494,3 +495,40 @@ async def test_a_rotating_token_is_refreshed_before_it_expires_and_the_new_one_i
 
 def refreshes(grid: SlackGrid) -> list[Any]:
     return [c for c in grid.calls if c.method == "oauth.v2.access" and c.args.get("grant_type") == "refresh_token"]
+
+
+async def test_incident_bot_serve_in_oauth_mode_installs_into_two_workspaces_and_serves_each(
+    tmp_path: Path, database_url: str
+) -> None:
+    grid = SlackGrid(signing_secret=SIGNING_SECRET, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    alpha = grid.add_workspace(team_id="T0ALPHA001", team_domain="alpha", team_name="Alpha")
+    beta = grid.add_workspace(team_id="T0BETA0001", team_domain="beta", team_name="Beta")
+    async with grid:
+        environ = {
+            "SLACK_CLIENT_ID": CLIENT_ID,
+            "SLACK_CLIENT_SECRET": CLIENT_SECRET,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": grid.api_url,
+            "DATABASE_URL": database_url,
+            "INCIDENT_BOT_CONFIG": str(ROOT / "app.yaml"),
+            "SLACK_BOT_TOKEN": "",
+            "SLACK_APP_TOKEN": "",
+        }
+        log = tmp_path / "serve.log"
+        with serve_process(environ, log) as (url, _process):
+            await wait_healthy(url, log)
+            people = []
+            for slack in (alpha, beta):
+                slack.set_request_url(f"{url}/slack/events")
+                installed = await grid.install(slack, f"{url}/slack/install")
+                assert installed.status == 200, installed.text
+                people.append(people_of(slack))
+
+            opened = [await open_incident(p.slack, p.alice, p.general, f"Down in {p.slack.team_id}") for p in people]
+            for p in people:
+                await p.slack.wait_idle()
+
+    assert [c.name.startswith("inc-") for c in opened] == [True, True]
+    topics = [m.text for p, c in zip(people, opened, strict=True) for m in c.messages if "INC-" in m.text]
+    assert any(f"INC-{YEAR}-001" in t and "T0ALPHA001" in t for t in topics)
+    assert any(f"INC-{YEAR}-001" in t and "T0BETA0001" in t for t in topics)
