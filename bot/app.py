@@ -173,6 +173,7 @@ class IncidentBot:
         self.client = create_web_client(token, config.slack.api_url, timeout=slack_timeout)
         # OAuth mode (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET, no SLACK_BOT_TOKEN): many workspaces, each request and
         # job with its own workspace's token (bot/slack/installations.py).
+        self.clock: Clock = clock if clock is not None else SystemClock()
         self.installations: Installations | None = None
         if config.slack.oauth_mode:
             assert config.slack.client_id is not None
@@ -183,12 +184,12 @@ class IncidentBot:
                 config.slack.client_secret.reveal(),
                 create_web_client("", config.slack.api_url, timeout=slack_timeout),
                 refresh_minutes=config.oauth.refresh_minutes,
+                now=self.clock.now,
             )
         self.slack = SlackGateway(self.client, self.metrics, self.installations)
         self.writer = TimelineWriter(self.db)
         self.background = Background()
         self.channels = channels = IncidentChannels(self.db)
-        self.clock: Clock = clock if clock is not None else SystemClock()
         incidents = IncidentService(config, self.db, self.slack, self.metrics, self.clock.now)
         self.paging_client = PagingClient(config.paging)
         self.pager = Pager(
@@ -517,9 +518,8 @@ class IncidentBot:
             return web.json_response({"ok": False, "status": self._starting}, status=503)
         if self.installations is None and self.slack.me is None:  # events are answered 503 until then (`start`)
             return web.json_response({"ok": False, "status": self._identity_problem}, status=503)
-        if (
-            self.installations is None and self.capture.lost_access is not None
-        ):  # tokens_revoked / app_uninstalled: nothing more can be done
+        # tokens_revoked / app_uninstalled (single-workspace mode): nothing more can be done
+        if self.installations is None and self.capture.lost_access is not None:
             return web.json_response({"ok": False, "status": self.capture.lost_access}, status=503)
         try:
             await self.db.ping()

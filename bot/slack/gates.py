@@ -137,5 +137,8 @@ class InstalledWorkspaces:
             if installed.identity.user_id not in bots:
                 log.info("Slack revoked tokens in workspace %s that are not the bot's", acting.team_id)
                 return
-        await self._installations.forget(acting)
+        # Its data's deletion is scheduled first, then the installation removed: a failure in between makes Slack
+        # deliver the event again (the front door answers 500), and both are done again (a second deletion job is
+        # harmless).
         await self._on_uninstalled(acting)
+        await self._installations.forget(acting)

@@ -47,9 +47,7 @@ from bot.acting import acting_for
 from bot.metrics import Metrics
 
 from .events import Dropped
-from .gates import FOREIGN_TEXT, Admission, Gate, names_a_workspace, team_of
-
-__all__ = ["names_a_workspace", "team_of"]  # kept importable from here (Socket Mode's listener uses them)
+from .gates import FOREIGN_TEXT, Admission, Gate
 
 log = logging.getLogger(__name__)
 

@@ -74,9 +74,16 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
     """slack_sdk's store, which also records each install in `workspaces` (an install again after an uninstall
     clears the uninstall) and tells `Installations` to drop what it remembered of the workspace."""
 
-    def __init__(self, client_id: str, engine: AsyncEngine, on_saved: Callable[[Installation], None]) -> None:
+    def __init__(
+        self,
+        client_id: str,
+        engine: AsyncEngine,
+        on_saved: Callable[[Installation], None],
+        now: Callable[[], datetime],
+    ) -> None:
         super().__init__(client_id=client_id, engine=engine)
         self._on_saved = on_saved
+        self._now = now
 
     async def async_save(self, installation: Installation) -> None:
         await super().async_save(installation)
@@ -84,6 +91,7 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
         if team:
             await _record_install(
                 self.engine,
+                self._now(),
                 team,
                 installation.enterprise_id,
                 bool(installation.is_enterprise_install),
@@ -93,9 +101,8 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
 
 
 async def _record_install(
-    engine: AsyncEngine, team_id: str, enterprise_id: str | None, org_wide: bool, name: str | None
+    engine: AsyncEngine, now: datetime, team_id: str, enterprise_id: str | None, org_wide: bool, name: str | None
 ) -> None:
-    now = datetime.now(UTC)
     values = {"enterprise_id": enterprise_id, "is_enterprise_install": org_wide, "name": name}
     async with engine.begin() as conn:
         await conn.execute(
@@ -117,9 +124,12 @@ class Installations:
         *,
         refresh_minutes: int = 120,
         cache_seconds: float = CACHE_SECONDS,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """`now`: the bot's clock, which installs and uninstalls are recorded by (and the retention counted by)."""
         self._engine = engine
-        self.store = InstallationStore(client_id, engine, self._saved)
+        self._now = now
+        self.store = InstallationStore(client_id, engine, self._saved, now)
         self.state_store = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine)
         self._rotator = AsyncTokenRotator(client_id=client_id, client_secret=client_secret, client=client)
         self._refresh_minutes = refresh_minutes
@@ -179,7 +189,7 @@ class Installations:
             return False
         if record.uninstalled_at is None:
             return True
-        return (datetime.now(UTC) - record.uninstalled_at).total_seconds() < retention_days * 86400
+        return (self._now() - record.uninstalled_at).total_seconds() < retention_days * 86400
 
     async def record(self, team_id: str) -> WorkspaceRecord | None:
         async with self._engine.connect() as conn:
@@ -199,14 +209,12 @@ class Installations:
         bot no longer acts there; the workspace is marked uninstalled (its incidents stay readable for the
         retention period)."""
         enterprise_id, team_id = await self._key(acting)
+        async with self._engine.begin() as conn:  # first: a failure after it leaves the installation, to redo
+            await conn.execute(
+                update(WorkspaceRow).where(WorkspaceRow.team_id == acting.team_id).values(uninstalled_at=self._now())
+            )
         await self.store.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
         await self.store.async_delete_installation(enterprise_id=enterprise_id, team_id=team_id)
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(WorkspaceRow)
-                .where(WorkspaceRow.team_id == (team_id or acting.team_id))
-                .values(uninstalled_at=datetime.now(UTC))
-            )
         self._cache.pop(acting.team_id, None)
         log.info("the app was uninstalled from workspace %s: the bot no longer acts there", acting.team_id)
 
@@ -238,7 +246,7 @@ class Installations:
         if bot is None or not bot.bot_token:
             return None
         if team_id is None and acting.team_id not in self._recorded:  # an org-wide install: its workspaces, as seen
-            await _record_install(self._engine, acting.team_id, enterprise_id, True, None)
+            await _record_install(self._engine, self._now(), acting.team_id, enterprise_id, True, None)
             self._recorded.add(acting.team_id)
         if self._expiring(bot.bot_token_expires_at):
             bot = await self._refresh(bot)

@@ -23,7 +23,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from .events import Dropped
-from .http import CAPTURE_SECONDS, STARTING_TEXT, Capture, clean, team_of
+from .gates import team_of
+from .http import CAPTURE_SECONDS, STARTING_TEXT, Capture, clean
 
 log = logging.getLogger(__name__)
 
