@@ -137,7 +137,6 @@ class Installations:
         self._cache: dict[str, Installed] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._recorded: set[str] = set()  # org-wide installs' workspaces seen (and recorded) by this process
-        self.refreshed = 0  # tokens this process refreshed (for tests and logs)
 
     # -- what requests and jobs use --------------------------------------------------------------------------
 
@@ -162,12 +161,6 @@ class Installations:
                 return None
             self._cache[acting.team_id] = found
             return found
-
-    async def token(self, acting: Acting) -> str:
-        found = await self.find(acting)
-        if found is None:
-            raise NotInstalled(acting.team_id)
-        return found.token
 
     def refused(self, team_id: str, token: str) -> None:
         """Slack refused `token` (revoked, expired, invalid): what was remembered is read again next time."""
@@ -288,7 +281,6 @@ class Installations:
         if rotated is None:
             return bot
         await self.store.async_save_bot(rotated)
-        self.refreshed += 1
         log.info("refreshed the bot token of workspace %s", bot.team_id or bot.enterprise_id)
         return rotated
 
