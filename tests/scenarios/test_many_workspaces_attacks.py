@@ -390,6 +390,48 @@ async def test_an_app_uninstalled_naming_another_org_either_uninstalls_the_works
         assert (await incident_in(deployment.bot, a.slack.team_id, channel)).title == "Payments down"
 
 
+async def test_the_same_app_uninstalled_delivered_twice_at_once_is_answered_both_times_and_forgets_once(
+    deployment: Deployment, clock: ManualClock
+) -> None:
+    a, b = deployment.a, deployment.b
+    await open_incident(a.slack, a.alice, a.general, "Payments down")
+    await settled(a.slack, deployment.bot)
+    envelope = lifecycle(a.slack.team_id, {"type": "app_uninstalled"})
+
+    statuses = await asyncio.gather(  # Slack's retry racing its first delivery
+        deliver_json(deployment, envelope), deliver_json(deployment, envelope, retry=1)
+    )
+    channel_b = await open_incident(b.slack, b.alice, b.general, "Search slow")
+    clock.advance(RETENTION + timedelta(days=1))
+    await jobs_done(deployment.bot, clock)
+
+    assert sorted(statuses) == [200, 200]
+    assert not await installed(deployment, a.slack.team_id)
+    async with deployment.bot.db.transaction() as store:
+        assert await store.list_active(a.slack.team_id) == []
+    assert (await incident_in(deployment.bot, b.slack.team_id, channel_b)).title == "Search slow"
+
+
+async def test_an_uninstall_while_an_incident_is_opening_fails_nothing_and_leaves_the_other_workspace_working(
+    deployment: Deployment,
+) -> None:
+    a, b = deployment.a, deployment.b
+
+    opening = await a.slack.send_command(a.alice, a.general, "/incident", "open Payments down")
+    lifecycle_answers = await deployment.grid.uninstall(a.slack)
+    await settled(a.slack, deployment.bot)
+    channel_b = await open_incident(b.slack, b.alice, b.general, "Search slow")
+    async with aiohttp.ClientSession() as client, client.get(f"{deployment.url}/healthz") as health:
+        ready = health.status
+
+    assert opening.status == 200
+    assert [d.status for d in lifecycle_answers if d is not None] == [200, 200]
+    assert [d.status for d in a.slack.failed_deliveries] == []
+    assert not await installed(deployment, a.slack.team_id)
+    assert (await incident_in(deployment.bot, b.slack.team_id, channel_b)).public_id == f"INC-{YEAR}-001"
+    assert ready == 200
+
+
 async def test_events_and_clicks_of_an_uninstalled_workspace_are_answered_and_ignored(
     deployment: Deployment,
 ) -> None:
