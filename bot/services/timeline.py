@@ -49,6 +49,7 @@ from bot.slack.events import (
 from bot.slack.gateway import IdentityUnknown, SlackError, SlackGateway
 from bot.slack.http import CAPTURE_SECONDS
 from bot.slack.markup import to_markup
+from bot.slack.teams import team_of
 from bot.storage import AuditEntry, Database, NewEntry, TimelineWriter
 from bot.storage.notify import open_channel_watch
 from bot.storage.writer import BadCapture
@@ -259,7 +260,7 @@ class TimelineCapture:
             self._rate_limited(payload)
             return
         event: dict[str, Any] = payload["event"]
-        team_id = str(payload.get("team_id") or "")
+        team_id = team_of(payload) or ""  # the front door's rule (bot/slack/teams.py)
         if event.get("type") in ACCESS_EVENTS:
             self._access_lost(team_id, event)
             return
@@ -296,7 +297,7 @@ class TimelineCapture:
         log.warning(
             "Slack sent app_rate_limited for workspace %s (minute %s): it is dropping this app's events (over "
             "30,000 an hour); messages and reactions of that time may be missing from incident timelines",
-            payload.get("team_id"),
+            team_of(payload),
             payload.get("minute_rate_limited"),
         )
 
@@ -368,7 +369,7 @@ class TimelineCapture:
         self._metrics.dropped.labels(reason=reason.split(":", 1)[0]).inc()
         async with self._db.timeline() as store:
             await store.record_dropped(
-                team_id=str(payload.get("team_id") or ""),
+                team_id=team_of(payload) or "",
                 event_id=str(payload.get("event_id") or ""),
                 reason=reason,
                 excerpt=json.dumps(payload, ensure_ascii=False, default=str),

@@ -19,11 +19,13 @@ from typing import Any, Protocol
 from bot.acting import Acting
 
 from .installations import Installations
+from .teams import enterprise_of, team_of
 
 log = logging.getLogger(__name__)
 
 NO_TEAM = frozenset({"url_verification", "ssl_check"})  # the only requests that name no workspace
 LIFECYCLE = frozenset({"app_uninstalled", "tokens_revoked"})
+CLOCKS_APART = 1.0  # event_time is in whole seconds (Slack's clock and ours agree to well within that)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,35 +49,6 @@ class Gate(Protocol):
 
 def names_a_workspace(payload: dict[str, Any]) -> bool:
     return payload.get("type") in NO_TEAM or "ssl_check" in payload
-
-
-def team_of(payload: dict[str, Any]) -> str | None:
-    """The workspace a payload comes from, wherever this kind of payload says it."""
-    team = payload.get("team_id")
-    if isinstance(team, str) and team:
-        return team
-    for holder in ("team", "user", "view"):
-        value = payload.get(holder)
-        if isinstance(value, dict):
-            found = value.get("id") if holder == "team" else value.get("team_id")
-            if isinstance(found, str) and found:
-                return found
-    return None
-
-
-def enterprise_of(payload: dict[str, Any]) -> tuple[str | None, bool]:
-    """(the Enterprise Grid org, whether the app is installed org-wide), as the payload says."""
-    enterprise = payload.get("enterprise_id")
-    if not isinstance(enterprise, str):
-        value = payload.get("enterprise")
-        enterprise = value.get("id") if isinstance(value, dict) else value if isinstance(value, str) else None
-    org_wide = payload.get("is_enterprise_install")
-    authorizations = payload.get("authorizations")
-    if org_wide is None and isinstance(authorizations, list) and authorizations:
-        first = authorizations[0] if isinstance(authorizations[0], dict) else {}
-        org_wide = first.get("is_enterprise_install")
-        enterprise = enterprise or first.get("enterprise_id")
-    return (enterprise if isinstance(enterprise, str) and enterprise else None), org_wide in (True, "true")
 
 
 FOREIGN_TEXT = "This bot serves another Slack workspace; nothing was done."
@@ -121,24 +94,33 @@ class InstalledWorkspaces:
         kind = event.get("type") if isinstance(event, dict) else None
         if kind in LIFECYCLE:
             assert isinstance(event, dict)
-            await self._lifecycle(acting, kind, event)
+            await self._lifecycle(acting, kind, event, payload.get("event_time"))
             return Admission(refusal="done")
         if await self._installations.find(acting) is None:
             log.info("ignored a request from workspace %s, where the app is not installed", team)
             return Admission(refusal="foreign", text=NOT_INSTALLED_TEXT)
         return Admission(acting=acting)
 
-    async def _lifecycle(self, acting: Acting, kind: str | None, event: dict[str, Any]) -> None:
+    async def _lifecycle(self, acting: Acting, kind: str | None, event: dict[str, Any], event_time: Any) -> None:
         installed = await self._installations.find(acting)
         if installed is None:
             return  # removed already (app_uninstalled and tokens_revoked come both, in any order)
+        if (
+            isinstance(event_time, int | float)
+            and installed.installed_at is not None
+            and event_time < installed.installed_at - CLOCKS_APART
+        ):
+            # Said of an earlier installation (Slack delivering it again late): the workspace installed the app since.
+            log.info("ignored %s of workspace %s from before its latest install", kind, acting.team_id)
+            return
         if kind == "tokens_revoked":
-            bots = (event.get("tokens") or {}).get("bot") or []
-            if installed.identity.user_id not in bots:
+            tokens = event.get("tokens")
+            bots = tokens.get("bot") if isinstance(tokens, dict) else None
+            if not isinstance(bots, list) or installed.identity.user_id not in [b for b in bots if isinstance(b, str)]:
                 log.info("Slack revoked tokens in workspace %s that are not the bot's", acting.team_id)
                 return
         # Its data's deletion is scheduled first, then the installation removed: a failure in between makes Slack
         # deliver the event again (the front door answers 500), and both are done again (a second deletion job is
         # harmless).
         await self._on_uninstalled(acting)
-        await self._installations.forget(acting)
+        await self._installations.forget(acting, installed)

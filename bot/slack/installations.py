@@ -55,6 +55,10 @@ class Installed:
     expires_at: int | None  # Unix time the token expires at; None: it does not
     refresh_token: str | None
     found_at: float  # monotonic
+    # How the store keys it: its org (None: none), its workspace (None: installed org-wide); when it was installed.
+    enterprise_id: str | None = None
+    store_team_id: str | None = None
+    installed_at: float | None = None  # Unix time
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,17 +105,27 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
 
 
 async def _record_install(
-    engine: AsyncEngine, now: datetime, team_id: str, enterprise_id: str | None, org_wide: bool, name: str | None
+    engine: AsyncEngine,
+    now: datetime,
+    team_id: str,
+    enterprise_id: str | None,
+    org_wide: bool,
+    name: str | None,
+    *,
+    replace: bool = True,
 ) -> None:
+    """Record the workspace as installed; `replace=False`: only if it has no record yet (a workspace first seen in
+    a request, whose org a payload claims, never changes what an install recorded)."""
     values = {"enterprise_id": enterprise_id, "is_enterprise_install": org_wide, "name": name}
     async with engine.begin() as conn:
-        await conn.execute(
-            upsert(conn, WorkspaceRow)
-            .values(team_id=team_id, installed_at=now, uninstalled_at=None, **values)
-            .on_conflict_do_update(
+        insert = upsert(conn, WorkspaceRow).values(team_id=team_id, installed_at=now, uninstalled_at=None, **values)
+        if replace:
+            insert = insert.on_conflict_do_update(
                 index_elements=["team_id"], set_={**values, "installed_at": now, "uninstalled_at": None}
             )
-        )
+        else:
+            insert = insert.on_conflict_do_nothing(index_elements=["team_id"])
+        await conn.execute(insert)
 
 
 class Installations:
@@ -197,11 +211,15 @@ class Installations:
             uninstalled_at=row.uninstalled_at,
         )
 
-    async def forget(self, acting: Acting) -> None:
-        """The app was uninstalled (or its bot token revoked) in the workspace: its installation is deleted, so the
-        bot no longer acts there; the workspace is marked uninstalled (its incidents stay readable for the
-        retention period)."""
-        enterprise_id, team_id = await self._key(acting)
+    async def forget(self, acting: Acting, installed: Installed | None = None) -> None:
+        """The app was uninstalled (or its bot token revoked) in the workspace: its installation (`installed`, the
+        one found for it) is deleted, so the bot no longer acts there; the workspace is marked uninstalled (its
+        incidents stay readable for the retention period)."""
+        if installed is None:
+            installed = await self.find(acting)
+        if installed is None:
+            return
+        enterprise_id, team_id = installed.enterprise_id, installed.store_team_id
         async with self._engine.begin() as conn:  # first: a failure after it leaves the installation, to redo
             await conn.execute(
                 update(WorkspaceRow).where(WorkspaceRow.team_id == acting.team_id).values(uninstalled_at=self._now())
@@ -222,13 +240,15 @@ class Installations:
         return expires_at is not None and expires_at <= time.time() + self._refresh_minutes * 60
 
     async def _key(self, acting: Acting) -> tuple[str | None, str | None]:
-        """(enterprise_id, team_id) as the store keys the installation serving `acting`. A job knows its team
-        only: the enterprise, and whether the install was org-wide, are read from `workspaces`."""
-        enterprise_id, org_wide = acting.enterprise_id, acting.is_enterprise_install
-        if enterprise_id is None:
-            record = await self.record(acting.team_id)
-            if record is not None:
-                enterprise_id, org_wide = record.enterprise_id, record.is_enterprise_install
+        """(enterprise_id, team_id) as the store keys the installation serving `acting`. What `workspaces` recorded
+        of the workspace counts (a job knows its team only; a payload's org is a claim, and a workspace moved into an
+        org keeps the installation it had); the payload's org and org-wide flag only for a workspace not recorded
+        yet (one of an org-wide install, seen for the first time)."""
+        record = await self.record(acting.team_id)
+        if record is not None:
+            enterprise_id, org_wide = record.enterprise_id, record.is_enterprise_install
+        else:
+            enterprise_id, org_wide = acting.enterprise_id, acting.is_enterprise_install
         return enterprise_id, None if org_wide else acting.team_id
 
     async def _load(self, acting: Acting) -> Installed | None:
@@ -239,7 +259,7 @@ class Installations:
         if bot is None or not bot.bot_token:
             return None
         if team_id is None and acting.team_id not in self._recorded:  # an org-wide install: its workspaces, as seen
-            await _record_install(self._engine, self._now(), acting.team_id, enterprise_id, True, None)
+            await _record_install(self._engine, self._now(), acting.team_id, enterprise_id, True, None, replace=False)
             self._recorded.add(acting.team_id)
         if self._expiring(bot.bot_token_expires_at):
             bot = await self._refresh(bot)
@@ -250,6 +270,9 @@ class Installations:
             expires_at=bot.bot_token_expires_at,
             refresh_token=bot.bot_refresh_token,
             found_at=time.monotonic(),
+            enterprise_id=enterprise_id,
+            store_team_id=team_id,
+            installed_at=bot.installed_at,
         )
 
     async def _refresh(self, bot: Bot) -> Bot:

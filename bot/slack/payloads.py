@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ids import MODAL_INPUT_ACTION, ModalBlock
+from .teams import team_of
 
 _USER = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
 
@@ -30,7 +31,7 @@ class CommandRequest:
 
 def command_request(body: dict[str, Any]) -> CommandRequest:
     return CommandRequest(
-        team_id=str(body.get("team_id", "")),
+        team_id=team_of(body) or "",
         user_id=str(body.get("user_id", "")),
         channel_id=str(body.get("channel_id", "")),
         command=str(body.get("command", "")),
@@ -60,7 +61,7 @@ def action_request(body: dict[str, Any]) -> ActionRequest:
     channel = body.get("channel") or {}
     container = body.get("container") or {}
     return ActionRequest(
-        team_id=str((body.get("team") or {}).get("id", "")),
+        team_id=team_of(body) or "",
         user_id=str((body.get("user") or {}).get("id", "")),
         channel_id=str(channel.get("id") or container.get("channel_id") or ""),
         action_id=str(action.get("action_id", "")),
@@ -88,7 +89,7 @@ def open_modal_submission(body: dict[str, Any]) -> OpenModalSubmission:
         return dict((values.get(block) or {}).get(MODAL_INPUT_ACTION) or {})
 
     return OpenModalSubmission(
-        team_id=str((body.get("team") or {}).get("id") or view.get("team_id") or ""),
+        team_id=team_of(body) or "",
         user_id=str((body.get("user") or {}).get("id", "")),
         view_id=str(view.get("id", "")),
         origin_channel=str(view.get("private_metadata", "")),
@@ -112,7 +113,7 @@ class MessageShortcut:
 def message_shortcut(body: dict[str, Any]) -> MessageShortcut:
     message = body.get("message") or {}
     return MessageShortcut(
-        team_id=str((body.get("team") or {}).get("id", "")),
+        team_id=team_of(body) or "",
         user_id=str((body.get("user") or {}).get("id", "")),
         trigger_id=str(body.get("trigger_id", "")),
         channel_id=str((body.get("channel") or {}).get("id", "")),
@@ -143,7 +144,7 @@ def timeline_form_submission(body: dict[str, Any]) -> TimelineFormSubmission:
 
     incident = chosen(ModalBlock.INCIDENT)
     return TimelineFormSubmission(
-        team_id=str((body.get("team") or {}).get("id") or view.get("team_id") or ""),
+        team_id=team_of(body) or "",
         user_id=str((body.get("user") or {}).get("id", "")),
         view_id=str(view.get("id", "")),
         incident_id=int(incident) if incident.isdigit() else None,
@@ -173,7 +174,7 @@ def update_form_submission(body: dict[str, Any]) -> UpdateFormSubmission:
         return str(((values.get(block) or {}).get(MODAL_INPUT_ACTION) or {}).get("value") or "")
 
     return UpdateFormSubmission(
-        team_id=str((body.get("team") or {}).get("id") or view.get("team_id") or ""),
+        team_id=team_of(body) or "",
         user_id=str((body.get("user") or {}).get("id", "")),
         view_id=str(view.get("id", "")),
         channel_id=str(view.get("private_metadata", "")),

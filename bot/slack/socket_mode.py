@@ -23,8 +23,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from .events import Dropped
-from .gates import team_of
 from .http import CAPTURE_SECONDS, STARTING_TEXT, Capture, clean
+from .teams import team_of
 
 log = logging.getLogger(__name__)
 

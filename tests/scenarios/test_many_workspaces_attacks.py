@@ -79,11 +79,6 @@ async def installed(deployment: Deployment, team_id: str) -> bool:
 # -- the workspace a payload is served for, and the one its fields name --------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the gate serves the payload's top-level team_id (gates.team_of) while the services scope by team.id "
-    "(slack/payloads.py): A's signed click resolves B's incident in the database",
-)
 async def test_a_button_whose_top_level_team_id_is_its_own_but_whose_team_is_the_others_leaves_the_other_untouched(
     deployment: Deployment, two: TwoIncidents
 ) -> None:
@@ -110,11 +105,6 @@ async def test_a_button_whose_top_level_team_id_is_its_own_but_whose_team_is_the
     await b_is_untouched(deployment, two)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="with `team: null` the gate serves user.team_id (A) while the form is read for view.team_id (B): A's signed "
-    "form opens an incident numbered and stored as B's",
-)
 async def test_an_open_form_of_an_org_wide_shape_naming_the_other_workspace_in_its_view_opens_nothing_there(
     deployment: Deployment,
 ) -> None:
@@ -170,12 +160,6 @@ async def test_a_slash_command_form_claiming_to_be_an_ssl_check_and_naming_no_wo
             assert await store.list_active(team) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the enterprise fields a payload claims pick the installation (Installations._key) and are written to "
-    "`workspaces` (Installations._load): a workspace's payload claiming an org with an org-wide install gets the "
-    "org's token, for it and for every later job of that workspace",
-)
 async def test_a_payload_claiming_an_org_wide_install_of_another_org_never_gets_that_orgs_token(
     deployment: Deployment,
 ) -> None:
@@ -226,11 +210,6 @@ async def test_a_payload_claiming_an_org_wide_install_of_another_org_never_gets_
     assert found.token == token_a
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an event of a Slack Connect channel is served for the envelope's team_id (the workspace it came from), "
-    "not authorizations[0].team_id (the installation it is delivered for): A's incident loses B's people's messages",
-)
 async def test_a_message_of_the_other_workspaces_person_in_a_shared_incident_channel_is_captured_for_its_incident(
     deployment: Deployment,
 ) -> None:
@@ -315,11 +294,6 @@ async def test_app_uninstalled_delivered_again_and_for_a_workspace_never_install
     assert (await incident_in(deployment.bot, b.slack.team_id, channel_b)).title == "Search slow"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an app_uninstalled Slack delivers again after the workspace installed the app again uninstalls it: "
-    "the gate never compares the event's event_time with the installation's time",
-)
 async def test_an_app_uninstalled_delivered_again_after_the_workspace_installed_again_does_not_uninstall_it(
     deployment: Deployment, clock: ManualClock
 ) -> None:
@@ -343,11 +317,6 @@ async def test_an_app_uninstalled_delivered_again_after_the_workspace_installed_
     assert (await incident_in(deployment.bot, a.slack.team_id, channel)).title == "Payments down"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tokens_revoked whose `tokens` is not an object raises AttributeError in InstalledWorkspaces._lifecycle: "
-    "answered 500 instead of refused as malformed",
-)
 async def test_a_tokens_revoked_whose_tokens_are_not_an_object_is_refused_not_answered_500(
     deployment: Deployment,
 ) -> None:
@@ -362,11 +331,6 @@ async def test_a_tokens_revoked_whose_tokens_are_not_an_object_is_refused_not_an
     assert await installed(deployment, a.slack.team_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an uninstall whose enterprise_id differs from the stored one finds the cached installation but deletes "
-    "nothing (store keyed by the payload's org): the workspace stays served, marked uninstalled, its data deleted",
-)
 async def test_an_app_uninstalled_naming_another_org_either_uninstalls_the_workspace_or_keeps_its_data(
     deployment: Deployment, clock: ManualClock
 ) -> None:
