@@ -28,9 +28,6 @@ HTTP mode only: Socket Mode (apps.connections.open, app-level tokens) is not ser
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hmac
 import html
 import re
@@ -41,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -50,6 +47,7 @@ from bot.emulator.context import ApiError
 from bot.emulator.delivery import Delivery
 from bot.emulator.loopback import Listener
 from bot.emulator.methods import METHODS, read_args, request_token
+from bot.emulator.openid import html_page, redirect_back, with_app_credentials
 from bot.emulator.server import SlackEmulator
 from bot.emulator.workspace import JSON, ApiCall
 
@@ -297,23 +295,23 @@ class SlackGrid:
     async def _on_authorize(self, request: web.Request) -> web.Response:
         query = request.query
         if query.get("client_id") != self.client_id:
-            return _page("Unknown app", "<p>This app's client_id is not known here.</p>", status=400)
+            return html_page("Unknown app", "<p>This app's client_id is not known here.</p>", status=400)
         browser = self._browser
         if browser is None:
-            return _page("Not signed in", "<p>No one is installing an app (SlackGrid.install).</p>", status=400)
+            return html_page("Not signed in", "<p>No one is installing an app (SlackGrid.install).</p>", status=400)
         redirect = query.get("redirect_uri") or browser.redirect_url
         if not redirect:
-            return _page("No redirect URL", "<p>The app has no redirect URL.</p>", status=400)
+            return html_page("No redirect URL", "<p>The app has no redirect URL.</p>", status=400)
         state = query.get("state", "")
         if not browser.approve:
-            return _redirect(redirect, {"error": "access_denied", "state": state})
+            return redirect_back(redirect, {"error": "access_denied", "state": state})
         scopes = [s for s in re.split(r"[,\s]+", query.get("scope", "")) if s]
         browser.workspace.grant_scopes(scopes)
         code = f"{secrets.randbelow(10**13)}.{secrets.randbelow(10**13)}.{secrets.token_hex(32)}"
         self._codes[code] = _Code(
             browser.workspace, browser.installer, query.get("redirect_uri"), self.clock(), browser=browser
         )
-        return _redirect(redirect, {"code": code, "state": state})
+        return redirect_back(redirect, {"code": code, "state": state})
 
     # -- oauth.v2.access / oauth.v2.exchange ----------------------------------------------------------------
     async def _on_oauth_access(self, request: web.Request) -> web.Response:
@@ -460,7 +458,7 @@ class SlackGrid:
     async def _on_openid_authorize(self, request: web.Request) -> web.Response:
         workspace = self._signing_in or (self.workspaces[0] if len(self.workspaces) == 1 else None)
         if workspace is None:
-            return _page("Sign in", "<p>Which workspace? (SlackGrid.sign_in_as)</p>", status=400)
+            return html_page("Sign in", "<p>Which workspace? (SlackGrid.sign_in_as)</p>", status=400)
         return await workspace.openid.authorize(request)
 
 
@@ -474,14 +472,7 @@ async def _args_or_none(request: web.Request) -> dict[str, Any]:
 
 async def _credentials(request: web.Request) -> dict[str, Any]:
     """The call's arguments, with the app's credentials taken from HTTP Basic auth when sent that way."""
-    args = await _args_or_none(request)
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("Basic "):
-        with contextlib.suppress(ValueError, UnicodeDecodeError, binascii.Error):
-            client_id, _, client_secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
-            args.setdefault("client_id", client_id)
-            args.setdefault("client_secret", client_secret)
-    return args
+    return with_app_credentials(request, await _args_or_none(request))
 
 
 def _bot_token(version: str = "") -> str:
@@ -495,14 +486,3 @@ async def _get(http: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:
     """A browser's GET, following redirects: (status, page text, final URL)."""
     async with http.get(url) as answer:
         return answer.status, await answer.text(), str(answer.url)
-
-
-def _redirect(url: str, params: dict[str, str]) -> web.Response:
-    parts = urlsplit(url)
-    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
-    raise web.HTTPFound(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
-
-
-def _page(title: str, body: str, status: int = 200) -> web.Response:
-    text = f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
-    return web.Response(text=text, status=status, content_type="text/html")

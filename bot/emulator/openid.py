@@ -79,19 +79,19 @@ class OpenIdProvider:
         query = request.query
         redirect_uri = query.get("redirect_uri", "")
         if query.get("client_id") != self.client_id:
-            return _page("Unknown app", "<p>This app's client_id is not known here.</p>", status=400)
+            return html_page("Unknown app", "<p>This app's client_id is not known here.</p>", status=400)
         target = urlsplit(redirect_uri)
         if target.scheme not in ("http", "https") or not target.netloc:
-            return _page("Bad redirect", "<p>redirect_uri must be an http(s) URL.</p>", status=400)
+            return html_page("Bad redirect", "<p>redirect_uri must be an http(s) URL.</p>", status=400)
         if query.get("response_type") != "code" or "openid" not in query.get("scope", "").split():
-            return _back(redirect_uri, {"error": "invalid_scope", "state": query.get("state", "")})
+            return redirect_back(redirect_uri, {"error": "invalid_scope", "state": query.get("state", "")})
         chosen = query.get("user") or self.current_user
         user = self.workspace.users.get(chosen) if chosen else None
         if user is None or user.deleted or user.is_bot:
             return self._chooser(request)
         code = secrets.token_urlsafe(24)
         self._codes[code] = _Grant(user.id, self.client_id, redirect_uri, query.get("nonce"), time.monotonic())
-        return _back(redirect_uri, {"code": code, "state": query.get("state", "")})
+        return redirect_back(redirect_uri, {"code": code, "state": query.get("state", "")})
 
     def _chooser(self, request: web.Request) -> web.Response:
         people = [u for u in self.workspace.users.values() if not u.is_bot and not u.deleted]
@@ -100,18 +100,12 @@ class OpenIdProvider:
             f"({html.escape(u.name)})</a></li>"
             for u in people
         )
-        return _page(f"Sign in to {html.escape(self.workspace.team_name)}", f"<p>Sign in as:</p><ul>{items}</ul>")
+        return html_page(f"Sign in to {html.escape(self.workspace.team_name)}", f"<p>Sign in as:</p><ul>{items}</ul>")
 
     # -- the Web API -------------------------------------------------------------------------------------------
 
     async def token(self, request: web.Request) -> web.Response:
-        args = await read_args(request)
-        auth = request.headers.get("Authorization", "")
-        if auth.startswith("Basic "):  # the app's credentials may come as HTTP Basic auth instead
-            with contextlib.suppress(ValueError, UnicodeDecodeError, binascii.Error):
-                client_id, _, client_secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
-                args.setdefault("client_id", client_id)
-                args.setdefault("client_secret", client_secret)
+        args = with_app_credentials(request, await read_args(request))
         body = self._token(args)
         self._record("openid.connect.token", {k: v for k, v in args.items() if k != "client_secret"}, body)
         return web.json_response(body)
@@ -182,12 +176,26 @@ def _with(request: web.Request, **extra: str) -> str:
     return f"{request.path}?{urlencode({**request.query, **extra})}"
 
 
-def _back(redirect_uri: str, params: dict[str, str]) -> web.Response:
+def with_app_credentials(request: web.Request, args: dict[str, Any]) -> dict[str, Any]:
+    """`args` with the app's client_id and client_secret, which may come as HTTP Basic auth instead (oauth.v2.access,
+    openid.connect.token: slack_sdk sends them so)."""
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Basic "):
+        with contextlib.suppress(ValueError, UnicodeDecodeError, binascii.Error):
+            client_id, _, client_secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            args.setdefault("client_id", client_id)
+            args.setdefault("client_secret", client_secret)
+    return args
+
+
+def redirect_back(redirect_uri: str, params: dict[str, str]) -> web.Response:
+    """A browser sent back to the app's redirect URL with `params` added to its query."""
     parts = urlsplit(redirect_uri)
     query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
     raise web.HTTPFound(urlunsplit((parts.scheme, parts.netloc, parts.path, query, "")))
 
 
-def _page(title: str, body: str, status: int = 200) -> web.Response:
+def html_page(title: str, body: str, status: int = 200) -> web.Response:
+    """One of Slack's pages, as a browser sees it (a title and a paragraph or two)."""
     text = f"<!doctype html><html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
     return web.Response(text=text, status=status, content_type="text/html")
