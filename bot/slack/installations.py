@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 CACHE_SECONDS = 30.0  # how long a found installation is used without reading the store again
 STATE_SECONDS = 600  # how long an install link (its OAuth state) may be used
 RACE_READS, RACE_PAUSE = 5, 0.2  # a refresh Slack refused: the store read up to 5 times, 0.2 s apart
+REFRESH_PAUSE = 60.0  # a token still due for refreshing after a try (Slack refused, or tokens live less than
+# `refresh_minutes`): used as it is, while it works, and refreshing tried again this many seconds later, not per call
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,7 @@ class Installed:
     enterprise_id: str | None = None
     store_team_id: str | None = None
     installed_at: float | None = None  # Unix time
+    refresh_tried_at: float | None = None  # monotonic: when refreshing was tried and left the token still due
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,9 +235,14 @@ class Installations:
     # -- inside ------------------------------------------------------------------------------------------------
 
     def _usable(self, found: Installed) -> bool:
-        if time.monotonic() - found.found_at > self._cache_seconds:
+        now = time.monotonic()
+        if now - found.found_at > self._cache_seconds:
             return False
-        return not self._expiring(found.expires_at)
+        if not self._expiring(found.expires_at):
+            return True
+        tried = found.refresh_tried_at
+        still_valid = found.expires_at is not None and found.expires_at > time.time()
+        return still_valid and tried is not None and now - tried < REFRESH_PAUSE
 
     def _expiring(self, expires_at: int | None) -> bool:
         return expires_at is not None and expires_at <= time.time() + self._refresh_minutes * 60
@@ -261,8 +269,11 @@ class Installations:
         if team_id is None and acting.team_id not in self._recorded:  # an org-wide install: its workspaces, as seen
             await _record_install(self._engine, self._now(), acting.team_id, enterprise_id, True, None, replace=False)
             self._recorded.add(acting.team_id)
+        tried = None
         if self._expiring(bot.bot_token_expires_at):
             bot = await self._refresh(bot)
+            if self._expiring(bot.bot_token_expires_at):
+                tried = time.monotonic()
         return Installed(
             acting=acting,
             token=str(bot.bot_token),
@@ -273,6 +284,7 @@ class Installations:
             enterprise_id=enterprise_id,
             store_team_id=team_id,
             installed_at=bot.installed_at,
+            refresh_tried_at=tried,
         )
 
     async def _refresh(self, bot: Bot) -> Bot:

@@ -175,3 +175,26 @@ async def test_two_replicas_refreshing_the_same_token_at_once_both_use_the_one_s
         assert tokens != {issued}
         works = await AsyncWebClient(token=tokens.pop(), base_url=grid.api_url).auth_test()
         assert works["team_id"] == "T0ALPHA001"
+
+
+@pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")  # slack_sdk's oauth.v2.access
+async def test_a_token_slack_will_not_refresh_is_used_while_it_works_and_refreshing_is_not_tried_on_every_call(
+    db: Database,
+) -> None:
+    # Tokens live 100 s and are due for a refresh within 2 minutes: due at once. The secret is wrong: Slack refuses.
+    grid = SlackGrid(client_id="client-1", client_secret="secret-1", token_rotation=True, token_seconds=100)
+    alpha = grid.add_workspace(team_id="T0ALPHA001", team_domain="alpha", team_name="Alpha")
+    async with grid:
+        found_in = Installations(
+            db.engine, "client-1", "wrong-secret", AsyncWebClient(base_url=grid.api_url), refresh_minutes=2
+        )
+        await installed_by_oauth(grid, alpha, found_in)
+
+        first = await found_in.find(Acting("T0ALPHA001"))
+        second = await found_in.find(Acting("T0ALPHA001"))
+
+        tries = [c for c in grid.calls if c.args.get("grant_type") == "refresh_token"]
+        assert [c.error for c in tries] == ["bad_client_secret"]  # tried once, not once per call
+        assert first is not None
+        assert second is not None
+        assert first.token == second.token == grid.token_of(alpha)  # the token still works: used meanwhile

@@ -66,18 +66,22 @@ class Deployment:
     b: Workspace
 
 
-def oauth_config(tmp_path: Path, grid: SlackGrid, database_url: str, base: str) -> Config:
-    text = (ROOT / "app.yaml").read_text(encoding="utf-8")
-    text = text[: text.index("\nweb:\n")] + OAUTH_SECTION.format(base=base)
-    (tmp_path / "runbooks").symlink_to(ROOT / "runbooks")  # the shipped runbooks, beside this app.yaml
-    environ = {
+def oauth_environment(grid: SlackGrid, database_url: str) -> dict[str, str]:
+    """OAuth mode's environment: the app's client ID and secret, and no bot token."""
+    return {
         "SLACK_CLIENT_ID": CLIENT_ID,
         "SLACK_CLIENT_SECRET": CLIENT_SECRET,
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_API_URL": grid.api_url,
         "DATABASE_URL": database_url,
     }
-    return load_config(write_config(tmp_path, text), environ)
+
+
+def oauth_config(tmp_path: Path, grid: SlackGrid, database_url: str, base: str) -> Config:
+    text = (ROOT / "app.yaml").read_text(encoding="utf-8")
+    text = text[: text.index("\nweb:\n")] + OAUTH_SECTION.format(base=base)
+    (tmp_path / "runbooks").symlink_to(ROOT / "runbooks")  # the shipped runbooks, beside this app.yaml
+    return load_config(write_config(tmp_path, text), oauth_environment(grid, database_url))
 
 
 def people_of(slack: SlackEmulator) -> Workspace:
@@ -505,13 +509,9 @@ async def test_incident_bot_serve_in_oauth_mode_installs_into_two_workspaces_and
     beta = grid.add_workspace(team_id="T0BETA0001", team_domain="beta", team_name="Beta")
     async with grid:
         environ = {
-            "SLACK_CLIENT_ID": CLIENT_ID,
-            "SLACK_CLIENT_SECRET": CLIENT_SECRET,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": grid.api_url,
-            "DATABASE_URL": database_url,
+            **oauth_environment(grid, database_url),
             "INCIDENT_BOT_CONFIG": str(ROOT / "app.yaml"),
-            "SLACK_BOT_TOKEN": "",
+            "SLACK_BOT_TOKEN": "",  # (this process's environment is passed on: none of its Slack tokens)
             "SLACK_APP_TOKEN": "",
         }
         log = tmp_path / "serve.log"
