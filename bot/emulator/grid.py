@@ -52,6 +52,18 @@ from bot.emulator.server import SlackEmulator
 from bot.emulator.workspace import JSON, ApiCall
 
 CODE_SECONDS = 600  # an OAuth code is good for ten minutes, once
+# The errors the grid answers oauth.v2.access with (each one Slack documents for it: tests/emulator/
+# test_against_slack_spec.py). oauth.v2.exchange has no method doc beside the repository; its codes are the web docs'.
+OAUTH_ACCESS_ERRORS = frozenset(
+    {
+        "invalid_client_id",
+        "bad_client_secret",
+        "invalid_grant_type",
+        "invalid_code",
+        "bad_redirect_uri",
+        "invalid_refresh_token",
+    }
+)
 TOKEN_SECONDS = 12 * 3600  # an expiring (rotated) bot token lasts twelve hours
 _ID_SPACES = string.digits[1:] + string.ascii_uppercase  # the default single workspace uses "0"
 _AUTHORIZE_LINK = re.compile(r"""href=["']([^"']*/oauth/v2/authorize[^"']*)["']""")
@@ -325,6 +337,8 @@ class SlackGrid:
         return self._answer("oauth.v2.exchange", args, body)
 
     def _answer(self, method: str, args: dict[str, Any], body: JSON) -> web.Response:
+        if method == "oauth.v2.access" and not body.get("ok"):
+            assert body.get("error") in OAUTH_ACCESS_ERRORS, f"oauth.v2.access answered an undeclared {body}"
         secret = ("client_secret", "code", "refresh_token", "token")
         shown = {k: v for k, v in args.items() if k not in secret}
         self.calls.append(ApiCall(method, shown, bool(body.get("ok")), body.get("error"), 200, body))

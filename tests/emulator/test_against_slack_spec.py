@@ -17,6 +17,7 @@ import pytest
 
 from bot.emulator import METHODS
 from bot.emulator.context import GENERIC_ERRORS
+from bot.emulator.grid import OAUTH_ACCESS_ERRORS
 from bot.emulator.workspace import INVITE_REFUSALS, RESTRICTABLE, RateLimits
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,3 +285,9 @@ def test_a_method_limited_per_workspace_has_the_allowance_of_its_documented_tier
 def test_posting_is_limited_per_channel_to_one_a_second_as_slacks_special_tier_says(spec_dir: Path) -> None:
     assert load_spec(spec_dir, "chat.postMessage")["rate_limits"] == "t5"
     assert RateLimits().per_channel["chat.postMessage"].per_minute == 60
+
+
+def test_every_error_the_grid_answers_oauth_v2_access_with_is_one_slack_documents_for_it(spec_dir: Path) -> None:
+    spec = json.loads((spec_dir / "methods" / "oauth.v2.access.json").read_text(encoding="utf-8"))
+
+    assert set(spec["errors"]) >= OAUTH_ACCESS_ERRORS

@@ -106,6 +106,7 @@ async def test_a_code_gives_a_token_whose_auth_test_names_its_own_workspace_and_
     beta_answer = await access(two.grid, await code_for(two.grid, two.beta))
 
     assert alpha_answer["team"] == {"id": "T0ALPHA001", "name": "Alpha"}
+    assert alpha_answer["app_id"] == beta_answer["app_id"] == two.grid.app_id  # one app, in both (Slack requires it)
     assert alpha_answer["bot_user_id"] == two.alpha.bot_user_id
     assert alpha_answer["token_type"] == "bot"
     assert alpha_answer["enterprise"] is None
