@@ -59,6 +59,7 @@ SLOT_SECONDS = 1.0  # how long a large body may wait for a slot
 READ_SECONDS = 2.5  # how long reading a body may take: Slack gives up on its request after 3 s anyway
 
 CAPTURE_SECONDS = 2.5  # from a capturable event's arrival to its answer, stored or not (Slack waits 3 s)
+UNAVAILABLE_TEXT = "I cannot reach my database right now, so nothing was done. Try again in a minute."
 STARTING_TEXT = (
     "I am still starting up (Slack has not told me who I am yet), so nothing was done. Try again in a minute."
 )
@@ -305,7 +306,13 @@ class SlackEndpoint:
             return self._refuse(400, "malformed_body")
         if might_need_cleaning(raw, request.content_type):
             clean(payload)
-        admission = await self._gate.admit(payload)
+        try:  # (OAuth mode: the workspace's installation, read from the database when not remembered)
+            async with asyncio.timeout(max(0.0, deadline - asyncio.get_running_loop().time())):
+                admission = await self._gate.admit(payload)
+        except Exception as error:  # the database is down or hangs: nothing done, Slack asked to come again
+            reason = "no answer in time" if isinstance(error, TimeoutError) else type(error).__name__
+            log.warning("could not tell which workspace a request is for (%s); nothing was done", reason)
+            return self._unavailable(payload)
         if not admission.serve:
             return self._refused(payload, admission)
         with acting_for(admission.acting):  # the workspace served: its token, its data (bot/acting.py)
@@ -337,6 +344,14 @@ class SlackEndpoint:
         if "command" in payload:
             return web.json_response({"response_type": "ephemeral", "text": admission.text or FOREIGN_TEXT})
         return web.Response(status=200)
+
+    def _unavailable(self, payload: dict[str, Any]) -> web.Response:
+        """The request could not be admitted for want of the database: a slash command is told so (Slack does not
+        repeat commands); anything else is answered 503 (Slack delivers an event again)."""
+        self._metrics.refused.labels(reason="admission_failed").inc()
+        if "command" in payload:
+            return web.json_response({"response_type": "ephemeral", "text": UNAVAILABLE_TEXT})
+        return web.json_response({"error": "storage unavailable, retry"}, status=503)
 
     def _not_yet(self, payload: dict[str, Any]) -> web.Response:
         """The bot does not know yet which workspace it serves (Slack has not answered auth.test since the start):

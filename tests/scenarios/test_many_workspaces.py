@@ -21,7 +21,7 @@ from aiohttp import web
 from bot.app import IncidentBot
 from bot.clock import ManualClock
 from bot.config import Config, load_config
-from bot.emulator import Channel, SlackEmulator, SlackGrid
+from bot.emulator import Channel, Delivery, SlackEmulator, SlackGrid
 from bot.slack.ids import MODAL_INPUT_ACTION, ActionId, CallbackId, ModalBlock
 from bot.slack.manifest import COMMAND_SHOULD_ESCAPE
 from tests.conftest import ROOT, SIGNING_SECRET, free_socket, write_config
@@ -159,7 +159,13 @@ async def command(workspace: Workspace, channel: str, text: str) -> None:
 
 
 async def forged_command(workspace: Workspace, channel_id: str, text: str) -> int:
-    """A slash command of `workspace` (its team, its person), signed, naming `channel_id` (another's channel)."""
+    """A slash command of `workspace` (its team, its person), signed, naming `channel_id` (another's channel): the
+    HTTP status of the bot's answer."""
+    return (await command_delivery(workspace, channel_id, text)).status
+
+
+async def command_delivery(workspace: Workspace, channel_id: str, text: str) -> Delivery:
+    """`forged_command`'s delivery: its status and the bot's answer."""
     body = urlencode(
         {
             "token": "legacy",
@@ -177,8 +183,7 @@ async def forged_command(workspace: Workspace, channel_id: str, text: str) -> in
             "trigger_id": "1.2.forged",
         }
     ).encode()
-    delivery = await workspace.slack.deliver_raw(body, FORM, signed(body, FORM))
-    return delivery.status
+    return await workspace.slack.deliver_raw(body, FORM, signed(body, FORM))
 
 
 async def test_two_workspaces_each_open_their_first_incident_and_keep_their_own_messages_and_marks(
@@ -532,3 +537,33 @@ async def test_incident_bot_serve_in_oauth_mode_installs_into_two_workspaces_and
     topics = [m.text for p, c in zip(people, opened, strict=True) for m in c.messages if "INC-" in m.text]
     assert any(f"INC-{YEAR}-001" in t and "T0ALPHA001" in t for t in topics)
     assert any(f"INC-{YEAR}-001" in t and "T0BETA0001" in t for t in topics)
+
+
+async def test_when_the_database_cannot_say_which_workspace_a_request_is_for_nothing_is_done_and_slack_is_told(
+    deployment: Deployment,
+) -> None:
+    # Arrange: no request was served yet, so no installation is remembered; the workspaces' table is gone.
+    a = deployment.a
+    async with deployment.bot.db.engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE workspaces RENAME TO workspaces_gone")
+    envelope = {
+        "type": "event_callback",
+        "team_id": a.slack.team_id,
+        "api_app_id": deployment.grid.app_id,
+        "event_id": "Ev0NODATABASE",
+        "event_time": int(time.time()),
+        "authorizations": [{"team_id": a.slack.team_id, "user_id": a.slack.bot_user_id, "is_bot": True}],
+        "event": {"type": "message", "channel": "C0SOMEWHERE", "user": a.alice, "text": "hi", "ts": "1.000001"},
+    }
+    body = json.dumps(envelope).encode()
+
+    command = await command_delivery(a, a.general, "open Payments down")
+    event = await a.slack.deliver_raw(body, "application/json", signed(body, "application/json"))
+
+    assert command.status == 200
+    assert "cannot reach my database" in command.body  # the person is told, at once
+    assert event.status == 503  # Slack delivers it again
+    async with deployment.bot.db.engine.begin() as conn:
+        await conn.exec_driver_sql("ALTER TABLE workspaces_gone RENAME TO workspaces")
+    async with deployment.bot.db.transaction() as store:
+        assert await store.count() == 0  # nothing half-created
