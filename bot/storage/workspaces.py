@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .tables import Base, IncidentRow, JobRow, WorkspaceRow
@@ -35,4 +35,4 @@ class WorkspaceStore:
                 continue
             await self._session.execute(delete(table).where(table.c.team_id == team_id))
         await self._session.execute(delete(WorkspaceRow).where(WorkspaceRow.team_id == team_id))
-        return incidents
+        return int(incidents or 0)
