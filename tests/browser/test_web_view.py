@@ -63,6 +63,14 @@ async def report_posted(emulator: SlackEmulator, channel: Channel) -> Message:
     return found
 
 
+async def reported_incident(emulator: SlackEmulator, people: People, database_url: str, title: str) -> str:
+    """Alice opens an incident titled `title` and asks for its report: its public id, once the report is posted."""
+    channel = await open_incident(emulator, people.alice, people.general, title)
+    await run(emulator, people.alice, channel.id, "report")
+    await report_posted(emulator, channel)
+    return await public_id_of(database_url, title)
+
+
 async def test_signing_in_through_slack_lands_on_the_incidents_list(
     browser: Browser, emulator: SlackEmulator, people: People
 ) -> None:
@@ -89,10 +97,7 @@ async def test_a_page_asked_for_before_signing_in_sends_the_browser_to_the_sign_
 async def test_each_page_renders_with_no_console_errors(
     browser: Browser, emulator: SlackEmulator, people: People, database_url: str
 ) -> None:
-    channel = await open_incident(emulator, people.alice, people.general, "Payments are slow")
-    await run(emulator, people.alice, channel.id, "report")
-    await report_posted(emulator, channel)
-    public_id = await public_id_of(database_url, "Payments are slow")
+    public_id = await reported_incident(emulator, people, database_url, "Payments are slow")
 
     await browser.open(f"{PREFIX}/signin")
     signin_log = await browser.console()
@@ -281,10 +286,7 @@ async def test_an_incidents_page_shows_its_suggestions_with_who_accepted_or_dism
 async def test_a_report_is_shown_as_html_with_its_markdown_to_download(
     browser: Browser, emulator: SlackEmulator, people: People, database_url: str
 ) -> None:
-    channel = await open_incident(emulator, people.alice, people.general, "Search returns nothing")
-    await run(emulator, people.alice, channel.id, "report")
-    await report_posted(emulator, channel)
-    public_id = await public_id_of(database_url, "Search returns nothing")
+    public_id = await reported_incident(emulator, people, database_url, "Search returns nothing")
 
     await browser.sign_in(emulator, people.alice)
     await browser.open(f"{PREFIX}/incidents/{public_id}")
@@ -298,10 +300,7 @@ async def test_a_title_with_a_script_tag_shows_as_text_and_runs_nothing(
     browser: Browser, emulator: SlackEmulator, people: People, database_url: str
 ) -> None:
     title = "<script>alert(1)</script>"
-    channel = await open_incident(emulator, people.alice, people.general, title)
-    await run(emulator, people.alice, channel.id, "report")  # the title in the report's Markdown, too
-    await report_posted(emulator, channel)
-    public_id = await public_id_of(database_url, title)
+    public_id = await reported_incident(emulator, people, database_url, title)  # in the report's Markdown, too
 
     await browser.sign_in(emulator, people.alice)
     listed = await browser.all_text("#incidents .title")
