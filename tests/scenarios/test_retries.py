@@ -51,13 +51,14 @@ async def search_paged_and_refused(
     people: People,
     pagerduty: FakePagerDuty,  # noqa: F811
     status: int,
-) -> Channel:
-    """An incident in which Bob paged *search* and PagerDuty answered `status`: the channel, once settled."""
+) -> tuple[Channel, str]:
+    """An incident in which Bob paged *search* and PagerDuty answered `status`: the channel, once settled, and what
+    the bot said of it."""
     channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
     pagerduty.fail_next(status)
-    await run_until_line(emulator, people.bob, channel, "page search", "I could not page *search* on PagerDuty")
+    told = await run_until_line(emulator, people.bob, channel, "page search", "I could not page *search* on PagerDuty")
     await settled(emulator, bot)
-    return channel
+    return channel, told
 
 
 async def test_an_export_github_refused_is_filed_once_the_clock_moves_past_its_backoff(
@@ -90,7 +91,7 @@ async def test_a_page_pagerduty_refused_is_sent_once_the_clock_moves_past_its_ba
     people: People,
     pagerduty: FakePagerDuty,  # noqa: F811
 ) -> None:
-    channel = await search_paged_and_refused(emulator, bot, people, pagerduty, 500)
+    channel, _ = await search_paged_and_refused(emulator, bot, people, pagerduty, 500)
 
     await jobs_done(bot, clock)
     before = len(pagerduty.accepted("trigger"))
@@ -160,11 +161,7 @@ async def test_a_page_whose_key_pagerduty_refuses_names_its_variable_and_is_not_
     pagerduty: FakePagerDuty,  # noqa: F811
     status: int,
 ) -> None:
-    channel = await open_incident(emulator, people.alice, people.general, "Search results are empty")
-    pagerduty.fail_next(status)
-    await run(emulator, people.bob, channel.id, "page search")
-    told = await wait_for_line(emulator, channel, "I could not page *search* on PagerDuty")
-    await settled(emulator, bot)
+    _, told = await search_paged_and_refused(emulator, bot, people, pagerduty, status)
 
     clock.advance(timedelta(hours=2))
     await jobs_done(bot, clock)
